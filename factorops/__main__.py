@@ -1,0 +1,5 @@
+"""Allow `python -m factorops` as a synonym for the `factorops` console script."""
+
+from factorops.server.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""factorops.resources"""

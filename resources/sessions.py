@@ -1,0 +1,79 @@
+"""Read views of sessions for assistants and people: compact Markdown, newest first."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from factorops.store.store import Store
+from factorops.tools import sessions
+from factorops.tools.sessions import ResumeState, SessionResumeInput
+
+
+def sessions_index(store: Store, limit: int = 50) -> str:
+    rows = sessions.list_sessions(store, limit=limit)
+    if not rows:
+        return "# Sessions\n\nNo sessions yet. An assistant starts one with the `session_start` tool.\n"
+    lines = [
+        "# Sessions",
+        "",
+        "| id | status | outcome | checkpoints | updated | goal |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        goal = r.goal.replace("|", "\\|").replace("\n", " ")[:80]
+        lines.append(
+            f"| {r.id} | {r.status} | {r.outcome or '-'} | {r.checkpoints} | "
+            f"{r.updated_at:%Y-%m-%d %H:%M} | {goal} |"
+        )
+    lines.append("")
+    lines.append("Read one with `agentops://sessions/{id}`.")
+    return "\n".join(lines) + "\n"
+
+
+def session_detail(store: Store, session_id: str, now: datetime) -> str:
+    state = sessions.resume(store, SessionResumeInput(session_id=session_id), now)
+    rows = store.db.execute(
+        "SELECT seq, created_at, summary FROM checkpoints WHERE session_id = ? ORDER BY seq", [session_id]
+    ).fetchall()
+    out = [render_resume(state), "## Timeline", ""]
+    if not rows:
+        out.append("No checkpoints yet.")
+    for seq, created, summary in rows:
+        first = summary.splitlines()[0][:120]
+        out.append(f"{seq}. {created[:19].replace('T', ' ')}: {first}")
+    return "\n".join(out) + "\n"
+
+
+def render_resume(state: ResumeState) -> str:
+    """The resume state as a message an assistant can act on directly."""
+    out = [
+        f"# Resume session {state.session_id}",
+        "",
+        f"Goal: {state.goal}",
+        f"Status: {state.status}; {state.checkpoints} checkpoint(s); last activity {state.age} ago.",
+    ]
+    if state.summary:
+        out += ["", "## Where it stands", state.summary]
+    for title, items in (
+        ("Next steps", state.next_steps),
+        ("Decisions made", state.decisions),
+        ("Open questions", state.open_questions),
+        ("Files touched", state.files_touched),
+    ):
+        if items:
+            out += ["", f"## {title}", *[f"- {i}" for i in items]]
+    out.append("")
+    return "\n".join(out)
+
+
+def resume_prompt_text(state: ResumeState) -> str:
+    return (
+        render_resume(state)
+        + "\nContinue this work from the next steps above. Save a checkpoint (checkpoint_save with "
+        f'session_id "{state.session_id}") after each meaningful step.\n'
+    )
+
+
+def as_json(state: ResumeState) -> str:
+    return json.dumps(state.model_dump(mode="json"), indent=2)

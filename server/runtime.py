@@ -1,0 +1,121 @@
+"""Per-process state shared by every tool call: which project, its store, the clock, call hooks.
+
+The project is resolved lazily, on the first call that needs it, because of how clients start us:
+desktop clients spawn stdio servers in an arbitrary working directory (so our examples pass
+`--project`), while IDE agents announce their workspace as MCP roots. Order: --project /
+FACTOROPS_PROJECT, then the client's first root, then the working directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import anyio
+from factorops.store.datadir import DataDir
+from factorops.store.store import Store
+from factorops.tools.registry import components
+
+log = logging.getLogger("factorops.server")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CallRecord:
+    tool: str
+    started: datetime
+    latency_ms: float
+    outcome: str  # "ok" | "error"
+    args_chars: int
+    result_chars: int
+    session_id: str | None = None
+
+
+CallHook = Callable[["Runtime", CallRecord], None]
+
+
+@dataclass
+class Runtime:
+    project: Path | None = None
+    data_dir: Path | None = None
+    clock: Callable[[], datetime] = utc_now
+    use_roots: bool = True
+    call_hooks: list[CallHook] = field(default_factory=list)
+    _store: Store | None = None
+    _lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    @classmethod
+    def from_env(cls, project: Path | None = None, data_dir: Path | None = None) -> Runtime:
+        env_project = os.environ.get("FACTOROPS_PROJECT")
+        env_data = os.environ.get("FACTOROPS_DATA_DIR")
+        return cls(
+            project=project or (Path(env_project) if env_project else None),
+            data_dir=data_dir or (Path(env_data) if env_data else None),
+        )
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @property
+    def opened(self) -> Store | None:
+        return self._store
+
+    async def store(self, ctx: Any = None) -> Store:
+        if self._store is not None:
+            return self._store
+        async with self._lock:
+            if self._store is None:
+                root = self.project or (await _first_root(ctx) if self.use_roots else None) or Path.cwd()
+                datadir = DataDir.for_project(root, self.data_dir)
+                log.info("project %s, data dir %s", datadir.root, datadir.path)
+                self._store = await anyio.to_thread.run_sync(Store.open, datadir, components())
+        return self._store
+
+    def store_sync(self) -> Store:
+        """For the CLI and dashboard: no client, so no roots."""
+        if self._store is None:
+            root = self.project or Path.cwd()
+            self._store = Store.open(DataDir.for_project(root, self.data_dir), components())
+        return self._store
+
+    def record_call(self, rec: CallRecord) -> None:
+        for hook in self.call_hooks:
+            try:
+                hook(self, rec)
+            except Exception:  # metrics must never break a tool call
+                log.exception("call hook failed")
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+async def _first_root(ctx: Any) -> Path | None:
+    """The client's first workspace root, if it announces roots; None otherwise."""
+    if ctx is None:
+        return None
+    try:
+        caps = ctx.client_capabilities
+        if caps is None or caps.roots is None:
+            return None
+        with anyio.fail_after(5):
+            result = await ctx.session.list_roots()
+    except Exception as exc:  # a client that claims roots but fails to answer: fall back
+        log.warning("could not list the client's roots (%s); using the working directory", exc)
+        return None
+    for root in result.roots:
+        uri = str(root.uri)
+        if uri.startswith("file://"):
+            path = Path(unquote(urlparse(uri).path))
+            if path.is_dir():
+                return path
+    return None

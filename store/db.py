@@ -1,0 +1,113 @@
+"""Opening the SQLite index with the settings several processes need to share it safely.
+
+WAL lets readers work while one writer commits; the busy timeout turns a momentary lock into a
+short wait instead of "database is locked"; foreign keys keep rows consistent. Each thread gets its
+own connection because MCP runs sync tools in worker threads and sqlite3 connections are not
+meant to be shared between threads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+from factorops.store.components import Component
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+def connect(path: Path) -> sqlite_utils.Database:
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return sqlite_utils.Database(conn)
+
+
+class Index:
+    """The SQLite index of one data dir: a connection per thread, migrations, transactions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite_utils.Database] = []
+        self._all_lock = threading.Lock()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path)
+            self._local.db = db
+            with self._all_lock:
+                self._all.append(db)
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """BEGIN IMMEDIATE: take the write lock up front so two writers never deadlock on upgrade."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def migrate(self, components: list[Component]) -> list[str]:
+        """Apply every migration not yet recorded; returns the ids applied."""
+        applied: list[str] = []
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT)")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            done = {row[0] for row in db.execute("SELECT id FROM schema_migrations").fetchall()}
+            for comp in components:
+                for mig in comp.migrations:
+                    if mig.id in done:
+                        continue
+                    for statement in _split_sql(mig.sql):
+                        db.execute(statement)
+                    db.execute(
+                        "INSERT INTO schema_migrations (id, applied_at) VALUES (?, datetime('now'))",
+                        [mig.id],
+                    )
+                    applied.append(mig.id)
+        return applied
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    def close(self) -> None:
+        with self._all_lock:
+            for db in self._all:
+                db.conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration into statements; sqlite3 executes one at a time inside our transaction."""
+    parts: list[str] = []
+    buf = ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                parts.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        parts.append(buf.strip())
+    return parts

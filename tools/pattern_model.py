@@ -1,0 +1,63 @@
+"""The shape of a pattern record, shared by recording, mining, searching, guarding and bundles.
+
+One model describes a pattern wherever it travels: the ledger's Markdown front matter, the SQLite
+index, tool inputs/outputs and bundle members. Keep it the single source of truth.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+PatternKind = Literal["pattern", "anti-pattern", "guardrail"]
+PatternStatus = Literal["candidate", "active", "retired"]
+GuardrailEffect = Literal["warn", "block"]
+
+
+class Evidence(BaseModel):
+    """Where a pattern came from, so a person can check it."""
+
+    sessions: list[str] = Field(default_factory=list, max_length=50)
+    checkpoints: list[str] = Field(default_factory=list, max_length=50)
+    commits: list[str] = Field(default_factory=list, max_length=50)
+    transcripts: list[str] = Field(
+        default_factory=list, max_length=50, description="transcript file:line references"
+    )
+    excerpt: str | None = Field(default=None, max_length=500, description="short, redacted")
+
+
+class GuardrailRule(BaseModel):
+    """How a guardrail recognises the action it guards against (all given parts must match)."""
+
+    effect: GuardrailEffect = "warn"
+    command_regex: str | None = Field(default=None, max_length=500)
+    action_regex: str | None = Field(default=None, max_length=500)
+    path_globs: list[str] = Field(default_factory=list, max_length=50)
+
+
+class PatternCandidate(BaseModel):
+    """What a miner proposes before it becomes (or merges into) a stored pattern."""
+
+    title: str = Field(min_length=1, max_length=200)
+    kind: PatternKind = "pattern"
+    problem: str = Field(default="", max_length=4000)
+    solution: str = Field(default="", max_length=4000, description="the solution, or the rule")
+    evidence: Evidence = Field(default_factory=Evidence)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    scope: list[str] = Field(default_factory=list, max_length=50, description="path globs")
+    confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    rule: GuardrailRule | None = None
+    source: str = Field(default="manual", max_length=40, description="which miner proposed it")
+
+
+class Pattern(PatternCandidate):
+    """A stored pattern: a candidate plus identity, lifecycle and usage counters."""
+
+    id: str
+    status: PatternStatus = "candidate"
+    times_used: int = 0
+    times_helped: int = 0
+    created: datetime
+    updated: datetime

@@ -1,0 +1,14 @@
+"""Every capability's store component, in dependency order (parents before children).
+
+The server and the CLI (`rebuild`, `doctor`) open the store with this list, so each capability adds
+its component here once.
+"""
+
+from __future__ import annotations
+
+from factorops.store.components import Component
+from factorops.tools import sessions
+
+
+def components() -> list[Component]:
+    return [sessions.COMPONENT]
