@@ -1,7 +1,7 @@
 """Where a project's factorops data lives, and creating it on first use.
 
 `<project>/.agentops/` by default: `agentops.db` (the SQLite index), `ledger/` (the git ledger),
-`ledger.lock`, `logs/`. Its `.gitignore` ignores everything but itself and `config.toml`, so the
+`ledger.lock`, `logs/`. Its `.gitignore` ignores everything (itself too) but `config.toml`, so the
 user's repository never picks up the database by accident, while the team can commit shared
 settings (validation gates, routing rules) in `config.toml`.
 """
@@ -14,7 +14,6 @@ from pathlib import Path
 GITIGNORE = """# Written by factorops: keep the index, the ledger and logs out of your repository.
 # config.toml holds settings a team shares (gates, routing): commit it if you like.
 *
-!.gitignore
 !config.toml
 """
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
+
 from factorops.store.components import Component
 
 BUSY_TIMEOUT_MS = 60_000

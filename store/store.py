@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import sqlite_utils
+
 from factorops.store.components import Component
 from factorops.store.datadir import DataDir
 from factorops.store.db import Index
@@ -106,6 +107,8 @@ class Store:
                     for table in comp.ledger_tables:
                         db.execute(f"DELETE FROM [{table}]")
             for change in changes:
+                if change.path == "README.md":
+                    continue
                 kind = next((k for k in kinds if k.matches(change.path)), None)
                 if kind is None:
                     unknown += 1

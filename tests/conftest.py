@@ -1,0 +1,126 @@
+"""Shared fixtures: a real git project in a temp dir, a runtime on it, an in-process MCP client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from factorops.server.app import FactoropsServer, build_app
+from factorops.server.runtime import Runtime
+from factorops.store.datadir import DataDir
+from factorops.store.store import Store
+from factorops.tools.registry import components
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Run every `async def` test under anyio (the SDK's own event-loop layer), no marker needed.
+
+    anyio's plugin keeps an async fixture's set-up and tear-down in one task, which the MCP client's
+    cancel scopes require.
+    """
+    import inspect
+
+    if name.startswith("test") and inspect.iscoroutinefunction(obj):
+        marks = list(getattr(obj, "pytestmark", []))
+        if not any(m.name == "anyio" for m in marks):
+            obj.pytestmark = [*marks, pytest.mark.anyio]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run a real git command in `cwd` and return stdout."""
+    return subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV, **(env or {})},
+    ).stdout
+
+
+def commit_files(repo: Path, files: dict[str, str], message: str, when: datetime | None = None) -> str:
+    """Write files and commit them; returns the commit sha."""
+    for rel, text in files.items():
+        p = repo / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    git(repo, "add", "--", *files)
+    env = {}
+    if when is not None:
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%S+0000")
+        env = {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+    git(repo, "commit", "-q", "-m", message, env=env)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty git repository with one commit, standing in for the user's project."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    commit_files(root, {"README.md": "# demo project\n"}, "initial commit")
+    return root
+
+
+class Clock:
+    """A settable clock, so tests of ages, expiry and decay need no sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(project: Path) -> Iterator[Store]:
+    s = Store.open(DataDir.for_project(project), components())
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def runtime(project: Path, clock: Clock) -> Iterator[Runtime]:
+    rt = Runtime(project=project, clock=clock, use_roots=False)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> FactoropsServer:
+    return build_app(runtime)
+
+
+@pytest.fixture
+async def client(app: FactoropsServer) -> AsyncIterator[Client]:
+    async with Client(app) as c:
+        yield c
