@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from factorops.store.store import Store
-from factorops.tools.errors import DomainError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
+
+from factorops.store.store import Store
+from factorops.tools.errors import DomainError
 
 from .runtime import Runtime
 

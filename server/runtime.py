@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import anyio
+
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.registry import components

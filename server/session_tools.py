@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+
 from factorops.resources import sessions as views
 from factorops.tools import sessions
 from factorops.tools.errors import DomainError, NotFound
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from .registration import add_sync_tool
 from .runtime import Runtime

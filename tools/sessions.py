@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import sqlite_utils
+from pydantic import BaseModel, Field, StringConstraints
+
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
 from factorops.tools.compact import CompactModel
 from factorops.tools.errors import DomainError, NotFound
 from factorops.tools.ids import new_id
-from pydantic import BaseModel, Field, StringConstraints
 
 # Documented caps (docs/tools.md): big enough for real work, small enough to stay cheap to resume.
 GOAL_MAX = 500
