@@ -167,17 +167,21 @@ def doctor(args: argparse.Namespace) -> int:
     check(
         os.access(dd.path, os.W_OK), f"data dir writable: {dd.path}", f"fix permissions: chmod u+w {dd.path}"
     )
+    db_ok = False
     try:
         conn = sqlite3.connect(dd.db_path)
         res = conn.execute("PRAGMA integrity_check").fetchone()[0]
         conn.close()
+        db_ok = res == "ok"
         check(
-            res == "ok",
-            f"database integrity: {res}",
-            "run: factorops rebuild (the ledger is the source of truth)",
+            db_ok, f"database integrity: {res}", "run: factorops rebuild (the ledger is the source of truth)"
         )
     except sqlite3.DatabaseError as exc:
-        check(False, f"database unreadable: {exc}", f"move {dd.db_path} aside and run: factorops rebuild")
+        check(
+            False,
+            f"database unreadable: {exc}",
+            f"move {dd.db_path} aside (with its -wal and -shm files) and run: factorops rebuild",
+        )
     from factorops.store.ledger import Ledger
 
     ledger = Ledger(dd.ledger_path, dd.lock_path)
@@ -187,7 +191,7 @@ def doctor(args: argparse.Namespace) -> int:
         "ledger git fsck clean" if ok else f"ledger fsck: {out}",
         "restore the ledger from a clone or remote",
     )
-    if ok and git_bin:
+    if ok and db_ok and git_bin:
         store = open_store(args)
         seen = store.index.get_meta("ledger_head")
         head = store.ledger.head()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import anyio
+from mcp import MCPDeprecationWarning
 
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
@@ -108,7 +110,10 @@ async def _first_root(ctx: Any) -> Path | None:
         caps = ctx.client_capabilities
         if caps is None or caps.roots is None:
             return None
-        with anyio.fail_after(5):
+        # Roots are deprecated from protocol 2026-07-28 on, but the clients that announce
+        # workspaces this way (IDE agents) speak the 2025-06-18 handshake, where they are current.
+        with warnings.catch_warnings(), anyio.fail_after(5):
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
             result = await ctx.session.list_roots()
     except Exception as exc:  # a client that claims roots but fails to answer: fall back
         log.warning("could not list the client's roots (%s); using the working directory", exc)

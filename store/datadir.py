@@ -52,7 +52,8 @@ class DataDir:
         return self.path / "config.toml"
 
     def exists(self) -> bool:
-        return self.db_path.exists() and (self.ledger_path / ".git").exists()
+        """The ledger is what must exist: a missing index is re-created from it."""
+        return (self.ledger_path / ".git").exists()
 
     def ensure(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
