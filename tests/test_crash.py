@@ -68,8 +68,13 @@ async def test_kill_9_during_writes_loses_nothing_acknowledged(project: Path) ->
         ["git", "fsck", "--no-dangling"], cwd=data / "ledger", capture_output=True, text=True
     )
     assert fsck.returncode == 0, fsck.stderr
+    # What HEAD holds: a writer killed after `git add` leaves a staged file that is not a record.
     tracked = subprocess.run(
-        ["git", "ls-files"], cwd=data / "ledger", capture_output=True, text=True, check=True
+        ["git", "ls-tree", "-r", "--name-only", "HEAD"],
+        cwd=data / "ledger",
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     in_ledger = {Path(p).stem for p in tracked.splitlines() if "/checkpoints/" in p}
     missing_db = set(acked) - in_db
