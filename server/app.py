@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from factorops import __version__
 
-from . import session_tools
+from . import context_tools, session_tools
 from .runtime import CallRecord, Runtime
 from .schema_trim import trim
 
@@ -96,4 +96,5 @@ def _result_chars(result: Any) -> int:
 def build_app(runtime: Runtime) -> FactoropsServer:
     app = FactoropsServer(runtime)
     session_tools.register(app, runtime)
+    context_tools.register(app, runtime)
     return app

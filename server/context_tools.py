@@ -1,0 +1,54 @@
+"""Wire context loading (Factors II, III) to MCP: `context_load` (with progress) and `count_tokens`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import anyio.from_thread
+from mcp.server.mcpserver import Context, MCPServer
+
+from factorops.tools import context
+
+from .registration import add_async_tool, add_sync_tool
+from .runtime import Runtime
+
+
+async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -> context.ContextLoadResult:
+    store = await runtime.store(ctx)
+    now = runtime.now()
+    token = anyio.lowlevel.current_token()
+
+    def progress(done: int, total: int, message: str) -> None:
+        # Called from the worker thread while the first index of a big repository is built.
+        anyio.from_thread.run(ctx.report_progress, done, total, message, token=token)
+
+    def work() -> Any:
+        return context.load(store, inp, now, progress)
+
+    result: context.ContextLoadResult = await anyio.to_thread.run_sync(work)
+    return result
+
+
+def register(app: MCPServer, runtime: Runtime) -> None:
+    add_async_tool(
+        app,
+        runtime,
+        "context_load",
+        "Smallest useful context for a task under a token budget (default: total use under 40% of "
+        "the window). Returns a manifest, the packed content and what was left out.",
+        context.ContextLoadInput,
+        context.ContextLoadResult,
+        _load,
+        read_only=True,
+    )
+    add_sync_tool(
+        app,
+        runtime,
+        "count_tokens",
+        "Count tokens of text or project files.",
+        context.CountTokensInput,
+        context.CountTokensResult,
+        context.count,
+        read_only=True,
+    )
