@@ -153,6 +153,40 @@ def test_charge():
     ".env": "PAYMENT_API_KEY=sk-live-abcdefghijklmnopqrstuvwx0123456789\n",
 }
 
+# The rest of a real shop: modules that share its vocabulary (orders, customers, totals, requests)
+# without being what the labelled tasks are about, so that naive grep finds many files.
+_NOISE_TOPICS = {
+    "inventory": "Stock levels per product sku; reserve and release items for an order.",
+    "shipping": "Shipping rates by weight and country for each order; customer address checks.",
+    "tax": "VAT per country applied to an order total in cents.",
+    "analytics": "Counts orders, carts and payment requests per day for the dashboard.",
+    "admin": "Admin views: list customers, orders, refunds and discount codes.",
+    "i18n": "Translations for emails, checkout pages and payment errors.",
+    "search": "Product search over the catalog by name and sku.",
+    "reviews": "Customer reviews of products with a rating.",
+    "wishlist": "Customer wish lists of products, moved to the cart on request.",
+    "loyalty": "Loyalty points earned per order total; redeemed like a discount.",
+    "fraud": "Scores a payment request and customer history for fraud before charge.",
+    "webhooks": "Receives payment provider webhooks over http and updates orders.",
+    "audit": "Audit log of admin actions, refunds and configuration changes.",
+    "sessions": "Customer web sessions and the cart they hold; timeout handling.",
+    "invoices": "Invoice PDFs for each paid order with totals and tax lines.",
+    "returns": "Customer returns: request, approve, refund the order line.",
+}
+for _name, _doc in _NOISE_TOPICS.items():
+    _cls = _name.title().replace("_", "")
+    FILES[f"shop/{_name}.py"] = (
+        f'"""{_doc}"""\n\n\nclass {_cls}Service:\n    def __init__(self, store) -> None:\n        self.store = store\n\n'
+        f"    def handle(self, order_id: str, customer_id: str) -> dict:\n"
+        f"        # look up the order, the customer and the total before acting\n"
+        f"        order = self.store.get(order_id)\n"
+        f'        return {{"order": order, "customer": customer_id, "service": "{_name}"}}\n\n'
+        f'    def report(self) -> list[dict]:\n        return [r for r in self.store.all() if r.get("{_name}")]\n'
+    )
+    FILES[f"docs/{_name}.md"] = (
+        f"# {_name.title()}\n\n{_doc}\n\nSee shop/{_name}.py. Orders, customers and totals are described in the README.\n"
+    )
+
 # task -> the files a person would open for it
 LABELLED: dict[str, set[str]] = {
     "Add jitter to the retry backoff used for payment requests": {"shop/retry.py", "shop/payments.py"},
@@ -168,6 +202,12 @@ LABELLED: dict[str, set[str]] = {
     "Make the HttpClient timeout configurable from settings": {"shop/http_client.py", "config/settings.toml"},
     "Include the order total in the confirmation email": {"shop/emails.py"},
     "load_catalog should skip rows without a price": {"shop/catalog.py"},
+    "Fraud scoring must run before PaymentGateway.charge": {"shop/fraud.py", "shop/payments.py"},
+    "Loyalty points should be redeemable at checkout like a discount code": {
+        "shop/loyalty.py",
+        "shop/checkout.py",
+        "shop/discounts.py",
+    },
 }
 
 

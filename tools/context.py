@@ -34,6 +34,8 @@ CONTEXT_SHARE = 0.40  # keep total window use under this share
 MAX_BUDGET = 2_000_000
 RELEVANCE_CUT = 0.25  # load files scoring at least this share of the best match
 MIN_FILES = 2  # and the best two in any case
+WHOLE_CUT = 0.6  # files scoring this share of the best come whole, the others as outlines
+MAX_WHOLE = 3
 MAX_FILES = 12
 MAX_LEFT_OUT = 10  # the manifest is context too: list only the next best
 
@@ -95,25 +97,39 @@ class CountTokensResult(CompactModel):
 
 
 ProgressFn = Callable[[int, int, str], None]
+_UNINDEXABLE: set[str] = set()
 
 
 def ensure_index(store: Store, progress: ProgressFn | None = None) -> None:
     """Refresh the repository index against the working tree (incremental; cheap when warm)."""
     root = store.datadir.root
     listing = project_files.list_files(root)
-    entries = [Entry(f.path, f.content_id, f.size, f.mtime) for f in listing.files]
+    entries = [
+        Entry(f.path, f.content_id, f.size, f.mtime)
+        for f in listing.files
+        if f.content_id not in _UNINDEXABLE
+    ]
 
     def read(rel: str) -> str | None:
+        path = root / rel
         try:
-            return (root / rel).read_text(encoding="utf-8", errors="replace")
+            if path.stat().st_size > project_files.MAX_FILE_BYTES:
+                return None
+            data = path.read_bytes()
         except OSError:
             return None
+        if b"\0" in data[:8192]:
+            return None  # binary
+        return data.decode("utf-8", errors="replace")
 
     def symbols_of(rel: str, text: str) -> Symbols:
         defs, refs = outline_mod.symbols(rel, text)
         return Symbols(defs=defs, refs=refs)
 
-    refresh(store.db, entries, read, symbols_of, progress=progress)
+    stats = refresh(store.db, entries, read, symbols_of, progress=progress)
+    # Binary or huge files are remembered by content id so they are not re-read on every load.
+    ids = {e.path: e.content_id for e in entries}
+    _UNINDEXABLE.update(ids[p] for p in stats.skipped if p in ids)
 
 
 # -- context_load ----------------------------------------------------------------------------------
@@ -175,15 +191,20 @@ def load(
     # next ones are listed as left out, with their cost, for the assistant to ask for.
     top = ranked[0].score if ranked else 0.0
     chosen = [r for i, r in enumerate(ranked) if i < MIN_FILES or r.score >= RELEVANCE_CUT * top][:MAX_FILES]
-    candidates: list[tuple[str, str]] = [(p, "given in paths") for p in explicit]
-    candidates += [(r.path, "; ".join(r.reasons) or "ranked for the task") for r in chosen]
+    # (path, why, whole file wanted): explicit paths and the strongest matches come whole; the
+    # rest come as outlines (a repo map), which is usually enough to know whether to ask for more.
+    candidates: list[tuple[str, str, bool]] = [(p, "given in paths", True) for p in explicit]
+    candidates += [
+        (r.path, "; ".join(r.reasons) or "ranked for the task", i < MAX_WHOLE and r.score >= WHOLE_CUT * top)
+        for i, r in enumerate(chosen)
+    ]
     runners_up = [r for r in ranked if r not in chosen][:MAX_LEFT_OUT]
 
     result = ContextLoadResult(budget_tokens=budget, tokens=0, warnings=warnings)
     parts: list[str] = []
     remaining = budget
     terms = inp.task
-    for path, why in candidates:
+    for path, why, whole in candidates:
         if secrets.is_secret_path(path):
             result.excluded.append(path)
             continue
@@ -200,11 +221,22 @@ def load(
         n_red = sum(redactions.values())
         block: str | None = None
         item: ContextItem | None = None
-        if full_tokens + header_cost <= remaining:
+        sketch = "" if whole else outline_mod.outline(path, clean)
+        sketch_tokens = count_tokens(sketch) if sketch else 0
+        if not whole and sketch and sketch_tokens < full_tokens and sketch_tokens + header_cost <= remaining:
+            block = sketch
+            item = ContextItem(
+                path=path,
+                lines="outline",
+                tokens=0,
+                mode="outline",
+                why=f"{why}; outline ({full_tokens} tokens whole)",
+            )
+        elif full_tokens + header_cost <= remaining:
             nlines = clean.count("\n") + (0 if clean.endswith("\n") else 1)
             block, item = clean, ContextItem(path=path, lines=f"1-{nlines}", tokens=0, mode="full", why=why)
         else:
-            sketch = outline_mod.outline(path, clean)
+            sketch = sketch or outline_mod.outline(path, clean)
             sketch_tokens = count_tokens(sketch) if sketch else 0
             if sketch and sketch_tokens + header_cost <= remaining:
                 block = sketch

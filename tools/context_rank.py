@@ -110,6 +110,7 @@ W_GRAPH = 0.8
 W_COCHANGE = 0.6
 W_SESSION = 0.7
 W_MENTION = 2.0
+W_NAME = 1.0
 
 
 @dataclass
@@ -196,6 +197,10 @@ def rank(
                     W_FTS * (s / best if best else 0), f"matches {', '.join(matched[:4])}" if matched else ""
                 )
 
+    # A file named after a word of the task (fraud.py for "fraud scoring") is where a person looks.
+    for path in _named_like(db, [t for t in terms if len(t) >= 4]):
+        get(path).add(W_NAME, "named after a task word")
+
     if idents:
         marks = ",".join("?" * len(idents))
         for path, name in db.execute(
@@ -210,6 +215,8 @@ def rank(
     for p, s in cochange.items():
         if p in known and top_cochange:
             get(p).add(W_COCHANGE * s / top_cochange, "changes together with the given paths")
+
+    _boost_used_matches(db, ranked, explicit)
 
     seeds = {p: 1.0 for p in explicit if p in known}
     for r in sorted(ranked.values(), key=lambda r: -r.score)[:15]:
@@ -247,6 +254,36 @@ def _prior(path: str, task_terms: set[str]) -> float:
         if rx.search(path):
             return 1.0 if task_terms & words else 0.6
     return 1.0
+
+
+def _named_like(db: sqlite_utils.Database, words: list[str]) -> list[str]:
+    out: list[str] = []
+    for word in words[:20]:
+        rows = db.execute(
+            """SELECT f.path FROM repo_fts JOIN repo_files f ON f.rowid = repo_fts.rowid
+               WHERE repo_fts MATCH ? LIMIT 50""",
+            [f'path : "{word.replace(chr(34), "")}"'],
+        ).fetchall()
+        for (path,) in rows:
+            stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
+            if word == stem.lower() or word in split_identifier(stem):
+                out.append(path)
+    return list(dict.fromkeys(out))
+
+
+def _boost_used_matches(db: sqlite_utils.Database, ranked: dict[str, Ranked], explicit: list[str]) -> None:
+    """A file the best matches depend on, and that itself matches the task, is likely part of it."""
+    heads = [(p, 1.0) for p in explicit]
+    heads += [(r.path, r.score) for r in sorted(ranked.values(), key=lambda r: -r.score)[:3]]
+    for head, score in heads:
+        for (dep,) in db.execute(
+            """SELECT DISTINCT s.path FROM repo_refs r JOIN repo_symbols s ON s.name = r.name
+               WHERE r.path = ? AND s.path != r.path LIMIT 200""",
+            [head],
+        ).fetchall():
+            r = ranked.get(dep)
+            if r is not None and any(x.startswith("matches") for x in r.reasons):
+                r.add(0.5 * score, f"used by {head}")
 
 
 def _pair_tests(ranked: dict[str, Ranked], known: set[str], explicit: list[str]) -> None:

@@ -92,14 +92,13 @@ def blob_id(data: bytes) -> str:
     return "blob:" + hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _skip_reason(rel: str, size: int) -> str | None:
+def skip_reason(rel: str) -> str | None:
+    """Why a file never enters the index, judged by its path alone (cheap: runs for every file)."""
     name = rel.rsplit("/", 1)[-1]
-    if is_secret_path(rel):
-        return "secret file"
     if name in GENERATED_NAMES or name.endswith(GENERATED_SUFFIXES):
         return "generated or binary by name"
-    if size > MAX_FILE_BYTES:
-        return f"larger than {MAX_FILE_BYTES} bytes"
+    if is_secret_path(rel):
+        return "secret file"
     return None
 
 
@@ -112,16 +111,27 @@ def _git(root: Path, *args: str) -> bytes | None:
 
 
 def list_files(root: Path) -> Listing:
+    """Tracked files cost no stat and no read: git's index already knows their blob ids.
+
+    The three listings run concurrently; only modified and untracked files are read (to hash
+    them). Size limits are applied when a file's content is read for indexing.
+    """
     root = root.resolve()
-    top = _git(root, "rev-parse", "--show-toplevel")
-    if top is None:
-        return _walk(root)
+    procs = {
+        name: subprocess.Popen(["git", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for name, args in (
+            ("staged", ("ls-files", "-z", "-s", "--cached", "--", ".")),
+            ("modified", ("ls-files", "-z", "-m", "--", ".")),
+            ("untracked", ("ls-files", "-z", "--others", "--exclude-standard", "--", ".")),
+        )
+    }
+    outputs = {name: p.communicate()[0] for name, p in procs.items()}
+    if any(p.returncode != 0 for p in procs.values()):
+        return _walk(root)  # not a git repository (or git is missing)
     listing = Listing(is_git=True)
-    staged = _git(root, "ls-files", "-z", "-s", "--cached", "--", ".") or b""
-    modified = set((_git(root, "ls-files", "-z", "-m", "--", ".") or b"").decode().split("\0"))
-    untracked = (_git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", ".") or b"").decode()
+    modified = set(outputs["modified"].decode(errors="surrogateescape").split("\0"))
     seen: set[str] = set()
-    for rec in staged.decode(errors="surrogateescape").split("\0"):
+    for rec in outputs["staged"].decode(errors="surrogateescape").split("\0"):
         if not rec:
             continue
         meta, rel = rec.split("\t", 1)
@@ -129,33 +139,37 @@ def list_files(root: Path) -> Listing:
         if rel in seen or mode == "160000":  # merge stages, submodules
             continue
         seen.add(rel)
-        _add(root, listing, rel, None if rel in modified or mode == "120000" else f"blob:{sha}")
-    for rel in untracked.split("\0"):
+        reason = skip_reason(rel)
+        if reason:
+            listing.skipped[rel] = reason
+        elif rel in modified or mode == "120000":
+            _add_by_content(root, listing, rel)
+        else:
+            listing.files.append(ProjectFile(rel, f"blob:{sha}", -1, 0.0))
+    for rel in outputs["untracked"].decode(errors="surrogateescape").split("\0"):
         if rel and rel not in seen:
-            _add(root, listing, rel, None)
+            reason = skip_reason(rel)
+            if reason:
+                listing.skipped[rel] = reason
+            else:
+                _add_by_content(root, listing, rel)
     return listing
 
 
-def _add(root: Path, listing: Listing, rel: str, content_id: str | None) -> None:
+def _add_by_content(root: Path, listing: Listing, rel: str) -> None:
     full = root / rel
     try:
         st = full.stat()
-    except OSError:
-        return  # deleted in the working tree
-    if not full.is_file() or full.is_symlink() and root not in full.resolve().parents:
-        listing.skipped[rel] = "not a regular file inside the project"
-        return
-    reason = _skip_reason(rel, st.st_size)
-    if reason:
-        listing.skipped[rel] = reason
-        return
-    if content_id is None:
-        try:
-            content_id = blob_id(full.read_bytes())
-        except OSError:
-            listing.skipped[rel] = "unreadable"
+        if full.is_symlink() and root not in full.resolve().parents:
+            listing.skipped[rel] = "symlink leading outside the project"
             return
-    listing.files.append(ProjectFile(rel, content_id, st.st_size, st.st_mtime))
+        if st.st_size > MAX_FILE_BYTES:
+            listing.skipped[rel] = f"larger than {MAX_FILE_BYTES} bytes"
+            return
+        data = full.read_bytes()
+    except (OSError, ValueError):
+        return  # deleted in the working tree, or not a regular file
+    listing.files.append(ProjectFile(rel, blob_id(data), st.st_size, st.st_mtime))
 
 
 def _walk(root: Path) -> Listing:
@@ -172,7 +186,9 @@ def _walk(root: Path) -> Listing:
             if full.is_symlink() and root not in full.resolve().parents:
                 listing.skipped[rel] = "symlink leading outside the project"
                 continue
-            reason = _skip_reason(rel, st.st_size)
+            reason = skip_reason(rel) or (
+                f"larger than {MAX_FILE_BYTES} bytes" if st.st_size > MAX_FILE_BYTES else None
+            )
             if reason:
                 listing.skipped[rel] = reason
                 continue

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import PurePosixPath
 
 _SECRET_NAMES = {
     ".env",
@@ -56,15 +55,17 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
 
 
 def is_secret_path(path: str) -> bool:
-    p = PurePosixPath(path)
-    name = p.name.lower()
+    """Called for every file of every listing, so plain string work only."""
+    name = path.rsplit("/", 1)[-1].lower()
     if name in _SECRET_NAMES:
         return True
     if name.startswith(".env"):
         return not name.endswith(_ENV_TEMPLATES)
     if name.endswith(_SECRET_SUFFIXES):
         return True
-    parts = [x.lower() for x in p.parts]
+    if "/." not in "/" + path:
+        return False
+    parts = [x.lower() for x in path.split("/")]
     if ".aws" in parts and name in {"credentials", "config"}:
         return True
     return ".ssh" in parts and not name.endswith(".pub") and name not in {"known_hosts", "config"}

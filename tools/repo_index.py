@@ -172,7 +172,14 @@ def refresh(
                 syms = symbols_of(e.path, text)
                 conn.execute(
                     "INSERT INTO repo_files (path, content_id, size, tokens, lines, mtime) VALUES (?, ?, ?, ?, ?, ?)",
-                    [e.path, e.content_id, e.size, tokens, text.count("\n") + 1, e.mtime],
+                    [
+                        e.path,
+                        e.content_id,
+                        e.size if e.size >= 0 else len(text),
+                        tokens,
+                        text.count("\n") + 1,
+                        e.mtime,
+                    ],
                 )
                 conn.execute(
                     "INSERT INTO repo_fts (rowid, path, symbols, body) VALUES "
