@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from factorops import __version__
 
-from . import context_tools, session_tools
+from . import context_tools, pattern_tools, session_tools
 from .runtime import CallRecord, Runtime
 from .schema_trim import trim
 
@@ -97,4 +97,5 @@ def build_app(runtime: Runtime) -> FactoropsServer:
     app = FactoropsServer(runtime)
     session_tools.register(app, runtime)
     context_tools.register(app, runtime)
+    pattern_tools.register(app, runtime)
     return app

@@ -52,24 +52,38 @@ def build_parser() -> argparse.ArgumentParser:
         "people use beside it. Data lives in <project>/.agentops/ (SQLite index + git ledger).",
     )
     parser.add_argument("--version", action="version", version=f"factorops {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--project",
-        type=Path,
-        help="the project (repository) this server serves; default: $FACTOROPS_PROJECT, then the "
-        "client's first MCP root (serve only), then the current directory",
-    )
-    common.add_argument(
-        "--data-dir",
-        type=Path,
-        help="where the index and ledger live; default: $FACTOROPS_DATA_DIR or <project>/.agentops",
-    )
-    common.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, description, args_fn, _) in _COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=description, parents=[common])
+        p = sub.add_parser(name, help=help_text, description=description)
+        add_common(p)
         args_fn(p)
+        # Nested actions (`patterns promote ID --project X`) accept the common options too.
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for nested in action.choices.values():
+                    add_common(nested)
     return parser
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """--project, --data-dir, -v. Defaults are SUPPRESS so a nested parser never resets a value
+    given before it; `main` fills in the real defaults."""
+    p.add_argument(
+        "--project",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="the project (repository) to work on; default: $FACTOROPS_PROJECT, then the "
+        "client's first MCP root (serve only), then the current directory",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="where the index and ledger live; default: $FACTOROPS_DATA_DIR or <project>/.agentops",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug detail to stderr"
+    )
 
 
 def setup_logging(verbose: bool, log_dir: Path | None = None) -> None:
@@ -95,6 +109,9 @@ def setup_logging(verbose: bool, log_dir: Path | None = None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for name, value in (("project", None), ("data_dir", None), ("verbose", False)):
+        if not hasattr(args, name):
+            setattr(args, name, value)
     if args.command is None:
         parser.print_help()
         return 0

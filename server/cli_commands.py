@@ -118,8 +118,10 @@ def rebuild(args: argparse.Namespace) -> int:
         f"indexed {result.files} ledger records"
         + (f" ({result.unknown} unrecognised files skipped)" if result.unknown else "")
     )
+    for err in result.errors:
+        print(f"not indexed (fix the file by hand, then rebuild again): {err}", file=sys.stderr)
     store.close()
-    return 0
+    return 1 if result.errors else 0
 
 
 # -- doctor ------------------------------------------------------------------------------------------
@@ -213,3 +215,7 @@ def _report(checks: list[tuple[bool, str, str]]) -> int:
                 print(f"     fix: {fix}")
     print(f"{len(checks) - failed} ok, {failed} failed")
     return 1 if failed else 0
+
+
+# Capability commands register themselves on import (kept last: they import from this module).
+from . import cli_patterns  # noqa: E402, F401

@@ -32,6 +32,7 @@ class CatchUp:
     files: int
     unknown: int
     full_rebuild: bool
+    errors: tuple[str, ...] = ()  # ledger files that could not be read (e.g. broken hand edits)
 
 
 class Store:
@@ -86,20 +87,21 @@ class Store:
                 return CatchUp(0, 0, False)
             if seen is None or not self.ledger.is_ancestor(seen):
                 return self.rebuild()
-            files, unknown = self._index_changes(seen, head, clear=False)
-            return CatchUp(files, unknown, False)
+            files, unknown, errors = self._index_changes(seen, head, clear=False)
+            return CatchUp(files, unknown, False, errors)
 
     def rebuild(self) -> CatchUp:
         """Re-create every ledger-backed row from the ledger alone, in one transaction."""
         with self.ledger.locked():
             head = self.ledger.head()
-            files, unknown = self._index_changes(None, head, clear=True)
-            return CatchUp(files, unknown, True)
+            files, unknown, errors = self._index_changes(None, head, clear=True)
+            return CatchUp(files, unknown, True, errors)
 
-    def _index_changes(self, since: str | None, head: str, clear: bool) -> tuple[int, int]:
+    def _index_changes(self, since: str | None, head: str, clear: bool) -> tuple[int, int, tuple[str, ...]]:
         changes = self.ledger.changes(since)
         kinds = [k for c in self.components for k in c.kinds]
         count = unknown = 0
+        errors: list[str] = []
         with self.index.transaction() as db:
             if clear:
                 db.execute("PRAGMA defer_foreign_keys=ON")
@@ -113,12 +115,21 @@ class Store:
                 if kind is None:
                     unknown += 1
                     continue
-                kind.index(db, change.path, self.ledger.read(change.path), change.sha)
-                count += 1
+                try:
+                    db.execute("SAVEPOINT record")
+                    kind.index(db, change.path, self.ledger.read(change.path), change.sha)
+                    db.execute("RELEASE record")
+                    count += 1
+                except (ValueError, KeyError, TypeError) as exc:
+                    # A hand-edited file that no longer parses: skip it, keep the others.
+                    db.execute("ROLLBACK TO record")
+                    db.execute("RELEASE record")
+                    errors.append(str(exc) if change.path in str(exc) else f"{change.path}: {exc}")
+                    log.warning("ledger file not indexed: %s", errors[-1])
             Index.set_meta(db, HEAD_KEY, head)
         if count or unknown:
             log.info("indexed %d ledger files (%d not recognised)", count, unknown)
-        return count, unknown
+        return count, unknown, tuple(errors)
 
     def close(self) -> None:
         self.index.close()

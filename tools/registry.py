@@ -7,8 +7,8 @@ its component here once.
 from __future__ import annotations
 
 from factorops.store.components import Component
-from factorops.tools import repo_index, sessions
+from factorops.tools import patterns, repo_index, sessions
 
 
 def components() -> list[Component]:
-    return [sessions.COMPONENT, repo_index.COMPONENT]
+    return [sessions.COMPONENT, repo_index.COMPONENT, patterns.COMPONENT]
