@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from factorops import __version__
 
-from . import context_tools, pattern_tools, session_tools
+from . import context_tools, ops_tools, pattern_tools, session_tools
 from .runtime import CallRecord, Runtime
 from .schema_trim import trim
 
@@ -98,4 +98,5 @@ def build_app(runtime: Runtime) -> FactoropsServer:
     session_tools.register(app, runtime)
     context_tools.register(app, runtime)
     pattern_tools.register(app, runtime)
+    ops_tools.register(app, runtime)
     return app

@@ -218,4 +218,4 @@ def _report(checks: list[tuple[bool, str, str]]) -> int:
 
 
 # Capability commands register themselves on import (kept last: they import from this module).
-from . import cli_patterns  # noqa: E402, F401
+from . import cli_approvals, cli_patterns  # noqa: E402, F401

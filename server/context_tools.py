@@ -8,7 +8,7 @@ import anyio
 import anyio.from_thread
 from mcp.server.mcpserver import Context, MCPServer
 
-from factorops.tools import context
+from factorops.tools import context, metrics
 
 from .registration import add_async_tool, add_sync_tool
 from .runtime import Runtime
@@ -27,6 +27,7 @@ async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -
         return context.load(store, inp, now, progress)
 
     result: context.ContextLoadResult = await anyio.to_thread.run_sync(work)
+    metrics.record_context_use(store, now, inp.session_id, inp.used_tokens + result.tokens, inp.window_tokens)
     return result
 
 

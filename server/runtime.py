@@ -53,6 +53,7 @@ class Runtime:
     clock: Callable[[], datetime] = utc_now
     use_roots: bool = True
     call_hooks: list[CallHook] = field(default_factory=list)
+    close_hooks: list[Callable[[Store], None]] = field(default_factory=list)
     _store: Store | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
@@ -99,6 +100,11 @@ class Runtime:
 
     def close(self) -> None:
         if self._store is not None:
+            for hook in self.close_hooks:
+                try:
+                    hook(self._store)
+                except Exception:
+                    log.exception("close hook failed")
             self._store.close()
 
 

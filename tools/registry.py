@@ -7,8 +7,15 @@ its component here once.
 from __future__ import annotations
 
 from factorops.store.components import Component
-from factorops.tools import patterns, repo_index, sessions
+from factorops.tools import approvals, metrics, patterns, repo_index, sessions, validation
 
 
 def components() -> list[Component]:
-    return [sessions.COMPONENT, repo_index.COMPONENT, patterns.COMPONENT]
+    return [
+        sessions.COMPONENT,
+        repo_index.COMPONENT,
+        patterns.COMPONENT,
+        approvals.COMPONENT,
+        validation.COMPONENT,
+        metrics.COMPONENT,
+    ]

@@ -1,0 +1,241 @@
+"""Metrics (Factor V): every tool call recorded cheaply, and a report of outcomes over a period.
+
+Events are SQLite-only derived data (a rebuild keeps them; they are not worth a commit each).
+Recording must cost next to nothing on the hot path, so events are buffered in memory and written
+in one transaction per batch (or when the process closes the store). A process killed by SIGKILL
+loses at most one unflushed batch of metrics, never a ledger record.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel
+
+from factorops.store.components import Component, Migration
+from factorops.store.store import Store
+from factorops.tools.compact import CompactModel
+
+FLUSH_EVERY = 32
+FLUSH_AFTER_S = 2.0
+
+COMPONENT = Component(
+    name="metrics",
+    migrations=(
+        Migration(
+            "metrics-001",
+            """
+            CREATE TABLE events (
+                ts TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL,
+                session_id TEXT,
+                latency_ms REAL,
+                outcome TEXT,
+                n1 INTEGER,
+                n2 INTEGER
+            );
+            CREATE INDEX events_ts ON events (ts);
+            CREATE INDEX events_kind ON events (kind, ts);
+            """,
+        ),
+    ),
+)
+
+Row = tuple[str, str, str, str | None, float | None, str | None, int | None, int | None]
+
+
+class EventBuffer:
+    """Per store: events wait here and are written in batches."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rows: list[Row] = []
+        self.lock = threading.Lock()
+        self.last_flush = time.monotonic()
+
+    def add(self, row: Row) -> None:
+        with self.lock:
+            self.rows.append(row)
+            due = len(self.rows) >= FLUSH_EVERY or time.monotonic() - self.last_flush > FLUSH_AFTER_S
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            rows, self.rows = self.rows, []
+            self.last_flush = time.monotonic()
+        if rows:
+            with self.store.index.transaction() as db:
+                db.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+_buffers: dict[int, EventBuffer] = {}
+_buffers_lock = threading.Lock()
+
+
+def buffer_for(store: Store) -> EventBuffer:
+    with _buffers_lock:
+        buf = _buffers.get(id(store))
+        if buf is None:
+            buf = _buffers[id(store)] = EventBuffer(store)
+        return buf
+
+
+def flush(store: Store) -> None:
+    with _buffers_lock:
+        buf = _buffers.pop(id(store), None)
+    if buf is not None:
+        buf.flush()
+
+
+def record_call(
+    store: Store,
+    ts: datetime,
+    tool: str,
+    latency_ms: float,
+    outcome: str,
+    tokens_in: int,
+    tokens_out: int,
+    session_id: str | None,
+) -> None:
+    buffer_for(store).add(
+        (ts.astimezone(UTC).isoformat(), "call", tool, session_id, latency_ms, outcome, tokens_in, tokens_out)
+    )
+
+
+def record_context_use(store: Store, ts: datetime, session_id: str | None, used: int, window: int) -> None:
+    """How full the assistant's window is after a context load: the 40% rule, measured."""
+    buffer_for(store).add(
+        (ts.astimezone(UTC).isoformat(), "context", "context_load", session_id, None, None, used, window)
+    )
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+Period = Literal["day", "week", "month", "all"]
+
+
+class MetricsReportInput(BaseModel):
+    period: Period = "week"
+
+
+class ToolStat(CompactModel):
+    tool: str
+    calls: int
+    errors: int
+    p50_ms: float
+
+
+class MetricsReport(CompactModel):
+    period: Period
+    since: datetime | None = None
+    sessions: int
+    outcomes: dict[str, int]
+    context_loads: int
+    context_over_40pct: int
+    median_context_share: float | None = None
+    validations: int
+    validation_pass_rate: float | None = None
+    approvals: int
+    approval_median_minutes: float | None = None
+    patterns_active: int
+    pattern_searches: int
+    tools: list[ToolStat]
+
+
+def _since(period: Period, now: datetime) -> datetime | None:
+    return (
+        None
+        if period == "all"
+        else now - {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}[period]
+    )
+
+
+def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsReport:
+    flush(store)
+    since = _since(inp.period, now)
+    s = since.astimezone(UTC).isoformat() if since else ""
+    db = store.db
+    outcomes: dict[str, int] = {}
+    for outcome, n in db.execute(
+        "SELECT COALESCE(outcome, 'open'), COUNT(*) FROM sessions WHERE started_at >= ? GROUP BY 1", [s]
+    ).fetchall():
+        outcomes[outcome] = n
+    shares = [
+        n1 / n2
+        for n1, n2 in db.execute(
+            "SELECT n1, n2 FROM events WHERE kind = 'context' AND ts >= ? AND n2 > 0", [s]
+        ).fetchall()
+    ]
+    val = db.execute("SELECT COUNT(*), SUM(passed) FROM validations WHERE started_at >= ?", [s]).fetchone()
+    lat = []
+    for req, dec in db.execute(
+        "SELECT requested_at, decided_at FROM approvals WHERE decided_at IS NOT NULL AND requested_at >= ?",
+        [s],
+    ).fetchall():
+        lat.append((datetime.fromisoformat(dec) - datetime.fromisoformat(req)).total_seconds() / 60)
+    approvals_n = db.execute("SELECT COUNT(*) FROM approvals WHERE requested_at >= ?", [s]).fetchone()[0]
+    tools: list[ToolStat] = []
+    per_tool: dict[str, list[tuple[float, str]]] = {}
+    for name, latency, outcome in db.execute(
+        "SELECT name, latency_ms, outcome FROM events WHERE kind = 'call' AND ts >= ?", [s]
+    ).fetchall():
+        per_tool.setdefault(name, []).append((latency, outcome))
+    for name, rows in sorted(per_tool.items(), key=lambda kv: -len(kv[1])):
+        tools.append(
+            ToolStat(
+                tool=name,
+                calls=len(rows),
+                errors=sum(1 for _, o in rows if o != "ok"),
+                p50_ms=round(statistics.median(r[0] for r in rows), 2),
+            )
+        )
+    return MetricsReport(
+        period=inp.period,
+        since=since,
+        sessions=sum(outcomes.values()),
+        outcomes=outcomes,
+        context_loads=len(shares),
+        context_over_40pct=sum(1 for x in shares if x > 0.4),
+        median_context_share=round(statistics.median(shares), 3) if shares else None,
+        validations=val[0],
+        validation_pass_rate=round(val[1] / val[0], 3) if val[0] else None,
+        approvals=approvals_n,
+        approval_median_minutes=round(statistics.median(lat), 1) if lat else None,
+        patterns_active=db.execute("SELECT COUNT(*) FROM patterns WHERE status = 'active'").fetchone()[0],
+        pattern_searches=sum(1 for r in per_tool.get("patterns_search", [])),
+        tools=tools,
+    )
+
+
+def render(r: MetricsReport) -> str:
+    lines = [f"# Metrics ({r.period})", ""]
+    lines.append(
+        f"- sessions: {r.sessions} ({', '.join(f'{k} {v}' for k, v in r.outcomes.items()) or 'none'})"
+    )
+    lines.append(f"- context loads: {r.context_loads}, over the 40% rule: {r.context_over_40pct}")
+    if r.validation_pass_rate is not None:
+        lines.append(f"- validations: {r.validations}, pass rate {r.validation_pass_rate:.0%}")
+    lines.append(
+        f"- approvals: {r.approvals}"
+        + (
+            f", median decision {r.approval_median_minutes} min"
+            if r.approval_median_minutes is not None
+            else ""
+        )
+    )
+    lines.append(f"- active patterns: {r.patterns_active}; pattern searches: {r.pattern_searches}")
+    if r.tools:
+        lines += ["", "| tool | calls | errors | p50 ms |", "|---|---|---|---|"]
+        lines += [f"| {t.tool} | {t.calls} | {t.errors} | {t.p50_ms} |" for t in r.tools]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(r: MetricsReport) -> str:
+    return json.dumps(r.model_dump(mode="json"), indent=2)
