@@ -49,15 +49,19 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-roots", action="store_true", help="ignore the client's MCP roots when choosing the project"
     )
+    cli_remote.add_http_args(p)  # --http, --host, --port, --allow-host, --allow-origin
 
 
 @command(
     "serve",
-    "run the MCP server over stdio (what MCP clients launch)",
+    "run the MCP server over stdio (what MCP clients launch), or HTTP with --http",
     "Run the MCP server over stdio. Clients (Claude Desktop, Claude Code, Cursor) start this command "
-    "themselves; see examples/ for their config files. Logs go to stderr and <data dir>/logs.",
+    "themselves; see examples/ for their config files. Logs go to stderr and <data dir>/logs. "
+    "With --http, serve streamable HTTP for remote agents instead (bearer token; see docs/remote.md).",
 )(_serve_args)
 def serve(args: argparse.Namespace) -> int:
+    if args.http:
+        return cli_remote.serve_http_cmd(args)
     import anyio
 
     from .app import build_app
@@ -92,6 +96,7 @@ def serve(args: argparse.Namespace) -> int:
 def init(args: argparse.Namespace) -> int:
     store = open_store(args, create=True)
     dd = store.datadir
+    cli_remote.ensure_token_quietly(dd)  # the bearer token for `serve --http`
     print(f"factorops data dir ready: {dd.path}")
     print(f"  index:  {dd.db_path}")
     print(f"  ledger: {dd.ledger_path} (git; head {store.ledger.head()[:10]})")
@@ -218,4 +223,4 @@ def _report(checks: list[tuple[bool, str, str]]) -> int:
 
 
 # Capability commands register themselves on import (kept last: they import from this module).
-from . import cli_approvals, cli_patterns  # noqa: E402, F401
+from . import cli_approvals, cli_patterns, cli_remote  # noqa: E402, F401
