@@ -43,7 +43,7 @@ def _fill(store: Store, clock: Clock) -> list[str]:
             kind=kind,
             solution=f"do {i}",
             tags=["shared"],
-            block_regex=r"rm\s+-rf\s+/" if kind == "guardrail" else None,
+            match=r"rm\s+-rf\s+/" if kind == "guardrail" else None,
             effect="block",
         )
         pid = patterns.record(store, inp, clock()).id

@@ -1,34 +1,52 @@
 """`guardrail_check` (Factor XI): stop a repeated mistake before it happens.
 
-Active guardrail patterns carry a rule (a command regex, an action regex, path globs and an effect,
-`warn` or `block`). An intended action is matched against all of them; the strictest effect wins
-and every matching rule is reported with why. It is called before many actions, so compiled rules
-are cached per process and rebuilt only when the patterns change (a version counter in SQLite that
-every pattern write bumps).
+Active guardrail patterns carry a rule (command regex, action regex, path globs, effect `warn` or
+`block`); `guardrail_match.GuardrailMatcher` does the matching (strictest effect wins, every match
+reported with why). This module adds the store: it is called before many actions, so the compiled
+matcher is cached per process and per database, and rebuilt only when `patterns_version` (a
+counter every pattern write bumps inside its own transaction) has moved. A call therefore costs
+one primary-key read of the meta table plus the matching itself.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
-from dataclasses import dataclass
 from datetime import datetime
-from fnmatch import fnmatch
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from factorops.store.store import Store
 from factorops.tools.compact import CompactModel
+from factorops.tools.guardrail_match import GuardrailMatcher
+from factorops.tools.pattern_model import GuardrailRule, PatternCandidate
 
 Decision = Literal["allow", "warn", "block"]
+VERSION_KEY = "patterns_version"
+
+
+def _bounded(max_len: int) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is not None and len(value) > max_len:
+            raise ValueError(f"at most {max_len} characters (got {len(value)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _paths(value: list[str]) -> list[str]:
+    if len(value) > 200:
+        raise ValueError(f"at most 200 paths (got {len(value)}); check large changes in batches")
+    return value
 
 
 class GuardrailCheckInput(BaseModel):
-    action: str = Field(min_length=1, max_length=2000, description="What you are about to do")
-    command: str | None = Field(default=None, max_length=10_000)
-    paths: list[str] = Field(default_factory=list, max_length=200)
+    action: Annotated[str, _bounded(2000), Field(description="What you are about to do")] = Field(
+        default_factory=str
+    )
+    command: Annotated[str | None, _bounded(10_000)] = None
+    paths: Annotated[list[str], AfterValidator(_paths)] = Field(default_factory=list)
 
 
 class GuardrailMatch(CompactModel):
@@ -43,85 +61,43 @@ class GuardrailCheckResult(CompactModel):
     matches: list[GuardrailMatch] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Rule:
+class _Guard(PatternCandidate):
+    """What the matcher needs of a stored guardrail: its rule, title, advice and id."""
+
     id: str
-    title: str
-    effect: Literal["warn", "block"]
-    command: re.Pattern[str] | None
-    action: re.Pattern[str] | None
-    globs: tuple[str, ...]
-    advice: str
 
 
 _cache_lock = threading.Lock()
-_cache: dict[str, tuple[str, list[_Rule]]] = {}  # db path -> (patterns_version, rules)
+_cache: dict[str, tuple[str, GuardrailMatcher]] = {}  # db path -> (patterns_version, matcher)
 
 
-def _compile(pattern: str | None) -> re.Pattern[str] | None:
-    if not pattern:
-        return None
-    try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error:
-        return None  # a hand-edited bad regex disables that part of the rule, not the check
-
-
-def active_rules(store: Store) -> list[_Rule]:
-    version = store.index.get_meta("patterns_version") or "0"
+def matcher(store: Store) -> GuardrailMatcher:
+    """The compiled active guardrails of this store, rebuilt only when patterns changed."""
+    version = store.index.get_meta(VERSION_KEY) or "0"
     key = str(store.datadir.db_path)
     cached = _cache.get(key)
-    if cached and cached[0] == version:
+    if cached is not None and cached[0] == version:
         return cached[1]
     rows = store.db.execute(
-        "SELECT id, title, rule, solution FROM patterns WHERE kind = 'guardrail' AND status = 'active' AND rule IS NOT NULL"
+        "SELECT id, title, solution, rule FROM patterns "
+        "WHERE kind = 'guardrail' AND status = 'active' AND rule IS NOT NULL ORDER BY id"
     ).fetchall()
-    rules = []
-    for pid, title, rule_json, solution in rows:
-        rule = json.loads(rule_json)
-        rules.append(
-            _Rule(
-                id=pid,
-                title=title,
-                effect=rule.get("effect", "warn"),
-                command=_compile(rule.get("command_regex")),
-                action=_compile(rule.get("action_regex")),
-                globs=tuple(rule.get("path_globs") or ()),
-                advice=(solution or "").strip().splitlines()[0][:200] if solution else "",
-            )
-        )
+    guards = [
+        _Guard(id=pid, title=title, solution=solution, rule=GuardrailRule.model_validate(json.loads(rule)))
+        for pid, title, solution, rule in rows
+    ]
+    compiled = GuardrailMatcher(guards)
     with _cache_lock:
-        _cache[key] = (version, rules)
-    return rules
+        _cache[key] = (version, compiled)
+    return compiled
 
 
 def check(store: Store, inp: GuardrailCheckInput, now: datetime) -> GuardrailCheckResult:
-    matches: list[GuardrailMatch] = []
-    text = inp.command or ""
-    for r in active_rules(store):
-        if r.command is None and r.action is None and not r.globs:
-            continue
-        reasons = []
-        if r.command is not None:
-            m = r.command.search(text) or (r.command.search(inp.action) if not text else None)
-            if not m:
-                continue
-            reasons.append(f"command matches {m.group(0)!r}")
-        if r.action is not None:
-            m = r.action.search(inp.action)
-            if not m:
-                continue
-            reasons.append(f"action matches {m.group(0)!r}")
-        if r.globs:
-            hit = next((p for p in inp.paths for g in r.globs if fnmatch(p, g)), None)
-            if hit is None:
-                continue
-            reasons.append(f"touches {hit}")
-        why = "; ".join(reasons) + (f". {r.advice}" if r.advice else "")
-        matches.append(GuardrailMatch(id=r.id, title=r.title, effect=r.effect, why=why))
-    decision: Decision = "allow"
-    if any(m.effect == "block" for m in matches):
-        decision = "block"
-    elif matches:
-        decision = "warn"
-    return GuardrailCheckResult(decision=decision, matches=matches)
+    """allow / warn / block for an intended action, with every active guardrail that matched."""
+    decided = matcher(store).check(action=inp.action, command=inp.command, paths=inp.paths)
+    return GuardrailCheckResult(
+        decision=decided.decision,
+        matches=[
+            GuardrailMatch(id=m.id or "", title=m.title, effect=m.effect, why=m.why) for m in decided.matches
+        ],
+    )

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from factorops.store.store import Store
 from factorops.tools import patterns
@@ -40,13 +40,15 @@ _FIX = re.compile(r"\b(fix|fixes|fixed|hotfix|bugfix|repair|correct)\b", re.IGNO
 _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
 
 
+def _since(value: str | None) -> str | None:
+    if value is not None and (len(value) > 40 or not value.strip() or value.startswith("-")):
+        raise ValueError("give a date such as 2026-01-01 or '3 months ago' (at most 40 characters)")
+    return value
+
+
 class PatternsMineInput(BaseModel):
-    sources: list[Source] = Field(
-        default_factory=lambda: list[Source](["git", "sessions"]), min_length=1, max_length=2
-    )
-    since: str | None = Field(
-        default=None, max_length=40, description="git date, e.g. 2026-01-01 or '3 months ago'"
-    )
+    sources: list[Source] = ["git", "sessions"]
+    since: Annotated[str | None, AfterValidator(_since), Field(description="git date")] = None
 
 
 class MinedItem(CompactModel):

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from fnmatch import fnmatch
 from typing import Annotated, Literal
 
 import sqlite_utils
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
-from factorops.tools import pattern_markdown
+from factorops.tools import pattern_markdown, pattern_search
 from factorops.tools.compact import CompactModel
 from factorops.tools.errors import DomainError, NotFound
 from factorops.tools.ids import new_id
@@ -32,36 +33,79 @@ from factorops.tools.pattern_model import (
 )
 from factorops.tools.tokens import count_tokens
 
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Glob = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Bounds are checked by validators rather than JSON-schema keywords: every assistant pays for the
+# tools/list schema in tokens on every session, and `maxLength: 4000` tells a model nothing useful.
+
+
+def _text(max_len: int, min_len: int = 0) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if len(value) < min_len:
+            raise ValueError("must not be empty")
+        if len(value) > max_len:
+            raise ValueError(f"at most {max_len} characters (got {len(value)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _items(max_items: int) -> AfterValidator:
+    def check(value: list[str]) -> list[str]:
+        if len(value) > max_items:
+            raise ValueError(f"at most {max_items} items (got {len(value)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _range(low: int, high: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return AfterValidator(check)
+
+
+Tag = Annotated[str, _text(50, 1)]
+Glob = Annotated[str, _text(300, 1)]
+Ref = Annotated[str, _text(200, 1)]
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
+# A quantified group that is itself quantified, e.g. (a+)+ or (x*)*: the shape of regexes whose
+# backtracking explodes. guardrail_check runs every active rule before many actions.
+_NESTED_REPEAT = re.compile(r"\([^()]*[+*}][^()]*\)[+*{]")
 
 
 class PatternRecordInput(BaseModel):
-    id: str | None = Field(default=None, max_length=64, description="Update this pattern")
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str | None, Field(description="To update")] = None
+    title: Annotated[str, _text(200, 1)]
     kind: PatternKind = "pattern"
-    problem: str = Field(default="", max_length=4000)
-    solution: str = Field(default="", max_length=4000, description="Solution, or the rule")
-    tags: list[Tag] = Field(default_factory=list, max_length=20)
-    scope: list[Glob] = Field(default_factory=list, max_length=50, description="Path globs")
-    evidence: list[Ref] = Field(
-        default_factory=list, max_length=50, description="Session/checkpoint ids, commits"
+    problem: Annotated[str, _text(4000)] = Field(default_factory=str)
+    solution: Annotated[str, _text(4000), Field(description="Or the rule")] = Field(default_factory=str)
+    tags: Annotated[list[Tag], _items(20)] = Field(default_factory=list)
+    scope: Annotated[list[Glob], _items(50), Field(description="Path globs")] = Field(default_factory=list)
+    evidence: Annotated[list[Ref], _items(50), Field(description="Session/checkpoint ids, commits")] = Field(
+        default_factory=list
     )
-    confidence: float = Field(default=0.5, ge=0.0, le=1.0)
-    block_regex: str | None = Field(default=None, max_length=500, description="Guardrails: command regex")
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    match: Annotated[str | None, _text(500, 1), Field(description="Guardrail: command regex")] = None
     effect: Literal["warn", "block"] = "warn"
 
 
 class PatternsSearchInput(BaseModel):
-    query: str = Field(default="", max_length=500)
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, _text(500)] = Field(default_factory=str)
     kind: PatternKind | None = None
-    tags: list[Tag] = Field(default_factory=list, max_length=10)
-    paths: list[Glob] = Field(default_factory=list, max_length=20)
+    tags: Annotated[list[Tag], _items(10)] = Field(default_factory=list)
+    paths: Annotated[list[Glob], _items(20)] = Field(default_factory=list)
     status: PatternStatus | None = None
-    limit: int = Field(default=5, ge=1, le=50)
-    budget_tokens: int = Field(default=800, ge=50, le=20_000)
+    limit: Annotated[int, _range(1, 50)] = 5
+    budget_tokens: Annotated[int, _range(50, 20_000)] = 800
 
 
 class PatternRecordResult(CompactModel):
@@ -83,9 +127,8 @@ class PatternHit(CompactModel):
 
 class PatternsSearchResult(CompactModel):
     results: list[PatternHit] = Field(default_factory=list)
-    total: int
     tokens: int
-    truncated: bool = False
+    truncated: bool = False  # more matched than the limit or the token budget let through
 
 
 # -- index -----------------------------------------------------------------------------------------
@@ -236,16 +279,30 @@ def save(store: Store, p: Pattern, message: str, session: str | None = None) -> 
     return sha
 
 
-def record(store: Store, inp: PatternRecordInput, now: datetime) -> PatternRecordResult:
-    rule = None
-    if inp.block_regex is not None:
+def _rule(inp: PatternRecordInput) -> GuardrailRule | None:
+    """A guardrail's rule from `match` (command regex) and `scope` (path globs); all given must match."""
+    if inp.kind != "guardrail":
+        if inp.match is not None:
+            raise DomainError(
+                "match", "only guardrails have a rule; set kind to 'guardrail' or leave match out"
+            )
+        return None
+    if inp.match is None and not inp.scope:
+        raise DomainError(
+            "match", "a guardrail needs match (a regex for the command) or scope (path globs) to fire on"
+        )
+    if inp.match is not None:
         try:
-            re.compile(inp.block_regex)
+            re.compile(inp.match)
         except re.error as exc:
-            raise DomainError("block_regex", f"not a valid regular expression: {exc}") from None
-        if inp.kind != "guardrail":
-            raise DomainError("block_regex", "only guardrails have a rule; set kind to 'guardrail'")
-        rule = GuardrailRule(effect=inp.effect, command_regex=inp.block_regex)
+            raise DomainError("match", f"not a valid regular expression: {exc}") from None
+        if _NESTED_REPEAT.search(inp.match):
+            raise DomainError("match", "nested repetition such as (a+)+ can hang the check; simplify it")
+    return GuardrailRule(effect=inp.effect, command_regex=inp.match, path_globs=list(inp.scope))
+
+
+def record(store: Store, inp: PatternRecordInput, now: datetime) -> PatternRecordResult:
+    """Create a candidate, or update one by id. Never changes the status: promotion is a person's call."""
     fields = PatternCandidate(
         title=inp.title,
         kind=inp.kind,
@@ -255,7 +312,7 @@ def record(store: Store, inp: PatternRecordInput, now: datetime) -> PatternRecor
         scope=inp.scope,
         confidence=inp.confidence,
         evidence=_evidence(inp.evidence),
-        rule=rule,
+        rule=_rule(inp),
         source="assistant",
     )
     if inp.id is None:
@@ -306,56 +363,58 @@ def set_status(store: Store, pattern_id: str, status: PatternStatus, now: dateti
 # -- search ----------------------------------------------------------------------------------------
 
 
-def fts_query(text: str) -> str | None:
-    """User text to an FTS5 query that cannot be a syntax error: words quoted, OR-ed, prefix on the last."""
-    words = re.findall(r"\w+", text.lower())
-    words = [w for w in words if len(w) > 1][:30]
-    if not words:
-        return None
-    return " OR ".join(f'"{w}"' for w in words)
-
-
-def search(store: Store, inp: PatternsSearchInput, now: datetime) -> PatternsSearchResult:
-    where = ["1=1"]
-    args: list[object] = []
+def _filters(inp: PatternsSearchInput) -> pattern_search.Filters:
+    where = ["p.status = ?" if inp.status else "p.status != 'retired'"]
+    args: list[object] = [inp.status] if inp.status else []
     if inp.kind:
         where.append("p.kind = ?")
         args.append(inp.kind)
-    status = inp.status
-    if status:
-        where.append("p.status = ?")
-        args.append(status)
-    else:
-        where.append("p.status != 'retired'")
     for tag in inp.tags:
         where.append("EXISTS (SELECT 1 FROM json_each(p.tags) WHERE value = ?)")
         args.append(tag)
-    q = fts_query(inp.query)
-    fetch = inp.limit * 4 if inp.paths else inp.limit
-    if q:
-        sql = f"""SELECT p.id, p.title, p.kind, p.status, p.confidence, p.tags, p.scope,
-                     snippet(patterns_fts, -1, '[', ']', '…', 16), bm25(patterns_fts, 5.0, 2.0, 2.0, 3.0) AS rank
-                  FROM patterns_fts JOIN patterns p ON p.rowid = patterns_fts.rowid
-                  WHERE patterns_fts MATCH ? AND {" AND ".join(where)}
-                  ORDER BY rank - p.confidence LIMIT ?"""
-        rows = store.db.execute(sql, [q, *args, fetch]).fetchall()
-    else:
-        sql = f"""SELECT p.id, p.title, p.kind, p.status, p.confidence, p.tags, p.scope,
-                     substr(p.problem, 1, 160), 0 FROM patterns p WHERE {" AND ".join(where)}
-                  ORDER BY p.confidence DESC, p.updated DESC LIMIT ?"""
-        rows = store.db.execute(sql, [*args, fetch]).fetchall()
+    return pattern_search.Filters(" AND ".join(where), tuple(args))
+
+
+_HIT_COLUMNS = "p.rowid, p.id, p.title, p.kind, p.status, p.confidence, p.tags, p.scope, p.problem"
+
+
+def search(store: Store, inp: PatternsSearchInput, now: datetime) -> PatternsSearchResult:
+    """Ranked hits with snippets; filters combine (AND); the answer never exceeds `budget_tokens`."""
+    db = store.db
+    filters = _filters(inp)
+    # Path scopes are globs, matched in Python: fetch extra rows so filtering still fills the limit.
+    fetch = (inp.limit * 4 if inp.paths else inp.limit) + 1
+    found: list[tuple[tuple[object, ...], str | None]] = []
+    if pattern_search.words(inp.query):
+        hits = pattern_search.search_rowids(db, inp.query, filters, fetch)
+        by_rowid = {
+            r[0]: r
+            for r in db.execute(
+                f"SELECT {_HIT_COLUMNS} FROM patterns p WHERE p.rowid IN ({','.join('?' * len(hits))})",
+                [rowid for rowid, _ in hits],
+            ).fetchall()
+        }
+        found = [(by_rowid[rowid], q) for rowid, q in hits if rowid in by_rowid]
+    elif not inp.query.strip():
+        rows = db.execute(
+            f"SELECT {_HIT_COLUMNS} FROM patterns p WHERE {filters.sql} "
+            "ORDER BY p.confidence DESC, p.updated DESC LIMIT ?",
+            [*filters.args, fetch],
+        ).fetchall()
+        found = [(r, None) for r in rows]
     if inp.paths:
-        rows = [r for r in rows if _scope_matches(json.loads(r[6]), inp.paths)]
-    out = PatternsSearchResult(total=len(rows), tokens=0)
-    for r in rows[: inp.limit]:
+        found = [f for f in found if _scope_matches(json.loads(str(f[0][7])), inp.paths)]
+    out = PatternsSearchResult(tokens=0, truncated=len(found) > inp.limit)
+    for row, query in found[: inp.limit]:
+        text = pattern_search.snippet(db, query, int(str(row[0]))) if query else str(row[8])[:160]
         hit = PatternHit(
-            id=r[0],
-            title=r[1],
-            kind=r[2],
-            status=r[3],
-            confidence=round(r[4], 2),
-            snippet=r[7] or "",
-            tags=json.loads(r[5]),
+            id=str(row[1]),
+            title=str(row[2]),
+            kind=row[3],  # type: ignore[arg-type]
+            status=row[4],  # type: ignore[arg-type]
+            confidence=round(float(str(row[5])), 2),
+            snippet=text,
+            tags=json.loads(str(row[6])),
         )
         cost = count_tokens(hit.model_dump_json())
         if out.tokens + cost > inp.budget_tokens:
@@ -367,8 +426,12 @@ def search(store: Store, inp: PatternsSearchInput, now: datetime) -> PatternsSea
 
 
 def _scope_matches(scope: list[str], paths: list[str]) -> bool:
-    from fnmatch import fnmatch
-
+    """A pattern with no scope applies everywhere; otherwise a path must fall under one of its globs."""
     if not scope:
-        return True  # applies everywhere
+        return True
     return any(fnmatch(p, g) or p.startswith(g.rstrip("*").rstrip("/") + "/") for p in paths for g in scope)
+
+
+def fts_query(text: str) -> str | None:
+    """The OR query for `text` (kept for callers that want the raw FTS5 form, e.g. benchmarks)."""
+    return pattern_search.fts_query(text)
