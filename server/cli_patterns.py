@@ -80,6 +80,8 @@ def _mine_args(p: argparse.ArgumentParser) -> None:
     "and learnings from ended sessions. Incremental: a second run reads only what is new.",
 )(_mine_args)
 def mine_cmd(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from factorops.tools import pattern_mining
     from factorops.tools.errors import DomainError
 
@@ -92,10 +94,16 @@ def mine_cmd(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     try:
-        inp = pattern_mining.PatternsMineInput(sources=args.source or ["git", "sessions"], since=args.since)
+        try:
+            inp = pattern_mining.PatternsMineInput(
+                sources=args.source or ["git", "sessions"], since=args.since
+            )
+        except ValidationError as exc:
+            e = exc.errors(include_url=False)[0]
+            raise CliError(f"--{e['loc'][0]}: {e['msg']}") from None
         result = pattern_mining.mine(store, inp, _now(), bar)
     except DomainError as exc:
-        raise CliError(exc.message) from None
+        raise CliError(f"{exc.field}: {exc.message}") from None
     finally:
         store.close()
     sys.stderr.write("\n")

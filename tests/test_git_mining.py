@@ -137,3 +137,108 @@ def test_mining_an_empty_repository(tmp_path: Path, clock: Clock) -> None:
     result = pattern_mining.mine(s, pattern_mining.PatternsMineInput(sources=["git"]), clock())
     assert result.commits_read == 0 and result.candidates == []
     s.close()
+
+
+def test_running_totals_span_incremental_runs(store: Store, clock: Clock) -> None:
+    """A hot spot whose changes are split across two runs is still found: totals are persisted."""
+    repo = store.datadir.root
+    for i in range(15):
+        commit_files(repo, {"src/core.py": f"core {i}\n", f"docs/n{i}.md": "x\n"}, f"feat: core {i}")
+    first = pattern_mining.mine(store, pattern_mining.PatternsMineInput(sources=["git"]), clock())
+    assert not [c for c in first.candidates if c.title.startswith("Hot spot")]  # < 20 commits so far
+    for i in range(15, 25):
+        commit_files(repo, {"src/core.py": f"core {i}\n", f"docs/n{i}.md": "x\n"}, f"feat: core {i}")
+    second = pattern_mining.mine(store, pattern_mining.PatternsMineInput(sources=["git"]), clock())
+    assert second.commits_read == 10
+    hot = next(c for c in second.candidates if c.title == "Hot spot: src/core.py")
+    p = patterns.get(store, hot.id)
+    assert "changed in 25 of 26 commits" in p.problem and p.scope == ["src/core.py"]
+
+
+def test_one_ledger_commit_per_run_and_cursor_in_sqlite(store: Store, clock: Clock) -> None:
+    repo = store.datadir.root
+    _history(repo)
+    ledger = store.ledger.path
+    before = int(git(ledger, "rev-list", "--count", "HEAD"))
+    result = pattern_mining.mine(store, pattern_mining.PatternsMineInput(sources=["git"]), clock())
+    assert int(git(ledger, "rev-list", "--count", "HEAD")) == before + 1
+    assert result.commit == git(ledger, "rev-parse", "HEAD").strip()
+    assert "Factor: IX" in git(ledger, "log", "-1", "--format=%B")
+    assert store.index.get_meta("mined_git_head") == git(repo, "rev-parse", "HEAD").strip()
+
+
+def test_rewritten_history_is_mined_again(store: Store, clock: Clock) -> None:
+    repo = store.datadir.root
+    _history(repo)
+    pattern_mining.mine(store, pattern_mining.PatternsMineInput(sources=["git"]), clock())
+    git(repo, "reset", "-q", "--hard", "HEAD~5")
+    commit_files(repo, {"src/new.py": "x\n"}, "feat: a new branch of history")
+    again = pattern_mining.mine(store, pattern_mining.PatternsMineInput(sources=["git"]), clock())
+    # Everything is read again (the old cursor is not an ancestor), and totals are not doubled.
+    assert again.commits_read == int(git(repo, "rev-list", "--count", "--no-merges", "HEAD"))
+    assert store.index.get_meta("mined_git_commits") == str(again.commits_read)
+    core = store.db.execute("SELECT changes FROM mining_files WHERE path = 'src/core.py'").fetchone()[0]
+    assert core == 12
+
+
+def test_near_duplicates_merge_into_existing_patterns(store: Store, clock: Clock) -> None:
+    recorded = patterns.record(
+        store,
+        patterns.PatternRecordInput(title="Run the migration tests before pushing", kind="anti-pattern"),
+        clock(),
+    )
+    s = sessions.start(store, sessions.SessionStartInput(goal="schema change"), clock())
+    sessions.end(
+        store,
+        sessions.SessionEndInput(
+            session_id=s.session_id, outcome="failed", learnings=["Run migration tests before pushing."]
+        ),
+        clock(),
+    )
+    result = pattern_mining.mine(store, pattern_mining.PatternsMineInput(sources=["sessions"]), clock())
+    assert [(c.id, c.merged) for c in result.candidates] == [(recorded.id, True)]
+    p = patterns.get(store, recorded.id)
+    assert p.evidence.sessions == [s.session_id] and p.confidence > 0.5
+    assert p.title == "Run the migration tests before pushing"  # the person's wording is kept
+    count = store.db.execute("SELECT COUNT(*) FROM patterns").fetchone()[0]
+    assert count == 1
+
+
+def test_sessions_ending_at_the_same_instant_are_all_mined(store: Store, clock: Clock) -> None:
+    ids = []
+    for i in range(3):
+        s = sessions.start(store, sessions.SessionStartInput(goal=f"g{i}"), clock())
+        sessions.end(
+            store,
+            sessions.SessionEndInput(
+                session_id=s.session_id, outcome="success", learnings=[f"Lesson {i} alpha"]
+            ),
+            clock(),
+        )
+        ids.append(s.session_id)
+        if i == 0:
+            first = pattern_mining.mine(
+                store, pattern_mining.PatternsMineInput(sources=["sessions"]), clock()
+            )
+            assert first.sessions_read == 1
+    rest = pattern_mining.mine(store, pattern_mining.PatternsMineInput(sources=["sessions"]), clock())
+    assert rest.sessions_read == 2 and len(rest.candidates) == 2
+
+
+def test_cli_mine_draws_progress_on_stderr(project: Path) -> None:
+    import subprocess
+    import sys
+
+    _history(project)
+    run = [sys.executable, "-m", "factorops"]
+    subprocess.run([*run, "init", "--project", str(project)], check=True, capture_output=True)
+    out = subprocess.run([*run, "mine", "--project", str(project)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "[" in out.stderr and "#" in out.stderr and "candidates" in out.stderr
+    assert "Fix after fix in src/parser.py" in out.stdout and out.stdout.startswith("read ")
+    again = subprocess.run([*run, "mine", "--project", str(project)], capture_output=True, text=True)
+    assert "read 0 commits" in again.stdout and "no new candidates" in again.stdout
+    bad = subprocess.run(
+        [*run, "mine", "--since", "-1", "--project", str(project)], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "since" in bad.stderr

@@ -1,43 +1,45 @@
 """`patterns_mine` (Factor IX): turn history into candidate patterns, with evidence.
 
 Sources:
-- git: reverts (an anti-pattern: what was undone and why), fix-after-fix chains on the same file
-  (a debug spiral's trace), hot spots, files that always change together, the commit message
-  convention in use;
+- git (`git_mining`): reverts, fix-after-fix chains on the same file, hot spots, files that change
+  together, the commit-message convention;
 - sessions: learnings recorded at session end, and files that keep appearing in failed sessions.
 
-Mining is incremental: the last mined git commit and session end are remembered in SQLite, so a
-second run reads only what is new. Candidates are deterministic in title for the same finding, so
-a finding seen again merges into the existing pattern (evidence joined, confidence raised)
-instead of being repeated. Only a person promotes candidates.
+Mining is incremental: the last mined git commit and the last mined session are cursors in the
+`meta` table, and the running totals the detectors need are in `mining_files`/`mining_pairs`, so
+a second run reads only what is new yet judges it against everything before. A candidate that is
+the same as, or nearly the same as (same kind, titles sharing >= 80% of their words), an existing
+pattern merges into it (evidence joined, confidence raised) instead of being repeated. Everything
+one run finds is written as ONE ledger commit, in the same SQLite transaction as the new cursors,
+so a crash never leaves the cursor ahead of the patterns. Only a person promotes candidates.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+import sqlite_utils
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from factorops.store.store import Store
-from factorops.tools import patterns
+from factorops.tools import git_mining, pattern_markdown, pattern_search, patterns
 from factorops.tools.compact import CompactModel
-from factorops.tools.errors import DomainError
 from factorops.tools.ids import new_id
 from factorops.tools.pattern_model import Evidence, Pattern, PatternCandidate
 
 Source = Literal["git", "sessions"]
 Progress = Callable[[float, float, str], None]
-_CONVENTIONAL = re.compile(r"^(feat|fix|chore|docs|refactor|test|perf|ci|build|style|revert)(\([^)]*\))?!?: ")
-_FIX = re.compile(r"\b(fix|fixes|fixed|hotfix|bugfix|repair|correct)\b", re.IGNORECASE)
-_REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+GIT_CURSOR = "mined_git_head"
+GIT_COMMITS = "mined_git_commits"
+GIT_CONVENTIONAL = "mined_git_conventional"
+SESSION_CURSOR = "mined_sessions_until"  # "<last ended_at>|<ids that ended then>"
+SIMILAR = 0.8  # Jaccard similarity of title words above which two findings are the same
+FAILED_SESSIONS_MIN = 2
 
 
 def _since(value: str | None) -> str | None:
@@ -46,8 +48,16 @@ def _since(value: str | None) -> str | None:
     return value
 
 
+def _sources(value: list[Source]) -> list[Source]:
+    if not value:
+        raise ValueError("give at least one of git, sessions")
+    return list(dict.fromkeys(value))
+
+
 class PatternsMineInput(BaseModel):
-    sources: list[Source] = ["git", "sessions"]
+    model_config = ConfigDict(extra="forbid")
+
+    sources: Annotated[list[Source], AfterValidator(_sources)] = ["git", "sessions"]
     since: Annotated[str | None, AfterValidator(_since), Field(description="git date")] = None
 
 
@@ -62,149 +72,78 @@ class PatternsMineResult(CompactModel):
     commits_read: int
     sessions_read: int
     candidates: list[MinedItem] = Field(default_factory=list)
+    commit: str | None = None
 
 
-@dataclass
-class Commit:
-    sha: str
-    subject: str
-    when: int
-    body: str
-    files: list[str] = field(default_factory=list)
+# -- git state ---------------------------------------------------------------------------------------
 
 
-def read_commits(root: Path, since_sha: str | None, since_date: str | None) -> list[Commit]:
-    args = ["git", "log", "--no-merges", "--format=%x00%H%x01%s%x01%at%x01%b%x02", "--name-only"]
-    if since_date:
-        args.append(f"--since={since_date}")
-    if since_sha:
-        args.append(f"{since_sha}..HEAD")
-    proc = subprocess.run(args, cwd=root, capture_output=True, text=True, errors="replace")
-    if proc.returncode != 0:
-        if "does not have any commits" in proc.stderr or "unknown revision" in proc.stderr and not since_sha:
-            return []
-        if since_sha:  # history was rewritten: mine from the start
-            return read_commits(root, None, since_date)
-        raise DomainError("sources", f"git history could not be read: {proc.stderr.strip()[:200]}")
-    commits: list[Commit] = []
-    for block in proc.stdout.split("\0")[1:]:
-        head, _, names = block.partition("\x02")
-        sha, subject, when, body = (head.split("\x01") + ["", "", "0", ""])[:4]
-        files = [n for n in names.strip().splitlines() if n]
-        commits.append(Commit(sha, subject, int(when or 0), body, files))
-    commits.reverse()  # oldest first
-    return commits
+def load_git_stats(store: Store) -> git_mining.GitStats:
+    db = store.db
+    stats = git_mining.GitStats(
+        commits=int(store.index.get_meta(GIT_COMMITS) or 0),
+        conventional=int(store.index.get_meta(GIT_CONVENTIONAL) or 0),
+    )
+    for path, changes, fixes, shas in db.execute(
+        "SELECT path, changes, recent_fixes, last_shas FROM mining_files WHERE changes > 0"
+    ):
+        stats.changes[path] = changes
+        recent = [(int(i), str(s)) for i, s in json.loads(fixes)]
+        if recent:
+            stats.recent_fixes[path] = recent
+        stats.last_shas[path] = json.loads(shas)
+    stats.pairs = Counter({(a, b): n for a, b, n in db.execute("SELECT a, b, n FROM mining_pairs")})
+    return stats
 
 
-def git_candidates(commits: list[Commit], all_commits: int) -> list[PatternCandidate]:
+def _save_git_stats(db: sqlite_utils.Database, stats: git_mining.GitStats, head: str | None) -> None:
+    for path in stats.touched:
+        db.execute(
+            """INSERT INTO mining_files (path, changes, recent_fixes, last_shas) VALUES (?, ?, ?, ?)
+               ON CONFLICT(path) DO UPDATE SET changes = excluded.changes,
+                 recent_fixes = excluded.recent_fixes, last_shas = excluded.last_shas""",
+            [
+                path,
+                stats.changes[path],
+                json.dumps(stats.recent_fixes.get(path, [])),
+                json.dumps(stats.last_shas.get(path, [])),
+            ],
+        )
+    stats.prune_pairs()
+    db.execute("DELETE FROM mining_pairs")
+    db.conn.executemany(
+        "INSERT INTO mining_pairs (a, b, n) VALUES (?, ?, ?)",
+        [(a, b, n) for (a, b), n in stats.pairs.items()],
+    )
+    for key, value in ((GIT_COMMITS, stats.commits), (GIT_CONVENTIONAL, stats.conventional)):
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, str(value)])
+    if head:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [GIT_CURSOR, head])
+
+
+# -- sessions ----------------------------------------------------------------------------------------
+
+
+def session_candidates(
+    db: sqlite_utils.Database, cursor: str | None
+) -> tuple[list[PatternCandidate], int, str | None, dict[str, list[str]]]:
+    """Learnings and repeated failures of sessions ended after `cursor`; returns the candidates,
+    the number of sessions read, the new cursor and the updated failed-session lists per file."""
+    # The cursor is the last end time mined plus the ids that ended at that very instant (ids are
+    # random, so they cannot order sessions that end together).
+    after_time, _, done_ids = (cursor or "|").partition("|")
+    skip = set(done_ids.split(",")) if done_ids else set()
+    rows = [
+        r
+        for r in db.execute(
+            """SELECT id, goal, outcome, learnings, ended_at FROM sessions
+               WHERE status = 'ended' AND ended_at >= ? ORDER BY ended_at, id""",
+            [after_time],
+        ).fetchall()
+        if not (r[4] == after_time and r[0] in skip)
+    ]
     out: list[PatternCandidate] = []
-    by_sha = {c.sha: c for c in commits}
-    for c in commits:
-        m = _REVERTS.search(c.body)
-        if c.subject.startswith('Revert "') or m:
-            original = by_sha.get(m.group(1)) if m else None
-            what = original.subject if original else c.subject.removeprefix('Revert "').rstrip('"')
-            out.append(
-                PatternCandidate(
-                    title=f"Reverted change: {what[:150]}",
-                    kind="anti-pattern",
-                    problem=f"The change '{what}' was reverted ({c.sha[:10]}).",
-                    solution="Check the revert's reason before trying this change again; validate it first.",
-                    evidence=Evidence(commits=[c.sha] + ([original.sha] if original else [])),
-                    scope=c.files[:20],
-                    tags=["revert", "git"],
-                    confidence=0.6,
-                    source="git:revert",
-                )
-            )
-    # fix-after-fix: >= 3 fix commits touching the same file within 10 consecutive commits
-    recent: dict[str, list[tuple[int, Commit]]] = defaultdict(list)
-    flagged: set[str] = set()
-    for i, c in enumerate(commits):
-        if not _FIX.search(c.subject):
-            continue
-        for f in c.files:
-            recent[f] = [(j, x) for j, x in recent[f] if j >= i - 10] + [(i, c)]
-            chain = [x for _, x in recent[f]]
-            if len(chain) >= 3 and f not in flagged:
-                flagged.add(f)
-                out.append(
-                    PatternCandidate(
-                        title=f"Fix after fix in {f}",
-                        kind="anti-pattern",
-                        problem=f"{len(chain)} fixes to {f} in quick succession: a debug spiral's trace.",
-                        solution=f"Before changing {f} again, load its context and tests, and run validation "
-                        "after each step instead of stacking fixes.",
-                        evidence=Evidence(commits=[x.sha for x in chain]),
-                        scope=[f],
-                        tags=["fix-chain", "git"],
-                        confidence=min(0.9, 0.4 + 0.1 * len(chain)),
-                        source="git:fix-chain",
-                    )
-                )
-    if len(commits) >= 20:
-        counts = Counter(f for c in commits for f in c.files)
-        for f, n in counts.most_common(5):
-            if n >= max(10, len(commits) // 10):
-                out.append(
-                    PatternCandidate(
-                        title=f"Hot spot: {f}",
-                        kind="pattern",
-                        problem=f"{f} changed in {n} of {len(commits)} commits read.",
-                        solution=f"Changes to {f} are frequent: keep them small and validated; consider "
-                        "splitting the file.",
-                        scope=[f],
-                        tags=["hotspot", "git"],
-                        confidence=0.5,
-                        source="git:hotspot",
-                    )
-                )
-        pairs: Counter[tuple[str, str]] = Counter()
-        for c in commits:
-            files = sorted(set(c.files))
-            if 2 <= len(files) <= 12:
-                for a_i, a in enumerate(files):
-                    for b in files[a_i + 1 :]:
-                        pairs[(a, b)] += 1
-        for (a, b), n in pairs.most_common(5):
-            if n >= 5 and n >= 0.6 * min(counts[a], counts[b]):
-                out.append(
-                    PatternCandidate(
-                        title=f"Change {a} together with {b}",
-                        kind="pattern",
-                        problem=f"{a} and {b} changed together in {n} commits.",
-                        solution="When editing one of them, load and check the other.",
-                        scope=[a, b],
-                        tags=["co-change", "git"],
-                        confidence=min(0.9, 0.4 + n / 20),
-                        source="git:co-change",
-                    )
-                )
-        conventional = sum(1 for c in commits if _CONVENTIONAL.match(c.subject))
-        if conventional >= 0.7 * len(commits):
-            out.append(
-                PatternCandidate(
-                    title="Commit messages follow Conventional Commits",
-                    kind="pattern",
-                    problem="Commit subjects in this repository use `type(scope): summary`.",
-                    solution="Write commit subjects as feat|fix|docs|refactor|test|chore(scope): summary.",
-                    tags=["convention", "git"],
-                    confidence=round(conventional / len(commits), 2),
-                    source="git:convention",
-                )
-            )
-    return out
-
-
-def session_candidates(store: Store, since: str | None) -> tuple[list[PatternCandidate], int, str | None]:
-    rows = store.db.execute(
-        """SELECT id, goal, outcome, learnings, ended_at FROM sessions
-           WHERE status = 'ended' AND (? IS NULL OR ended_at > ?) ORDER BY ended_at""",
-        [since, since],
-    ).fetchall()
-    out: list[PatternCandidate] = []
-    failed_files: Counter[str] = Counter()
-    failed_sessions: dict[str, list[str]] = defaultdict(list)
+    failed: dict[str, list[str]] = {}
     for sid, goal, outcome, learnings, _ended in rows:
         for text in json.loads(learnings or "[]"):
             out.append(
@@ -219,109 +158,187 @@ def session_candidates(store: Store, since: str | None) -> tuple[list[PatternCan
                     source="sessions:learning",
                 )
             )
-        if outcome in ("failed", "abandoned"):
-            for (ft,) in store.db.execute(
-                "SELECT files_touched FROM checkpoints WHERE session_id = ?", [sid]
-            ):
-                for f in set(json.loads(ft)):
-                    failed_files[f] += 1
-                    failed_sessions[f].append(sid)
-    for f, n in failed_files.items():
-        if n >= 2:
+        if outcome not in ("failed", "abandoned"):
+            continue
+        touched: set[str] = set()
+        for (files,) in db.execute("SELECT files_touched FROM checkpoints WHERE session_id = ?", [sid]):
+            touched |= set(json.loads(files))
+        for f in sorted(touched):
+            if f not in failed:
+                row = db.execute("SELECT failed_sessions FROM mining_files WHERE path = ?", [f]).fetchone()
+                failed[f] = json.loads(row[0]) if row else []
+            failed[f] = [*failed[f], sid][-50:]
+    for f, sids in failed.items():
+        if len(sids) >= FAILED_SESSIONS_MIN:
             out.append(
                 PatternCandidate(
                     title=f"Sessions touching {f} keep failing",
                     kind="anti-pattern",
-                    problem=f"{n} failed or abandoned sessions touched {f}.",
+                    problem=f"{len(sids)} failed or abandoned sessions touched {f}.",
                     solution=f"Plan work on {f} in small validated steps; ask for review before large edits.",
-                    evidence=Evidence(sessions=failed_sessions[f][:50]),
+                    evidence=Evidence(sessions=sids),
                     scope=[f],
                     tags=["repeated-failure", "session"],
-                    confidence=min(0.9, 0.4 + 0.15 * n),
+                    confidence=min(0.9, 0.4 + 0.15 * len(sids)),
                     source="sessions:failures",
                 )
             )
-    last = rows[-1][4] if rows else since
-    return out, len(rows), last
+    new_cursor = cursor
+    if rows:
+        last = rows[-1][4]
+        at_last = [r[0] for r in rows if r[4] == last] + (list(skip) if last == after_time else [])
+        new_cursor = f"{last}|{','.join(sorted(at_last))}"
+    return out, len(rows), new_cursor, failed
 
 
-def _norm(title: str) -> str:
-    return re.sub(r"\W+", " ", title.lower()).strip()
+def _save_failures(db: sqlite_utils.Database, failed: dict[str, list[str]]) -> None:
+    for path, sids in failed.items():
+        db.execute(
+            """INSERT INTO mining_files (path, failed_sessions) VALUES (?, ?)
+               ON CONFLICT(path) DO UPDATE SET failed_sessions = excluded.failed_sessions""",
+            [path, json.dumps(sids)],
+        )
 
 
-def store_candidates(store: Store, found: list[PatternCandidate], now: datetime) -> list[MinedItem]:
-    """Merge each candidate into the pattern with the same kind and title, or record a new one."""
-    existing = {
-        (_norm(t), k): pid
-        for pid, t, k in store.db.execute(
-            "SELECT id, title, kind FROM patterns WHERE status != 'retired'"
-        ).fetchall()
-    }
-    items: list[MinedItem] = []
+# -- merging -----------------------------------------------------------------------------------------
+
+
+def title_words(title: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\w+", title.lower()))
+
+
+def similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    if not a or not b:
+        return a == b
+    return len(a & b) / len(a | b) >= SIMILAR
+
+
+def find_duplicate(store: Store, cand: PatternCandidate) -> str | None:
+    """The id of a stored, not retired pattern of the same kind whose title nearly equals the
+    candidate's; search narrows the field so this stays cheap with many patterns."""
+    words = title_words(cand.title)
+    filters = pattern_search.Filters("p.status != 'retired' AND p.kind = ?", (cand.kind,))
+    hits = pattern_search.search_rowids(store.db, cand.title, filters, 10)
+    if not hits:
+        return None
+    marks = ",".join("?" * len(hits))
+    for pid, title in store.db.execute(
+        f"SELECT id, title FROM patterns WHERE rowid IN ({marks})", [r for r, _ in hits]
+    ).fetchall():
+        if similar(words, title_words(title)):
+            return str(pid)
+    return None
+
+
+def merge_candidates(
+    store: Store, found: list[PatternCandidate], now: datetime
+) -> tuple[list[Pattern], list[MinedItem]]:
+    """Patterns to write (new, or existing ones with new evidence) and what to report."""
+    pending: dict[str, Pattern] = {}  # id -> pattern to write, in first-seen order
+    seen: list[tuple[frozenset[str], str, str]] = []  # (title words, kind, id) written this run
+    merged_ids: set[str] = set()
     for cand in found:
-        key = (_norm(cand.title), cand.kind)
-        pid = existing.get(key)
-        if pid is not None:
-            old = patterns.get(store, pid)
-            merged_ev = patterns.merge_evidence(old.evidence, cand.evidence)
-            if merged_ev == old.evidence:
-                continue  # nothing new
-            p = old.model_copy(
-                update={
-                    "evidence": merged_ev,
-                    "confidence": min(0.95, max(old.confidence, cand.confidence) + 0.05),
-                    "updated": now,
-                }
-            )
-            patterns.save(store, p, f"pattern: mined again {pid}")
-            items.append(MinedItem(id=pid, title=p.title, kind=p.kind, merged=True))
-        else:
+        words = title_words(cand.title)
+        pid = next((i for w, k, i in seen if k == cand.kind and similar(w, words)), None)
+        if pid is None:
+            pid = find_duplicate(store, cand)
+        if pid is None:
             p = Pattern(
                 **cand.model_dump(), id=new_id("pat", now), status="candidate", created=now, updated=now
             )
-            patterns.save(store, p, f"pattern: mined candidate {p.title[:60]}")
-            existing[key] = p.id
-            items.append(MinedItem(id=p.id, title=p.title, kind=p.kind, merged=False))
-    return items
+            pending[p.id] = p
+            seen.append((words, p.kind, p.id))
+            continue
+        old = pending.get(pid) or patterns.get(store, pid)
+        evidence = patterns.merge_evidence(old.evidence, cand.evidence)
+        if evidence == old.evidence:
+            continue  # nothing new about it
+        if pid not in pending:
+            merged_ids.add(pid)
+            seen.append((title_words(old.title), old.kind, pid))
+        pending[pid] = old.model_copy(
+            update={
+                "evidence": evidence,
+                "confidence": round(min(0.95, max(old.confidence, cand.confidence) + 0.05), 2),
+                "scope": list(dict.fromkeys(old.scope + cand.scope))[:50],
+                "updated": now,
+            }
+        )
+    items = [
+        MinedItem(id=p.id, title=p.title, kind=p.kind, merged=p.id in merged_ids) for p in pending.values()
+    ]
+    return list(pending.values()), items
+
+
+# -- the operation -----------------------------------------------------------------------------------
 
 
 def mine(
     store: Store, inp: PatternsMineInput, now: datetime, progress: Progress | None = None
 ) -> PatternsMineResult:
+    """Read what is new since the last run, propose or merge candidates, advance the cursors."""
     root = store.datadir.root
     report = progress or (lambda done, total, msg: None)
     result = PatternsMineResult(commits_read=0, sessions_read=0)
     found: list[PatternCandidate] = []
-    steps = len(inp.sources) + 1
-    step = 0
+    stats: git_mining.GitStats | None = None
+    head: str | None = None
+    session_cursor: str | None = None
+    failed: dict[str, list[str]] = {}
+    todo = 0
+    restart = False
     if "git" in inp.sources:
-        report(step, steps, "reading git history")
-        cursor = store.index.get_meta("mined_git_head")
-        commits = read_commits(root, cursor, inp.since)
-        result.commits_read = len(commits)
-        found += git_candidates(commits, len(commits))
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        step += 1
-        report(step, steps, f"read {len(commits)} commits")
-    else:
-        head = ""
+        cursor = store.index.get_meta(GIT_CURSOR)
+        head = git_mining.head(root)
+        restart = cursor is not None and head is not None and not git_mining.is_ancestor(root, cursor)
+        if restart:
+            cursor = None  # history was rewritten: mine it again from the start
+        todo = git_mining.count(root, cursor, inp.since) if head and head != cursor else 0
+        stats = git_mining.GitStats() if restart else load_git_stats(store)
+        total = todo + 2
+        report(0, total, f"reading {todo} commits")
+        if todo:
+            for c in git_mining.read_commits(
+                root, cursor, inp.since, lambda d, t: report(d, t + 2, f"read {d} of {t} commits"), todo
+            ):
+                found += git_mining.observe(stats, c)
+                result.commits_read += 1
+            found += git_mining.summarise(stats)
+    total = todo + 2
     if "sessions" in inp.sources:
-        cursor_s = store.index.get_meta("mined_sessions_until")
-        cands, n, last = session_candidates(store, cursor_s)
+        report(todo, total, "reading ended sessions")
+        cands, result.sessions_read, session_cursor, failed = session_candidates(
+            store.db, store.index.get_meta(SESSION_CURSOR)
+        )
         found += cands
-        result.sessions_read = n
-        step += 1
-        report(step, steps, f"read {n} ended sessions")
-    for i, _ in enumerate(found):
-        if i % 20 == 0:
-            report(step + i / max(1, len(found)), steps, f"storing {len(found)} candidates")
-    result.candidates = store_candidates(store, found, now)
-    with store.index.transaction() as db:
-        if head:
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('mined_git_head', ?)", [head])
-        if "sessions" in inp.sources and last:
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('mined_sessions_until', ?)", [last])
-    report(steps, steps, f"{len(result.candidates)} candidates")
+    report(todo + 1, total, f"merging {len(found)} findings")
+    to_write, result.candidates = merge_candidates(store, found, now)
+
+    def index(db: sqlite_utils.Database, sha: str | None) -> None:
+        for p in to_write:
+            patterns.upsert(db, p, sha or "")
+        if stats is not None:
+            if restart:
+                db.execute("UPDATE mining_files SET changes = 0, recent_fixes = '[]', last_shas = '[]'")
+            _save_git_stats(db, stats, head)
+        if "sessions" in inp.sources:
+            _save_failures(db, failed)
+            if session_cursor:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [SESSION_CURSOR, session_cursor]
+                )
+
+    if to_write:
+        new = sum(1 for i in result.candidates if not i.merged)
+        files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in to_write}
+        result.commit, _ = store.write(
+            files,
+            f"patterns: mined {new} new, {len(to_write) - new} merged",
+            {"Factor": "IX"},
+            index,
+        )
+    else:
+        with store.index.transaction() as db:
+            index(db, None)
+    report(total, total, f"{len(result.candidates)} candidates")
     return result

@@ -215,6 +215,27 @@ COMPONENT = Component(
             CREATE VIRTUAL TABLE patterns_fts USING fts5(title, problem, solution, tags);
             """,
         ),
+        # Mining state: running totals over the mined history, so an incremental run judges new
+        # commits against all earlier ones. SQLite-only (derivable again by mining from scratch),
+        # hence not a ledger table: a rebuild keeps it along with the cursors in `meta`.
+        Migration(
+            "patterns-002",
+            """
+            CREATE TABLE mining_files (
+                path TEXT PRIMARY KEY,
+                changes INTEGER NOT NULL DEFAULT 0,
+                recent_fixes TEXT NOT NULL DEFAULT '[]',
+                last_shas TEXT NOT NULL DEFAULT '[]',
+                failed_sessions TEXT NOT NULL DEFAULT '[]'
+            );
+            CREATE TABLE mining_pairs (
+                a TEXT NOT NULL,
+                b TEXT NOT NULL,
+                n INTEGER NOT NULL,
+                PRIMARY KEY (a, b)
+            ) WITHOUT ROWID;
+            """,
+        ),
     ),
     kinds=(RecordKind("pattern", r"patterns/[^/]+\.md", _index),),
     ledger_tables=("patterns_fts", "patterns"),
