@@ -85,28 +85,6 @@ async def test_tools_work_over_http_with_the_token(server: HttpServer, mode: str
         assert bad.is_error and "summary" in bad.content[0].text  # type: ignore[union-attr]
 
 
-def test_no_token_and_wrong_token_are_refused(server: HttpServer) -> None:
-    missing = post(server, ACCEPT)
-    assert missing.status_code == 401
-    assert "Bearer" in missing.headers["www-authenticate"]
-    wrong = post(server, {**ACCEPT, "authorization": f"Bearer {PREFIX}{'x' * 43}"})
-    assert wrong.status_code == 401
-    not_bearer = post(server, {**ACCEPT, "authorization": f"Basic {server.token}"})
-    assert not_bearer.status_code == 401
-    assert post(server, auth(server)).status_code == 200
-
-
-def test_cross_origin_and_foreign_host_are_refused(server: HttpServer) -> None:
-    evil = post(server, {**auth(server), "origin": "http://evil.example"})
-    assert evil.status_code == 403
-    rebinding = post(server, {**auth(server), "host": f"evil.example:{server.port}"})
-    assert rebinding.status_code == 421
-    same = post(server, {**auth(server), "origin": f"http://localhost:{server.port}"})
-    assert same.status_code == 200
-    # Even a cross-origin request without the token gets nothing but 401.
-    assert post(server, {**ACCEPT, "origin": "http://evil.example"}).status_code == 401
-
-
 def test_oversized_bodies_get_413(server: HttpServer) -> None:
     big = json.dumps({**INIT, "params": {**INIT["params"], "pad": "x" * (2 * 1024 * 1024)}}).encode()  # type: ignore[dict-item]
     assert post(server, auth(server), big).status_code == 413

@@ -29,6 +29,7 @@ _SECRET_NAMES = {
     "secrets.yml",
     "service-account.json",
     ".git-credentials",
+    "http_token",  # factorops' own bearer token in the data dir
 }
 _SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".kdbx", ".keystore", ".jks", ".asc", ".gpg")
 _ENV_TEMPLATES = (".example", ".sample", ".template", ".dist")
@@ -42,6 +43,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("github-token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})\b")),
     ("api-key", re.compile(r"\bsk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{20,}\b")),
     ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b")),
+    ("factorops-token", re.compile(r"\bfops_[A-Za-z0-9_\-]{32,}")),
     ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b")),
     (
