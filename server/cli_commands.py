@@ -87,17 +87,31 @@ def serve(args: argparse.Namespace) -> int:
 # -- init --------------------------------------------------------------------------------------------
 
 
+def _init_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-starter", action="store_true", help="do not install the starter guardrails")
+
+
 @command(
     "init",
     "create the data dir and git ledger for a project",
     "Create <project>/.agentops/ with the SQLite index, the git ledger and a .gitignore that keeps "
-    "them out of your repository. Safe to run again.",
-)(no_args)
+    "them out of your repository, and install the starter guardrails (remove them with "
+    "`factorops starter remove`). Safe to run again.",
+)(_init_args)
 def init(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from factorops.tools import flywheel
+
     store = open_store(args, create=True)
     dd = store.datadir
     cli_remote.ensure_token_quietly(dd)  # the bearer token for `serve --http`
+    installed = [] if args.no_starter else flywheel.install_starter(store, datetime.now(UTC))
     print(f"factorops data dir ready: {dd.path}")
+    if installed:
+        print(
+            f"  {len(installed)} starter guardrails installed (list: factorops patterns list --kind guardrail)"
+        )
     print(f"  index:  {dd.db_path}")
     print(f"  ledger: {dd.ledger_path} (git; head {store.ledger.head()[:10]})")
     print("Next: connect a client (see README: Connect a client), e.g.")
@@ -223,4 +237,4 @@ def _report(checks: list[tuple[bool, str, str]]) -> int:
 
 
 # Capability commands register themselves on import (kept last: they import from this module).
-from . import cli_approvals, cli_patterns, cli_remote  # noqa: E402, F401
+from . import cli_approvals, cli_flywheel, cli_patterns, cli_remote  # noqa: E402, F401

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from factorops.store.store import Store
 from factorops.tools import code_outline as outline_mod
-from factorops.tools import path_guard, project_files
+from factorops.tools import flywheel, path_guard, project_files
 from factorops.tools import redact as secrets
 from factorops.tools.compact import CompactModel
 from factorops.tools.context_rank import rank
@@ -79,6 +79,7 @@ class ContextLoadResult(CompactModel):
     left_out: list[LeftOut] = Field(default_factory=list)
     excluded: list[str] = Field(default_factory=list, description="secret files never loaded")
     warnings: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list, description="ids of learned patterns included")
     content: str = ""
 
 
@@ -286,6 +287,16 @@ def load(
             )
         )
     result.left_out = result.left_out[:MAX_LEFT_OUT]
+    if remaining >= 100:  # the flywheel: what this project learned about such tasks, if it fits
+        shown = flywheel.relevant(store, inp.task, budget=min(300, remaining - 40))
+        if shown:
+            block = "=== learned patterns ===\n" + "".join(f"- {p.title}: {p.advice}\n" for p in shown)
+            cost = count_tokens(block)
+            if cost <= remaining:
+                parts.append(block)
+                remaining -= cost
+                result.patterns = [p.id for p in shown]
+                flywheel.record_shown(store, inp.session_id, shown, "context_load", now)
     result.tokens = budget - remaining
     result.content = "".join(parts)
     if result.excluded:

@@ -146,6 +146,9 @@ class MetricsReport(CompactModel):
     approval_median_minutes: float | None = None
     patterns_active: int
     pattern_searches: int
+    patterns_shown_per_session: float | None = None
+    pattern_help_rate: float | None = None
+    repeat_failure_rate: float | None = None
     tools: list[ToolStat]
 
 
@@ -196,7 +199,14 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
                 p50_ms=round(statistics.median(r[0] for r in rows), 2),
             )
         )
+    shown = db.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT session_id) FROM pattern_injections WHERE shown_at >= ?", [s]
+    ).fetchone()
+    used_helped = db.execute("SELECT SUM(times_used), SUM(times_helped) FROM patterns").fetchone()
     return MetricsReport(
+        patterns_shown_per_session=round(shown[0] / shown[1], 2) if shown[1] else None,
+        pattern_help_rate=round(used_helped[1] / used_helped[0], 3) if used_helped[0] else None,
+        repeat_failure_rate=_repeat_failure_rate(db, s),
         period=inp.period,
         since=since,
         sessions=sum(outcomes.values()),
@@ -212,6 +222,25 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         pattern_searches=sum(1 for r in per_tool.get("patterns_search", [])),
         tools=tools,
     )
+
+
+def _repeat_failure_rate(db: object, since: str) -> float | None:
+    """Share of failed sessions whose goal repeats (>= 2 shared words) an earlier failed goal:
+    the number the flywheel should push down over time."""
+    import re
+
+    rows = db.execute(  # type: ignore[attr-defined]
+        "SELECT goal, started_at FROM sessions WHERE outcome IN ('failed', 'abandoned') ORDER BY started_at"
+    ).fetchall()
+    seen: list[set[str]] = []
+    repeats = total = 0
+    for goal, started in rows:
+        words = set(re.findall(r"[a-z]{4,}", goal.lower()))
+        if started >= since:
+            total += 1
+            repeats += any(len(words & w) >= 2 for w in seen)
+        seen.append(words)
+    return round(repeats / total, 3) if total else None
 
 
 def render(r: MetricsReport) -> str:
@@ -231,6 +260,15 @@ def render(r: MetricsReport) -> str:
         )
     )
     lines.append(f"- active patterns: {r.patterns_active}; pattern searches: {r.pattern_searches}")
+    if r.patterns_shown_per_session is not None:
+        lines.append(
+            f"- flywheel: {r.patterns_shown_per_session} patterns shown per session, "
+            f"help rate {r.pattern_help_rate if r.pattern_help_rate is not None else '-'}"
+        )
+    if r.repeat_failure_rate is not None:
+        lines.append(
+            f"- repeat-failure rate: {r.repeat_failure_rate:.0%} of failed sessions repeat an earlier failure"
+        )
     if r.tools:
         lines += ["", "| tool | calls | errors | p50 ms |", "|---|---|---|---|"]
         lines += [f"| {t.tool} | {t.calls} | {t.errors} | {t.p50_ms} |" for t in r.tools]

@@ -7,7 +7,16 @@ its component here once.
 from __future__ import annotations
 
 from factorops.store.components import Component
-from factorops.tools import approvals, metrics, patterns, repo_index, sessions, validation
+from factorops.tools import (
+    approvals,
+    flywheel,
+    metrics,
+    patterns,
+    repo_index,
+    sessions,
+    transcript_mining,
+    validation,
+)
 
 
 def components() -> list[Component]:
@@ -15,7 +24,9 @@ def components() -> list[Component]:
         sessions.COMPONENT,
         repo_index.COMPONENT,
         patterns.COMPONENT,
+        flywheel.COMPONENT,
         approvals.COMPONENT,
         validation.COMPONENT,
         metrics.COMPONENT,
+        transcript_mining.COMPONENT,
     ]

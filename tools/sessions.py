@@ -20,8 +20,10 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
+from factorops.tools import flywheel, starter_guardrails
 from factorops.tools.compact import CompactModel
 from factorops.tools.errors import DomainError, NotFound
+from factorops.tools.flywheel import InjectedPattern
 from factorops.tools.ids import new_id
 
 # Documented caps (docs/tools.md): big enough for real work, small enough to stay cheap to resume.
@@ -76,6 +78,11 @@ class SessionEndInput(BaseModel):
     session_id: SessionId
     outcome: Outcome
     learnings: list[Learning] = Field(default_factory=list, max_length=20)
+    approval_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Approved request to claim success without a passing validation",
+    )
 
 
 # -- outputs ---------------------------------------------------------------------------------------
@@ -99,12 +106,14 @@ class SessionStartResult(CompactModel):
     session_id: str
     commit: str
     briefing: ResumeState | None = None
+    patterns: list[InjectedPattern] = Field(default_factory=list)
 
 
 class CheckpointResult(CompactModel):
     checkpoint_id: str
     seq: int
     commit: str
+    warnings: list[str] = Field(default_factory=list)
 
 
 class SessionEndResult(CompactModel):
@@ -112,6 +121,7 @@ class SessionEndResult(CompactModel):
     outcome: Outcome
     checkpoints: int
     commit: str
+    warnings: list[str] = Field(default_factory=list)
 
 
 class SessionSummary(BaseModel):
@@ -276,7 +286,9 @@ def start(store: Store, inp: SessionStartInput, now: datetime) -> SessionStartRe
         {"Session": sid, "Factor": "VI"},
         lambda db, sha: _index_session(db, path, _dump(rec), sha),
     )
-    return SessionStartResult(session_id=sid, commit=sha, briefing=briefing)
+    shown = flywheel.relevant(store, inp.goal)
+    flywheel.record_shown(store, sid, shown, "session_start", now)
+    return SessionStartResult(session_id=sid, commit=sha, briefing=briefing, patterns=shown)
 
 
 def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointResult:
@@ -312,7 +324,22 @@ def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointR
         {"Session": inp.session_id, "Checkpoint": cid, "Factor": "VI"},
         index,
     )
-    return CheckpointResult(checkpoint_id=cid, seq=seq, commit=sha)
+    return CheckpointResult(checkpoint_id=cid, seq=seq, commit=sha, warnings=_collisions(store, inp))
+
+
+def _collisions(store: Store, inp: CheckpointInput) -> list[str]:
+    """Two open sessions editing the same files collide (the file-collision starter guardrail)."""
+    if not inp.files_touched or not flywheel.starter_active(store, "file-collision"):
+        return []
+    others: dict[str, list[str]] = {}
+    for sid, files in store.db.execute(
+        """SELECT c.session_id, c.files_touched FROM checkpoints c JOIN sessions s ON s.id = c.session_id
+           WHERE s.status = 'open' AND c.session_id != ?""",
+        [inp.session_id],
+    ).fetchall():
+        others.setdefault(sid, []).extend(json.loads(files))
+    decision = starter_guardrails.check_file_collision(inp.files_touched, others)
+    return [m.why for m in decision.matches]
 
 
 def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
@@ -322,12 +349,15 @@ def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
             "session_id",
             f"session {inp.session_id} already ended with outcome {row['outcome']!r}; nothing to do",
         )
-    rec = {
+    warnings = _check_success(store, inp, now) if inp.outcome == "success" else []
+    rec: dict[str, object] = {
         "session_id": inp.session_id,
         "outcome": inp.outcome,
         "learnings": inp.learnings,
         "ended_at": _iso(now),
     }
+    if warnings:
+        rec["override"] = {"approval_id": inp.approval_id, "warnings": warnings}
     path = f"{row['ledger_dir']}/end.json"
     data = _dump(rec)
     sha, _ = store.write(
@@ -336,12 +366,46 @@ def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
         {"Session": inp.session_id, "Factor": "VI"},
         lambda db, sha: _index_end(db, path, data, sha),
     )
+    flywheel.measure(store, inp.session_id, inp.outcome, now)
     return SessionEndResult(
         session_id=inp.session_id,
         outcome=inp.outcome,
         checkpoints=int(str(row["checkpoint_count"])),
         commit=sha,
+        warnings=warnings,
     )
+
+
+def _check_success(store: Store, inp: SessionEndInput, now: datetime) -> list[str]:
+    """`success` needs a validation that passed after the last change (success-needs-validation
+    starter guardrail), unless a person approved claiming it anyway (an approved approval id)."""
+    if not flywheel.starter_active(store, "success-needs-validation"):
+        return []
+    row = store.db.execute(
+        "SELECT MAX(created_at) FROM checkpoints WHERE session_id = ? AND files_touched != '[]'",
+        [inp.session_id],
+    ).fetchone()
+    last_change = datetime.fromisoformat(row[0]) if row and row[0] else None
+    passed = store.db.execute(
+        """SELECT MAX(started_at) FROM (SELECT run_id, started_at, MIN(passed) AS ok FROM validations
+           WHERE session_id = ? GROUP BY run_id) WHERE ok = 1""",
+        [inp.session_id],
+    ).fetchone()
+    last_pass = datetime.fromisoformat(passed[0]) if passed and passed[0] else None
+    override = False
+    if inp.approval_id:
+        a = store.db.execute("SELECT status FROM approvals WHERE id = ?", [inp.approval_id]).fetchone()
+        if a is None or a[0] != "approved":
+            raise DomainError("approval_id", f"{inp.approval_id} is not an approved approval request")
+        override = True
+    decision = starter_guardrails.check_success_claim(last_change, last_pass, override)
+    if decision.decision == "block":
+        raise DomainError(
+            "outcome",
+            f"{decision.matches[0].why}. Run validation_run first, or ask a person with approval_request "
+            "and pass the approved approval_id",
+        )
+    return [m.why for m in decision.matches]
 
 
 def resume(store: Store, inp: SessionResumeInput, now: datetime) -> ResumeState:
