@@ -191,3 +191,69 @@ def test_cli_export_verify_import(two: tuple[Store, Store], clock: Clock, tmp_pa
     assert imp.returncode == 0 and "added 3" in imp.stdout
     bad = run("bundle", "import", str(tmp_path / "missing.tar.gz"), "--project", str(rb))
     assert bad.returncode == 2 and "is not a file" in bad.stderr
+
+
+def test_too_many_members_and_unknown_versions_are_refused(
+    two: tuple[Store, Store], clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = two
+    members = [_valid_member(a, clock) for _ in range(3)]
+    p = _tar(tmp_path / "many.tar.gz", members)
+    monkeypatch.setattr(bundles, "MAX_MEMBERS", 2)
+    with pytest.raises(DomainError, match="more than 2 members"):
+        bundles.import_bundle(b, p, clock())
+    monkeypatch.undo()
+    m = {"format": "factorops-bundle", "version": 99, "members": []}
+    with pytest.raises(DomainError, match="version 99 is not supported"):
+        bundles.import_bundle(b, _tar(tmp_path / "v99.tar.gz", members[:1], manifest=m), clock())
+    assert b.db.execute("SELECT COUNT(*) FROM patterns").fetchone()[0] == 0
+
+
+def test_a_guardrail_whose_regex_could_hang_is_refused(
+    two: tuple[Store, Store], clock: Clock, tmp_path: Path
+) -> None:
+    a, b = two
+    pid = patterns.record(
+        a, patterns.PatternRecordInput(title="Guard", kind="guardrail", match=r"rm\s+-rf"), clock()
+    ).id
+    data = a.ledger.read(f"patterns/{pid}.md").replace(b"rm\\\\s+-rf", b"(a+)+$")
+    assert b"(a+)+$" in data
+    p = _tar(tmp_path / "hang.tar.gz", [(f"patterns/{pid}.md", data)])
+    head = b.ledger.head()
+    with pytest.raises(DomainError, match="nested repetition"):
+        bundles.import_bundle(b, p, clock())
+    assert b.ledger.head() == head and not patterns.list_patterns(b)
+
+
+def test_reimport_reports_unchanged_and_updates_keep_local_status(
+    two: tuple[Store, Store], clock: Clock, tmp_path: Path
+) -> None:
+    a, b = two
+    ids = _fill(a, clock)
+    path = tmp_path / "team.tar.gz"
+    bundles.export(a, path)
+    first = bundles.import_bundle(b, path, clock())
+    assert sorted(first.added) == sorted(ids) and first.commit
+    head = b.ledger.head()
+    again = bundles.import_bundle(b, path, clock())
+    assert sorted(again.unchanged) == sorted(ids) and not again.added and again.commit is None
+    assert b.ledger.head() == head  # nothing to write, no commit
+    patterns.set_status(b, ids[0], "active", clock(), by="test")
+    clock.advance(hours=1)
+    patterns.record(
+        a, patterns.PatternRecordInput(id=ids[0], title="Shared rule 0", solution="do it better"), clock()
+    )
+    bundles.export(a, path)
+    third = bundles.import_bundle(b, path, clock())
+    assert third.updated == [ids[0]]
+    p = patterns.get(b, ids[0])
+    assert p.solution == "do it better" and p.status == "active"  # the local decision is kept
+
+
+def test_near_duplicate_titles_are_skipped(two: tuple[Store, Store], clock: Clock, tmp_path: Path) -> None:
+    a, b = two
+    _fill(a, clock)
+    patterns.record(b, patterns.PatternRecordInput(title="Shared rule 0!", solution="mine"), clock())
+    bundles.export(a, tmp_path / "x.tar.gz")
+    report = bundles.import_bundle(b, tmp_path / "x.tar.gz", clock())
+    assert len(report.duplicates) == 1 and len(report.added) == 2

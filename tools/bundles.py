@@ -159,6 +159,9 @@ def verify(path: Path) -> list[Pattern]:
             raise DomainError("bundle", f"invalid pattern: {exc}") from None
         if f"patterns/{p.id}.md" != name:
             raise DomainError("bundle", f"{name}: its id {p.id!r} does not match the file name")
+        problem = patterns.rule_problem(p.rule)
+        if problem:
+            raise DomainError("bundle", f"{name}: guardrail rule refused: {problem}")
         out.append(p)
     return out
 
@@ -166,10 +169,7 @@ def verify(path: Path) -> list[Pattern]:
 def import_bundle(store: Store, path: Path, now: datetime, keep_status: bool = False) -> ImportReport:
     incoming = verify(path)
     report = ImportReport()
-    titles = {
-        (re.sub(r"\W+", " ", t.lower()).strip(), k): pid
-        for pid, t, k in store.db.execute("SELECT id, title, kind FROM patterns").fetchall()
-    }
+    taken: list[tuple[frozenset[str], str, str]] = []  # (title words, kind, id) added by this import
     to_write: list[Pattern] = []
     for p in incoming:
         if not keep_status and p.status == "active":
@@ -184,10 +184,14 @@ def import_bundle(store: Store, path: Path, now: datetime, keep_status: bool = F
             to_write.append(theirs.model_copy(update={"updated": now}))
             report.updated.append(p.id)
             continue
-        dup = titles.get((re.sub(r"\W+", " ", p.title.lower()).strip(), p.kind))
+        words = patterns.title_words(p.title)
+        dup = patterns.find_duplicate(store, p.title, p.kind) or next(
+            (i for w, k, i in taken if k == p.kind and patterns.similar(w, words)), None
+        )
         if dup is not None:
             report.duplicates.append(f"{p.id} (same as {dup})")
             continue
+        taken.append((words, p.kind, p.id))
         to_write.append(p)
         report.added.append(p.id)
     if to_write:

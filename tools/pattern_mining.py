@@ -17,7 +17,6 @@ so a crash never leaves the cursor ahead of the patterns. Only a person promotes
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -27,7 +26,7 @@ import sqlite_utils
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from factorops.store.store import Store
-from factorops.tools import git_mining, pattern_markdown, pattern_search, patterns
+from factorops.tools import git_mining, pattern_markdown, patterns
 from factorops.tools.compact import CompactModel
 from factorops.tools.ids import new_id
 from factorops.tools.pattern_model import Evidence, Pattern, PatternCandidate
@@ -38,7 +37,6 @@ GIT_CURSOR = "mined_git_head"
 GIT_COMMITS = "mined_git_commits"
 GIT_CONVENTIONAL = "mined_git_conventional"
 SESSION_CURSOR = "mined_sessions_until"  # "<last ended_at>|<ids that ended then>"
-SIMILAR = 0.8  # Jaccard similarity of title words above which two findings are the same
 FAILED_SESSIONS_MIN = 2
 
 
@@ -203,33 +201,6 @@ def _save_failures(db: sqlite_utils.Database, failed: dict[str, list[str]]) -> N
 # -- merging -----------------------------------------------------------------------------------------
 
 
-def title_words(title: str) -> frozenset[str]:
-    return frozenset(re.findall(r"\w+", title.lower()))
-
-
-def similar(a: frozenset[str], b: frozenset[str]) -> bool:
-    if not a or not b:
-        return a == b
-    return len(a & b) / len(a | b) >= SIMILAR
-
-
-def find_duplicate(store: Store, cand: PatternCandidate) -> str | None:
-    """The id of a stored, not retired pattern of the same kind whose title nearly equals the
-    candidate's; search narrows the field so this stays cheap with many patterns."""
-    words = title_words(cand.title)
-    filters = pattern_search.Filters("p.status != 'retired' AND p.kind = ?", (cand.kind,))
-    hits = pattern_search.search_rowids(store.db, cand.title, filters, 10)
-    if not hits:
-        return None
-    marks = ",".join("?" * len(hits))
-    for pid, title in store.db.execute(
-        f"SELECT id, title FROM patterns WHERE rowid IN ({marks})", [r for r, _ in hits]
-    ).fetchall():
-        if similar(words, title_words(title)):
-            return str(pid)
-    return None
-
-
 def merge_candidates(
     store: Store, found: list[PatternCandidate], now: datetime
 ) -> tuple[list[Pattern], list[MinedItem]]:
@@ -238,10 +209,10 @@ def merge_candidates(
     seen: list[tuple[frozenset[str], str, str]] = []  # (title words, kind, id) written this run
     merged_ids: set[str] = set()
     for cand in found:
-        words = title_words(cand.title)
-        pid = next((i for w, k, i in seen if k == cand.kind and similar(w, words)), None)
+        words = patterns.title_words(cand.title)
+        pid = next((i for w, k, i in seen if k == cand.kind and patterns.similar(w, words)), None)
         if pid is None:
-            pid = find_duplicate(store, cand)
+            pid = patterns.find_duplicate(store, cand.title, cand.kind)
         if pid is None:
             p = Pattern(
                 **cand.model_dump(), id=new_id("pat", now), status="candidate", created=now, updated=now
@@ -255,7 +226,7 @@ def merge_candidates(
             continue  # nothing new about it
         if pid not in pending:
             merged_ids.add(pid)
-            seen.append((title_words(old.title), old.kind, pid))
+            seen.append((patterns.title_words(old.title), old.kind, pid))
         pending[pid] = old.model_copy(
             update={
                 "evidence": evidence,

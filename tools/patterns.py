@@ -300,6 +300,28 @@ def save(store: Store, p: Pattern, message: str, session: str | None = None) -> 
     return sha
 
 
+def regex_problem(pattern: str) -> str | None:
+    """Why a guardrail regex is refused (None when it is fine)."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"not a valid regular expression: {exc}"
+    if _NESTED_REPEAT.search(pattern):
+        return "nested repetition such as (a+)+ can hang the check; simplify it"
+    return None
+
+
+def rule_problem(rule: GuardrailRule | None) -> str | None:
+    """Why a stored or imported rule is refused (None when it is fine)."""
+    if rule is None:
+        return None
+    for pattern in (rule.command_regex, rule.action_regex):
+        problem = regex_problem(pattern) if pattern else None
+        if problem:
+            return f"{pattern!r}: {problem}"
+    return None
+
+
 def _rule(inp: PatternRecordInput) -> GuardrailRule | None:
     """A guardrail's rule from `match` (command regex) and `scope` (path globs); all given must match."""
     if inp.kind != "guardrail":
@@ -312,13 +334,9 @@ def _rule(inp: PatternRecordInput) -> GuardrailRule | None:
         raise DomainError(
             "match", "a guardrail needs match (a regex for the command) or scope (path globs) to fire on"
         )
-    if inp.match is not None:
-        try:
-            re.compile(inp.match)
-        except re.error as exc:
-            raise DomainError("match", f"not a valid regular expression: {exc}") from None
-        if _NESTED_REPEAT.search(inp.match):
-            raise DomainError("match", "nested repetition such as (a+)+ can hang the check; simplify it")
+    problem = regex_problem(inp.match) if inp.match is not None else None
+    if problem:
+        raise DomainError("match", problem)
     return GuardrailRule(effect=inp.effect, command_regex=inp.match, path_globs=list(inp.scope))
 
 
@@ -379,6 +397,38 @@ def set_status(store: Store, pattern_id: str, status: PatternStatus, now: dateti
     p = p.model_copy(update={"status": status, "updated": now})
     save(store, p, f"pattern: {status} {pattern_id} (by {by})")
     return p
+
+
+# -- near-duplicates ---------------------------------------------------------------------------
+
+SIMILAR = 0.8  # Jaccard similarity of title words at which two patterns are the same finding
+
+
+def title_words(title: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\w+", title.lower()))
+
+
+def similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    if not a or not b:
+        return a == b
+    return len(a & b) / len(a | b) >= SIMILAR
+
+
+def find_duplicate(store: Store, title: str, kind: str) -> str | None:
+    """The id of a stored, not retired pattern of the same kind whose title nearly equals `title`
+    (same words, or >= SIMILAR of them shared); search narrows the field so this stays cheap."""
+    words = title_words(title)
+    filters = pattern_search.Filters("p.status != 'retired' AND p.kind = ?", (kind,))
+    hits = pattern_search.search_rowids(store.db, title, filters, 10)
+    if not hits:
+        return None
+    marks = ",".join("?" * len(hits))
+    for pid, title in store.db.execute(
+        f"SELECT id, title FROM patterns WHERE rowid IN ({marks})", [r for r, _ in hits]
+    ).fetchall():
+        if similar(words, title_words(title)):
+            return str(pid)
+    return None
 
 
 # -- search ----------------------------------------------------------------------------------------
