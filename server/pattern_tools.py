@@ -9,12 +9,12 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from factorops.resources import factors as factor_views
 from factorops.resources import patterns as views
 from factorops.tools import guardrails, pattern_mining, patterns
-from factorops.tools.errors import NotFound
+from factorops.tools.errors import DomainError, NotFound
 
 from .registration import add_async_tool, add_sync_tool
 from .runtime import Runtime
@@ -115,6 +115,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
             return await anyio.to_thread.run_sync(views.pattern_detail, store, pattern_id)
         except NotFound as exc:
             raise ResourceNotFoundError(str(exc)) from None
+        except DomainError as exc:  # a hand edit broke the file: say so, name the file
+            raise ResourceError(str(exc)) from None
 
     @app.resource(
         "agentops://guardrails", name="guardrails", mime_type="text/markdown", description="Active guardrails"

@@ -65,7 +65,8 @@ def render(p: Pattern) -> str:
 
 
 def parse(text: str, name: str) -> Pattern:
-    lines = text.splitlines()
+    """Read a pattern file; any problem raises PatternFileError naming `name` and the line."""
+    lines = text.removeprefix("\ufeff").splitlines()
     if not lines or lines[0].strip() != "---":
         raise PatternFileError(f"{name}: line 1: front matter must start with '---'")
     try:
@@ -82,6 +83,13 @@ def parse(text: str, name: str) -> Pattern:
             raise PatternFileError(f"{name}: line {i + 1}: expected 'key: value'")
         key = key.strip()
         raw = raw.strip()
+        if key not in _FIELDS_ORDER:
+            # Strict on keys: a typo such as `stauts: active` must not be silently ignored.
+            raise PatternFileError(
+                f"{name}: line {i + 1}: unknown key {key!r}; known keys: {', '.join(_FIELDS_ORDER)}"
+            )
+        if key in data:
+            raise PatternFileError(f"{name}: line {i + 1}: {key!r} is given twice")
         try:
             data[key] = json.loads(raw)
         except json.JSONDecodeError:

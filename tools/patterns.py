@@ -135,8 +135,14 @@ class PatternsSearchResult(CompactModel):
 
 
 def _index(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+    upsert(db, _parse_file(path, data), sha)
+
+
+def _parse_file(path: str, data: bytes) -> Pattern:
     p = pattern_markdown.parse(data.decode("utf-8", errors="replace"), path)
-    upsert(db, p, sha)
+    if path != f"patterns/{p.id}.md":
+        raise pattern_markdown.PatternFileError(f"{path}: id {p.id!r} does not match the file name")
+    return p
 
 
 def upsert(db: sqlite_utils.Database, p: Pattern, sha: str) -> None:
@@ -250,9 +256,9 @@ def get(store: Store, pattern_id: str) -> Pattern:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", pattern_id) or not (store.ledger.path / path).is_file():
         raise NotFound("id", f"no pattern {pattern_id!r}; search with patterns_search")
     try:
-        return pattern_markdown.parse(store.ledger.read(path).decode("utf-8", errors="replace"), path)
+        return _parse_file(path, store.ledger.read(path))
     except pattern_markdown.PatternFileError as exc:
-        raise DomainError("id", f"the ledger file is broken ({exc}); fix it by hand or retire it") from None
+        raise DomainError("id", f"the ledger file is broken: {exc}. Fix the file by hand") from None
 
 
 def list_patterns(
