@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +19,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
+from factorops.store.ledger import LedgerError
 from factorops.store.store import Store
 from factorops.tools.errors import DomainError
 
@@ -30,6 +32,22 @@ Out = TypeVar("Out", bound=BaseModel)
 
 SyncOp = Callable[[Store, Any, Any], Any]  # (store, input model, now) -> output model
 AsyncOp = Callable[[Runtime, Any, Context], Awaitable[Any]]  # (runtime, input model, ctx) -> output
+
+
+# A full disk, a read-only data dir, a locked database: the assistant cannot fix these, but it must
+# be told what happened (and that the write did not complete) rather than "Error executing tool".
+STORAGE_ERRORS = (OSError, sqlite3.OperationalError, LedgerError)
+
+
+def storage_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        what = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    else:
+        what = str(exc)
+    return (
+        f"storage: {what}. The operation did not complete; if the disk is full or the data dir is "
+        "read-only, a person must fix that (`factorops doctor` checks it), then retry."
+    )
 
 
 def signature_for(model: type[BaseModel], out: type[BaseModel]) -> inspect.Signature:
@@ -63,13 +81,16 @@ def add_sync_tool(
     """Register `op(store, model_instance, now)`; it runs in a worker thread."""
 
     async def tool(ctx: Context, **kwargs: Any) -> BaseModel:
-        store = await runtime.store(ctx)
         inp = model(**kwargs)
         now = runtime.now()
         try:
+            store = await runtime.store(ctx)
             result: BaseModel = await anyio.to_thread.run_sync(lambda: op(store, inp, now))
         except DomainError as exc:
             raise ToolError(str(exc)) from None
+        except STORAGE_ERRORS as exc:
+            log.warning("%s: storage error: %s", name, exc)
+            raise ToolError(storage_error(exc)) from None
         return result
 
     _register(app, name, description, model, out, tool, read_only)
@@ -94,6 +115,9 @@ def add_async_tool(
             result: BaseModel = await op(runtime, inp, ctx)
         except DomainError as exc:
             raise ToolError(str(exc)) from None
+        except STORAGE_ERRORS as exc:
+            log.warning("%s: storage error: %s", name, exc)
+            raise ToolError(storage_error(exc)) from None
         return result
 
     _register(app, name, description, model, out, tool, read_only)

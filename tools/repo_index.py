@@ -9,7 +9,9 @@ tokenized again, and token counts are cached by that identity across renames and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,7 +136,7 @@ def refresh(
     total = len(todo)
     conn = db.conn
     if gone:
-        with conn:
+        with _immediate(conn):
             for p in gone:
                 _delete(conn, p)
         stats.removed = len(gone)
@@ -153,7 +155,7 @@ def refresh(
         counts = dict(zip(need, count_many([texts[p] for p in need], encoding), strict=True))
         stats.tokenized += len(need)
         stats.token_cache_hits += len(texts) - len(need)
-        with conn:
+        with _immediate(conn):
             for e in chunk:
                 if e.path not in texts:
                     continue
@@ -166,9 +168,10 @@ def refresh(
                     )
                 if e.path in known:
                     stats.changed += 1
-                    _delete(conn, e.path)
                 else:
                     stats.added += 1
+                # Unconditionally: another call may have indexed this file since `known` was read.
+                _delete(conn, e.path)
                 syms = symbols_of(e.path, text)
                 conn.execute(
                     "INSERT INTO repo_files (path, content_id, size, tokens, lines, mtime) VALUES (?, ?, ?, ?, ?, ?)",
@@ -201,6 +204,20 @@ def refresh(
         if progress:
             progress(min(start + batch, total), total, f"indexed {min(start + batch, total)}/{total} files")
     return stats
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction per batch. The connection is in autocommit mode, where `with conn:`
+    begins nothing; BEGIN IMMEDIATE makes a batch atomic and serialises concurrent refreshes
+    (two context_load calls at once), which otherwise collide on repo_files' unique path."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _delete(conn: object, path: str) -> None:
