@@ -242,6 +242,21 @@ COMPONENT = Component(
             ) WITHOUT ROWID;
             """,
         ),
+        # Stemming: "tests" finds "test", "retrying" finds "retry". The index is derived, so it is
+        # re-created from the patterns table.
+        Migration(
+            "patterns-003",
+            """
+            DROP TABLE patterns_fts;
+            CREATE VIRTUAL TABLE patterns_fts USING fts5(
+                title, problem, solution, tags, tokenize = 'porter unicode61 remove_diacritics 2'
+            );
+            INSERT INTO patterns_fts (rowid, title, problem, solution, tags)
+                SELECT rowid, title, problem, solution,
+                       coalesce((SELECT group_concat(value, ' ') FROM json_each(patterns.tags)), '')
+                FROM patterns;
+            """,
+        ),
     ),
     kinds=(RecordKind("pattern", r"patterns/[^/]+\.md", _index),),
     ledger_tables=("patterns_fts", "patterns"),
