@@ -255,7 +255,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 # Discovered at collection: every tool the server lists gets its own fuzz test. (Listing opens no
 # store; the empty temp project is there in case a future tool's listing does.)
-TOOLS: list[Tool] = anyio.run(_list_tools, Path(tempfile.mkdtemp(prefix="factorops-fuzz-list-")))
+with tempfile.TemporaryDirectory(prefix="factorops-fuzz-list-") as _empty:
+    TOOLS: list[Tool] = anyio.run(_list_tools, Path(_empty))
 
 
 def assert_clear(name: str, result: CallToolResult) -> None:
