@@ -237,4 +237,4 @@ def _report(checks: list[tuple[bool, str, str]]) -> int:
 
 
 # Capability commands register themselves on import (kept last: they import from this module).
-from . import cli_approvals, cli_flywheel, cli_patterns, cli_remote  # noqa: E402, F401
+from . import cli_approvals, cli_dashboard, cli_flywheel, cli_patterns, cli_remote  # noqa: E402, F401

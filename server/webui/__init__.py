@@ -1,0 +1,1 @@
+"""The local web page for people: approvals queue, patterns, sessions and metrics."""
