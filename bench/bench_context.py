@@ -30,7 +30,33 @@ from factorops.tools.registry import components  # noqa: E402
 from factorops.tools.tokens import count_many, get_encoding  # noqa: E402
 
 FILES = int(os.environ.get("BENCH_REPO_FILES", "10000"))
-WORDS = ["order", "invoice", "payment", "customer", "cart", "retry", "client", "session", "token", "cache", "index", "parser", "render", "config", "user", "account", "report", "export", "import", "queue", "worker", "schedule", "billing", "refund", "discount"]
+WORDS = [
+    "order",
+    "invoice",
+    "payment",
+    "customer",
+    "cart",
+    "retry",
+    "client",
+    "session",
+    "token",
+    "cache",
+    "index",
+    "parser",
+    "render",
+    "config",
+    "user",
+    "account",
+    "report",
+    "export",
+    "import",
+    "queue",
+    "worker",
+    "schedule",
+    "billing",
+    "refund",
+    "discount",
+]
 
 
 def bench_tokens() -> None:

@@ -31,7 +31,20 @@ PAGES = ["/approvals", "/patterns", "/patterns?q=retry+backoff", "/sessions", "/
 
 def fill(store: Store) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    words = ["retry", "backoff", "cache", "index", "parser", "render", "config", "queue", "worker", "billing", "refund", "discount"]
+    words = [
+        "retry",
+        "backoff",
+        "cache",
+        "index",
+        "parser",
+        "render",
+        "config",
+        "queue",
+        "worker",
+        "billing",
+        "refund",
+        "discount",
+    ]
     with store.index.transaction() as db:
         db.conn.executemany(
             "INSERT INTO sessions (id, goal, tags, status, outcome, started_at, updated_at, ledger_dir, commit_sha, checkpoint_count)"
