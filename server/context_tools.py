@@ -5,23 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-import anyio.from_thread
 from mcp.server.mcpserver import Context, MCPServer
 
 from factorops.tools import context, metrics
 
-from .registration import add_async_tool, add_sync_tool
+from .registration import add_async_tool, add_sync_tool, thread_progress
 from .runtime import Runtime
 
 
 async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -> context.ContextLoadResult:
     store = await runtime.store(ctx)
     now = runtime.now()
-    token = anyio.lowlevel.current_token()
-
-    def progress(done: int, total: int, message: str) -> None:
-        # Called from the worker thread while the first index of a big repository is built.
-        anyio.from_thread.run(ctx.report_progress, done, total, message, token=token)
+    progress = thread_progress(ctx)
 
     def work() -> Any:
         return context.load(store, inp, now, progress)

@@ -11,8 +11,6 @@ import os
 from typing import Any
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
@@ -20,7 +18,7 @@ from factorops.resources import metrics as metrics_views
 from factorops.store.store import Store
 from factorops.tools import approvals, metrics, routing, validation
 
-from .registration import add_async_tool, add_sync_tool
+from .registration import add_async_tool, add_sync_tool, thread_progress
 from .runtime import CallRecord, Runtime
 
 log = logging.getLogger("factorops.server")
@@ -82,10 +80,7 @@ async def _status(runtime: Runtime, inp: approvals.ApprovalStatusInput, ctx: Con
 async def _validate(runtime: Runtime, inp: validation.ValidationRunInput, ctx: Context) -> Any:
     store = await runtime.store(ctx)
     now = runtime.now()
-    token = anyio.lowlevel.current_token()
-
-    def progress(done: float, total: float, message: str) -> None:
-        anyio.from_thread.run(ctx.report_progress, done, total, message, token=token)
+    progress = thread_progress(ctx)
 
     return await anyio.to_thread.run_sync(lambda: validation.run(store, inp, now, progress))
 

@@ -6,8 +6,6 @@ import contextlib
 from typing import Any
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
@@ -16,7 +14,7 @@ from factorops.resources import patterns as views
 from factorops.tools import guardrails, pattern_mining, patterns
 from factorops.tools.errors import DomainError, NotFound
 
-from .registration import add_async_tool, add_sync_tool
+from .registration import add_async_tool, add_sync_tool, thread_progress
 from .runtime import Runtime
 
 
@@ -45,10 +43,7 @@ async def _record(
 async def _mine(runtime: Runtime, inp: pattern_mining.PatternsMineInput, ctx: Context) -> Any:
     store = await runtime.store(ctx)
     now = runtime.now()
-    token = anyio.lowlevel.current_token()
-
-    def progress(done: float, total: float, message: str) -> None:
-        anyio.from_thread.run(ctx.report_progress, done, total, message, token=token)
+    progress = thread_progress(ctx)
 
     result = await anyio.to_thread.run_sync(lambda: pattern_mining.mine(store, inp, now, progress))
     if result.candidates:

@@ -138,3 +138,19 @@ def _register(
     tool.__name__ = name
     annotations = ToolAnnotations(read_only_hint=True) if read_only else None
     app.add_tool(tool, name=name, description=description, annotations=annotations, structured_output=True)
+
+
+def thread_progress(ctx: Context) -> Callable[[float, float, str], None]:
+    """A progress callback a worker thread can call: it hops back to the event loop to tell the client.
+
+    Call this on the event loop (it captures the loop), then hand the callback to domain code.
+    """
+    import anyio.from_thread
+    import anyio.lowlevel
+
+    token = anyio.lowlevel.current_token()
+
+    def progress(done: float, total: float, message: str) -> None:
+        anyio.from_thread.run(ctx.report_progress, done, total, message, token=token)
+
+    return progress
