@@ -94,7 +94,7 @@ def _agents_args(p: argparse.ArgumentParser) -> None:
     "maturity, confidence, date) become candidate patterns; active patterns export in the same shape.",
 )(_agents_args)
 def agents_cmd(args: argparse.Namespace) -> int:
-    from factorops.tools import agents_interop, pattern_markdown, pattern_mining, patterns
+    from factorops.tools import agents_interop, pattern_mining, patterns
     from factorops.tools.errors import DomainError
 
     store = open_store(args)
@@ -104,16 +104,9 @@ def agents_cmd(args: argparse.Namespace) -> int:
             folder = str(args.dir) if args.dir else ".agents"
             report = agents_interop.import_learnings(root, folder)
             to_write, items = pattern_mining.merge_candidates(store, list(report.candidates), _now())
-            if to_write:
-                files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in to_write}
-
-                def index(db, sha):  # type: ignore[no-untyped-def]
-                    for p in to_write:
-                        patterns.upsert(db, p, sha)
-
-                store.write(
-                    files, f"patterns: {len(to_write)} from {folder}/ learnings", {"Factor": "IX"}, index
-                )
+            patterns.save_many(
+                store, to_write, f"patterns: {len(to_write)} from {folder}/ learnings", {"Factor": "IX"}
+            )
             print(
                 f"{report.files_seen} files: {len(items)} candidates stored, {report.not_learnings} not learnings"
             )

@@ -80,20 +80,12 @@ def add_sync_tool(
 ) -> None:
     """Register `op(store, model_instance, now)`; it runs in a worker thread."""
 
-    async def tool(ctx: Context, **kwargs: Any) -> BaseModel:
-        inp = model(**kwargs)
+    async def run(runtime: Runtime, inp: Any, ctx: Context) -> Any:
+        store = await runtime.store(ctx)
         now = runtime.now()
-        try:
-            store = await runtime.store(ctx)
-            result: BaseModel = await anyio.to_thread.run_sync(lambda: op(store, inp, now))
-        except DomainError as exc:
-            raise ToolError(str(exc)) from None
-        except STORAGE_ERRORS as exc:
-            log.warning("%s: storage error: %s", name, exc)
-            raise ToolError(storage_error(exc)) from None
-        return result
+        return await anyio.to_thread.run_sync(lambda: op(store, inp, now))
 
-    _register(app, name, description, model, out, tool, read_only)
+    add_async_tool(app, runtime, name, description, model, out, run, read_only)
 
 
 def add_async_tool(

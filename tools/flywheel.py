@@ -15,12 +15,11 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-import sqlite_utils
 from pydantic import Field
 
 from factorops.store.components import Component, Migration
 from factorops.store.store import Store
-from factorops.tools import pattern_markdown, patterns, starter_guardrails
+from factorops.tools import patterns, starter_guardrails
 from factorops.tools.compact import CompactModel
 from factorops.tools.errors import DomainError
 from factorops.tools.pattern_model import Pattern
@@ -117,19 +116,12 @@ def measure(store: Store, session_id: str, outcome: str, now: datetime) -> list[
                 }
             )
         )
-    if updated:
-        files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in updated}
-
-        def index(db: sqlite_utils.Database, sha: str) -> None:
-            for p in updated:
-                patterns.upsert(db, p, sha)
-
-        store.write(
-            files,
-            f"flywheel: {len(updated)} pattern(s) used in a {outcome} session",
-            {"Session": session_id, "Factor": "IX"},
-            index,
-        )
+    patterns.save_many(
+        store,
+        updated,
+        f"flywheel: {len(updated)} pattern(s) used in a {outcome} session",
+        {"Session": session_id, "Factor": "IX"},
+    )
     return [p.id for p in updated]
 
 
@@ -189,14 +181,7 @@ def install_starter(store: Store, now: datetime) -> list[str]:
             todo.append(current.model_copy(update={"status": "active", "updated": now}))
         else:
             todo.append(Pattern(**cand.model_dump(), id=pid, status="active", created=now, updated=now))
-    if todo:
-        files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in todo}
-
-        def index(db: sqlite_utils.Database, sha: str) -> None:
-            for p in todo:
-                patterns.upsert(db, p, sha)
-
-        store.write(files, f"guardrails: install {len(todo)} starter guardrails", {"Factor": "XI"}, index)
+    patterns.save_many(store, todo, f"guardrails: install {len(todo)} starter guardrails", {"Factor": "XI"})
     return [p.id for p in todo]
 
 
@@ -208,14 +193,7 @@ def remove_starter(store: Store, now: datetime) -> list[str]:
             todo.append(
                 patterns.get(store, str(row["id"])).model_copy(update={"status": "retired", "updated": now})
             )
-    if todo:
-        files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in todo}
-
-        def index(db: sqlite_utils.Database, sha: str) -> None:
-            for p in todo:
-                patterns.upsert(db, p, sha)
-
-        store.write(files, f"guardrails: remove {len(todo)} starter guardrails", {"Factor": "XI"}, index)
+    patterns.save_many(store, todo, f"guardrails: remove {len(todo)} starter guardrails", {"Factor": "XI"})
     return [p.id for p in todo]
 
 

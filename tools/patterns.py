@@ -311,6 +311,20 @@ def _evidence(refs: list[str]) -> Evidence:
     return ev
 
 
+def save_many(store: Store, ps: list[Pattern], message: str, trailers: dict[str, str]) -> str | None:
+    """Write several patterns as one ledger commit (an import, a mining run, a flywheel update)."""
+    if not ps:
+        return None
+    files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in ps}
+
+    def index(db: sqlite_utils.Database, sha: str) -> None:
+        for p in ps:
+            upsert(db, p, sha)
+
+    sha, _ = store.write(files, message, trailers, index)
+    return sha
+
+
 def save(store: Store, p: Pattern, message: str, session: str | None = None) -> str:
     path = f"patterns/{p.id}.md"
     data = pattern_markdown.render(p).encode()
