@@ -19,8 +19,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
+if TYPE_CHECKING:
+    import git
+
 
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "factorops",
@@ -72,6 +75,8 @@ class Ledger:
         with ledger.locked():
             if not (path / ".git").exists():
                 path.mkdir(parents=True, exist_ok=True)
+                import git
+
                 repo = git.Repo.init(path, initial_branch="main")
                 with repo.config_writer() as cw:
                     # Automatic gc would pause a random commit for seconds; `factorops doctor --fix`
@@ -92,6 +97,8 @@ class Ledger:
     @property
     def repo(self) -> git.Repo:
         if self._repo is None:
+            import git  # imported on first use, not at server start
+
             self._repo = git.Repo(self.path)
         return self._repo
 
@@ -101,10 +108,16 @@ class Ledger:
                 ["git", *args], env={**os.environ, **_GIT_ENV}, strip_newline_in_stdout=True
             )
             return out
-        except git.GitCommandError as exc:
+        except self._git_error() as exc:
             raise LedgerError(
-                f"git {args[0]} failed in the ledger ({self.path}): {exc.stderr.strip()}"
+                f"git {args[0]} failed in the ledger ({self.path}): {str(getattr(exc, 'stderr', exc)).strip()}"
             ) from exc
+
+    @staticmethod
+    def _git_error() -> type[Exception]:
+        import git
+
+        return git.GitCommandError
 
     # -- locking ---------------------------------------------------------------------------------
 

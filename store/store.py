@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
-
-import sqlite_utils
+from typing import TYPE_CHECKING, TypeVar
 
 from factorops.store.components import Component
 from factorops.store.datadir import DataDir
 from factorops.store.db import Index
 from factorops.store.ledger import Ledger
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger("factorops.store")
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import sqlite_utils
 from pydantic import BaseModel, Field, StringConstraints
 
 from factorops.store.components import Component, Migration, RecordKind
@@ -21,6 +20,9 @@ from factorops.store.store import Store
 from factorops.tools.compact import CompactModel
 from factorops.tools.errors import DomainError, NotFound
 from factorops.tools.ids import new_id
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 Risk = Literal["low", "medium", "high", "critical"]
 Status = Literal["pending", "approved", "denied", "expired"]

@@ -16,10 +16,12 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from factorops.tools.repo_index import split_identifier
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 STOPWORDS = frozenset(
     [

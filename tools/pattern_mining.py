@@ -20,9 +20,8 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import sqlite_utils
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from factorops.store.store import Store
@@ -30,6 +29,9 @@ from factorops.tools import git_mining, pattern_markdown, patterns
 from factorops.tools.compact import CompactModel
 from factorops.tools.ids import new_id
 from factorops.tools.pattern_model import Evidence, Pattern, PatternCandidate
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 Source = Literal["git", "sessions"]
 Progress = Callable[[float, float, str], None]

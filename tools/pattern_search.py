@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 COMMON_ROWS = 2000  # a word matching more rows than this is "common"
 RANK_BUDGET = 2400  # rows x words that one stage may score with BM25 (~1 microsecond each)

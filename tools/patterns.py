@@ -12,9 +12,8 @@ import json
 import re
 from datetime import datetime
 from fnmatch import fnmatch
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import sqlite_utils
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from factorops.store.components import Component, Migration, RecordKind
@@ -32,6 +31,9 @@ from factorops.tools.pattern_model import (
     PatternStatus,
 )
 from factorops.tools.tokens import count_tokens
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # Bounds are checked by validators rather than JSON-schema keywords: every assistant pays for the
 # tools/list schema in tokens on every session, and `maxLength: 4000` tells a model nothing useful.

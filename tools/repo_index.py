@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from factorops.store.components import Component, Migration
 from factorops.tools.tokens import DEFAULT_ENCODING, count_many
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 COMPONENT = Component(
     name="repo_index",

@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import sqlite_utils
 from pydantic import BaseModel, Field, StringConstraints
 
 from factorops.store.components import Component, Migration, RecordKind
@@ -25,6 +24,9 @@ from factorops.tools.compact import CompactModel
 from factorops.tools.errors import DomainError, NotFound
 from factorops.tools.flywheel import InjectedPattern
 from factorops.tools.ids import new_id
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # Documented caps (docs/tools.md): big enough for real work, small enough to stay cheap to resume.
 GOAL_MAX = 500

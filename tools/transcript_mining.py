@@ -12,14 +12,16 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from factorops.store.components import Component, Migration
 from factorops.store.store import Store
 from factorops.tools import pattern_markdown, pattern_mining, patterns, transcript_detectors, transcripts
 from factorops.tools.compact import CompactModel
 from factorops.tools.pattern_mining import MinedItem
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 COMPONENT = Component(
     name="transcript_mining",

@@ -12,9 +12,8 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import sqlite_utils
 from pydantic import BaseModel, Field, StringConstraints
 
 from factorops.store.components import Component, Migration, RecordKind
@@ -25,6 +24,9 @@ from factorops.tools.errors import DomainError
 from factorops.tools.ids import new_id
 from factorops.tools.path_guard import resolve_inside
 from factorops.tools.tokens import count_tokens
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 OUTPUT_BUDGET = 1200  # tokens of output per gate in the result
 _FAILURE = re.compile(
