@@ -103,7 +103,7 @@ def _metrics_hook(runtime: Runtime, rec: CallRecord) -> None:
 def register(app: MCPServer, runtime: Runtime) -> None:
     if os.environ.get("FACTOROPS_METRICS", "1") != "0":
         runtime.call_hooks.append(_metrics_hook)
-    runtime.close_hooks.append(metrics.flush)
+    runtime.close_hooks.append(metrics.close)
     add_async_tool(
         app,
         runtime,

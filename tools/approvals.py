@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
+from factorops.tools import config
 from factorops.tools.compact import CompactModel
 from factorops.tools.errors import DomainError, NotFound
 from factorops.tools.ids import new_id
@@ -34,7 +35,9 @@ class ApprovalRequestInput(BaseModel):
     rationale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     risk: Risk
     details: str = Field(default="", max_length=8000)
-    timeout_s: int = Field(default=3600, ge=10, le=7 * 86400, description="Expiry")
+    timeout_s: int | None = Field(
+        default=None, ge=10, le=7 * 86400, description="Expiry; default from config, 1h"
+    )
     session_id: str | None = Field(default=None, max_length=64)
 
 
@@ -135,8 +138,9 @@ def how_to_decide(approval_id: str) -> str:
 
 
 def create(store: Store, inp: ApprovalRequestInput, now: datetime) -> Approval:
+    timeout_s = inp.timeout_s or config.load_for(store.datadir).approval_timeout_s
     aid = new_id("apr", now)
-    expires = now + timedelta(seconds=inp.timeout_s)
+    expires = now + timedelta(seconds=timeout_s)
     rec = {
         "id": aid,
         "action": inp.action,
@@ -215,12 +219,17 @@ def decide(
     trailers = {"Approval": approval_id, "Factor": "VIII"}
     if r.get("session_id"):
         trailers["Session"] = str(r["session_id"])
-    store.write(
-        {path: data},
-        f"approval: {decision} by {by} via {via}",
-        trailers,
-        lambda db, sha: _index_decision(db, path, data, sha),
-    )
+
+    def index_if_still_pending(db: sqlite_utils.Database, sha: str) -> None:
+        # The check above ran before the ledger lock was taken: another person (CLI and dashboard
+        # in separate processes) may have decided since. Checked again under the lock, inside the
+        # write's transaction; raising undoes this commit, so the first decision stays the record.
+        row = db.execute("SELECT status, decided_by FROM approvals WHERE id = ?", [approval_id]).fetchone()
+        if row[0] != "pending":
+            raise DomainError("id", f"approval {approval_id} was already {row[0]} by {row[1]}")
+        _index_decision(db, path, data, sha)
+
+    store.write({path: data}, f"approval: {decision} by {by} via {via}", trailers, index_if_still_pending)
     return status(store, approval_id, now)
 
 

@@ -9,9 +9,9 @@ loses at most one unflushed batch of metrics, never a ledger record.
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -23,6 +23,10 @@ from factorops.tools.compact import CompactModel
 
 FLUSH_EVERY = 32
 FLUSH_AFTER_S = 2.0
+MAX_PENDING = 10_000  # events kept in memory while SQLite cannot be written
+CHARS_PER_TOKEN = 4  # call sizes are recorded in characters; tokens are estimated from them
+
+log = logging.getLogger("factorops.metrics")
 
 COMPONENT = Component(
     name="metrics",
@@ -51,28 +55,63 @@ Row = tuple[str, str, str, str | None, float | None, str | None, int | None, int
 
 
 class EventBuffer:
-    """Per store: events wait here and are written in batches."""
+    """Per store: events wait here and a background thread writes them in batches.
+
+    The tool call that records an event only appends to a list: no SQLite on the hot path, so a
+    write lock held by another process can never stall the event loop. The writer wakes when a
+    batch is full or every FLUSH_AFTER_S, whichever comes first; `flush()` writes at once (a
+    report wants every event so far) and `close()` writes the rest and stops the thread.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.rows: list[Row] = []
-        self.lock = threading.Lock()
-        self.last_flush = time.monotonic()
+        self.cond = threading.Condition()
+        self.write_lock = threading.Lock()
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="factorops-metrics", daemon=True)
+        self.thread.start()
 
     def add(self, row: Row) -> None:
-        with self.lock:
+        with self.cond:
             self.rows.append(row)
-            due = len(self.rows) >= FLUSH_EVERY or time.monotonic() - self.last_flush > FLUSH_AFTER_S
-        if due:
-            self.flush()
+            if len(self.rows) == FLUSH_EVERY:
+                self.cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                if not self.closed and len(self.rows) < FLUSH_EVERY:
+                    self.cond.wait(FLUSH_AFTER_S)
+                closed = self.closed
+            try:
+                self.flush()
+            except Exception:  # metrics must never take the server down; the rows are kept for a retry
+                log.exception("writing metrics events failed")
+            if closed:
+                return
 
     def flush(self) -> None:
-        with self.lock:
-            rows, self.rows = self.rows, []
-            self.last_flush = time.monotonic()
-        if rows:
-            with self.store.index.transaction() as db:
-                db.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        with self.write_lock:
+            with self.cond:
+                rows, self.rows = self.rows, []
+            if not rows:
+                return
+            try:
+                with self.store.index.transaction() as db:
+                    db.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                with self.cond:  # kept for the next try, but never more than MAX_PENDING in all
+                    room = max(0, MAX_PENDING - len(self.rows))
+                    self.rows[:0] = rows[-room:] if room else []
+                raise
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+        self.thread.join(timeout=10)
+        self.flush()
 
 
 _buffers: dict[int, EventBuffer] = {}
@@ -82,16 +121,25 @@ _buffers_lock = threading.Lock()
 def buffer_for(store: Store) -> EventBuffer:
     with _buffers_lock:
         buf = _buffers.get(id(store))
-        if buf is None:
+        if buf is None or buf.store is not store:
             buf = _buffers[id(store)] = EventBuffer(store)
         return buf
 
 
 def flush(store: Store) -> None:
+    """Write the events recorded so far (before a report reads them)."""
+    with _buffers_lock:
+        buf = _buffers.get(id(store))
+    if buf is not None and buf.store is store:
+        buf.flush()
+
+
+def close(store: Store) -> None:
+    """Write the rest and stop the writer: call before the store closes."""
     with _buffers_lock:
         buf = _buffers.pop(id(store), None)
-    if buf is not None:
-        buf.flush()
+    if buf is not None and buf.store is store:
+        buf.close()
 
 
 def record_call(
@@ -130,6 +178,8 @@ class ToolStat(CompactModel):
     calls: int
     errors: int
     p50_ms: float
+    avg_tokens_in: int = 0  # estimated: characters / 4 (counting tokens on every call costs too much)
+    avg_tokens_out: int = 0
 
 
 class MetricsReport(CompactModel):
@@ -185,18 +235,20 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         lat.append((datetime.fromisoformat(dec) - datetime.fromisoformat(req)).total_seconds() / 60)
     approvals_n = db.execute("SELECT COUNT(*) FROM approvals WHERE requested_at >= ?", [s]).fetchone()[0]
     tools: list[ToolStat] = []
-    per_tool: dict[str, list[tuple[float, str]]] = {}
-    for name, latency, outcome in db.execute(
-        "SELECT name, latency_ms, outcome FROM events WHERE kind = 'call' AND ts >= ?", [s]
+    per_tool: dict[str, list[tuple[float, str, int, int]]] = {}
+    for name, latency, outcome, chars_in, chars_out in db.execute(
+        "SELECT name, latency_ms, outcome, n1, n2 FROM events WHERE kind = 'call' AND ts >= ?", [s]
     ).fetchall():
-        per_tool.setdefault(name, []).append((latency, outcome))
+        per_tool.setdefault(name, []).append((latency, outcome, chars_in or 0, chars_out or 0))
     for name, rows in sorted(per_tool.items(), key=lambda kv: -len(kv[1])):
         tools.append(
             ToolStat(
                 tool=name,
                 calls=len(rows),
-                errors=sum(1 for _, o in rows if o != "ok"),
+                errors=sum(1 for r in rows if r[1] != "ok"),
                 p50_ms=round(statistics.median(r[0] for r in rows), 2),
+                avg_tokens_in=round(sum(r[2] for r in rows) / len(rows) / CHARS_PER_TOKEN),
+                avg_tokens_out=round(sum(r[3] for r in rows) / len(rows) / CHARS_PER_TOKEN),
             )
         )
     shown = db.execute(
@@ -270,8 +322,15 @@ def render(r: MetricsReport) -> str:
             f"- repeat-failure rate: {r.repeat_failure_rate:.0%} of failed sessions repeat an earlier failure"
         )
     if r.tools:
-        lines += ["", "| tool | calls | errors | p50 ms |", "|---|---|---|---|"]
-        lines += [f"| {t.tool} | {t.calls} | {t.errors} | {t.p50_ms} |" for t in r.tools]
+        lines += [
+            "",
+            "| tool | calls | errors | p50 ms | ~tokens in | ~tokens out |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t.tool} | {t.calls} | {t.errors} | {t.p50_ms} | {t.avg_tokens_in} | {t.avg_tokens_out} |"
+            for t in r.tools
+        ]
     return "\n".join(lines) + "\n"
 
 

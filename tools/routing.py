@@ -49,7 +49,7 @@ class RouteTaskResult(CompactModel):
 
 
 def route(store: Store, inp: RouteTaskInput, now: datetime) -> RouteTaskResult:
-    cfg = config.load(store.datadir.config_path)
+    cfg = config.load_for(store.datadir)
     task = inp.task.strip()
     reasons: list[str] = []
     workflow: Workflow | None = None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 OUTPUT_BUDGET = 1200  # tokens of output per gate in the result
+MAX_LINE = 400  # characters of one output line kept when trimming
 _FAILURE = re.compile(
     r"(FAILED|FAIL\b|ERROR|Error:|error:|error\[|Traceback|AssertionError|assert |Exception|panic:|✗|✖|\bE\s{2,})"
 )
@@ -58,9 +59,11 @@ class ValidationRunResult(CompactModel):
 
 def trim_output(text: str, budget: int = OUTPUT_BUDGET) -> str:
     """Failure lines (with a line of context) first, then the tail, within `budget` tokens."""
-    lines = text.splitlines()
     if count_tokens(text) <= budget:
         return text
+    # A minified bundle or a progress bar can be one enormous line: cut long lines in the middle so
+    # one of them cannot use up the whole budget and push every failure out.
+    lines = [ln if len(ln) <= MAX_LINE else f"{ln[:200]} … {ln[-150:]}" for ln in text.splitlines()]
     keep: set[int] = set()
     for i, line in enumerate(lines):
         if _FAILURE.search(line):
@@ -139,13 +142,9 @@ Progress = Callable[[float, float, str], None]
 def run(
     store: Store, inp: ValidationRunInput, now: datetime, progress: Progress | None = None
 ) -> ValidationRunResult:
-    cfg = config.load(store.datadir.config_path)
+    cfg = config.load_for(store.datadir)
     if not cfg.gates:
-        raise DomainError(
-            "gate",
-            f"no validation gates configured; add [[gates]] entries (name, command, timeout_s) to "
-            f"{store.datadir.config_path} — see examples/config.toml",
-        )
+        raise DomainError("gate", f"no validation gates configured; {config.how_to_configure(store.datadir)}")
     gates = [cfg.gate(inp.gate)] if inp.gate else cfg.gates
     root = store.datadir.root
     results: list[GateResult] = []
