@@ -10,7 +10,11 @@ from .cli_commands import open_store
 
 
 def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=int, default=8766, help="port on 127.0.0.1 (default 8766)")
+    from factorops.tools.approvals import DASHBOARD_PORT
+
+    p.add_argument(
+        "--port", type=int, default=DASHBOARD_PORT, help=f"port on 127.0.0.1 (default {DASHBOARD_PORT})"
+    )
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
 
 

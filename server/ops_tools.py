@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from factorops.resources import metrics as metrics_views
 from factorops.store.store import Store
 from factorops.tools import approvals, metrics, routing, validation
+from factorops.tools.errors import DomainError
 
 from .registration import add_async_tool, add_sync_tool, thread_progress
 from .runtime import CallRecord, Runtime
@@ -49,19 +50,27 @@ async def _request(runtime: Runtime, inp: approvals.ApprovalRequestInput, ctx: C
     message = f"[{inp.risk.upper()} risk] The assistant asks to: {inp.action}\n\nWhy: {inp.rationale}" + (
         f"\n\nDetails: {inp.details[:1500]}" if inp.details else ""
     )
-    try:
-        answer = await ctx.elicit(message, ApprovalAnswer)
-    except Exception as exc:  # the client could not ask: leave it pending for the CLI/dashboard
-        log.info("elicitation failed (%s); approval %s stays pending", exc, created.id)
-        return created
-    if answer.action == "cancel":
-        return created
+    answer = None
+    # No answer before the request expires: stop asking; it is expired for every other way too.
+    limit = (created.expires_at - now).total_seconds() if created.expires_at else 0
+    with anyio.move_on_after(max(0.0, limit)):
+        try:
+            answer = await ctx.elicit(message, ApprovalAnswer)
+        except Exception as exc:  # the client could not ask: leave it pending for the CLI/dashboard
+            log.info("elicitation failed (%s); approval %s stays pending", exc, created.id)
+    if answer is None or answer.action == "cancel":
+        return await anyio.to_thread.run_sync(lambda: approvals.status(store, created.id, runtime.now()))
     approve = answer.action == "accept" and answer.data.approve
     comment = answer.data.comment if answer.action == "accept" else "declined in the client"
     by = f"person via {_client_name(ctx)}"
-    return await anyio.to_thread.run_sync(
-        lambda: approvals.decide(store, created.id, approve, by, "elicitation", comment, runtime.now())
-    )
+
+    def decide() -> approvals.Approval:
+        try:
+            return approvals.decide(store, created.id, approve, by, "elicitation", comment, runtime.now())
+        except DomainError:  # decided meanwhile on the CLI or dashboard, or expired: that stands
+            return approvals.status(store, created.id, runtime.now())
+
+    return await anyio.to_thread.run_sync(decide)
 
 
 async def _status(runtime: Runtime, inp: approvals.ApprovalStatusInput, ctx: Context) -> approvals.Approval:

@@ -51,7 +51,7 @@ def test_approve_from_the_page_is_recorded(web: TestClient, store: Store, clock:
     page = web.get("/approvals")
     assert page.status_code == 200 and "delete the staging DB" in page.text and "HIGH" in page.text
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)  # type: ignore[union-attr]
-    assert csrf == csrf_for(TOKEN)
+    assert csrf == csrf_for(TOKEN, f"/approvals/{aid}/decide")
     r = web.post(
         f"/approvals/{aid}/decide",
         data={"csrf": csrf, "decision": "approve", "comment": "fine"},
@@ -78,13 +78,21 @@ def test_csrf_and_origin_are_enforced(web: TestClient, store: Store, clock: Cloc
     )
     evil = web.post(
         f"/approvals/{aid}/decide",
-        data={"csrf": csrf_for(TOKEN), "decision": "approve"},
+        data={"csrf": csrf_for(TOKEN, f"/approvals/{aid}/decide"), "decision": "approve"},
         headers={"origin": "http://evil.example"},
     )
     assert evil.status_code == 403
     assert web.get(f"/approvals/{aid}/decide").status_code == 405  # GET never changes anything
     assert approvals.status(store, aid, clock()).status == "pending"
-    bad = web.post(f"/approvals/{aid}/decide", data={"csrf": csrf_for(TOKEN), "decision": "maybe"})
+    other = _request(store, clock)  # a form's token is worth nothing for another form
+    stolen = csrf_for(TOKEN, f"/approvals/{other}/decide")
+    assert (
+        web.post(f"/approvals/{aid}/decide", data={"csrf": stolen, "decision": "approve"}).status_code == 403
+    )
+    bad = web.post(
+        f"/approvals/{aid}/decide",
+        data={"csrf": csrf_for(TOKEN, f"/approvals/{aid}/decide"), "decision": "maybe"},
+    )
     assert bad.status_code == 400
 
 
@@ -102,7 +110,11 @@ def test_patterns_search_view_promote(web: TestClient, store: Store, clock: Cloc
     assert web.get("/patterns?q=AND%20OR%20%22").status_code == 200
     view = web.get(f"/patterns/{pid}")
     assert "Promote to active" in view.text
-    r = web.post(f"/patterns/{pid}/promote", data={"csrf": csrf_for(TOKEN)}, follow_redirects=True)
+    r = web.post(
+        f"/patterns/{pid}/promote",
+        data={"csrf": csrf_for(TOKEN, f"/patterns/{pid}/promote")},
+        follow_redirects=True,
+    )
     assert "promoted" in r.text and patterns.get(store, pid).status == "active"
     assert web.get("/patterns/pat-missing").status_code == 404
 
@@ -122,3 +134,18 @@ def test_sessions_and_metrics_pages(web: TestClient, store: Store, clock: Clock)
     m = web.get("/metrics?period=all")
     assert m.status_code == 200 and "<svg" in m.text and "Session outcomes" in m.text
     assert web.get("/metrics?period=bogus").status_code == 200
+
+
+def test_foreign_host_names_are_refused_and_pages_carry_security_headers(store: Store, clock: Clock) -> None:
+    app = build(store, TOKEN, now=clock)
+    rebound = TestClient(app, base_url="http://evil.example:8766")  # DNS rebinding: Host stays foreign
+    r = rebound.get(f"/?token={TOKEN}")
+    assert r.status_code == 421 and "127.0.0.1" in r.text
+    for base in ("http://127.0.0.1:8766", "http://localhost:9000", "http://[::1]:8766"):
+        web = TestClient(app, base_url=base)
+        _login(web)
+        page = web.get("/approvals")
+        assert page.status_code == 200, base
+        csp = page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "form-action 'self'" in csp and "script-src" not in csp
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["referrer-policy"] == "same-origin"

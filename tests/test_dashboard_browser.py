@@ -5,7 +5,6 @@ Screenshots of every page are saved in test-artifacts/."""
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -16,8 +15,6 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-
-from factorops.tools import patterns, sessions
 
 from .conftest import git
 from .stdio_server import server_params
@@ -144,4 +141,3 @@ async def test_approve_in_a_real_browser(project: Path) -> None:
     assert "approval: approved by dashboard:" in log and f"Approval: {aid}" in log
     for name in ("approvals", "patterns", "sessions", "metrics", "session"):
         assert (ARTIFACTS / f"dashboard-{name}.png").stat().st_size > 5000
-    _ = (os, patterns, sessions)

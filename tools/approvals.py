@@ -130,10 +130,14 @@ COMPONENT = Component(
 )
 
 
+DASHBOARD_PORT = 8766  # `factorops dashboard`'s default port
+
+
 def how_to_decide(approval_id: str) -> str:
     return (
         f"A person decides with `factorops approve {approval_id}` or `factorops deny {approval_id} "
-        "--comment ...` (or on the dashboard); poll with approval_status."
+        f"--comment ...`, or on the dashboard (`factorops dashboard`, "
+        f"http://127.0.0.1:{DASHBOARD_PORT}/approvals#{approval_id}); wait with approval_status."
     )
 
 

@@ -38,8 +38,59 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def csrf_for(token: str) -> str:
-    return hmac.new(token.encode(), b"factorops-dashboard-csrf", hashlib.sha256).hexdigest()
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+SECURITY_HEADERS = [
+    # No script, no framing (clickjacking an Approve button), forms post only to this server.
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        b"frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    # The sign-in URL carries the token: never send it to another site. (`no-referrer` would make
+    # Chromium send `Origin: null` on our own form posts, which the Origin check refuses.)
+    (b"referrer-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+]
+
+
+def csrf_for(token: str, action: str) -> str:
+    """The CSRF token of one form: bound to the install token and to the path the form posts to,
+    so a token seen in one form is worth nothing for another."""
+    return hmac.new(token.encode(), f"factorops-dashboard-csrf:{action}".encode(), hashlib.sha256).hexdigest()
+
+
+def _csrf_ok(token: str, request: Request, form: dict[str, Any]) -> bool:
+    return hmac.compare_digest(str(form.get("csrf", "")).encode(), csrf_for(token, request.url.path).encode())
+
+
+class LocalOnly:
+    """ASGI wrapper: refuse Host names other than loopback ones (DNS rebinding: a page on
+    evil.example re-pointed at 127.0.0.1 still sends `Host: evil.example`), and add the security
+    headers to every response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name not in LOCAL_HOSTS:
+            await PlainTextResponse(f"unknown host {host!r}: open the dashboard on 127.0.0.1", 421)(
+                scope, receive, send
+            )
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def page(title: str, active: str, body: str, flash: str = "", status: int = 200) -> HTMLResponse:
@@ -56,8 +107,7 @@ def page(title: str, active: str, body: str, flash: str = "", status: int = 200)
     return HTMLResponse(html, status_code=status)
 
 
-def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str | None = None) -> Starlette:
-    csrf = csrf_for(token)
+def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str | None = None) -> LocalOnly:
     person = by or f"dashboard:{getpass.getuser()}"
 
     def authorised(request: Request) -> bool:
@@ -108,12 +158,13 @@ def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str 
             body.append('<p class="muted">Nothing waiting for a decision.</p>')
         for r in rows:
             aid = escape(str(r["id"]))
+            form_csrf = csrf_for(token, f"/approvals/{r['id']}/decide")
             body.append(
                 f'<div class="card" id="{aid}"><div><span class="risk-{escape(str(r["risk"]))}">'
                 f"{escape(str(r['risk'])).upper()}</span> · <code>{aid}</code> · expires {escape(str(r['expires_at'])[:19])}</div>"
                 f'<p><strong>{escape(str(r["action"]))}</strong></p><p class="muted">{escape(str(r["rationale"]))}</p>'
                 f'<form method="post" action="/approvals/{aid}/decide">'
-                f'<input type="hidden" name="csrf" value="{csrf}">'
+                f'<input type="hidden" name="csrf" value="{form_csrf}">'
                 f'<input type="text" name="comment" placeholder="comment (optional)" aria-label="comment"> '
                 f'<button class="approve" name="decision" value="approve">Approve</button> '
                 f'<button class="deny" name="decision" value="deny">Deny</button></form></div>'
@@ -137,7 +188,7 @@ def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str 
         return await _run_sync(request, lambda: _decide(request, dict(form)))
 
     def _decide(request: Request, form: dict[str, Any]) -> Response:
-        if not hmac.compare_digest(str(form.get("csrf", "")).encode(), csrf.encode()):
+        if not _csrf_ok(token, request, form):
             return PlainTextResponse("missing or wrong CSRF token; reload the page", status_code=403)
         aid = request.path_params["aid"]
         choice = form.get("decision")
@@ -206,7 +257,8 @@ def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str 
         actions = ""
         if p.status == "candidate":
             actions = (
-                f'<form method="post" action="/patterns/{escape(p.id)}/promote"><input type="hidden" name="csrf" value="{csrf}">'
+                f'<form method="post" action="/patterns/{escape(p.id)}/promote">'
+                f'<input type="hidden" name="csrf" value="{csrf_for(token, f"/patterns/{p.id}/promote")}">'
                 '<button class="approve">Promote to active</button></form>'
             )
         from factorops.tools import pattern_markdown
@@ -222,7 +274,7 @@ def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str 
         return await _run_sync(request, lambda: _promote(request, form))
 
     def _promote(request: Request, form: dict[str, Any]) -> Response:
-        if not hmac.compare_digest(str(form.get("csrf", "")).encode(), csrf.encode()):
+        if not _csrf_ok(token, request, form):
             return PlainTextResponse("missing or wrong CSRF token; reload the page", status_code=403)
         pid = request.path_params["pid"]
         try:
@@ -320,7 +372,7 @@ def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str 
         sync_route("/sessions/{sid}", session_page),
         sync_route("/metrics", metrics_page),
     ]
-    return Starlette(routes=routes)
+    return LocalOnly(Starlette(routes=routes))
 
 
 async def _run_sync(request: Request, fn: Callable[[], Response]) -> Response:
