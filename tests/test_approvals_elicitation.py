@@ -24,9 +24,8 @@ async def test_a_decision_made_elsewhere_while_the_client_asks_stands(
         approvals.decide(store, str(pending["id"]), False, "cli:alice", "cli", "not today", runtime.now())
         return types.ElicitResult(action="accept", content={"approve": True, "comment": "sure"})
 
-    async with Client(
-        app, elicitation_callback=person_uses_the_cli_then_answers_in_the_client, mode="legacy"
-    ) as c:
+    callback: Any = person_uses_the_cli_then_answers_in_the_client
+    async with Client(app, elicitation_callback=callback, mode="legacy") as c:
         r = await c.call_tool("approval_request", REQ)
         assert not r.is_error, r.content
         sc = r.structured_content
