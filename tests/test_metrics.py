@@ -98,3 +98,43 @@ async def test_report_estimates_tokens_per_tool(client: Client, runtime: Runtime
     assert ct["calls"] == 1 and ct["avg_tokens_in"] >= 400
     text = (await client.read_resource("agentops://metrics")).contents[0].text  # type: ignore[union-attr]
     assert "~tokens in" in text
+
+
+def test_rollup_matches_the_raw_events_and_backfills_old_ones(
+    project: Path, store: Store, clock: Clock
+) -> None:
+    from factorops.store.datadir import DataDir
+    from factorops.tools import metrics_rollup
+    from factorops.tools.registry import components
+
+    latencies = [0.2, 0.9, 4.0, 12.0, 18.0, 45.0, 300.0]
+    for i, ms in enumerate(latencies):
+        metrics.record_call(store, clock(), "context_load", ms, "error" if i == 0 else "ok", 8, 4000, None)
+    metrics.close(store)
+    before = metrics.report(store, metrics.MetricsReportInput(period="day"), clock()).tools[0]
+    assert (before.tool, before.calls, before.errors, before.avg_tokens_out) == ("context_load", 7, 1, 1000)
+    assert 10 <= before.p50_ms <= 15  # the true median, 12 ms, sits in the 10-15 ms bucket
+    # A database from before roll-ups existed: the migration fills them from the raw events.
+    with store.index.transaction() as db:
+        db.execute("DROP TABLE call_rollup")
+        db.execute("DELETE FROM schema_migrations WHERE id = 'metrics-002'")
+    store.close()
+    reopened = Store.open(DataDir.for_project(project), components())
+    try:
+        after = metrics.report(reopened, metrics.MetricsReportInput(period="day"), clock()).tools[0]
+        assert after == before
+        hist = metrics_rollup.per_tool(reopened.db.conn, "")[0][5]
+        assert sum(hist) == len(latencies) and len(hist) == metrics_rollup.BUCKETS
+    finally:
+        reopened.close()
+
+
+def test_p50_estimate_from_a_histogram() -> None:
+    from factorops.tools import metrics_rollup
+
+    assert metrics_rollup.p50([0] * metrics_rollup.BUCKETS) == 0.0
+    hist = [0] * metrics_rollup.BUCKETS
+    hist[metrics_rollup.EDGES.index(100) + 1] = 10  # ten calls between 100 and 150 ms
+    assert 100 <= metrics_rollup.p50(hist) <= 150
+    hist[-1] = 30  # most calls slower than the last edge
+    assert metrics_rollup.p50(hist) >= metrics_rollup.EDGES[-1]

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from factorops.store.components import Component, Migration
 from factorops.store.store import Store
+from factorops.tools import metrics_rollup
 from factorops.tools.compact import CompactModel
 
 FLUSH_EVERY = 32
@@ -48,6 +49,7 @@ COMPONENT = Component(
             CREATE INDEX events_kind ON events (kind, ts);
             """,
         ),
+        Migration("metrics-002", metrics_rollup.MIGRATION_SQL),
     ),
 )
 
@@ -100,6 +102,14 @@ class EventBuffer:
             try:
                 with self.store.index.transaction() as db:
                     db.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    metrics_rollup.add_batch(
+                        db.conn,
+                        (
+                            (r[0], r[2], r[4] or 0.0, r[5] or "ok", r[6] or 0, r[7] or 0)
+                            for r in rows
+                            if r[1] == "call"
+                        ),
+                    )
             except BaseException:
                 with self.cond:  # kept for the next try, but never more than MAX_PENDING in all
                     room = max(0, MAX_PENDING - len(self.rows))
@@ -234,23 +244,19 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
     ).fetchall():
         lat.append((datetime.fromisoformat(dec) - datetime.fromisoformat(req)).total_seconds() / 60)
     approvals_n = db.execute("SELECT COUNT(*) FROM approvals WHERE requested_at >= ?", [s]).fetchone()[0]
-    tools: list[ToolStat] = []
-    per_tool: dict[str, list[tuple[float, str, int, int]]] = {}
-    for name, latency, outcome, chars_in, chars_out in db.execute(
-        "SELECT name, latency_ms, outcome, n1, n2 FROM events WHERE kind = 'call' AND ts >= ?", [s]
-    ).fetchall():
-        per_tool.setdefault(name, []).append((latency, outcome, chars_in or 0, chars_out or 0))
-    for name, rows in sorted(per_tool.items(), key=lambda kv: -len(kv[1])):
-        tools.append(
-            ToolStat(
-                tool=name,
-                calls=len(rows),
-                errors=sum(1 for r in rows if r[1] != "ok"),
-                p50_ms=round(statistics.median(r[0] for r in rows), 2),
-                avg_tokens_in=round(sum(r[2] for r in rows) / len(rows) / CHARS_PER_TOKEN),
-                avg_tokens_out=round(sum(r[3] for r in rows) / len(rows) / CHARS_PER_TOKEN),
-            )
+    tools = [
+        ToolStat(
+            tool=name,
+            calls=calls,
+            errors=errors,
+            p50_ms=round(metrics_rollup.p50(hist), 2),
+            avg_tokens_in=round(chars_in / calls / CHARS_PER_TOKEN),
+            avg_tokens_out=round(chars_out / calls / CHARS_PER_TOKEN),
         )
+        for name, calls, errors, chars_in, chars_out, hist in sorted(
+            metrics_rollup.per_tool(db.conn, metrics_rollup.hour_of(s)), key=lambda r: (-r[1], r[0])
+        )
+    ]
     shown = db.execute(
         "SELECT COUNT(*), COUNT(DISTINCT session_id) FROM pattern_injections WHERE shown_at >= ?", [s]
     ).fetchone()
@@ -271,7 +277,7 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         approvals=approvals_n,
         approval_median_minutes=round(statistics.median(lat), 1) if lat else None,
         patterns_active=db.execute("SELECT COUNT(*) FROM patterns WHERE status = 'active'").fetchone()[0],
-        pattern_searches=sum(1 for r in per_tool.get("patterns_search", [])),
+        pattern_searches=next((t.calls for t in tools if t.tool == "patterns_search"), 0),
         tools=tools,
     )
 
