@@ -144,3 +144,12 @@ def test_load_for_with_nothing_configured_is_empty(project: Path) -> None:
     with pytest.raises(DomainError) as exc:
         cfg.gate("tests")
     assert exc.value.field == "gate" and "configured gates: none" in exc.value.message
+
+
+def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "config.toml"
+    cfg = config.load(example)
+    commands = {g.name: g.command for g in cfg.gates}
+    assert commands["tests"][:3] == ["python", "-m", "pytest"] and commands["lint"][0] == "ruff"
+    assert commands["types"][0] == "mypy" and cfg.routing.rules
+    assert "npm" in example.read_text()  # the JavaScript gate, shown commented out
