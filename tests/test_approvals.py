@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,11 @@ async def test_elicitation(
 
 
 async def test_fallback_pending_then_cli_decides_while_status_waits(
-    client: Client, runtime: Runtime, project: Path
+    client: Client, runtime: Runtime, project: Path, clock: Clock
 ) -> None:
+    # `factorops approve` runs in a child process on the real clock, so the request is made on it too
+    # (the fixed test clock would make the request look hours old, hence expired, later in the day).
+    clock.now = datetime.now(UTC)
     r = await client.call_tool("approval_request", REQ)
     sc = r.structured_content
     assert sc is not None and sc["status"] == "pending" and "factorops approve" in sc["how"]

@@ -15,18 +15,19 @@ from .conftest import Clock, git
 DECIDER = """
 import sys, time
 from pathlib import Path
-from datetime import UTC, datetime
+from datetime import datetime
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools import approvals
 from factorops.tools.errors import DomainError
 from factorops.tools.registry import components
 
-project, aid, who, start_at = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+project, aid, who, start_at, now = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
 store = Store.open(DataDir.for_project(Path(project)), components())
 time.sleep(max(0.0, start_at - time.time()))
 try:
-    a = approvals.decide(store, aid, who == "alice", who, "cli", "", datetime.now(UTC))
+    # The test's clock, handed over explicitly: the child never reads the wall clock.
+    a = approvals.decide(store, aid, who == "alice", who, "cli", "", datetime.fromisoformat(now))
     print("OK", a.status)
 except DomainError as exc:
     print("ERR", exc.field, exc.message)
@@ -45,7 +46,7 @@ def test_simultaneous_decisions_record_exactly_one(project: Path, store: Store, 
         start_at = time.time() + 2.0
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", DECIDER, str(project), a.id, who, str(start_at)],
+                [sys.executable, "-c", DECIDER, str(project), a.id, who, str(start_at), clock().isoformat()],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

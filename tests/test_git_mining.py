@@ -211,7 +211,7 @@ def test_sessions_ending_at_the_same_instant_are_all_mined(store: Store, clock: 
         sessions.end(
             store,
             sessions.SessionEndInput(
-                session_id=s.session_id, outcome="success", learnings=[f"Lesson {i} alpha"]
+                session_id=s.session_id, outcome="partial", learnings=[f"Lesson {i} alpha"]
             ),
             clock(),
         )
