@@ -22,6 +22,7 @@ browser:
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	PYTHON=$(PYTHON) .ci/lint-imports
 
 typecheck:
 	$(PYTHON) -m mypy

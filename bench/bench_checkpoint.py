@@ -21,8 +21,8 @@ from common import pct, result  # noqa: E402
 
 from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
-from factorops.tools import sessions  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
+from factorops.tools.sessions import lifecycle as sessions  # noqa: E402
 
 STORED = int(os.environ.get("BENCH_CHECKPOINTS", "10000"))
 SAMPLES = 200

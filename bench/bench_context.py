@@ -24,10 +24,10 @@ from common import pct, result  # noqa: E402
 
 from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
-from factorops.tools import context  # noqa: E402
-from factorops.tools.context_rank import task_terms  # noqa: E402
+from factorops.tools.context import load as context  # noqa: E402
+from factorops.tools.context.rank import task_terms  # noqa: E402
+from factorops.tools.kernel.tokens import count_many, get_encoding  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
-from factorops.tools.tokens import count_many, get_encoding  # noqa: E402
 
 FILES = int(os.environ.get("BENCH_REPO_FILES", "10000"))
 WORDS = [

@@ -18,10 +18,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import pct, result  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from factorops.server.webui.app import build  # noqa: E402
+from factorops.server.web.app import build  # noqa: E402
 from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
-from factorops.tools import metrics_rollup, patterns  # noqa: E402
+from factorops.tools.metrics import rollup as metrics_rollup
+from factorops.tools.patterns import records as patterns  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
 
 SESSIONS = 10_000

@@ -22,8 +22,9 @@ from common import pct, result  # noqa: E402
 
 from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
-from factorops.tools import guardrails, patterns  # noqa: E402
-from factorops.tools.pattern_model import GuardrailRule, Pattern  # noqa: E402
+from factorops.tools.guardrails import check as guardrails
+from factorops.tools.patterns import records as patterns  # noqa: E402
+from factorops.tools.patterns.model import GuardrailRule, Pattern  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
 
 RULES = int(os.environ.get("BENCH_GUARDRAILS", "1000"))

@@ -34,10 +34,10 @@ from common import pct, result  # noqa: E402
 
 from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
-from factorops.tools import patterns  # noqa: E402
-from factorops.tools.pattern_model import Pattern  # noqa: E402
+from factorops.tools.kernel.tokens import count_tokens  # noqa: E402
+from factorops.tools.patterns import records as patterns  # noqa: E402
+from factorops.tools.patterns.model import Pattern  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
-from factorops.tools.tokens import count_tokens  # noqa: E402
 
 ITEMS = int(os.environ.get("BENCH_ITEMS", "10000"))
 QUERIES = int(os.environ.get("BENCH_QUERIES", "100"))

@@ -22,7 +22,7 @@ from common import result  # noqa: E402
 
 from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
-from factorops.tools import pattern_mining  # noqa: E402
+from factorops.tools.patterns import mining as pattern_mining  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
 
 COMMITS = int(os.environ.get("BENCH_COMMITS", "10000"))

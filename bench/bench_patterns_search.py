@@ -23,8 +23,8 @@ from common import pct, result  # noqa: E402
 
 from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
-from factorops.tools import patterns  # noqa: E402
-from factorops.tools.pattern_model import Evidence, Pattern  # noqa: E402
+from factorops.tools.patterns import records as patterns  # noqa: E402
+from factorops.tools.patterns.model import Evidence, Pattern  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
 
 N = int(os.environ.get("BENCH_PATTERNS", "100000"))

@@ -31,10 +31,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import pct, result  # noqa: E402
 
-from factorops.tools.guardrail_match import GuardrailMatcher  # noqa: E402
-from factorops.tools.starter_guardrails import starter_guardrails  # noqa: E402
-from factorops.tools.transcript_detectors import merge_candidates, mine_file  # noqa: E402
-from factorops.tools.transcripts import ScanStats, TranscriptState  # noqa: E402
+from factorops.tools.flywheel.detectors import merge_candidates, mine_file  # noqa: E402
+from factorops.tools.flywheel.transcripts import ScanStats, TranscriptState  # noqa: E402
+from factorops.tools.guardrails.match import GuardrailMatcher  # noqa: E402
+from factorops.tools.guardrails.starters import starter_guardrails  # noqa: E402
 
 WORDS = [
     "the",

@@ -1,5 +1,5 @@
 """Allow `python -m factorops` as a synonym for the `factorops` console script."""
 
-from factorops.server.cli import main
+from factorops.server.cli.main import main
 
 raise SystemExit(main())

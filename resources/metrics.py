@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from factorops.store.store import Store
-from factorops.tools import metrics
+from factorops.tools.metrics import report as metrics
 
 
 def week(store: Store, now: datetime) -> str:

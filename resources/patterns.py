@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from factorops.store.store import Store
-from factorops.tools import pattern_markdown, patterns
+from factorops.tools.patterns import markdown as pattern_markdown
+from factorops.tools.patterns import records as patterns
 
 
 def patterns_index(store: Store) -> str:

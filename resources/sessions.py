@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 
 from factorops.store.store import Store
-from factorops.tools import sessions
-from factorops.tools.sessions import ResumeState, SessionResumeInput
+from factorops.tools.sessions import lifecycle as sessions
+from factorops.tools.sessions.lifecycle import ResumeState, SessionResumeInput
 
 
 def sessions_index(store: Store, limit: int = 50) -> str:

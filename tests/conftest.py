@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from factorops.server.app import FactoropsServer, build_app
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.app import FactoropsServer, build_app
+from factorops.server.mcp.runtime import Runtime
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.registry import components

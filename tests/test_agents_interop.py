@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from factorops.tools.agents_interop import (
+from factorops.tools.kernel.errors import DomainError
+from factorops.tools.patterns.interop import (
     FrontMatterError,
     export_learnings,
     import_learnings,
     parse_front_matter,
 )
-from factorops.tools.errors import DomainError
-from factorops.tools.pattern_model import Pattern, PatternCandidate
+from factorops.tools.patterns.model import Pattern, PatternCandidate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ import anyio
 import pytest
 from mcp import Client, types
 
-from factorops.server.app import FactoropsServer
-from factorops.server.runtime import Runtime
-from factorops.tools import approvals
+from factorops.server.mcp.app import FactoropsServer
+from factorops.server.mcp.runtime import Runtime
+from factorops.tools.oversight import approvals
 
 from .conftest import Clock, git
 

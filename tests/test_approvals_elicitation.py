@@ -6,9 +6,9 @@ from typing import Any
 
 from mcp import Client, types
 
-from factorops.server.app import FactoropsServer
-from factorops.server.runtime import Runtime
-from factorops.tools import approvals
+from factorops.server.mcp.app import FactoropsServer
+from factorops.server.mcp.runtime import Runtime
+from factorops.tools.oversight import approvals
 
 REQ = {"action": "force-push main", "rationale": "undo a leaked secret", "risk": "high"}
 

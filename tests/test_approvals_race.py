@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from factorops.store.store import Store
-from factorops.tools import approvals
+from factorops.tools.oversight import approvals
 
 from .conftest import Clock, git
 
@@ -18,8 +18,8 @@ from pathlib import Path
 from datetime import datetime
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
-from factorops.tools import approvals
-from factorops.tools.errors import DomainError
+from factorops.tools.oversight import approvals
+from factorops.tools.kernel.errors import DomainError
 from factorops.tools.registry import components
 
 project, aid, who, start_at, now = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]

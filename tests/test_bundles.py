@@ -14,8 +14,9 @@ import pytest
 
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
-from factorops.tools import bundles, patterns
-from factorops.tools.errors import DomainError
+from factorops.tools.kernel.errors import DomainError
+from factorops.tools.patterns import bundles
+from factorops.tools.patterns import records as patterns
 from factorops.tools.registry import components
 
 from .conftest import Clock, git

@@ -13,8 +13,8 @@ import pytest
 from factorops import __version__
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
-from factorops.tools import sessions
 from factorops.tools.registry import components
+from factorops.tools.sessions import lifecycle as sessions
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

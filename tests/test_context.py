@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from factorops.server.app import build_app
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.app import build_app
+from factorops.server.mcp.runtime import Runtime
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
-from factorops.tools import context
+from factorops.tools.context import load as context
 from factorops.tools.registry import components
 
 from . import context_fixture
@@ -172,7 +172,7 @@ async def test_bad_arguments(shop_client: Client, args: dict[str, Any], field: s
 
 async def test_second_load_tokenizes_nothing_unchanged(shop: Path) -> None:
     store = Store.open(DataDir.for_project(shop), components())
-    from factorops.tools.repo_index import RefreshStats
+    from factorops.tools.context.index import RefreshStats
 
     stats: list[RefreshStats] = []
     original = context.refresh
@@ -237,7 +237,7 @@ def test_token_counting_works_without_network(tmp_path: Path) -> None:
     """In a network namespace with no interfaces up and an empty tiktoken cache."""
     if shutil.which("unshare") is None or os.geteuid() != 0:
         pytest.skip("needs root and unshare to cut the network")
-    code = "from factorops.tools.tokens import count_tokens; print(count_tokens('offline ok'), count_tokens('x', 'cl100k_base'))"
+    code = "from factorops.tools.kernel.tokens import count_tokens; print(count_tokens('offline ok'), count_tokens('x', 'cl100k_base'))"
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path / "empty-cache")}
     out = subprocess.run(
         ["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True, env=env

@@ -7,9 +7,11 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from factorops.server.webui.app import COOKIE, build, csrf_for
+from factorops.server.web.app import COOKIE, build, csrf_for
 from factorops.store.store import Store
-from factorops.tools import approvals, patterns, sessions
+from factorops.tools.oversight import approvals
+from factorops.tools.patterns import records as patterns
+from factorops.tools.sessions import lifecycle as sessions
 
 from .conftest import Clock, git
 

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.runtime import Runtime
 from factorops.store.store import Store
-from factorops.tools import approvals, flywheel, patterns
+from factorops.tools.flywheel import inject as flywheel
+from factorops.tools.oversight import approvals
+from factorops.tools.patterns import records as patterns
 
 from .conftest import Clock
 from .transcript_fixtures import NewFormat

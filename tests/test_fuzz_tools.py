@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult, Tool
 
-from factorops.server.app import build_app
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.app import build_app
+from factorops.server.mcp.runtime import Runtime
 
 from .conftest import commit_files, git
 

@@ -8,7 +8,9 @@ from pathlib import Path
 from mcp import Client
 
 from factorops.store.store import Store
-from factorops.tools import pattern_mining, patterns, sessions
+from factorops.tools.patterns import mining as pattern_mining
+from factorops.tools.patterns import records as patterns
+from factorops.tools.sessions import lifecycle as sessions
 
 from .conftest import Clock, commit_files, git
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from factorops.tools.errors import DomainError
-from factorops.tools.guardrail_match import GuardrailMatcher, executable_view, required_literals
-from factorops.tools.pattern_model import GuardrailRule, PatternCandidate
+from factorops.tools.guardrails.match import GuardrailMatcher, executable_view, required_literals
+from factorops.tools.kernel.errors import DomainError
+from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
 
 
 def rule(title: str, effect: str = "warn", solution: str = "", **kw: object) -> PatternCandidate:

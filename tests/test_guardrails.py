@@ -6,9 +6,10 @@ from typing import Any
 
 from mcp import Client
 
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.runtime import Runtime
 from factorops.store.store import Store
-from factorops.tools import guardrails, patterns
+from factorops.tools.guardrails import check as guardrails
+from factorops.tools.patterns import records as patterns
 
 from .conftest import Clock
 

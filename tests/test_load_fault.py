@@ -27,8 +27,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from factorops.server.app import build_app
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.app import build_app
+from factorops.server.mcp.runtime import Runtime
 
 from .conftest import commit_files, git
 from .spawn import http_client, start_http_server

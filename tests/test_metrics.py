@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from factorops.server.app import build_app
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.app import build_app
+from factorops.server.mcp.runtime import Runtime
 from factorops.store.store import Store
-from factorops.tools import metrics
+from factorops.tools.metrics import report as metrics
 
 from .conftest import Clock
 
@@ -104,7 +104,7 @@ def test_rollup_matches_the_raw_events_and_backfills_old_ones(
     project: Path, store: Store, clock: Clock
 ) -> None:
     from factorops.store.datadir import DataDir
-    from factorops.tools import metrics_rollup
+    from factorops.tools.metrics import rollup as metrics_rollup
     from factorops.tools.registry import components
 
     latencies = [0.2, 0.9, 4.0, 12.0, 18.0, 45.0, 300.0]
@@ -130,7 +130,7 @@ def test_rollup_matches_the_raw_events_and_backfills_old_ones(
 
 
 def test_p50_estimate_from_a_histogram() -> None:
-    from factorops.tools import metrics_rollup
+    from factorops.tools.metrics import rollup as metrics_rollup
 
     assert metrics_rollup.p50([0] * metrics_rollup.BUCKETS) == 0.0
     hist = [0] * metrics_rollup.BUCKETS

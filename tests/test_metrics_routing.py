@@ -7,8 +7,9 @@ from typing import Any
 
 from mcp import Client
 
-from factorops.server.runtime import Runtime
-from factorops.tools import metrics, sessions
+from factorops.server.mcp.runtime import Runtime
+from factorops.tools.metrics import report as metrics
+from factorops.tools.sessions import lifecycle as sessions
 
 from .conftest import Clock
 

@@ -6,7 +6,7 @@ import json
 
 from mcp import Client
 
-from factorops.tools.tokens import count_tokens
+from factorops.tools.kernel.tokens import count_tokens
 
 OPS_TOOLS = {"approval_request", "approval_status", "validation_run", "metrics_report", "route_task"}
 OPS_BUDGET = 700

@@ -11,9 +11,9 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.runtime import Runtime
 from factorops.store.store import Store
-from factorops.tools import patterns
+from factorops.tools.patterns import records as patterns
 
 from .conftest import Clock, git
 

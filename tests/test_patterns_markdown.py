@@ -10,11 +10,12 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.runtime import Runtime
 from factorops.store.store import Store
-from factorops.tools import pattern_markdown, patterns
-from factorops.tools.pattern_markdown import PatternFileError
-from factorops.tools.pattern_model import Evidence, GuardrailRule, Pattern
+from factorops.tools.patterns import markdown as pattern_markdown
+from factorops.tools.patterns import records as patterns
+from factorops.tools.patterns.markdown import PatternFileError
+from factorops.tools.patterns.model import Evidence, GuardrailRule, Pattern
 
 from .conftest import Clock, git
 

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factorops.store.store import Store
-from factorops.tools import pattern_search, patterns
-from factorops.tools.pattern_model import Pattern
+from factorops.tools.patterns import records as patterns
+from factorops.tools.patterns import search as pattern_search
+from factorops.tools.patterns.model import Pattern
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 FILLER = pattern_search.COMMON_ROWS + 500  # enough rows for "the" and "test" to count as common

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from mcp import Client, types
 
-from factorops.server.app import build_app
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.app import build_app
+from factorops.server.mcp.runtime import Runtime
 
 
 async def test_first_root_is_the_project(project: Path, tmp_path: Path, monkeypatch: object) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from factorops.server.runtime import Runtime
+from factorops.server.mcp.runtime import Runtime
 
 from .conftest import Clock, git
 

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from factorops.tools.errors import DomainError
-from factorops.tools.guardrail_match import GuardrailMatcher
-from factorops.tools.starter_guardrails import (
+from factorops.tools.guardrails.match import GuardrailMatcher
+from factorops.tools.guardrails.starters import (
     STARTER_TAG,
     check_context_use,
     check_failed_validations,
@@ -17,6 +16,7 @@ from factorops.tools.starter_guardrails import (
     starter_guardrails,
     starter_rule,
 )
+from factorops.tools.kernel.errors import DomainError
 
 # slug -> (commands it must catch, commands it must let through)
 CASES: dict[str, tuple[list[str], list[str]]] = {

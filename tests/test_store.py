@@ -10,8 +10,8 @@ import pytest
 from factorops.store.datadir import DataDir
 from factorops.store.ledger import LedgerError
 from factorops.store.store import HEAD_KEY, Store
-from factorops.tools import sessions
 from factorops.tools.registry import components
+from factorops.tools.sessions import lifecycle as sessions
 
 from .conftest import Clock, git
 

@@ -20,11 +20,12 @@ import pytest
 
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
-from factorops.tools import patterns, sessions
-from factorops.tools.patterns import PatternRecordInput
+from factorops.tools.patterns import records as patterns
+from factorops.tools.patterns.records import PatternRecordInput
 from factorops.tools.registry import components
-from factorops.tools.sessions import CheckpointInput, SessionStartInput
-from factorops.tools.sync import SyncError, SyncInput, configured_remote, sync
+from factorops.tools.sessions import lifecycle as sessions
+from factorops.tools.sessions.lifecycle import CheckpointInput, SessionStartInput
+from factorops.tools.sharing.sync import SyncError, SyncInput, configured_remote, sync
 
 from .conftest import commit_files, git
 

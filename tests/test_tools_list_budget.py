@@ -6,7 +6,7 @@ import json
 
 from mcp import Client
 
-from factorops.tools.tokens import count_tokens
+from factorops.tools.kernel.tokens import count_tokens
 
 TOOLS_LIST_BUDGET = 2500  # o200k_base tokens, all tools together
 

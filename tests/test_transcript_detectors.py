@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from factorops.tools.pattern_model import PatternCandidate
-from factorops.tools.transcript_detectors import (
+from factorops.tools.flywheel.detectors import (
     DetectorConfig,
     correction_strength,
     excerpt,
@@ -18,6 +17,7 @@ from factorops.tools.transcript_detectors import (
     mine_file,
     normalise_command,
 )
+from factorops.tools.patterns.model import PatternCandidate
 from tests.transcript_fixtures import NewFormat, OldFormat
 
 Fmt = type[NewFormat] | type[OldFormat]

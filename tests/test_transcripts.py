@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from factorops.tools.errors import DomainError
-from factorops.tools.transcripts import (
+from factorops.tools.flywheel.transcripts import (
     Meta,
     Note,
     Text,
@@ -22,6 +21,7 @@ from factorops.tools.transcripts import (
     scan,
     transcript_dir,
 )
+from factorops.tools.kernel.errors import DomainError
 from tests.transcript_fixtures import NewFormat, OldFormat
 
 

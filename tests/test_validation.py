@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from factorops.tools import validation
+from factorops.tools.oversight import validation
 
 PY = sys.executable
 
@@ -74,7 +74,7 @@ async def test_huge_output_is_bounded_and_keeps_failures(client: Client, project
     sc = (await run(client, gate="flood")).structured_content
     out = sc["results"][0]["output"]
     assert "FAILED tests/test_core.py::test_important" in out
-    from factorops.tools.tokens import count_tokens
+    from factorops.tools.kernel.tokens import count_tokens
 
     assert count_tokens(out) <= validation.OUTPUT_BUDGET + 50
 

@@ -11,8 +11,8 @@ import pytest
 from mcp import Client
 
 from factorops.store.datadir import DataDir
-from factorops.tools import config
-from factorops.tools.errors import DomainError
+from factorops.tools.kernel import config
+from factorops.tools.kernel.errors import DomainError
 
 PY = sys.executable
 

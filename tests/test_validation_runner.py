@@ -7,8 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from factorops.tools import gate_runner, validation
-from factorops.tools.tokens import count_tokens
+from factorops.tools.kernel.tokens import count_tokens
+from factorops.tools.oversight import gates as gate_runner
+from factorops.tools.oversight import validation
 
 PY = sys.executable
 

@@ -11,16 +11,13 @@ from factorops.store.components import Component
 
 
 def components() -> list[Component]:
-    from factorops.tools import (
-        approvals,
-        flywheel,
-        metrics,
-        patterns,
-        repo_index,
-        sessions,
-        transcript_mining,
-        validation,
-    )
+    from factorops.tools.context import index as repo_index
+    from factorops.tools.flywheel import inject as flywheel
+    from factorops.tools.flywheel import mining as transcript_mining
+    from factorops.tools.metrics import report as metrics
+    from factorops.tools.oversight import approvals, validation
+    from factorops.tools.patterns import records as patterns
+    from factorops.tools.sessions import lifecycle as sessions
 
     return [
         sessions.COMPONENT,

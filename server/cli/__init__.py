@@ -1,0 +1,1 @@
+"""The command line face: `factorops` and its sub-commands."""

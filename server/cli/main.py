@@ -1,0 +1,66 @@
+"""The `factorops` command line: serve the MCP server, and the chores people do by hand.
+
+Over stdio, stdout belongs to the protocol, so everything we log goes to stderr and to a log file
+in the data dir. Each sub-command module registers its commands through `base.command`; this module
+imports them all once, so no command module imports another (but `project` uses `remote`'s HTTP
+options for `serve`). Heavy imports happen inside the handlers so `factorops --help` and `serve`
+start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from factorops import __version__
+
+from . import approvals, dashboard, flywheel, patterns, project, remote
+from .base import COMMANDS, CliError, add_common
+
+MODULES = (project, approvals, patterns, flywheel, dashboard, remote)  # the order `--help` lists them in
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factorops",
+        description="12-Factor AgentOps for AI coding assistants: an MCP server plus the commands "
+        "people use beside it. Data lives in <project>/.agentops/ (SQLite index + git ledger).",
+    )
+    parser.add_argument("--version", action="version", version=f"factorops {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    order = [m.__name__ for m in MODULES]
+    by_module = sorted(COMMANDS.items(), key=lambda kv: order.index(kv[1][3].__module__))
+    for name, (help_text, description, args_fn, _) in by_module:
+        p = sub.add_parser(name, help=help_text, description=description)
+        add_common(p)
+        args_fn(p)
+        # Nested actions (`patterns promote ID --project X`) accept the common options too.
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for nested in action.choices.values():
+                    add_common(nested)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name, value in (("project", None), ("data_dir", None), ("verbose", False)):
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    handler = COMMANDS[args.command][3]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except CliError as exc:
+        print(f"factorops {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""`factorops serve --http`, `factorops token show|rotate`, `factorops sync`: serving and sharing
+beyond one machine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from factorops.store.datadir import DataDir
+
+from .base import CliError, _project, command, open_datadir, open_store
+
+
+def add_http_args(p: argparse.ArgumentParser) -> None:
+    """The `serve` options for HTTP; `project._serve_args` calls this."""
+    p.add_argument(
+        "--http", action="store_true", help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio"
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="HTTP bind address (default 127.0.0.1); any other address needs a token made beforehand "
+        "with `factorops init` or `factorops token rotate`",
+    )
+    p.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765; 0 picks a free one)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="accept this Host header too (a DNS name or proxy clients use); repeatable",
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="accept browser requests from this Origin (scheme://host[:port]); repeatable",
+    )
+
+
+def serve_http_cmd(args: argparse.Namespace) -> int:
+    """`factorops serve --http`: a fixed project (no MCP roots), the store opened before listening so
+    a broken data dir fails here with a message rather than on the first call."""
+    from factorops.server.http import HttpConfigError, HttpOptions, serve_http
+    from factorops.server.mcp.app import build_app
+    from factorops.server.mcp.runtime import Runtime
+
+    from .base import setup_logging
+
+    project, data_dir = _project(args)
+    runtime = Runtime(project=project or Path.cwd(), data_dir=data_dir, use_roots=False)
+    datadir = DataDir.for_project(runtime.project or Path.cwd(), data_dir)
+    setup_logging(args.verbose, datadir.log_dir if datadir.path.exists() else None)
+    try:
+        runtime.store_sync()
+    except Exception as exc:
+        raise CliError(f"cannot open the factorops data in {datadir.path}: {exc}") from exc
+    opts = HttpOptions(
+        host=args.host, port=args.port, allow_hosts=args.allow_host, allow_origins=args.allow_origin
+    )
+    try:
+        return serve_http(build_app(runtime), datadir, opts)
+    except HttpConfigError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        runtime.close()
+
+
+# -- token -------------------------------------------------------------------------------------------
+
+
+def _token_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub.add_parser("show", help="print the token (created if there is none)")
+    sub.add_parser("rotate", help="replace the token; running servers refuse the old one at once")
+
+
+@command(
+    "token",
+    "show or rotate the bearer token for `serve --http`",
+    "The token lives in <data dir>/http_token (mode 0600, never in the ledger). Remote clients send "
+    "it as the header 'Authorization: Bearer <token>'. Rotating takes effect on running servers "
+    "immediately; give the new token to your clients.",
+)(_token_args)
+def token_cmd(args: argparse.Namespace) -> int:
+    from factorops.server.auth_token import TokenError, ensure_token, rotate_token, token_path
+
+    dd = open_datadir(args)
+    if not dd.exists():
+        raise CliError(f"no factorops data in {dd.path}; run `factorops init --project {dd.root}` first")
+    try:
+        if args.action == "rotate":
+            token = rotate_token(dd)
+            print(
+                f"token rotated in {token_path(dd)}; clients using the old one are refused", file=sys.stderr
+            )
+        else:
+            token, created = ensure_token(dd)
+            if created:
+                print(f"created a token in {token_path(dd)}", file=sys.stderr)
+    except TokenError as exc:
+        raise CliError(str(exc)) from None
+    print(token)
+    return 0
+
+
+# -- sync --------------------------------------------------------------------------------------------
+
+
+def _sync_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--remote",
+        metavar="URL",
+        help="git URL or path of the shared ledger repository (a bare repo); remembered for next time",
+    )
+
+
+@command(
+    "sync",
+    "pull and push the ledger to a git remote the team shares",
+    "Fetch the shared ledger, merge it into this one (records are files with unique ids, so "
+    "teammates never conflict; an in-place file both sides changed keeps the newest version), bring "
+    "the SQLite index up to date with what arrived, and push. The remote is remembered in the "
+    "ledger's git config: pass --remote once. See docs/sync.md.",
+)(_sync_args)
+def sync_cmd(args: argparse.Namespace) -> int:
+    from factorops.tools.kernel.errors import DomainError
+    from factorops.tools.sharing.sync import SyncInput, sync
+
+    store = open_store(args)
+    try:
+        result = sync(store, SyncInput(remote=args.remote))
+    except DomainError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        store.close()
+    print(
+        f"synced with {result.remote}: {result.fetched_commits} commit(s) in ({result.merge}), "
+        f"{result.indexed} record(s) indexed, pushed"
+    )
+    for path in result.resolved:
+        print(f"  both sides changed {path}: kept the newest (the other is in git history)")
+    for err in result.index_errors:
+        print(f"not indexed (fix the file by hand, then `factorops rebuild`): {err}", file=sys.stderr)
+    return 1 if result.index_errors else 0
+
+
+def ensure_token_quietly(datadir: DataDir) -> None:
+    """`factorops init` makes the token so a later `serve --http --host 0.0.0.0` has one; a data dir
+    we cannot write the token into is reported, not fatal (stdio serving does not need it)."""
+    from factorops.server.auth_token import TokenError, ensure_token
+
+    try:
+        ensure_token(datadir)
+    except TokenError as exc:
+        print(f"factorops init: no HTTP token made: {exc}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""The MCP face: the app, tool registration and one module per capability's tools."""

@@ -1,0 +1,51 @@
+"""Wire context loading (Factors II, III) to MCP: `context_load` (with progress) and `count_tokens`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+
+from factorops.tools.context import load as context
+from factorops.tools.metrics import report as metrics
+
+from .registration import add_async_tool, add_sync_tool, thread_progress
+from .runtime import Runtime
+
+
+async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -> context.ContextLoadResult:
+    store = await runtime.store(ctx)
+    now = runtime.now()
+    progress = thread_progress(ctx)
+
+    def work() -> Any:
+        return context.load(store, inp, now, progress)
+
+    result: context.ContextLoadResult = await anyio.to_thread.run_sync(work)
+    metrics.record_context_use(store, now, inp.session_id, inp.used_tokens + result.tokens, inp.window_tokens)
+    return result
+
+
+def register(app: MCPServer, runtime: Runtime) -> None:
+    add_async_tool(
+        app,
+        runtime,
+        "context_load",
+        "Smallest useful context for a task under a token budget (default: total use under 40% of "
+        "the window). Returns a manifest, the packed content and what was left out.",
+        context.ContextLoadInput,
+        context.ContextLoadResult,
+        _load,
+        read_only=True,
+    )
+    add_sync_tool(
+        app,
+        runtime,
+        "count_tokens",
+        "Count tokens of text or project files.",
+        context.CountTokensInput,
+        context.CountTokensResult,
+        context.count,
+        read_only=True,
+    )

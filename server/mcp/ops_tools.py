@@ -1,0 +1,174 @@
+"""Wire approvals (VIII), validation (IV), metrics (V) and routing (VII) to MCP.
+
+No tool here can decide an approval: deciding happens through the person's own client
+(elicitation), the CLI or the dashboard.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, Field
+
+from factorops.resources import metrics as metrics_views
+from factorops.store.store import Store
+from factorops.tools.kernel.errors import DomainError
+from factorops.tools.metrics import report as metrics
+from factorops.tools.oversight import approvals, routing, validation
+
+from .registration import add_async_tool, add_sync_tool, thread_progress
+from .runtime import CallRecord, Runtime
+
+log = logging.getLogger("factorops.server")
+
+
+class ApprovalAnswer(BaseModel):
+    """What the person answers in their client."""
+
+    approve: bool = Field(description="Approve this action?")
+    comment: str = Field(default="", max_length=2000, description="Optional comment")
+
+
+def _client_name(ctx: Context) -> str:
+    try:
+        info = ctx.session.client_params.client_info  # type: ignore[union-attr]
+        return str(info.name)
+    except Exception:
+        return "mcp client"
+
+
+async def _request(runtime: Runtime, inp: approvals.ApprovalRequestInput, ctx: Context) -> approvals.Approval:
+    store = await runtime.store(ctx)
+    now = runtime.now()
+    created = await anyio.to_thread.run_sync(lambda: approvals.create(store, inp, now))
+    caps = ctx.client_capabilities
+    if caps is None or caps.elicitation is None:
+        return created
+    message = f"[{inp.risk.upper()} risk] The assistant asks to: {inp.action}\n\nWhy: {inp.rationale}" + (
+        f"\n\nDetails: {inp.details[:1500]}" if inp.details else ""
+    )
+    answer = None
+    # No answer before the request expires: stop asking; it is expired for every other way too.
+    limit = (created.expires_at - now).total_seconds() if created.expires_at else 0
+    with anyio.move_on_after(max(0.0, limit)):
+        try:
+            answer = await ctx.elicit(message, ApprovalAnswer)
+        except Exception as exc:  # the client could not ask: leave it pending for the CLI/dashboard
+            log.info("elicitation failed (%s); approval %s stays pending", exc, created.id)
+    if answer is None or answer.action == "cancel":
+        return await anyio.to_thread.run_sync(lambda: approvals.status(store, created.id, runtime.now()))
+    approve = answer.action == "accept" and answer.data.approve
+    comment = answer.data.comment if answer.action == "accept" else "declined in the client"
+    by = f"person via {_client_name(ctx)}"
+
+    def decide() -> approvals.Approval:
+        try:
+            return approvals.decide(store, created.id, approve, by, "elicitation", comment, runtime.now())
+        except DomainError:  # decided meanwhile on the CLI or dashboard, or expired: that stands
+            return approvals.status(store, created.id, runtime.now())
+
+    return await anyio.to_thread.run_sync(decide)
+
+
+async def _status(runtime: Runtime, inp: approvals.ApprovalStatusInput, ctx: Context) -> approvals.Approval:
+    store = await runtime.store(ctx)
+    deadline = anyio.current_time() + inp.wait_s
+    waited = 0.0
+    while True:
+        st = await anyio.to_thread.run_sync(lambda: approvals.status(store, inp.id, runtime.now()))
+        if st.status != "pending" or anyio.current_time() >= deadline:
+            return st
+        await ctx.report_progress(waited, inp.wait_s, f"waiting for a person to decide {inp.id}")
+        await anyio.sleep(0.25)
+        waited += 0.25
+
+
+async def _validate(runtime: Runtime, inp: validation.ValidationRunInput, ctx: Context) -> Any:
+    store = await runtime.store(ctx)
+    now = runtime.now()
+    progress = thread_progress(ctx)
+
+    return await anyio.to_thread.run_sync(lambda: validation.run(store, inp, now, progress))
+
+
+def _metrics_hook(runtime: Runtime, rec: CallRecord) -> None:
+    store = runtime.opened
+    if store is not None:
+        metrics.record_call(
+            store,
+            rec.started,
+            rec.tool,
+            rec.latency_ms,
+            rec.outcome,
+            rec.args_chars,
+            rec.result_chars,
+            rec.session_id,
+        )
+
+
+def register(app: MCPServer, runtime: Runtime) -> None:
+    if os.environ.get("FACTOROPS_METRICS", "1") != "0":
+        runtime.call_hooks.append(_metrics_hook)
+    runtime.close_hooks.append(metrics.close)
+    add_async_tool(
+        app,
+        runtime,
+        "approval_request",
+        "Ask a person to approve a risky step; returns the decision, or a pending id to poll.",
+        approvals.ApprovalRequestInput,
+        approvals.Approval,
+        _request,
+    )
+    add_async_tool(
+        app,
+        runtime,
+        "approval_status",
+        "Decision on an approval; wait_s waits for it.",
+        approvals.ApprovalStatusInput,
+        approvals.Approval,
+        _status,
+        read_only=True,
+    )
+    add_async_tool(
+        app,
+        runtime,
+        "validation_run",
+        "Run the project's configured validation gates (tests, lint, types).",
+        validation.ValidationRunInput,
+        validation.ValidationRunResult,
+        _validate,
+    )
+    add_sync_tool(
+        app,
+        runtime,
+        "metrics_report",
+        "Sessions, outcomes, context use, validation, approvals, tool calls.",
+        metrics.MetricsReportInput,
+        metrics.MetricsReport,
+        metrics.report,
+        read_only=True,
+    )
+    add_sync_tool(
+        app,
+        runtime,
+        "route_task",
+        "Recommend workflow, model tier, step split and gates for a task.",
+        routing.RouteTaskInput,
+        routing.RouteTaskResult,
+        routing.route,
+        read_only=True,
+    )
+
+    @app.resource(
+        "agentops://metrics",
+        name="metrics",
+        mime_type="text/markdown",
+        description="Metrics of the last week",
+    )
+    async def metrics_resource() -> str:
+        store: Store = await runtime.store(None)
+        return await anyio.to_thread.run_sync(metrics_views.week, store, runtime.now())

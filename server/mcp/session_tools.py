@@ -1,0 +1,93 @@
+"""Wire sessions (Factor VI) to MCP: four tools, two resources and the `resume` prompt."""
+
+from __future__ import annotations
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+
+from factorops.resources import sessions as views
+from factorops.tools.kernel.errors import DomainError, NotFound
+from factorops.tools.sessions import lifecycle as sessions
+
+from .registration import add_sync_tool
+from .runtime import Runtime
+
+
+def register(app: MCPServer, runtime: Runtime) -> None:
+    add_sync_tool(
+        app,
+        runtime,
+        "session_start",
+        "Start a tracked session for a goal; returns its id and a briefing from the last unfinished session.",
+        sessions.SessionStartInput,
+        sessions.SessionStartResult,
+        sessions.start,
+    )
+    add_sync_tool(
+        app,
+        runtime,
+        "checkpoint_save",
+        "Save progress (summary, next steps, decisions, questions, files) "
+        "to the git ledger so any later session can resume.",
+        sessions.CheckpointInput,
+        sessions.CheckpointResult,
+        sessions.checkpoint,
+    )
+    add_sync_tool(
+        app,
+        runtime,
+        "session_resume",
+        "What a fresh assistant needs to continue a session (default: latest unfinished).",
+        sessions.SessionResumeInput,
+        sessions.ResumeState,
+        sessions.resume,
+        read_only=True,
+    )
+    add_sync_tool(
+        app,
+        runtime,
+        "session_end",
+        "Close a session with its outcome and learnings.",
+        sessions.SessionEndInput,
+        sessions.SessionEndResult,
+        sessions.end,
+    )
+
+    @app.resource(
+        "agentops://sessions",
+        name="sessions",
+        mime_type="text/markdown",
+        description="Recent sessions, newest first",
+    )
+    async def sessions_list() -> str:
+        # Static resources get no Context in the SDK, so no roots: the store opened by an earlier
+        # tool call (or --project / the working directory) is used.
+        store = await runtime.store(None)
+        return await anyio.to_thread.run_sync(views.sessions_index, store)
+
+    @app.resource(
+        "agentops://sessions/{session_id}",
+        name="session",
+        mime_type="text/markdown",
+        description="One session: resume state and checkpoint timeline",
+    )
+    async def session_detail(session_id: str, ctx: Context) -> str:
+        store = await runtime.store(ctx)
+        try:
+            return await anyio.to_thread.run_sync(views.session_detail, store, session_id, runtime.now())
+        except NotFound as exc:
+            raise ResourceNotFoundError(str(exc)) from None
+        except DomainError as exc:
+            raise ResourceError(str(exc)) from None
+
+    @app.prompt(name="resume", description="Continue the latest unfinished session (or the one given)")
+    async def resume_prompt(ctx: Context, session_id: str | None = None) -> str:
+        store = await runtime.store(ctx)
+        try:
+            state = await anyio.to_thread.run_sync(
+                sessions.resume, store, sessions.SessionResumeInput(session_id=session_id), runtime.now()
+            )
+        except DomainError as exc:
+            raise ValueError(str(exc)) from None
+        return views.resume_prompt_text(state)

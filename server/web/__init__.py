@@ -1,0 +1,1 @@
+"""The dashboard face: pages people use to decide approvals and browse records."""

@@ -1,1 +1,0 @@
-"""The local web page for people: approvals queue, patterns, sessions and metrics."""

@@ -1,0 +1,1 @@
+"""Context loading: file listing, the repository index, outlines, ranking and packing."""

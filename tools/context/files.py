@@ -1,0 +1,216 @@
+"""The files of a project, as the user's git sees them, with an identity for each.
+
+One `git ls-files` call lists tracked files with their blob SHAs, another the untracked files git
+does not ignore, a third the tracked files modified in the working tree (their blob SHA no longer
+describes them, so they are hashed the way git would hash them). Non-git folders are walked, skipping the usual
+dependency and cache folders. Files no context should carry (secrets, lock files, minified or
+huge files) are reported as skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from factorops.tools.kernel.redact import is_secret_path
+
+MAX_FILE_BYTES = 1_000_000
+SKIP_DIRS = {
+    ".git",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".agentops",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".tox",
+    "dist",
+    "build",
+    ".next",
+    "target",
+}
+GENERATED_NAMES = {
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "poetry.lock",
+    "Cargo.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "composer.lock",
+    "Gemfile.lock",
+    "go.sum",
+}
+GENERATED_SUFFIXES = (
+    ".min.js",
+    ".min.css",
+    ".map",
+    ".lock",
+    ".pyc",
+    ".so",
+    ".dll",
+    ".exe",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".ico",
+    ".pdf",
+    ".zip",
+    ".gz",
+    ".tar",
+    ".whl",
+    ".woff",
+    ".woff2",
+    ".ttf",
+)
+
+
+@dataclass(frozen=True)
+class ProjectFile:
+    path: str  # relative, posix
+    content_id: str  # "blob:<git blob sha>" (tracked or not), or "stat:<size>:<mtime_ns>" outside git
+    size: int
+    mtime: float
+
+
+@dataclass
+class Listing:
+    files: list[ProjectFile] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    is_git: bool = False
+
+
+def blob_id(data: bytes) -> str:
+    """The id git would give this content, so an untracked copy of a tracked file shares its cache."""
+    return "blob:" + hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def skip_reason(rel: str) -> str | None:
+    """Why a file never enters the index, judged by its path alone (cheap: runs for every file)."""
+    name = rel.rsplit("/", 1)[-1]
+    if name in GENERATED_NAMES or name.endswith(GENERATED_SUFFIXES):
+        return "generated or binary by name"
+    if is_secret_path(rel):
+        return "secret file"
+    return None
+
+
+def _git(root: Path, *args: str) -> bytes | None:
+    try:
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+    except OSError:
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def list_files(root: Path) -> Listing:
+    """Tracked files cost no stat and no read: git's index already knows their blob ids.
+
+    The three listings run concurrently; only modified and untracked files are read (to hash
+    them). Size limits are applied when a file's content is read for indexing.
+    """
+    root = root.resolve()
+    procs = {
+        name: subprocess.Popen(["git", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for name, args in (
+            ("staged", ("ls-files", "-z", "-s", "--cached", "--", ".")),
+            ("modified", ("ls-files", "-z", "-m", "--", ".")),
+            ("untracked", ("ls-files", "-z", "--others", "--exclude-standard", "--", ".")),
+        )
+    }
+    outputs = {name: p.communicate()[0] for name, p in procs.items()}
+    if any(p.returncode != 0 for p in procs.values()):
+        return _walk(root)  # not a git repository (or git is missing)
+    listing = Listing(is_git=True)
+    modified = set(outputs["modified"].decode(errors="surrogateescape").split("\0"))
+    seen: set[str] = set()
+    for rec in outputs["staged"].decode(errors="surrogateescape").split("\0"):
+        if not rec:
+            continue
+        meta, rel = rec.split("\t", 1)
+        mode, sha, _stage = meta.split(" ")
+        if rel in seen or mode == "160000":  # merge stages, submodules
+            continue
+        seen.add(rel)
+        reason = skip_reason(rel)
+        if reason:
+            listing.skipped[rel] = reason
+        elif rel in modified or mode == "120000":
+            _add_by_content(root, listing, rel)
+        else:
+            listing.files.append(ProjectFile(rel, f"blob:{sha}", -1, 0.0))
+    for rel in outputs["untracked"].decode(errors="surrogateescape").split("\0"):
+        if rel and rel not in seen:
+            reason = skip_reason(rel)
+            if reason:
+                listing.skipped[rel] = reason
+            else:
+                _add_by_content(root, listing, rel)
+    return listing
+
+
+def _add_by_content(root: Path, listing: Listing, rel: str) -> None:
+    full = root / rel
+    try:
+        st = full.stat()
+        if full.is_symlink() and root not in full.resolve().parents:
+            listing.skipped[rel] = "symlink leading outside the project"
+            return
+        if st.st_size > MAX_FILE_BYTES:
+            listing.skipped[rel] = f"larger than {MAX_FILE_BYTES} bytes"
+            return
+        data = full.read_bytes()
+    except (OSError, ValueError):
+        return  # deleted in the working tree, or not a regular file
+    listing.files.append(ProjectFile(rel, blob_id(data), st.st_size, st.st_mtime))
+
+
+def _walk(root: Path) -> Listing:
+    listing = Listing()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".git"))
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            rel = full.relative_to(root).as_posix()
+            try:
+                st = full.stat()
+            except OSError:
+                continue
+            if full.is_symlink() and root not in full.resolve().parents:
+                listing.skipped[rel] = "symlink leading outside the project"
+                continue
+            reason = skip_reason(rel) or (
+                f"larger than {MAX_FILE_BYTES} bytes" if st.st_size > MAX_FILE_BYTES else None
+            )
+            if reason:
+                listing.skipped[rel] = reason
+                continue
+            listing.files.append(
+                ProjectFile(rel, f"stat:{st.st_size}:{st.st_mtime_ns}", st.st_size, st.st_mtime)
+            )
+    return listing
+
+
+def cochange(root: Path, paths: list[str], max_commits: int = 300) -> dict[str, float]:
+    """Files that changed in the same commits as `paths`, weighted so huge commits count little."""
+    shas = (_git(root, "log", f"-n{max_commits}", "--format=%H", "--", *paths) or b"").decode().split()
+    if not shas:
+        return {}
+    out = _git(root, "log", "--no-walk=unsorted", "--format=%x00", "--name-only", *shas) or b""
+    scores: dict[str, float] = defaultdict(float)
+    wanted = set(paths)
+    for block in out.decode(errors="replace").split("\0"):
+        names = [n for n in block.split("\n") if n]
+        if not names or len(names) > 50:
+            continue
+        for n in names:
+            if n not in wanted:
+                scores[n] += 1.0 / len(names)
+    return dict(scores)

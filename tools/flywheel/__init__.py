@@ -1,0 +1,1 @@
+"""The knowledge flywheel: injection and decay, transcripts and their miners."""

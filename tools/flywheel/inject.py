@@ -1,0 +1,203 @@
+"""The knowledge flywheel: inject the few relevant patterns, measure whether they helped, let unused
+ones decay, and ship starter guardrails for the failure patterns everyone meets.
+
+- Inject: `session_start` and `context_load` include the top active patterns for the goal or task,
+  within a small token budget, and record which were shown (SQLite only: it is a measurement).
+- Measure: at `session_end`, every pattern shown in the session counts as used; on success it also
+  counts as having helped. Its confidence moves toward 1 when it helps and down when the session
+  fails. The counters live in the pattern's ledger file, so the history is reviewable.
+- Decay: confidence fades with time since last use (half-life, default 30 days). Patterns whose
+  faded confidence falls below a threshold are proposed for retirement; a person confirms.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from pydantic import Field
+
+from factorops.store.components import Component, Migration
+from factorops.store.store import Store
+from factorops.tools.guardrails import starters as starter_guardrails
+from factorops.tools.kernel.compact import CompactModel
+from factorops.tools.kernel.errors import DomainError
+from factorops.tools.patterns import records as patterns
+from factorops.tools.patterns.model import Pattern
+
+HALF_LIFE_DAYS = 30.0
+RETIRE_BELOW = 0.2
+INJECT_LIMIT = 3
+INJECT_BUDGET = 300
+
+COMPONENT = Component(
+    name="flywheel",
+    migrations=(
+        Migration(
+            "flywheel-001",
+            """
+            CREATE TABLE pattern_injections (
+                session_id TEXT NOT NULL,
+                pattern_id TEXT NOT NULL,
+                shown_at TEXT NOT NULL,
+                via TEXT NOT NULL,
+                PRIMARY KEY (session_id, pattern_id)
+            );
+            """,
+        ),
+    ),
+)
+
+
+class InjectedPattern(CompactModel):
+    id: str
+    title: str
+    kind: str
+    advice: str = Field(default="", description="the solution or rule, first lines")
+
+
+def relevant(
+    store: Store, text: str, limit: int = INJECT_LIMIT, budget: int = INJECT_BUDGET
+) -> list[InjectedPattern]:
+    """Active patterns matching `text`, strongest first, within `budget` tokens."""
+    if not text.strip():
+        return []
+    res = patterns.search(
+        store,
+        patterns.PatternsSearchInput(
+            query=text[:500], status="active", limit=limit, budget_tokens=max(50, budget)
+        ),
+        datetime.now(),
+    )
+    out = []
+    for hit in res.results:
+        if hit.kind == "guardrail":
+            continue  # guardrails act through guardrail_check, not as reading matter
+        p = patterns.get(store, hit.id)
+        out.append(InjectedPattern(id=p.id, title=p.title, kind=p.kind, advice=p.solution.strip()[:300]))
+    return out
+
+
+def record_shown(
+    store: Store, session_id: str | None, shown: list[InjectedPattern], via: str, now: datetime
+) -> None:
+    if not session_id or not shown:
+        return
+    with store.index.transaction() as db:
+        for p in shown:
+            db.execute(
+                "INSERT OR IGNORE INTO pattern_injections (session_id, pattern_id, shown_at, via) VALUES (?, ?, ?, ?)",
+                [session_id, p.id, now.isoformat(), via],
+            )
+
+
+def measure(store: Store, session_id: str, outcome: str, now: datetime) -> list[str]:
+    """Credit (or debit) the patterns shown in a session that just ended; one ledger commit."""
+    ids = [
+        r[0]
+        for r in store.db.execute(
+            "SELECT pattern_id FROM pattern_injections WHERE session_id = ? ORDER BY pattern_id", [session_id]
+        ).fetchall()
+    ]
+    updated: list[Pattern] = []
+    for pid in ids:
+        try:
+            p = patterns.get(store, pid)
+        except DomainError:
+            continue
+        helped = outcome == "success"
+        conf = p.confidence + (0.1 * (1 - p.confidence) if helped else -0.05 if outcome == "failed" else 0.0)
+        updated.append(
+            p.model_copy(
+                update={
+                    "times_used": p.times_used + 1,
+                    "times_helped": p.times_helped + (1 if helped else 0),
+                    "confidence": round(min(0.99, max(0.01, conf)), 4),
+                    "updated": now,
+                }
+            )
+        )
+    patterns.save_many(
+        store,
+        updated,
+        f"flywheel: {len(updated)} pattern(s) used in a {outcome} session",
+        {"Session": session_id, "Factor": "IX"},
+    )
+    return [p.id for p in updated]
+
+
+def faded(p: Pattern, now: datetime, half_life_days: float = HALF_LIFE_DAYS) -> float:
+    days = max(0.0, (now - p.updated).total_seconds() / 86400)
+    return p.confidence * math.pow(0.5, days / half_life_days)
+
+
+class DecayProposal(CompactModel):
+    id: str
+    title: str
+    confidence: float
+    faded: float
+    days_unused: int
+
+
+def retirement_proposals(
+    store: Store, now: datetime, threshold: float = RETIRE_BELOW, half_life_days: float = HALF_LIFE_DAYS
+) -> list[DecayProposal]:
+    out = []
+    for row in patterns.list_patterns(store, status="active", limit=100_000):
+        p = patterns.get(store, str(row["id"]))
+        if "starter" in p.tags:
+            continue  # starter guardrails are removed as a set, not decayed
+        f = faded(p, now, half_life_days)
+        if f < threshold:
+            out.append(
+                DecayProposal(
+                    id=p.id,
+                    title=p.title,
+                    confidence=p.confidence,
+                    faded=round(f, 3),
+                    days_unused=int((now - p.updated).total_seconds() // 86400),
+                )
+            )
+    return sorted(out, key=lambda d: d.faded)
+
+
+# -- starter guardrails ---------------------------------------------------------------------------
+
+
+def starter_id(tags: list[str]) -> str:
+    slug = next(t.split(":", 1)[1] for t in tags if t.startswith("starter:"))
+    return f"starter-{slug}"
+
+
+def install_starter(store: Store, now: datetime) -> list[str]:
+    """Install (or re-activate) the starter guardrails as active patterns; one commit. Idempotent."""
+    todo: list[Pattern] = []
+    for cand in starter_guardrails.starter_guardrails():
+        pid = starter_id(cand.tags)
+        path = store.ledger.path / f"patterns/{pid}.md"
+        if path.exists():
+            current = patterns.get(store, pid)
+            if current.status == "active":
+                continue
+            todo.append(current.model_copy(update={"status": "active", "updated": now}))
+        else:
+            todo.append(Pattern(**cand.model_dump(), id=pid, status="active", created=now, updated=now))
+    patterns.save_many(store, todo, f"guardrails: install {len(todo)} starter guardrails", {"Factor": "XI"})
+    return [p.id for p in todo]
+
+
+def remove_starter(store: Store, now: datetime) -> list[str]:
+    """Retire every starter guardrail (they stay in the ledger's history); one commit."""
+    todo = []
+    for row in patterns.list_patterns(store, status="active", kind="guardrail", limit=100_000):
+        if str(row["id"]).startswith("starter-"):
+            todo.append(
+                patterns.get(store, str(row["id"])).model_copy(update={"status": "retired", "updated": now})
+            )
+    patterns.save_many(store, todo, f"guardrails: remove {len(todo)} starter guardrails", {"Factor": "XI"})
+    return [p.id for p in todo]
+
+
+def starter_active(store: Store, slug: str) -> bool:
+    row = store.db.execute("SELECT status FROM patterns WHERE id = ?", [f"starter-{slug}"]).fetchone()
+    return row is not None and row[0] == "active"

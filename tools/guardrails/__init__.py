@@ -1,0 +1,1 @@
+"""Guardrails: rule matching, the check, and the starter rules."""

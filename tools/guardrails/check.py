@@ -1,0 +1,104 @@
+"""`guardrail_check` (Factor XI): stop a repeated mistake before it happens.
+
+Active guardrail patterns carry a rule (command regex, action regex, path globs, effect `warn` or
+`block`); `guardrail_match.GuardrailMatcher` does the matching (strictest effect wins, every match
+reported with why). This module adds the store: it is called before many actions, so the compiled
+matcher is cached per process and per database, and rebuilt only when `patterns_version` (a
+counter every pattern write bumps inside its own transaction) has moved. A call therefore costs
+one primary-key read of the meta table plus the matching itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from factorops.store.store import Store
+from factorops.tools.kernel.compact import CompactModel
+from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
+
+from .match import GuardrailMatcher
+
+Decision = Literal["allow", "warn", "block"]
+VERSION_KEY = "patterns_version"
+
+
+def _bounded(max_len: int) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is not None and len(value) > max_len:
+            raise ValueError(f"at most {max_len} characters (got {len(value)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _paths(value: list[str]) -> list[str]:
+    if len(value) > 200:
+        raise ValueError(f"at most 200 paths (got {len(value)}); check large changes in batches")
+    return value
+
+
+class GuardrailCheckInput(BaseModel):
+    action: Annotated[str, _bounded(2000), Field(description="What you are about to do")] = Field(
+        default_factory=str
+    )
+    command: Annotated[str | None, _bounded(10_000)] = None
+    paths: Annotated[list[str], AfterValidator(_paths)] = Field(default_factory=list)
+
+
+class GuardrailMatch(CompactModel):
+    id: str
+    title: str
+    effect: Literal["warn", "block"]
+    why: str
+
+
+class GuardrailCheckResult(CompactModel):
+    decision: Decision
+    matches: list[GuardrailMatch] = Field(default_factory=list)
+
+
+class _Guard(PatternCandidate):
+    """What the matcher needs of a stored guardrail: its rule, title, advice and id."""
+
+    id: str
+
+
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[str, GuardrailMatcher]] = {}  # db path -> (patterns_version, matcher)
+
+
+def matcher(store: Store) -> GuardrailMatcher:
+    """The compiled active guardrails of this store, rebuilt only when patterns changed."""
+    version = store.index.get_meta(VERSION_KEY) or "0"
+    key = str(store.datadir.db_path)
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    rows = store.db.execute(
+        "SELECT id, title, solution, rule FROM patterns "
+        "WHERE kind = 'guardrail' AND status = 'active' AND rule IS NOT NULL ORDER BY id"
+    ).fetchall()
+    guards = [
+        _Guard(id=pid, title=title, solution=solution, rule=GuardrailRule.model_validate(json.loads(rule)))
+        for pid, title, solution, rule in rows
+    ]
+    compiled = GuardrailMatcher(guards)
+    with _cache_lock:
+        _cache[key] = (version, compiled)
+    return compiled
+
+
+def check(store: Store, inp: GuardrailCheckInput, now: datetime) -> GuardrailCheckResult:
+    """allow / warn / block for an intended action, with every active guardrail that matched."""
+    decided = matcher(store).check(action=inp.action, command=inp.command, paths=inp.paths)
+    return GuardrailCheckResult(
+        decision=decided.decision,
+        matches=[
+            GuardrailMatch(id=m.id or "", title=m.title, effect=m.effect, why=m.why) for m in decided.matches
+        ],
+    )

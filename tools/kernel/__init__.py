@@ -1,0 +1,1 @@
+"""The shared kernel: errors, ids, clock-free helpers, paths, config, tokens, redaction."""

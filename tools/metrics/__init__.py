@@ -1,0 +1,1 @@
+"""Metrics: events, roll-ups and reports."""

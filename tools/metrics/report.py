@@ -1,0 +1,345 @@
+"""Metrics (Factor V): every tool call recorded cheaply, and a report of outcomes over a period.
+
+Events are SQLite-only derived data (a rebuild keeps them; they are not worth a commit each).
+Recording must cost next to nothing on the hot path, so events are buffered in memory and written
+in one transaction per batch (or when the process closes the store). A process killed by SIGKILL
+loses at most one unflushed batch of metrics, never a ledger record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel
+
+from factorops.store.components import Component, Migration
+from factorops.store.store import Store
+from factorops.tools.kernel.compact import CompactModel
+
+from . import rollup as metrics_rollup
+
+FLUSH_EVERY = 32
+FLUSH_AFTER_S = 2.0
+MAX_PENDING = 10_000  # events kept in memory while SQLite cannot be written
+CHARS_PER_TOKEN = 4  # call sizes are recorded in characters; tokens are estimated from them
+
+log = logging.getLogger("factorops.metrics")
+
+COMPONENT = Component(
+    name="metrics",
+    migrations=(
+        Migration(
+            "metrics-001",
+            """
+            CREATE TABLE events (
+                ts TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL,
+                session_id TEXT,
+                latency_ms REAL,
+                outcome TEXT,
+                n1 INTEGER,
+                n2 INTEGER
+            );
+            CREATE INDEX events_ts ON events (ts);
+            CREATE INDEX events_kind ON events (kind, ts);
+            """,
+        ),
+        Migration("metrics-002", metrics_rollup.MIGRATION_SQL),
+    ),
+)
+
+Row = tuple[str, str, str, str | None, float | None, str | None, int | None, int | None]
+
+
+class EventBuffer:
+    """Per store: events wait here and a background thread writes them in batches.
+
+    The tool call that records an event only appends to a list: no SQLite on the hot path, so a
+    write lock held by another process can never stall the event loop. The writer wakes when a
+    batch is full or every FLUSH_AFTER_S, whichever comes first; `flush()` writes at once (a
+    report wants every event so far) and `close()` writes the rest and stops the thread.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rows: list[Row] = []
+        self.cond = threading.Condition()
+        self.write_lock = threading.Lock()
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="factorops-metrics", daemon=True)
+        self.thread.start()
+
+    def add(self, row: Row) -> None:
+        with self.cond:
+            self.rows.append(row)
+            if len(self.rows) == FLUSH_EVERY:
+                self.cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                if not self.closed and len(self.rows) < FLUSH_EVERY:
+                    self.cond.wait(FLUSH_AFTER_S)
+                closed = self.closed
+            try:
+                self.flush()
+            except Exception:  # metrics must never take the server down; the rows are kept for a retry
+                log.exception("writing metrics events failed")
+            if closed:
+                return
+
+    def flush(self) -> None:
+        with self.write_lock:
+            with self.cond:
+                rows, self.rows = self.rows, []
+            if not rows:
+                return
+            try:
+                with self.store.index.transaction() as db:
+                    db.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    metrics_rollup.add_batch(
+                        db.conn,
+                        (
+                            (r[0], r[2], r[4] or 0.0, r[5] or "ok", r[6] or 0, r[7] or 0)
+                            for r in rows
+                            if r[1] == "call"
+                        ),
+                    )
+            except BaseException:
+                with self.cond:  # kept for the next try, but never more than MAX_PENDING in all
+                    room = max(0, MAX_PENDING - len(self.rows))
+                    self.rows[:0] = rows[-room:] if room else []
+                raise
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+        self.thread.join(timeout=10)
+        self.flush()
+
+
+_buffers: dict[int, EventBuffer] = {}
+_buffers_lock = threading.Lock()
+
+
+def buffer_for(store: Store) -> EventBuffer:
+    with _buffers_lock:
+        buf = _buffers.get(id(store))
+        if buf is None or buf.store is not store:
+            buf = _buffers[id(store)] = EventBuffer(store)
+        return buf
+
+
+def flush(store: Store) -> None:
+    """Write the events recorded so far (before a report reads them)."""
+    with _buffers_lock:
+        buf = _buffers.get(id(store))
+    if buf is not None and buf.store is store:
+        buf.flush()
+
+
+def close(store: Store) -> None:
+    """Write the rest and stop the writer: call before the store closes."""
+    with _buffers_lock:
+        buf = _buffers.pop(id(store), None)
+    if buf is not None and buf.store is store:
+        buf.close()
+
+
+def record_call(
+    store: Store,
+    ts: datetime,
+    tool: str,
+    latency_ms: float,
+    outcome: str,
+    tokens_in: int,
+    tokens_out: int,
+    session_id: str | None,
+) -> None:
+    buffer_for(store).add(
+        (ts.astimezone(UTC).isoformat(), "call", tool, session_id, latency_ms, outcome, tokens_in, tokens_out)
+    )
+
+
+def record_context_use(store: Store, ts: datetime, session_id: str | None, used: int, window: int) -> None:
+    """How full the assistant's window is after a context load: the 40% rule, measured."""
+    buffer_for(store).add(
+        (ts.astimezone(UTC).isoformat(), "context", "context_load", session_id, None, None, used, window)
+    )
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+Period = Literal["day", "week", "month", "all"]
+
+
+class MetricsReportInput(BaseModel):
+    period: Period = "week"
+
+
+class ToolStat(CompactModel):
+    tool: str
+    calls: int
+    errors: int
+    p50_ms: float
+    avg_tokens_in: int = 0  # estimated: characters / 4 (counting tokens on every call costs too much)
+    avg_tokens_out: int = 0
+
+
+class MetricsReport(CompactModel):
+    period: Period
+    since: datetime | None = None
+    sessions: int
+    outcomes: dict[str, int]
+    context_loads: int
+    context_over_40pct: int
+    median_context_share: float | None = None
+    validations: int
+    validation_pass_rate: float | None = None
+    approvals: int
+    approval_median_minutes: float | None = None
+    patterns_active: int
+    pattern_searches: int
+    patterns_shown_per_session: float | None = None
+    pattern_help_rate: float | None = None
+    repeat_failure_rate: float | None = None
+    tools: list[ToolStat]
+
+
+def _since(period: Period, now: datetime) -> datetime | None:
+    return (
+        None
+        if period == "all"
+        else now - {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}[period]
+    )
+
+
+def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsReport:
+    flush(store)
+    since = _since(inp.period, now)
+    s = since.astimezone(UTC).isoformat() if since else ""
+    db = store.db
+    outcomes: dict[str, int] = {}
+    for outcome, n in db.execute(
+        "SELECT COALESCE(outcome, 'open'), COUNT(*) FROM sessions WHERE started_at >= ? GROUP BY 1", [s]
+    ).fetchall():
+        outcomes[outcome] = n
+    shares = [
+        n1 / n2
+        for n1, n2 in db.execute(
+            "SELECT n1, n2 FROM events WHERE kind = 'context' AND ts >= ? AND n2 > 0", [s]
+        ).fetchall()
+    ]
+    val = db.execute("SELECT COUNT(*), SUM(passed) FROM validations WHERE started_at >= ?", [s]).fetchone()
+    lat = []
+    for req, dec in db.execute(
+        "SELECT requested_at, decided_at FROM approvals WHERE decided_at IS NOT NULL AND requested_at >= ?",
+        [s],
+    ).fetchall():
+        lat.append((datetime.fromisoformat(dec) - datetime.fromisoformat(req)).total_seconds() / 60)
+    approvals_n = db.execute("SELECT COUNT(*) FROM approvals WHERE requested_at >= ?", [s]).fetchone()[0]
+    tools = [
+        ToolStat(
+            tool=name,
+            calls=calls,
+            errors=errors,
+            p50_ms=round(metrics_rollup.p50(hist), 2),
+            avg_tokens_in=round(chars_in / calls / CHARS_PER_TOKEN),
+            avg_tokens_out=round(chars_out / calls / CHARS_PER_TOKEN),
+        )
+        for name, calls, errors, chars_in, chars_out, hist in sorted(
+            metrics_rollup.per_tool(db.conn, metrics_rollup.hour_of(s)), key=lambda r: (-r[1], r[0])
+        )
+    ]
+    shown = db.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT session_id) FROM pattern_injections WHERE shown_at >= ?", [s]
+    ).fetchone()
+    used_helped = db.execute("SELECT SUM(times_used), SUM(times_helped) FROM patterns").fetchone()
+    return MetricsReport(
+        patterns_shown_per_session=round(shown[0] / shown[1], 2) if shown[1] else None,
+        pattern_help_rate=round(used_helped[1] / used_helped[0], 3) if used_helped[0] else None,
+        repeat_failure_rate=_repeat_failure_rate(db, s),
+        period=inp.period,
+        since=since,
+        sessions=sum(outcomes.values()),
+        outcomes=outcomes,
+        context_loads=len(shares),
+        context_over_40pct=sum(1 for x in shares if x > 0.4),
+        median_context_share=round(statistics.median(shares), 3) if shares else None,
+        validations=val[0],
+        validation_pass_rate=round(val[1] / val[0], 3) if val[0] else None,
+        approvals=approvals_n,
+        approval_median_minutes=round(statistics.median(lat), 1) if lat else None,
+        patterns_active=db.execute("SELECT COUNT(*) FROM patterns WHERE status = 'active'").fetchone()[0],
+        pattern_searches=next((t.calls for t in tools if t.tool == "patterns_search"), 0),
+        tools=tools,
+    )
+
+
+def _repeat_failure_rate(db: object, since: str) -> float | None:
+    """Share of failed sessions whose goal repeats (>= 2 shared words) an earlier failed goal:
+    the number the flywheel should push down over time."""
+    import re
+
+    rows = db.execute(  # type: ignore[attr-defined]
+        "SELECT goal, started_at FROM sessions WHERE outcome IN ('failed', 'abandoned') ORDER BY started_at"
+    ).fetchall()
+    seen: list[set[str]] = []
+    repeats = total = 0
+    for goal, started in rows:
+        words = set(re.findall(r"[a-z]{4,}", goal.lower()))
+        if started >= since:
+            total += 1
+            repeats += any(len(words & w) >= 2 for w in seen)
+        seen.append(words)
+    return round(repeats / total, 3) if total else None
+
+
+def render(r: MetricsReport) -> str:
+    lines = [f"# Metrics ({r.period})", ""]
+    lines.append(
+        f"- sessions: {r.sessions} ({', '.join(f'{k} {v}' for k, v in r.outcomes.items()) or 'none'})"
+    )
+    lines.append(f"- context loads: {r.context_loads}, over the 40% rule: {r.context_over_40pct}")
+    if r.validation_pass_rate is not None:
+        lines.append(f"- validations: {r.validations}, pass rate {r.validation_pass_rate:.0%}")
+    lines.append(
+        f"- approvals: {r.approvals}"
+        + (
+            f", median decision {r.approval_median_minutes} min"
+            if r.approval_median_minutes is not None
+            else ""
+        )
+    )
+    lines.append(f"- active patterns: {r.patterns_active}; pattern searches: {r.pattern_searches}")
+    if r.patterns_shown_per_session is not None:
+        lines.append(
+            f"- flywheel: {r.patterns_shown_per_session} patterns shown per session, "
+            f"help rate {r.pattern_help_rate if r.pattern_help_rate is not None else '-'}"
+        )
+    if r.repeat_failure_rate is not None:
+        lines.append(
+            f"- repeat-failure rate: {r.repeat_failure_rate:.0%} of failed sessions repeat an earlier failure"
+        )
+    if r.tools:
+        lines += [
+            "",
+            "| tool | calls | errors | p50 ms | ~tokens in | ~tokens out |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t.tool} | {t.calls} | {t.errors} | {t.p50_ms} | {t.avg_tokens_in} | {t.avg_tokens_out} |"
+            for t in r.tools
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(r: MetricsReport) -> str:
+    return json.dumps(r.model_dump(mode="json"), indent=2)

@@ -1,0 +1,1 @@
+"""Human oversight and validation: approvals, gates, routing."""

@@ -1,0 +1,253 @@
+"""Human approvals (Factor VIII): a person decides risky steps; the decision is an audit record.
+
+An assistant can ask (`approval_request`) and wait (`approval_status`) but never decide: deciding
+lives in functions only the CLI, the dashboard and the elicitation path (the person answering in
+their own client) call. Requests expire; an expired request cannot be decided. Request and
+decision are ledger files (`approvals/YYYY-MM/<id>/request.json`, `decision.json`), each a commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from factorops.store.components import Component, Migration, RecordKind
+from factorops.store.store import Store
+from factorops.tools.kernel import config
+from factorops.tools.kernel.compact import CompactModel
+from factorops.tools.kernel.errors import DomainError, NotFound
+from factorops.tools.kernel.ids import new_id
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+Risk = Literal["low", "medium", "high", "critical"]
+Status = Literal["pending", "approved", "denied", "expired"]
+Via = Literal["cli", "dashboard", "elicitation"]
+
+
+class ApprovalRequestInput(BaseModel):
+    action: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    rationale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    risk: Risk
+    details: str = Field(default="", max_length=8000)
+    timeout_s: int | None = Field(
+        default=None, ge=10, le=7 * 86400, description="Expiry; default from config, 1h"
+    )
+    session_id: str | None = Field(default=None, max_length=64)
+
+
+class ApprovalStatusInput(BaseModel):
+    id: str = Field(min_length=1, max_length=64)
+    wait_s: float = Field(default=0, ge=0, le=600)
+
+
+class Approval(CompactModel):
+    id: str
+    status: Status
+    action: str | None = None
+    decided_by: str | None = None
+    via: str | None = None
+    comment: str | None = None
+    expires_at: datetime | None = None
+    how: str | None = None
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dump(d: Mapping[str, object]) -> bytes:
+    return (json.dumps(d, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _index_request(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+    r = json.loads(data)
+    db.execute(
+        """INSERT INTO approvals (id, action, rationale, risk, details, session_id, requested_at, expires_at,
+                                  status, ledger_dir, commit_sha)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(id) DO NOTHING""",
+        [
+            r["id"],
+            r["action"],
+            r["rationale"],
+            r["risk"],
+            r["details"],
+            r.get("session_id"),
+            r["requested_at"],
+            r["expires_at"],
+            path.rsplit("/", 1)[0],
+            sha,
+        ],
+    )
+
+
+def _index_decision(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+    d = json.loads(data)
+    db.execute(
+        """UPDATE approvals SET status=?, decided_at=?, decided_by=?, via=?, comment=?, decision_sha=? WHERE id=?""",
+        [d["decision"], d["decided_at"], d["decided_by"], d["via"], d.get("comment", ""), sha, d["id"]],
+    )
+
+
+COMPONENT = Component(
+    name="approvals",
+    migrations=(
+        Migration(
+            "approvals-001",
+            """
+            CREATE TABLE approvals (
+                id TEXT PRIMARY KEY,
+                action TEXT NOT NULL,
+                rationale TEXT NOT NULL,
+                risk TEXT NOT NULL,
+                details TEXT NOT NULL,
+                session_id TEXT,
+                requested_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                status TEXT NOT NULL,
+                decided_at TEXT,
+                decided_by TEXT,
+                via TEXT,
+                comment TEXT,
+                ledger_dir TEXT NOT NULL,
+                commit_sha TEXT NOT NULL,
+                decision_sha TEXT
+            );
+            CREATE INDEX approvals_status ON approvals (status, requested_at);
+            """,
+        ),
+    ),
+    kinds=(
+        RecordKind("approval_request", r"approvals/\d{4}-\d{2}/[^/]+/request\.json", _index_request),
+        RecordKind("approval_decision", r"approvals/\d{4}-\d{2}/[^/]+/decision\.json", _index_decision),
+    ),
+    ledger_tables=("approvals",),
+)
+
+
+DASHBOARD_PORT = 8766  # `factorops dashboard`'s default port
+
+
+def how_to_decide(approval_id: str) -> str:
+    return (
+        f"A person decides with `factorops approve {approval_id}` or `factorops deny {approval_id} "
+        f"--comment ...`, or on the dashboard (`factorops dashboard`, "
+        f"http://127.0.0.1:{DASHBOARD_PORT}/approvals#{approval_id}); wait with approval_status."
+    )
+
+
+def create(store: Store, inp: ApprovalRequestInput, now: datetime) -> Approval:
+    timeout_s = inp.timeout_s or config.load_for(store.datadir).approval_timeout_s
+    aid = new_id("apr", now)
+    expires = now + timedelta(seconds=timeout_s)
+    rec = {
+        "id": aid,
+        "action": inp.action,
+        "rationale": inp.rationale,
+        "risk": inp.risk,
+        "details": inp.details,
+        "session_id": inp.session_id,
+        "requested_at": _iso(now),
+        "expires_at": _iso(expires),
+    }
+    path = f"approvals/{now.astimezone(UTC):%Y-%m}/{aid}/request.json"
+    data = _dump(rec)
+    trailers = {"Approval": aid, "Factor": "VIII"}
+    if inp.session_id:
+        trailers["Session"] = inp.session_id
+    store.write(
+        {path: data},
+        f"approval: request ({inp.risk}) {inp.action[:60]}",
+        trailers,
+        lambda db, sha: _index_request(db, path, data, sha),
+    )
+    return Approval(id=aid, status="pending", action=inp.action, expires_at=expires, how=how_to_decide(aid))
+
+
+def _row(store: Store, approval_id: str) -> dict[str, object]:
+    cur = store.db.execute("SELECT * FROM approvals WHERE id = ?", [approval_id])
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound("id", f"no approval {approval_id!r}; list them with `factorops approvals`")
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def status(store: Store, approval_id: str, now: datetime) -> Approval:
+    r = _row(store, approval_id)
+    st = str(r["status"])
+    expires = datetime.fromisoformat(str(r["expires_at"]))
+    if st == "pending" and now >= expires:
+        st = "expired"
+    return Approval(
+        id=approval_id,
+        status=st,
+        action=str(r["action"]),  # type: ignore[arg-type]
+        decided_by=r["decided_by"],
+        via=r["via"],
+        comment=r["comment"] or None,  # type: ignore[arg-type]
+        expires_at=expires if st == "pending" else None,
+        how=how_to_decide(approval_id) if st == "pending" else None,
+    )
+
+
+def decide(
+    store: Store, approval_id: str, approve: bool, by: str, via: Via, comment: str, now: datetime
+) -> Approval:
+    """A person's decision. Never exposed as an MCP tool."""
+    if len(comment) > 2000:
+        raise DomainError("comment", "at most 2,000 characters")
+    current = status(store, approval_id, now)
+    if current.status == "expired":
+        raise DomainError("id", f"approval {approval_id} expired; the assistant must ask again")
+    if current.status != "pending":
+        raise DomainError(
+            "id", f"approval {approval_id} was already {current.status} by {current.decided_by}"
+        )
+    r = _row(store, approval_id)
+    decision = "approved" if approve else "denied"
+    rec = {
+        "id": approval_id,
+        "decision": decision,
+        "decided_by": by,
+        "via": via,
+        "comment": comment,
+        "decided_at": _iso(now),
+    }
+    path = f"{r['ledger_dir']}/decision.json"
+    data = _dump(rec)
+    trailers = {"Approval": approval_id, "Factor": "VIII"}
+    if r.get("session_id"):
+        trailers["Session"] = str(r["session_id"])
+
+    def index_if_still_pending(db: sqlite_utils.Database, sha: str) -> None:
+        # The check above ran before the ledger lock was taken: another person (CLI and dashboard
+        # in separate processes) may have decided since. Checked again under the lock, inside the
+        # write's transaction; raising undoes this commit, so the first decision stays the record.
+        row = db.execute("SELECT status, decided_by FROM approvals WHERE id = ?", [approval_id]).fetchone()
+        if row[0] != "pending":
+            raise DomainError("id", f"approval {approval_id} was already {row[0]} by {row[1]}")
+        _index_decision(db, path, data, sha)
+
+    store.write({path: data}, f"approval: {decision} by {by} via {via}", trailers, index_if_still_pending)
+    return status(store, approval_id, now)
+
+
+def pending(store: Store, now: datetime) -> list[dict[str, object]]:
+    cur = store.db.execute(
+        "SELECT id, action, rationale, risk, requested_at, expires_at FROM approvals WHERE status = 'pending' "
+        "AND expires_at > ? ORDER BY requested_at",
+        [_iso(now)],
+    )
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def recent(store: Store, limit: int = 50) -> list[dict[str, object]]:
+    cur = store.db.execute("SELECT * FROM approvals ORDER BY requested_at DESC LIMIT ?", [limit])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

@@ -1,0 +1,1 @@
+"""Patterns: records, Markdown files, search, mining, bundles and .agents interop."""

@@ -1,0 +1,547 @@
+"""Patterns, anti-patterns and guardrails (Factors IX, XI): record, index, search, promote.
+
+Each pattern is one Markdown file in the ledger (`patterns/<id>.md`) and one commit per change;
+SQLite indexes it with FTS5 (BM25 ranking, snippets). An assistant may record candidates and update
+them; only a person promotes a candidate to active or retires it (CLI, approvals), because a
+pattern that is active is injected into future sessions and guardrails may block actions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from fnmatch import fnmatch
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from factorops.store.components import Component, Migration, RecordKind
+from factorops.store.store import Store
+from factorops.tools.kernel.compact import CompactModel
+from factorops.tools.kernel.errors import DomainError, NotFound
+from factorops.tools.kernel.ids import new_id
+from factorops.tools.kernel.tokens import count_tokens
+
+from . import markdown as pattern_markdown
+from . import search as pattern_search
+from .model import (
+    Evidence,
+    GuardrailRule,
+    Pattern,
+    PatternCandidate,
+    PatternKind,
+    PatternStatus,
+)
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+# Bounds are checked by validators rather than JSON-schema keywords: every assistant pays for the
+# tools/list schema in tokens on every session, and `maxLength: 4000` tells a model nothing useful.
+
+
+def _text(max_len: int, min_len: int = 0) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if len(value) < min_len:
+            raise ValueError("must not be empty")
+        if len(value) > max_len:
+            raise ValueError(f"at most {max_len} characters (got {len(value)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _items(max_items: int) -> AfterValidator:
+    def check(value: list[str]) -> list[str]:
+        if len(value) > max_items:
+            raise ValueError(f"at most {max_items} items (got {len(value)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _range(low: int, high: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return AfterValidator(check)
+
+
+Tag = Annotated[str, _text(50, 1)]
+Glob = Annotated[str, _text(300, 1)]
+Ref = Annotated[str, _text(200, 1)]
+_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+# A quantified group that is itself quantified, e.g. (a+)+ or (x*)*: the shape of regexes whose
+# backtracking explodes. guardrail_check runs every active rule before many actions.
+_NESTED_REPEAT = re.compile(r"\([^()]*[+*}][^()]*\)[+*{]")
+
+
+class PatternRecordInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str | None, Field(description="To update")] = None
+    title: Annotated[str, _text(200, 1)]
+    kind: PatternKind = "pattern"
+    problem: Annotated[str, _text(4000)] = Field(default_factory=str)
+    solution: Annotated[str, _text(4000), Field(description="Or the rule")] = Field(default_factory=str)
+    tags: Annotated[list[Tag], _items(20)] = Field(default_factory=list)
+    scope: Annotated[list[Glob], _items(50), Field(description="Path globs")] = Field(default_factory=list)
+    evidence: Annotated[list[Ref], _items(50), Field(description="Session/checkpoint ids, commits")] = Field(
+        default_factory=list
+    )
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    match: Annotated[str | None, _text(500, 1), Field(description="Guardrail: command regex")] = None
+    effect: Literal["warn", "block"] = "warn"
+
+
+class PatternsSearchInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, _text(500)] = Field(default_factory=str)
+    kind: PatternKind | None = None
+    tags: Annotated[list[Tag], _items(10)] = Field(default_factory=list)
+    paths: Annotated[list[Glob], _items(20)] = Field(default_factory=list)
+    status: PatternStatus | None = None
+    limit: Annotated[int, _range(1, 50)] = 5
+    budget_tokens: Annotated[int, _range(50, 20_000)] = 800
+
+
+class PatternRecordResult(CompactModel):
+    id: str
+    status: PatternStatus
+    created: bool
+    commit: str
+
+
+class PatternHit(CompactModel):
+    id: str
+    title: str
+    kind: PatternKind
+    status: PatternStatus
+    confidence: float
+    snippet: str
+    tags: list[str] = Field(default_factory=list)
+
+
+class PatternsSearchResult(CompactModel):
+    results: list[PatternHit] = Field(default_factory=list)
+    tokens: int
+    truncated: bool = False  # more matched than the limit or the token budget let through
+
+
+# -- index -----------------------------------------------------------------------------------------
+
+
+def _index(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+    upsert(db, _parse_file(path, data), sha)
+
+
+def _parse_file(path: str, data: bytes) -> Pattern:
+    p = pattern_markdown.parse(data.decode("utf-8", errors="replace"), path)
+    if path != f"patterns/{p.id}.md":
+        raise pattern_markdown.PatternFileError(f"{path}: id {p.id!r} does not match the file name")
+    return p
+
+
+def upsert(db: sqlite_utils.Database, p: Pattern, sha: str) -> None:
+    row = db.execute("SELECT rowid FROM patterns WHERE id = ?", [p.id]).fetchone()
+    values = [
+        p.title,
+        p.kind,
+        p.status,
+        p.problem,
+        p.solution,
+        json.dumps(p.tags),
+        json.dumps(p.scope),
+        p.confidence,
+        p.times_used,
+        p.times_helped,
+        p.evidence.model_dump_json(),
+        p.rule.model_dump_json() if p.rule else None,
+        p.source,
+        p.created.isoformat(),
+        p.updated.isoformat(),
+        sha,
+    ]
+    if row is None:
+        db.execute(
+            """INSERT INTO patterns (title, kind, status, problem, solution, tags, scope, confidence,
+               times_used, times_helped, evidence, rule, source, created, updated, commit_sha, id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [*values, p.id],
+        )
+        rowid = db.execute("SELECT rowid FROM patterns WHERE id = ?", [p.id]).fetchone()[0]
+    else:
+        rowid = row[0]
+        db.execute(
+            """UPDATE patterns SET title=?, kind=?, status=?, problem=?, solution=?, tags=?, scope=?,
+               confidence=?, times_used=?, times_helped=?, evidence=?, rule=?, source=?, created=?,
+               updated=?, commit_sha=? WHERE id=?""",
+            [*values, p.id],
+        )
+        db.execute("DELETE FROM patterns_fts WHERE rowid = ?", [rowid])
+    db.execute(
+        "INSERT INTO patterns_fts (rowid, title, problem, solution, tags) VALUES (?, ?, ?, ?, ?)",
+        [rowid, p.title, p.problem, p.solution, " ".join(p.tags)],
+    )
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('patterns_version', '1') "
+        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+    )
+
+
+COMPONENT = Component(
+    name="patterns",
+    migrations=(
+        Migration(
+            "patterns-001",
+            """
+            CREATE TABLE patterns (
+                id TEXT PRIMARY KEY,
+                title TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                status TEXT NOT NULL,
+                problem TEXT NOT NULL,
+                solution TEXT NOT NULL,
+                tags TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                confidence REAL NOT NULL,
+                times_used INTEGER NOT NULL,
+                times_helped INTEGER NOT NULL,
+                evidence TEXT NOT NULL,
+                rule TEXT,
+                source TEXT NOT NULL,
+                created TEXT NOT NULL,
+                updated TEXT NOT NULL,
+                commit_sha TEXT NOT NULL
+            );
+            CREATE INDEX patterns_kind_status ON patterns (kind, status);
+            CREATE VIRTUAL TABLE patterns_fts USING fts5(title, problem, solution, tags);
+            """,
+        ),
+        # Mining state: running totals over the mined history, so an incremental run judges new
+        # commits against all earlier ones. SQLite-only (derivable again by mining from scratch),
+        # hence not a ledger table: a rebuild keeps it along with the cursors in `meta`.
+        Migration(
+            "patterns-002",
+            """
+            CREATE TABLE mining_files (
+                path TEXT PRIMARY KEY,
+                changes INTEGER NOT NULL DEFAULT 0,
+                recent_fixes TEXT NOT NULL DEFAULT '[]',
+                last_shas TEXT NOT NULL DEFAULT '[]',
+                failed_sessions TEXT NOT NULL DEFAULT '[]'
+            );
+            CREATE TABLE mining_pairs (
+                a TEXT NOT NULL,
+                b TEXT NOT NULL,
+                n INTEGER NOT NULL,
+                PRIMARY KEY (a, b)
+            ) WITHOUT ROWID;
+            """,
+        ),
+        # Stemming: "tests" finds "test", "retrying" finds "retry". The index is derived, so it is
+        # re-created from the patterns table.
+        Migration(
+            "patterns-003",
+            """
+            DROP TABLE patterns_fts;
+            CREATE VIRTUAL TABLE patterns_fts USING fts5(
+                title, problem, solution, tags, tokenize = 'porter unicode61 remove_diacritics 2'
+            );
+            INSERT INTO patterns_fts (rowid, title, problem, solution, tags)
+                SELECT rowid, title, problem, solution,
+                       coalesce((SELECT group_concat(value, ' ') FROM json_each(patterns.tags)), '')
+                FROM patterns;
+            """,
+        ),
+    ),
+    kinds=(RecordKind("pattern", r"patterns/[^/]+\.md", _index),),
+    ledger_tables=("patterns_fts", "patterns"),
+)
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def get(store: Store, pattern_id: str) -> Pattern:
+    path = f"patterns/{pattern_id}.md"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", pattern_id) or not (store.ledger.path / path).is_file():
+        raise NotFound("id", f"no pattern {pattern_id!r}; search with patterns_search")
+    try:
+        return _parse_file(path, store.ledger.read(path))
+    except pattern_markdown.PatternFileError as exc:
+        raise DomainError("id", f"the ledger file is broken: {exc}. Fix the file by hand") from None
+
+
+def list_patterns(
+    store: Store, status: str | None = None, kind: str | None = None, limit: int = 200
+) -> list[dict[str, object]]:
+    where, args = [], []
+    if status:
+        where.append("status = ?")
+        args.append(status)
+    if kind:
+        where.append("kind = ?")
+        args.append(kind)
+    sql = "SELECT id, title, kind, status, confidence, times_used, times_helped, updated FROM patterns"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY updated DESC LIMIT ?"
+    cols = ["id", "title", "kind", "status", "confidence", "times_used", "times_helped", "updated"]
+    return [dict(zip(cols, r, strict=True)) for r in store.db.execute(sql, [*args, limit]).fetchall()]
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def _evidence(refs: list[str]) -> Evidence:
+    ev = Evidence()
+    for r in refs:
+        if r.startswith("ses-"):
+            ev.sessions.append(r)
+        elif r.startswith("ckp-"):
+            ev.checkpoints.append(r)
+        elif _SHA.match(r):
+            ev.commits.append(r)
+        else:
+            ev.transcripts.append(r)
+    return ev
+
+
+def save_many(store: Store, ps: list[Pattern], message: str, trailers: dict[str, str]) -> str | None:
+    """Write several patterns as one ledger commit (an import, a mining run, a flywheel update)."""
+    if not ps:
+        return None
+    files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in ps}
+
+    def index(db: sqlite_utils.Database, sha: str) -> None:
+        for p in ps:
+            upsert(db, p, sha)
+
+    sha, _ = store.write(files, message, trailers, index)
+    return sha
+
+
+def save(store: Store, p: Pattern, message: str, session: str | None = None) -> str:
+    path = f"patterns/{p.id}.md"
+    data = pattern_markdown.render(p).encode()
+    trailers = {"Pattern": p.id, "Factor": "XI" if p.kind == "guardrail" else "IX"}
+    if session:
+        trailers["Session"] = session
+    sha, _ = store.write({path: data}, message, trailers, lambda db, sha: upsert(db, p, sha))
+    return sha
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why a guardrail regex is refused (None when it is fine)."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"not a valid regular expression: {exc}"
+    if _NESTED_REPEAT.search(pattern):
+        return "nested repetition such as (a+)+ can hang the check; simplify it"
+    return None
+
+
+def rule_problem(rule: GuardrailRule | None) -> str | None:
+    """Why a stored or imported rule is refused (None when it is fine)."""
+    if rule is None:
+        return None
+    for pattern in (rule.command_regex, rule.action_regex):
+        problem = regex_problem(pattern) if pattern else None
+        if problem:
+            return f"{pattern!r}: {problem}"
+    return None
+
+
+def _rule(inp: PatternRecordInput) -> GuardrailRule | None:
+    """A guardrail's rule from `match` (command regex) and `scope` (path globs); all given must match."""
+    if inp.kind != "guardrail":
+        if inp.match is not None:
+            raise DomainError(
+                "match", "only guardrails have a rule; set kind to 'guardrail' or leave match out"
+            )
+        return None
+    if inp.match is None and not inp.scope:
+        raise DomainError(
+            "match", "a guardrail needs match (a regex for the command) or scope (path globs) to fire on"
+        )
+    problem = regex_problem(inp.match) if inp.match is not None else None
+    if problem:
+        raise DomainError("match", problem)
+    return GuardrailRule(effect=inp.effect, command_regex=inp.match, path_globs=list(inp.scope))
+
+
+def record(store: Store, inp: PatternRecordInput, now: datetime) -> PatternRecordResult:
+    """Create a candidate, or update one by id. Never changes the status: promotion is a person's call."""
+    fields = PatternCandidate(
+        title=inp.title,
+        kind=inp.kind,
+        problem=inp.problem,
+        solution=inp.solution,
+        tags=inp.tags,
+        scope=inp.scope,
+        confidence=inp.confidence,
+        evidence=_evidence(inp.evidence),
+        rule=_rule(inp),
+        source="assistant",
+    )
+    if inp.id is None:
+        p = Pattern(
+            **fields.model_dump(), id=new_id("pat", now), status="candidate", created=now, updated=now
+        )
+        sha = save(store, p, f"pattern: record candidate {p.title[:60]}")
+        return PatternRecordResult(id=p.id, status=p.status, created=True, commit=sha)
+    old = get(store, inp.id)
+    if old.status == "retired":
+        raise DomainError("id", f"pattern {inp.id} is retired; record a new one instead")
+    merged = Pattern(
+        **{
+            **old.model_dump(),
+            **fields.model_dump(),
+            "source": old.source,
+            "updated": now,
+            "evidence": merge_evidence(old.evidence, fields.evidence),
+            "rule": fields.rule or old.rule,
+        }
+    )
+    sha = save(store, merged, f"pattern: update {old.id}")
+    return PatternRecordResult(id=merged.id, status=merged.status, created=False, commit=sha)
+
+
+def merge_evidence(a: Evidence, b: Evidence) -> Evidence:
+    return Evidence(
+        sessions=list(dict.fromkeys(a.sessions + b.sessions))[:50],
+        checkpoints=list(dict.fromkeys(a.checkpoints + b.checkpoints))[:50],
+        commits=list(dict.fromkeys(a.commits + b.commits))[:50],
+        transcripts=list(dict.fromkeys(a.transcripts + b.transcripts))[:50],
+        excerpt=b.excerpt or a.excerpt,
+    )
+
+
+def set_status(store: Store, pattern_id: str, status: PatternStatus, now: datetime, by: str) -> Pattern:
+    """Promote or retire: a person's decision (CLI, dashboard, approval), never an assistant's."""
+    p = get(store, pattern_id)
+    if p.status == status:
+        raise DomainError("id", f"pattern {pattern_id} is already {status}")
+    if status == "active" and p.status == "retired":
+        raise DomainError("id", f"pattern {pattern_id} is retired; record it again to revive it")
+    p = p.model_copy(update={"status": status, "updated": now})
+    save(store, p, f"pattern: {status} {pattern_id} (by {by})")
+    return p
+
+
+# -- near-duplicates ---------------------------------------------------------------------------
+
+SIMILAR = 0.8  # Jaccard similarity of title words at which two patterns are the same finding
+
+
+def title_words(title: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\w+", title.lower()))
+
+
+def similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    if not a or not b:
+        return a == b
+    return len(a & b) / len(a | b) >= SIMILAR
+
+
+def find_duplicate(store: Store, title: str, kind: str) -> str | None:
+    """The id of a stored, not retired pattern of the same kind whose title nearly equals `title`
+    (same words, or >= SIMILAR of them shared); search narrows the field so this stays cheap."""
+    words = title_words(title)
+    filters = pattern_search.Filters("p.status != 'retired' AND p.kind = ?", (kind,))
+    hits = pattern_search.search_rowids(store.db, title, filters, 10)
+    if not hits:
+        return None
+    marks = ",".join("?" * len(hits))
+    for pid, title in store.db.execute(
+        f"SELECT id, title FROM patterns WHERE rowid IN ({marks})", [r for r, _ in hits]
+    ).fetchall():
+        if similar(words, title_words(title)):
+            return str(pid)
+    return None
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+
+def _filters(inp: PatternsSearchInput) -> pattern_search.Filters:
+    where = ["p.status = ?" if inp.status else "p.status != 'retired'"]
+    args: list[object] = [inp.status] if inp.status else []
+    if inp.kind:
+        where.append("p.kind = ?")
+        args.append(inp.kind)
+    for tag in inp.tags:
+        where.append("EXISTS (SELECT 1 FROM json_each(p.tags) WHERE value = ?)")
+        args.append(tag)
+    return pattern_search.Filters(" AND ".join(where), tuple(args))
+
+
+_HIT_COLUMNS = "p.rowid, p.id, p.title, p.kind, p.status, p.confidence, p.tags, p.scope, p.problem"
+
+
+def search(store: Store, inp: PatternsSearchInput, now: datetime) -> PatternsSearchResult:
+    """Ranked hits with snippets; filters combine (AND); the answer never exceeds `budget_tokens`."""
+    db = store.db
+    filters = _filters(inp)
+    # Path scopes are globs, matched in Python: fetch extra rows so filtering still fills the limit.
+    fetch = (inp.limit * 4 if inp.paths else inp.limit) + 1
+    found: list[tuple[tuple[object, ...], str | None]] = []
+    if pattern_search.words(inp.query):
+        hits = pattern_search.search_rowids(db, inp.query, filters, fetch)
+        by_rowid = {
+            r[0]: r
+            for r in db.execute(
+                f"SELECT {_HIT_COLUMNS} FROM patterns p WHERE p.rowid IN ({','.join('?' * len(hits))})",
+                [rowid for rowid, _ in hits],
+            ).fetchall()
+        }
+        found = [(by_rowid[rowid], q) for rowid, q in hits if rowid in by_rowid]
+    elif not inp.query.strip():
+        rows = db.execute(
+            f"SELECT {_HIT_COLUMNS} FROM patterns p WHERE {filters.sql} "
+            "ORDER BY p.confidence DESC, p.updated DESC LIMIT ?",
+            [*filters.args, fetch],
+        ).fetchall()
+        found = [(r, None) for r in rows]
+    if inp.paths:
+        found = [f for f in found if _scope_matches(json.loads(str(f[0][7])), inp.paths)]
+    out = PatternsSearchResult(tokens=0, truncated=len(found) > inp.limit)
+    for row, query in found[: inp.limit]:
+        text = pattern_search.snippet(db, query, int(str(row[0]))) if query else str(row[8])[:160]
+        hit = PatternHit(
+            id=str(row[1]),
+            title=str(row[2]),
+            kind=row[3],  # type: ignore[arg-type]
+            status=row[4],  # type: ignore[arg-type]
+            confidence=round(float(str(row[5])), 2),
+            snippet=text,
+            tags=json.loads(str(row[6])),
+        )
+        cost = count_tokens(hit.model_dump_json())
+        if out.tokens + cost > inp.budget_tokens:
+            out.truncated = True
+            break
+        out.results.append(hit)
+        out.tokens += cost
+    return out
+
+
+def _scope_matches(scope: list[str], paths: list[str]) -> bool:
+    """A pattern with no scope applies everywhere; otherwise a path must fall under one of its globs."""
+    if not scope:
+        return True
+    return any(fnmatch(p, g) or p.startswith(g.rstrip("*").rstrip("/") + "/") for p in paths for g in scope)
+
+
+def fts_query(text: str) -> str | None:
+    """The OR query for `text` (kept for callers that want the raw FTS5 form, e.g. benchmarks)."""
+    return pattern_search.fts_query(text)

@@ -1,0 +1,1 @@
+"""Sessions: start, checkpoints, resume and end."""

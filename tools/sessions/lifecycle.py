@@ -1,0 +1,484 @@
+"""Sessions and checkpoints (Factors I and VI): save working state so any new session can resume.
+
+A session is a goal pursued by an assistant; checkpoints record progress (summary, next steps,
+decisions, open questions, files touched). Each start, checkpoint and end is one ledger file and
+one commit, so the history is reviewable in git; SQLite indexes it for fast resume.
+
+The resume state is context an assistant pays for in tokens, so it stays compact: the latest
+checkpoint only, lists capped, no history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from factorops.store.components import Component, Migration, RecordKind
+from factorops.store.store import Store
+from factorops.tools.flywheel import inject as flywheel
+from factorops.tools.flywheel.inject import InjectedPattern
+from factorops.tools.guardrails import starters as starter_guardrails
+from factorops.tools.kernel.compact import CompactModel
+from factorops.tools.kernel.errors import DomainError, NotFound
+from factorops.tools.kernel.ids import new_id
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+# Documented caps (docs/tools.md): big enough for real work, small enough to stay cheap to resume.
+GOAL_MAX = 500
+SUMMARY_MAX = 4000
+ITEM_MAX = 500
+LIST_MAX = 30
+FILES_MAX = 200
+LEARNING_MAX = 1000
+
+Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ITEM_MAX)]
+FilePath = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400)]
+Learning = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LEARNING_MAX)]
+SessionId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Outcome = Literal["success", "partial", "failed", "abandoned"]
+
+
+# -- inputs ----------------------------------------------------------------------------------------
+
+
+class SessionStartInput(BaseModel):
+    """Start tracking a piece of work; returns a briefing from the last unfinished session."""
+
+    goal: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=GOAL_MAX)] = Field(
+        description="What this session should achieve"
+    )
+    tags: list[Item] = Field(default_factory=list, max_length=10)
+
+
+class CheckpointInput(BaseModel):
+    """Save progress so a fresh session can continue from here."""
+
+    session_id: SessionId
+    summary: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SUMMARY_MAX)
+    ] = Field(description="State of the work now")
+    next_steps: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
+    decisions: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
+    open_questions: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
+    files_touched: list[FilePath] = Field(default_factory=list, max_length=FILES_MAX)
+
+
+class SessionResumeInput(BaseModel):
+    """Load what is needed to continue a session (default: the latest unfinished one)."""
+
+    session_id: SessionId | None = None
+
+
+class SessionEndInput(BaseModel):
+    """Close a session with its outcome and what was learned."""
+
+    session_id: SessionId
+    outcome: Outcome
+    learnings: list[Learning] = Field(default_factory=list, max_length=20)
+    approval_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Approved request to claim success without a passing validation",
+    )
+
+
+# -- outputs ---------------------------------------------------------------------------------------
+
+
+class ResumeState(CompactModel):
+    session_id: str
+    goal: str
+    status: Literal["open", "ended"]
+    age: str
+    checkpoints: int
+    summary: str | None = None
+    next_steps: list[str] = Field(default_factory=list)
+    decisions: list[str] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+    files_touched: list[str] = Field(default_factory=list)
+    last_checkpoint_at: datetime | None = None
+
+
+class SessionStartResult(CompactModel):
+    session_id: str
+    commit: str
+    briefing: ResumeState | None = None
+    patterns: list[InjectedPattern] = Field(default_factory=list)
+
+
+class CheckpointResult(CompactModel):
+    checkpoint_id: str
+    seq: int
+    commit: str
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SessionEndResult(CompactModel):
+    session_id: str
+    outcome: Outcome
+    checkpoints: int
+    commit: str
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SessionSummary(BaseModel):
+    id: str
+    goal: str
+    status: Literal["open", "ended"]
+    outcome: str | None
+    started_at: datetime
+    updated_at: datetime
+    checkpoints: int
+
+
+# -- ledger records --------------------------------------------------------------------------------
+
+
+def _dump(data: Mapping[str, object]) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def _iso(now: datetime) -> str:
+    return now.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _index_session(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+    rec = json.loads(data)
+    db.execute(
+        """INSERT INTO sessions (id, goal, tags, status, started_at, updated_at, ledger_dir, commit_sha)
+           VALUES (?, ?, ?, 'open', ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET
+               goal=excluded.goal, tags=excluded.tags, commit_sha=excluded.commit_sha""",
+        [
+            rec["id"],
+            rec["goal"],
+            json.dumps(rec.get("tags", [])),
+            rec["started_at"],
+            rec["started_at"],
+            path.rsplit("/", 1)[0],
+            sha,
+        ],
+    )
+
+
+def _index_checkpoint(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+    rec = json.loads(data)
+    exists = db.execute("SELECT seq FROM checkpoints WHERE id = ?", [rec["id"]]).fetchone()
+    if exists:
+        return
+    seq_row = db.execute(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM checkpoints WHERE session_id = ?", [rec["session_id"]]
+    ).fetchone()
+    db.execute(
+        """INSERT INTO checkpoints (id, session_id, seq, summary, next_steps, decisions, open_questions,
+                                    files_touched, created_at, commit_sha)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            rec["id"],
+            rec["session_id"],
+            seq_row[0],
+            rec["summary"],
+            json.dumps(rec["next_steps"]),
+            json.dumps(rec["decisions"]),
+            json.dumps(rec["open_questions"]),
+            json.dumps(rec["files_touched"]),
+            rec["created_at"],
+            sha,
+        ],
+    )
+    db.execute(
+        """UPDATE sessions SET updated_at = MAX(updated_at, ?), checkpoint_count = checkpoint_count + 1
+           WHERE id = ?""",
+        [rec["created_at"], rec["session_id"]],
+    )
+
+
+def _index_end(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+    rec = json.loads(data)
+    db.execute(
+        """UPDATE sessions SET status='ended', outcome=?, learnings=?, ended_at=?,
+                  updated_at=MAX(updated_at, ?), end_commit_sha=? WHERE id=?""",
+        [
+            rec["outcome"],
+            json.dumps(rec["learnings"]),
+            rec["ended_at"],
+            rec["ended_at"],
+            sha,
+            rec["session_id"],
+        ],
+    )
+
+
+COMPONENT = Component(
+    name="sessions",
+    migrations=(
+        Migration(
+            "sessions-001",
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                goal TEXT NOT NULL,
+                tags TEXT NOT NULL DEFAULT '[]',
+                status TEXT NOT NULL CHECK (status IN ('open', 'ended')),
+                outcome TEXT,
+                learnings TEXT NOT NULL DEFAULT '[]',
+                started_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                ended_at TEXT,
+                checkpoint_count INTEGER NOT NULL DEFAULT 0,
+                ledger_dir TEXT NOT NULL,
+                commit_sha TEXT NOT NULL,
+                end_commit_sha TEXT
+            );
+            CREATE INDEX sessions_status_updated ON sessions (status, updated_at);
+            CREATE TABLE checkpoints (
+                id TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES sessions(id),
+                seq INTEGER NOT NULL,
+                summary TEXT NOT NULL,
+                next_steps TEXT NOT NULL,
+                decisions TEXT NOT NULL,
+                open_questions TEXT NOT NULL,
+                files_touched TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                commit_sha TEXT NOT NULL,
+                UNIQUE (session_id, seq)
+            );
+            """,
+        ),
+    ),
+    kinds=(
+        RecordKind("session", r"sessions/\d{4}-\d{2}/[^/]+/session\.json", _index_session),
+        RecordKind("checkpoint", r"sessions/\d{4}-\d{2}/[^/]+/checkpoints/[^/]+\.json", _index_checkpoint),
+        RecordKind("session_end", r"sessions/\d{4}-\d{2}/[^/]+/end\.json", _index_end),
+    ),
+    ledger_tables=("sessions", "checkpoints"),
+)
+
+
+# -- operations ------------------------------------------------------------------------------------
+
+
+def _row(store: Store, session_id: str) -> dict[str, object]:
+    row = store.db.execute("SELECT * FROM sessions WHERE id = ?", [session_id]).fetchone()
+    if row is None:
+        raise NotFound(
+            "session_id",
+            f"no session {session_id!r} in this project; call session_resume without an id, "
+            "or session_start to begin one",
+        )
+    cols = [d[0] for d in store.db.execute("SELECT * FROM sessions LIMIT 0").description]
+    return dict(zip(cols, row, strict=True))
+
+
+def start(store: Store, inp: SessionStartInput, now: datetime) -> SessionStartResult:
+    briefing = _latest_open(store, now)
+    sid = new_id("ses", now)
+    month = now.astimezone(UTC).strftime("%Y-%m")
+    rec = {"id": sid, "goal": inp.goal, "tags": inp.tags, "started_at": _iso(now)}
+    path = f"sessions/{month}/{sid}/session.json"
+    sha, _ = store.write(
+        {path: _dump(rec)},
+        f"session: start {sid}\n\n{inp.goal}",
+        {"Session": sid, "Factor": "VI"},
+        lambda db, sha: _index_session(db, path, _dump(rec), sha),
+    )
+    shown = flywheel.relevant(store, inp.goal)
+    flywheel.record_shown(store, sid, shown, "session_start", now)
+    return SessionStartResult(session_id=sid, commit=sha, briefing=briefing, patterns=shown)
+
+
+def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointResult:
+    row = _row(store, inp.session_id)
+    if row["status"] == "ended":
+        raise DomainError(
+            "session_id",
+            f"session {inp.session_id} has ended; call session_start to begin a new one",
+        )
+    cid = new_id("ckp", now)
+    rec = {
+        "id": cid,
+        "session_id": inp.session_id,
+        "summary": inp.summary,
+        "next_steps": inp.next_steps,
+        "decisions": inp.decisions,
+        "open_questions": inp.open_questions,
+        "files_touched": inp.files_touched,
+        "created_at": _iso(now),
+    }
+    path = f"{row['ledger_dir']}/checkpoints/{cid}.json"
+    data = _dump(rec)
+
+    def index(db: sqlite_utils.Database, sha: str) -> int:
+        _index_checkpoint(db, path, data, sha)
+        seq = db.execute("SELECT seq FROM checkpoints WHERE id = ?", [cid]).fetchone()
+        return int(seq[0])
+
+    first_line = inp.summary.splitlines()[0][:72]
+    sha, seq = store.write(
+        {path: data},
+        f"checkpoint: {first_line}",
+        {"Session": inp.session_id, "Checkpoint": cid, "Factor": "VI"},
+        index,
+    )
+    return CheckpointResult(checkpoint_id=cid, seq=seq, commit=sha, warnings=_collisions(store, inp))
+
+
+def _collisions(store: Store, inp: CheckpointInput) -> list[str]:
+    """Two open sessions editing the same files collide (the file-collision starter guardrail)."""
+    if not inp.files_touched or not flywheel.starter_active(store, "file-collision"):
+        return []
+    others: dict[str, list[str]] = {}
+    for sid, files in store.db.execute(
+        """SELECT c.session_id, c.files_touched FROM checkpoints c JOIN sessions s ON s.id = c.session_id
+           WHERE s.status = 'open' AND c.session_id != ?""",
+        [inp.session_id],
+    ).fetchall():
+        others.setdefault(sid, []).extend(json.loads(files))
+    decision = starter_guardrails.check_file_collision(inp.files_touched, others)
+    return [m.why for m in decision.matches]
+
+
+def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
+    row = _row(store, inp.session_id)
+    if row["status"] == "ended":
+        raise DomainError(
+            "session_id",
+            f"session {inp.session_id} already ended with outcome {row['outcome']!r}; nothing to do",
+        )
+    warnings = _check_success(store, inp, now) if inp.outcome == "success" else []
+    rec: dict[str, object] = {
+        "session_id": inp.session_id,
+        "outcome": inp.outcome,
+        "learnings": inp.learnings,
+        "ended_at": _iso(now),
+    }
+    if warnings:
+        rec["override"] = {"approval_id": inp.approval_id, "warnings": warnings}
+    path = f"{row['ledger_dir']}/end.json"
+    data = _dump(rec)
+    sha, _ = store.write(
+        {path: data},
+        f"session: end {inp.session_id} ({inp.outcome})",
+        {"Session": inp.session_id, "Factor": "VI"},
+        lambda db, sha: _index_end(db, path, data, sha),
+    )
+    flywheel.measure(store, inp.session_id, inp.outcome, now)
+    return SessionEndResult(
+        session_id=inp.session_id,
+        outcome=inp.outcome,
+        checkpoints=int(str(row["checkpoint_count"])),
+        commit=sha,
+        warnings=warnings,
+    )
+
+
+def _check_success(store: Store, inp: SessionEndInput, now: datetime) -> list[str]:
+    """`success` needs a validation that passed after the last change (success-needs-validation
+    starter guardrail), unless a person approved claiming it anyway (an approved approval id)."""
+    if not flywheel.starter_active(store, "success-needs-validation"):
+        return []
+    row = store.db.execute(
+        "SELECT MAX(created_at) FROM checkpoints WHERE session_id = ? AND files_touched != '[]'",
+        [inp.session_id],
+    ).fetchone()
+    last_change = datetime.fromisoformat(row[0]) if row and row[0] else None
+    passed = store.db.execute(
+        """SELECT MAX(started_at) FROM (SELECT run_id, started_at, MIN(passed) AS ok FROM validations
+           WHERE session_id = ? GROUP BY run_id) WHERE ok = 1""",
+        [inp.session_id],
+    ).fetchone()
+    last_pass = datetime.fromisoformat(passed[0]) if passed and passed[0] else None
+    override = False
+    if inp.approval_id:
+        a = store.db.execute("SELECT status FROM approvals WHERE id = ?", [inp.approval_id]).fetchone()
+        if a is None or a[0] != "approved":
+            raise DomainError("approval_id", f"{inp.approval_id} is not an approved approval request")
+        override = True
+    decision = starter_guardrails.check_success_claim(last_change, last_pass, override)
+    if decision.decision == "block":
+        raise DomainError(
+            "outcome",
+            f"{decision.matches[0].why}. Run validation_run first, or ask a person with approval_request "
+            "and pass the approved approval_id",
+        )
+    return [m.why for m in decision.matches]
+
+
+def resume(store: Store, inp: SessionResumeInput, now: datetime) -> ResumeState:
+    if inp.session_id is None:
+        state = _latest_open(store, now)
+        if state is None:
+            raise DomainError(
+                "session_id", "no unfinished session in this project; call session_start to begin one"
+            )
+        return state
+    return _state(store, _row(store, inp.session_id), now)
+
+
+def list_sessions(store: Store, limit: int = 50, status: str | None = None) -> list[SessionSummary]:
+    where, args = ("WHERE status = ?", [status]) if status else ("", [])
+    rows = store.db.execute(
+        f"""SELECT id, goal, status, outcome, started_at, updated_at, checkpoint_count FROM sessions
+            {where} ORDER BY updated_at DESC, id DESC LIMIT ?""",
+        [*args, limit],
+    ).fetchall()
+    return [
+        SessionSummary(
+            id=r[0], goal=r[1], status=r[2], outcome=r[3], started_at=r[4], updated_at=r[5], checkpoints=r[6]
+        )
+        for r in rows
+    ]
+
+
+def _latest_open(store: Store, now: datetime) -> ResumeState | None:
+    row = store.db.execute(
+        "SELECT id FROM sessions WHERE status = 'open' ORDER BY updated_at DESC, id DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else _state(store, _row(store, row[0]), now)
+
+
+def _state(store: Store, row: dict[str, object], now: datetime) -> ResumeState:
+    ck = store.db.execute(
+        """SELECT summary, next_steps, decisions, open_questions, files_touched, created_at
+           FROM checkpoints WHERE session_id = ? ORDER BY seq DESC LIMIT 1""",
+        [row["id"]],
+    ).fetchone()
+    updated = datetime.fromisoformat(str(row["updated_at"]))
+    state = ResumeState(
+        session_id=str(row["id"]),
+        goal=str(row["goal"]),
+        status=row["status"],  # type: ignore[arg-type]
+        age=humanize_age(now - updated),
+        checkpoints=int(str(row["checkpoint_count"])),
+    )
+    if ck is not None:
+        state.summary = ck[0]
+        state.next_steps = json.loads(ck[1])
+        state.decisions = json.loads(ck[2])
+        state.open_questions = json.loads(ck[3])
+        state.files_touched = json.loads(ck[4])
+        state.last_checkpoint_at = datetime.fromisoformat(ck[5])
+    return state
+
+
+def humanize_age(delta: object) -> str:
+    from datetime import timedelta
+
+    assert isinstance(delta, timedelta)
+    secs = max(0, int(delta.total_seconds()))
+    if secs < 60:
+        return f"{secs}s"
+    mins = secs // 60
+    if mins < 60:
+        return f"{mins}m"
+    hours = mins // 60
+    if hours < 48:
+        return f"{hours}h {mins % 60}m"
+    return f"{hours // 24}d"

@@ -1,0 +1,1 @@
+"""Sharing the ledger with a team: sync through a git remote."""
