@@ -1,0 +1,158 @@
+"""HTML for the dashboard's pages, from plain data: no request, no store, no SQL here.
+
+Server-rendered with one stylesheet and no JavaScript. Everything that came from an assistant or a
+record is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from html import escape
+
+from factorops.tools.metrics.report import MetricsReport
+from factorops.tools.patterns.model import Pattern
+from factorops.tools.sessions.lifecycle import SessionSummary
+from factorops.tools.sessions.queries import SessionDetail
+
+from . import svg
+
+NAV = (("approvals", "Approvals"), ("patterns", "Patterns"), ("sessions", "Sessions"), ("metrics", "Metrics"))
+PERIODS = ("day", "week", "month", "all")
+STATUSES = ("candidate", "active", "retired")
+Row = Mapping[str, object]
+Csrf = Callable[[str], str]  # form action path -> CSRF token
+
+
+def page(title: str, active: str, body: str, flash: str = "") -> str:
+    nav = "".join(
+        f'<a href="/{key}" class="{"on" if key == active else ""}">{label}</a>' for key, label in NAV
+    )
+    note = f'<div class="flash" role="status">{escape(flash)}</div>' if flash else ""
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · factorops</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/style.css">'
+        f"</head><body><header><strong>factorops</strong><nav>{nav}</nav></header>"
+        f"<main><h1>{escape(title)}</h1>{note}{body}</main></body></html>"
+    )
+
+
+SIGN_IN = (
+    "<p>Open the link <code>factorops dashboard</code> printed: it carries this install's "
+    "token (<code>factorops token show</code>).</p>"
+)
+
+
+def approvals(pending: Sequence[Row], recent: Sequence[Row], csrf: Csrf) -> str:
+    body = []
+    if not pending:
+        body.append('<p class="muted">Nothing waiting for a decision.</p>')
+    for r in pending:
+        aid = escape(str(r["id"]))
+        form_csrf = csrf(f"/approvals/{r['id']}/decide")
+        body.append(
+            f'<div class="card" id="{aid}"><div><span class="risk-{escape(str(r["risk"]))}">'
+            f"{escape(str(r['risk'])).upper()}</span> · <code>{aid}</code> · expires {escape(str(r['expires_at'])[:19])}</div>"
+            f'<p><strong>{escape(str(r["action"]))}</strong></p><p class="muted">{escape(str(r["rationale"]))}</p>'
+            f'<form method="post" action="/approvals/{aid}/decide">'
+            f'<input type="hidden" name="csrf" value="{form_csrf}">'
+            f'<input type="text" name="comment" placeholder="comment (optional)" aria-label="comment"> '
+            f'<button class="approve" name="decision" value="approve">Approve</button> '
+            f'<button class="deny" name="decision" value="deny">Deny</button></form></div>'
+        )
+    if recent:
+        body.append(
+            "<h2>Recent decisions</h2><table><tr><th>when</th><th>action</th><th>decision</th><th>by</th><th>comment</th></tr>"
+        )
+        for r in recent:
+            body.append(
+                f"<tr><td>{escape(str(r['decided_at'] or '')[:19])}</td><td>{escape(str(r['action']))}</td>"
+                f'<td><span class="badge {escape(str(r["status"]))}">{escape(str(r["status"]))}</span></td>'
+                f"<td>{escape(str(r['decided_by'] or ''))}</td><td>{escape(str(r['comment'] or ''))}</td></tr>"
+            )
+        body.append("</table>")
+    return "".join(body)
+
+
+def patterns(rows: Sequence[Row], query: str, status: str | None) -> str:
+    opts = "".join(
+        f'<option value="{v}"{" selected" if status == v else ""}>{v or "any status"}</option>'
+        for v in ("", *STATUSES)
+    )
+    body = [
+        f'<form method="get" action="/patterns"><input type="search" name="q" value="{escape(query)}" placeholder="search patterns" aria-label="search"> '
+        f'<select name="status" aria-label="status">{opts}</select> <button>Search</button></form><br>',
+        "<table><tr><th>title</th><th>kind</th><th>status</th><th>confidence</th></tr>",
+    ]
+    for r in rows:
+        pid = escape(str(r["id"]))
+        body.append(
+            f'<tr><td><a href="/patterns/{pid}">{escape(str(r["title"]))}</a></td><td>{escape(str(r["kind"]))}</td>'
+            f'<td><span class="badge {escape(str(r["status"]))}">{escape(str(r["status"]))}</span></td>'
+            f"<td>{float(str(r['confidence'])):.2f}</td></tr>"
+        )
+    body.append("</table>")
+    if not rows:
+        body.append('<p class="muted">No patterns match.</p>')
+    return "".join(body)
+
+
+def pattern(p: Pattern, markdown: str, csrf: Csrf) -> str:
+    actions = ""
+    if p.status == "candidate":
+        actions = (
+            f'<form method="post" action="/patterns/{escape(p.id)}/promote">'
+            f'<input type="hidden" name="csrf" value="{csrf(f"/patterns/{p.id}/promote")}">'
+            '<button class="approve">Promote to active</button></form>'
+        )
+    return (
+        f'<p><span class="badge {p.status}">{p.status}</span> {escape(p.kind)} · confidence {p.confidence:.2f} · '
+        f"used {p.times_used}, helped {p.times_helped}</p>{actions}<pre>{escape(markdown)}</pre>"
+    )
+
+
+def sessions(rows: Sequence[SessionSummary]) -> str:
+    body = ["<table><tr><th>updated</th><th>goal</th><th>status</th><th>checkpoints</th></tr>"]
+    for r in rows:
+        badge = r.outcome or r.status
+        body.append(
+            f'<tr><td>{r.updated_at:%Y-%m-%d %H:%M}</td><td><a href="/sessions/{escape(r.id)}">{escape(r.goal[:100])}</a></td>'
+            f'<td><span class="badge {escape(badge)}">{escape(badge)}</span></td><td>{r.checkpoints}</td></tr>'
+        )
+    body.append("</table>")
+    if not rows:
+        body.append('<p class="muted">No sessions yet.</p>')
+    return "".join(body)
+
+
+def session(s: SessionDetail) -> str:
+    badge = s.outcome or s.status
+    body = [f'<p><span class="badge {escape(badge)}">{escape(badge)}</span> <code>{escape(s.id)}</code></p>']
+    for cp in s.checkpoints:
+        steps = "".join(f"<li>{escape(step)}</li>" for step in cp.next_steps)
+        body.append(
+            f'<div class="card"><div class="muted">#{cp.seq} · {cp.created_at:%Y-%m-%d %H:%M:%S}'
+            f" · {len(cp.files_touched)} file(s)</div><p>{escape(cp.summary)}</p>"
+            + (f"<div>Next:<ul>{steps}</ul></div>" if steps else "")
+            + "</div>"
+        )
+    if not s.checkpoints:
+        body.append('<p class="muted">No checkpoints yet.</p>')
+    return "".join(body)
+
+
+def metrics(r: MetricsReport, period: str) -> str:
+    links = " ".join(
+        f'<a href="/metrics?period={p}"{" class=on" if p == period else ""}>{p}</a>' for p in PERIODS
+    )
+    facts = (
+        f"<p>{r.sessions} sessions · {r.context_loads} context loads ({r.context_over_40pct} over 40%) · "
+        f"{r.validations} validations"
+        + (f" ({r.validation_pass_rate:.0%} passed)" if r.validation_pass_rate is not None else "")
+        + f" · {r.approvals} approvals · {r.patterns_active} active patterns</p>"
+    )
+    charts = (
+        svg.bars("Session outcomes", sorted(r.outcomes.items(), key=lambda kv: -kv[1]), color="#2e7d4f")
+        + svg.bars("Tool calls", [(t.tool, t.calls) for t in r.tools[:12]])
+        + svg.bars("Tool p50 latency (ms)", [(t.tool, t.p50_ms) for t in r.tools[:12]], color="#8a5a9e")
+    )
+    return f"<p>{links}</p>{facts}{charts}"

@@ -1,0 +1,57 @@
+"""Read-only queries on the sessions component's own tables, for the faces and other capabilities.
+
+Nobody else writes SQL on `sessions` or `checkpoints`: the dashboard, resources and metrics ask here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from factorops.store.store import Store
+
+
+class CheckpointView(BaseModel):
+    seq: int
+    created_at: datetime
+    summary: str
+    next_steps: list[str]
+    files_touched: list[str]
+
+
+class SessionDetail(BaseModel):
+    id: str
+    goal: str
+    status: str
+    outcome: str | None
+    checkpoints: list[CheckpointView]
+
+
+def detail(store: Store, session_id: str) -> SessionDetail | None:
+    """One session with its checkpoints in order, or None when there is no such session."""
+    row = store.db.execute("SELECT goal, status, outcome FROM sessions WHERE id = ?", [session_id]).fetchone()
+    if row is None:
+        return None
+    cps = store.db.execute(
+        "SELECT seq, created_at, summary, next_steps, files_touched FROM checkpoints"
+        " WHERE session_id = ? ORDER BY seq",
+        [session_id],
+    ).fetchall()
+    return SessionDetail(
+        id=session_id,
+        goal=row[0],
+        status=row[1],
+        outcome=row[2],
+        checkpoints=[
+            CheckpointView(
+                seq=seq,
+                created_at=created,
+                summary=summary,
+                next_steps=json.loads(nxt),
+                files_touched=json.loads(files),
+            )
+            for seq, created, summary, nxt, files in cps
+        ],
+    )
