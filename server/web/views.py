@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
+from factorops.tools.kernel.display import one_line, visible
 from factorops.tools.metrics.report import MetricsReport
 from factorops.tools.patterns.model import Pattern
 from factorops.tools.sessions.lifecycle import SessionSummary
@@ -42,6 +43,11 @@ SIGN_IN = (
 )
 
 
+def _shown(value: object) -> str:
+    """Assistant-written text for a person deciding on it: invisible characters shown, then escaped."""
+    return escape(visible(str(value if value is not None else "")))
+
+
 def approvals(pending: Sequence[Row], recent: Sequence[Row], csrf: Csrf) -> str:
     body = []
     if not pending:
@@ -52,8 +58,15 @@ def approvals(pending: Sequence[Row], recent: Sequence[Row], csrf: Csrf) -> str:
         body.append(
             f'<div class="card" id="{aid}"><div><span class="risk-{escape(str(r["risk"]))}">'
             f"{escape(str(r['risk'])).upper()}</span> · <code>{aid}</code> · expires {escape(str(r['expires_at'])[:19])}</div>"
-            f'<p><strong>{escape(str(r["action"]))}</strong></p><p class="muted">{escape(str(r["rationale"]))}</p>'
-            f'<form method="post" action="/approvals/{aid}/decide">'
+            f'<p><strong class="action">{_shown(r["action"])}</strong></p>'
+            f'<p class="muted">{_shown(r["rationale"])}</p>'
+            + (f'<pre class="details">{_shown(r.get("details"))}</pre>' if r.get("details") else "")
+            + (
+                f'<p class="muted">session <code>{_shown(r.get("session_id"))}</code></p>'
+                if r.get("session_id")
+                else ""
+            )
+            + f'<form method="post" action="/approvals/{aid}/decide">'
             f'<input type="hidden" name="csrf" value="{form_csrf}">'
             f'<input type="text" name="comment" placeholder="comment (optional)" aria-label="comment"> '
             f'<button class="approve" name="decision" value="approve">Approve</button> '
@@ -65,9 +78,9 @@ def approvals(pending: Sequence[Row], recent: Sequence[Row], csrf: Csrf) -> str:
         )
         for r in recent:
             body.append(
-                f"<tr><td>{escape(str(r['decided_at'] or '')[:19])}</td><td>{escape(str(r['action']))}</td>"
+                f"<tr><td>{escape(str(r['decided_at'] or '')[:19])}</td><td>{escape(one_line(str(r['action'])))}</td>"
                 f'<td><span class="badge {escape(str(r["status"]))}">{escape(str(r["status"]))}</span></td>'
-                f"<td>{escape(str(r['decided_by'] or ''))}</td><td>{escape(str(r['comment'] or ''))}</td></tr>"
+                f"<td>{escape(one_line(str(r['decided_by'] or '')))}</td><td>{escape(one_line(str(r['comment'] or '')))}</td></tr>"
             )
         body.append("</table>")
     return "".join(body)
@@ -86,7 +99,7 @@ def patterns(rows: Sequence[Row], query: str, status: str | None) -> str:
     for r in rows:
         pid = escape(str(r["id"]))
         body.append(
-            f'<tr><td><a href="/patterns/{pid}">{escape(str(r["title"]))}</a></td><td>{escape(str(r["kind"]))}</td>'
+            f'<tr><td><a href="/patterns/{pid}">{escape(one_line(str(r["title"])))}</a></td><td>{escape(str(r["kind"]))}</td>'
             f'<td><span class="badge {escape(str(r["status"]))}">{escape(str(r["status"]))}</span></td>'
             f"<td>{float(str(r['confidence'])):.2f}</td></tr>"
         )
@@ -106,7 +119,7 @@ def pattern(p: Pattern, markdown: str, csrf: Csrf) -> str:
         )
     return (
         f'<p><span class="badge {p.status}">{p.status}</span> {escape(p.kind)} · confidence {p.confidence:.2f} · '
-        f"used {p.times_used}, helped {p.times_helped}</p>{actions}<pre>{escape(markdown)}</pre>"
+        f"used {p.times_used}, helped {p.times_helped}</p>{actions}<pre>{escape(visible(markdown))}</pre>"
     )
 
 

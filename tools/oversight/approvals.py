@@ -239,7 +239,8 @@ def decide(
 
 def pending(store: Store, now: datetime) -> list[dict[str, object]]:
     cur = store.db.execute(
-        "SELECT id, action, rationale, risk, requested_at, expires_at FROM approvals WHERE status = 'pending' "
+        "SELECT id, action, rationale, risk, details, session_id, requested_at, expires_at FROM approvals"
+        " WHERE status = 'pending' "
         "AND expires_at > ? ORDER BY requested_at",
         [_iso(now)],
     )
