@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from factorops.store.store import Store
@@ -73,7 +72,3 @@ def resume_prompt_text(state: ResumeState) -> str:
         + "\nContinue this work from the next steps above. Save a checkpoint (checkpoint_save with "
         f'session_id "{state.session_id}") after each meaningful step.\n'
     )
-
-
-def as_json(state: ResumeState) -> str:
-    return json.dumps(state.model_dump(mode="json"), indent=2)

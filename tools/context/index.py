@@ -261,7 +261,3 @@ def cached_count(db: sqlite_utils.Database, content_id: str, text: str, encoding
         [content_id, encoding, n],
     )
     return n, False
-
-
-def identifiers(text: str) -> list[str]:
-    return _IDENT.findall(text)

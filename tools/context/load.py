@@ -12,7 +12,6 @@ secret files are excluded and token-like values redacted, and the manifest says 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -348,12 +347,3 @@ def count(store: Store, inp: CountTokensInput, now: datetime) -> CountTokensResu
         out.counts.append(TokenCount(path=rel, tokens=n))
         out.total += n
     return out
-
-
-def git_ls_files_seconds(root: Path) -> float:
-    """For the benchmark: the time of `git ls-files` on the same repository."""
-    import time
-
-    t = time.perf_counter()
-    subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=False)
-    return time.perf_counter() - t

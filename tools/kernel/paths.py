@@ -25,7 +25,3 @@ def resolve_inside(root: Path, user_path: str, field: str = "paths") -> Path:
             field, f"{user_path!r} is outside the project root {real_root}; give a path inside the project"
         )
     return real
-
-
-def relative(root: Path, real: Path) -> str:
-    return real.relative_to(root.resolve()).as_posix()

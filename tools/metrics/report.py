@@ -8,7 +8,6 @@ loses at most one unflushed batch of metrics, never a ledger record.
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import threading
@@ -339,7 +338,3 @@ def render(r: MetricsReport) -> str:
             for t in r.tools
         ]
     return "\n".join(lines) + "\n"
-
-
-def to_json(r: MetricsReport) -> str:
-    return json.dumps(r.model_dump(mode="json"), indent=2)
