@@ -12,17 +12,25 @@ without a person: the version from the most recent commit wins (ties: the larger
 version stays in git history and the path is reported. `Ledger.commit` writes only inside the lock,
 so the merge holds the ledger lock from merge to index catch-up; network traffic (fetch, push)
 happens outside it so local writers are not held up by a slow remote.
+
+Whoever can push to the remote is not trusted with this machine: before anything is merged, every
+tree entry the fetched commits add or change is checked (`_refuse_foreign`). The ledger holds
+regular files at the paths of known record kinds, nothing else: a symbolic link (say
+`sessions/2026-11 -> /home/me`) would make our own writes and the indexer reach outside the ledger,
+and a submodule or a `.gitattributes` would hand the remote a say in how git treats our tree.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from factorops.store.components import RecordKind
 from factorops.store.store import Store
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
@@ -31,6 +39,10 @@ REMOTE = "origin"
 BRANCH = "main"
 PUSH_ATTEMPTS = 5
 NETWORK_TIMEOUT_S = 300.0
+REGULAR_MODES = ("100644", "100755")
+LEDGER_FILES = ("README.md",)  # files at the ledger's top that no record kind describes
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_MODE_NAMES = {"120000": "a symbolic link", "160000": "a submodule (gitlink)", "040000": "a directory"}
 
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "factorops",
@@ -146,6 +158,7 @@ def _merge_and_index(store: Store, g: _Git, result: SyncResult) -> str:
         if g.ok("rev-parse", "--verify", "--quiet", theirs_ref):
             theirs = g.out("rev-parse", theirs_ref)
             if not g.ok("merge-base", "--is-ancestor", theirs, ours):
+                _refuse_foreign(store, g, ours, theirs)
                 result.fetched_commits += int(g.out("rev-list", "--count", theirs, f"^{ours}"))
                 if g.ok("merge-base", "--is-ancestor", ours, theirs):
                     g.out("merge", "--quiet", "--ff-only", theirs)
@@ -157,6 +170,63 @@ def _merge_and_index(store: Store, g: _Git, result: SyncResult) -> str:
         result.indexed += caught.files
         result.index_errors += list(caught.errors)
         return store.ledger.head()
+
+
+def _refuse_foreign(store: Store, g: _Git, ours: str, theirs: str) -> None:
+    """Refuse the fetched history if any commit in it brings something the ledger never holds.
+
+    `git log --raw -m --root` lists, for each fetched commit, every entry it adds or changes
+    against each of its parents (a root commit: against the empty tree). Every entry of a fetched
+    tree is either listed there or inherited from a parent that is already ours or is checked
+    here too, so this sees every entry any fetched commit holds, even one added and removed again
+    before the tip, at the cost of the changes rather than of the whole trees.
+    """
+    out = g.run(
+        "log", "-z", "--raw", "-m", "--root", "--no-renames", "--no-abbrev", "--format=%x01%H %s",
+        theirs, f"^{ours}", "--",
+    ).stdout  # fmt: skip
+    kinds = [k for c in store.components for k in c.kinds]
+    problems: list[str] = []
+    commit = "?"
+    mode = ""
+    want_path = False
+    for tok in out.split("\0"):
+        if want_path:
+            want_path = False
+            why = _why_foreign(tok, mode, kinds)
+            if why and len(problems) < 5:
+                problems.append(f"{tok!r} ({why}), brought by commit {commit}")
+            continue
+        tok = tok.lstrip("\n")
+        if tok.startswith("\x01"):
+            sha, _, subject = tok[1:].partition(" ")
+            commit = f"{sha[:10]} {subject[:80]!r}"
+        elif tok.startswith(":"):
+            fields = tok[1:].split(" ")
+            mode = fields[1] if len(fields) >= 5 else "?"
+            want_path = True
+    if problems:
+        raise SyncError(
+            "remote",
+            "refusing to merge the remote ledger: it holds "
+            + "; ".join(problems)
+            + ". The ledger keeps only regular record files, so nothing was merged and this ledger "
+            f"is unchanged. Inspect it with `git -C {g.path} log --stat {REMOTE}/{BRANCH}`; whoever "
+            "pushed it must remove it from the remote's history.",
+        )
+
+
+def _why_foreign(path: str, mode: str, kinds: list[RecordKind]) -> str | None:
+    """Why a fetched tree entry may not enter the ledger, or None when it may."""
+    if mode == "000000":  # deleted: nothing arrives
+        return None
+    if mode not in REGULAR_MODES:
+        return _MODE_NAMES.get(mode, f"git mode {mode}") + ", not a regular file"
+    if not all(_SAFE_SEGMENT.fullmatch(part) for part in path.split("/")):
+        return "a path with a hidden, empty or unusual segment"
+    if path in LEDGER_FILES or any(k.matches(path) for k in kinds):
+        return None
+    return "not a path of any ledger record kind this factorops knows"
 
 
 def _merge(g: _Git, theirs: str) -> list[str]:
