@@ -6,6 +6,7 @@ from datetime import datetime
 
 from factorops.store.store import Store
 from factorops.tools.sessions import lifecycle as sessions
+from factorops.tools.sessions import queries as session_queries
 from factorops.tools.sessions.lifecycle import ResumeState, SessionResumeInput
 
 
@@ -32,15 +33,14 @@ def sessions_index(store: Store, limit: int = 50) -> str:
 
 def session_detail(store: Store, session_id: str, now: datetime) -> str:
     state = sessions.resume(store, SessionResumeInput(session_id=session_id), now)
-    rows = store.db.execute(
-        "SELECT seq, created_at, summary FROM checkpoints WHERE session_id = ? ORDER BY seq", [session_id]
-    ).fetchall()
+    found = session_queries.detail(store, session_id)
+    checkpoints = found.checkpoints if found else []
     out = [render_resume(state), "## Timeline", ""]
-    if not rows:
+    if not checkpoints:
         out.append("No checkpoints yet.")
-    for seq, created, summary in rows:
-        first = summary.splitlines()[0][:120]
-        out.append(f"{seq}. {created[:19].replace('T', ' ')}: {first}")
+    for cp in checkpoints:
+        first = cp.summary.splitlines()[0][:120] if cp.summary else ""
+        out.append(f"{cp.seq}. {cp.created_at:%Y-%m-%d %H:%M:%S}: {first}")
     return "\n".join(out) + "\n"
 
 

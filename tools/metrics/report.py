@@ -18,7 +18,11 @@ from pydantic import BaseModel
 
 from factorops.store.components import Component, Migration
 from factorops.store.store import Store
+from factorops.tools.flywheel import queries as flywheel_queries
 from factorops.tools.kernel.compact import CompactModel
+from factorops.tools.oversight import queries as oversight_queries
+from factorops.tools.patterns import queries as pattern_queries
+from factorops.tools.sessions import queries as session_queries
 
 from . import rollup as metrics_rollup
 
@@ -225,25 +229,16 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
     since = _since(inp.period, now)
     s = since.astimezone(UTC).isoformat() if since else ""
     db = store.db
-    outcomes: dict[str, int] = {}
-    for outcome, n in db.execute(
-        "SELECT COALESCE(outcome, 'open'), COUNT(*) FROM sessions WHERE started_at >= ? GROUP BY 1", [s]
-    ).fetchall():
-        outcomes[outcome] = n
+    outcomes = session_queries.outcome_counts(store, s)
     shares = [
         n1 / n2
         for n1, n2 in db.execute(
             "SELECT n1, n2 FROM events WHERE kind = 'context' AND ts >= ? AND n2 > 0", [s]
         ).fetchall()
     ]
-    val = db.execute("SELECT COUNT(*), SUM(passed) FROM validations WHERE started_at >= ?", [s]).fetchone()
-    lat = []
-    for req, dec in db.execute(
-        "SELECT requested_at, decided_at FROM approvals WHERE decided_at IS NOT NULL AND requested_at >= ?",
-        [s],
-    ).fetchall():
-        lat.append((datetime.fromisoformat(dec) - datetime.fromisoformat(req)).total_seconds() / 60)
-    approvals_n = db.execute("SELECT COUNT(*) FROM approvals WHERE requested_at >= ?", [s]).fetchone()[0]
+    val = oversight_queries.validation_counts(store, s)
+    asked = oversight_queries.approval_counts(store, s)
+    lat = asked.minutes_to_decide
     tools = [
         ToolStat(
             tool=name,
@@ -257,14 +252,12 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
             metrics_rollup.per_tool(db.conn, metrics_rollup.hour_of(s)), key=lambda r: (-r[1], r[0])
         )
     ]
-    shown = db.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT session_id) FROM pattern_injections WHERE shown_at >= ?", [s]
-    ).fetchone()
-    used_helped = db.execute("SELECT SUM(times_used), SUM(times_helped) FROM patterns").fetchone()
+    shown, shown_sessions = flywheel_queries.injections(store, s)
+    used, helped = pattern_queries.usage_totals(store)
     return MetricsReport(
-        patterns_shown_per_session=round(shown[0] / shown[1], 2) if shown[1] else None,
-        pattern_help_rate=round(used_helped[1] / used_helped[0], 3) if used_helped[0] else None,
-        repeat_failure_rate=_repeat_failure_rate(db, s),
+        patterns_shown_per_session=round(shown / shown_sessions, 2) if shown_sessions else None,
+        pattern_help_rate=round(helped / used, 3) if used else None,
+        repeat_failure_rate=_repeat_failure_rate(session_queries.failed_goals(store), s),
         period=inp.period,
         since=since,
         sessions=sum(outcomes.values()),
@@ -272,24 +265,21 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         context_loads=len(shares),
         context_over_40pct=sum(1 for x in shares if x > 0.4),
         median_context_share=round(statistics.median(shares), 3) if shares else None,
-        validations=val[0],
-        validation_pass_rate=round(val[1] / val[0], 3) if val[0] else None,
-        approvals=approvals_n,
+        validations=val.runs,
+        validation_pass_rate=round(val.passed / val.runs, 3) if val.runs else None,
+        approvals=asked.requested,
         approval_median_minutes=round(statistics.median(lat), 1) if lat else None,
-        patterns_active=db.execute("SELECT COUNT(*) FROM patterns WHERE status = 'active'").fetchone()[0],
+        patterns_active=pattern_queries.active_count(store),
         pattern_searches=next((t.calls for t in tools if t.tool == "patterns_search"), 0),
         tools=tools,
     )
 
 
-def _repeat_failure_rate(db: object, since: str) -> float | None:
+def _repeat_failure_rate(rows: list[tuple[str, str]], since: str) -> float | None:
     """Share of failed sessions whose goal repeats (>= 2 shared words) an earlier failed goal:
     the number the flywheel should push down over time."""
     import re
 
-    rows = db.execute(  # type: ignore[attr-defined]
-        "SELECT goal, started_at FROM sessions WHERE outcome IN ('failed', 'abandoned') ORDER BY started_at"
-    ).fetchall()
     seen: list[set[str]] = []
     repeats = total = 0
     for goal, started in rows:

@@ -55,3 +55,21 @@ def detail(store: Store, session_id: str) -> SessionDetail | None:
             for seq, created, summary, nxt, files in cps
         ],
     )
+
+
+def outcome_counts(store: Store, since: str) -> dict[str, int]:
+    """Sessions started at or after `since` (ISO text; "" for all) by outcome, "open" while open."""
+    rows = store.db.execute(
+        "SELECT COALESCE(outcome, 'open'), COUNT(*) FROM sessions WHERE started_at >= ? GROUP BY 1", [since]
+    ).fetchall()
+    return {outcome: n for outcome, n in rows}
+
+
+def failed_goals(store: Store) -> list[tuple[str, str]]:
+    """(goal, started_at) of every failed or abandoned session, oldest first."""
+    return [
+        (goal, started)
+        for goal, started in store.db.execute(
+            "SELECT goal, started_at FROM sessions WHERE outcome IN ('failed', 'abandoned') ORDER BY started_at"
+        ).fetchall()
+    ]

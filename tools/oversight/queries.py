@@ -1,0 +1,41 @@
+"""Read-only queries on the oversight component's own tables (approvals, validations), for metrics
+and the faces: nobody else writes SQL on them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from factorops.store.store import Store
+
+
+class ValidationCounts(BaseModel):
+    runs: int
+    passed: int
+
+
+class ApprovalCounts(BaseModel):
+    requested: int
+    minutes_to_decide: list[float]
+
+
+def validation_counts(store: Store, since: str) -> ValidationCounts:
+    """Gate runs started at or after `since` (ISO text; "" for all) and how many passed."""
+    n, ok = store.db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(passed), 0) FROM validations WHERE started_at >= ?", [since]
+    ).fetchone()
+    return ValidationCounts(runs=n, passed=ok)
+
+
+def approval_counts(store: Store, since: str) -> ApprovalCounts:
+    """Requests made at or after `since`, and the minutes each decided one waited for a person."""
+    waits = [
+        (datetime.fromisoformat(dec) - datetime.fromisoformat(req)).total_seconds() / 60
+        for req, dec in store.db.execute(
+            "SELECT requested_at, decided_at FROM approvals WHERE decided_at IS NOT NULL AND requested_at >= ?",
+            [since],
+        ).fetchall()
+    ]
+    n = store.db.execute("SELECT COUNT(*) FROM approvals WHERE requested_at >= ?", [since]).fetchone()[0]
+    return ApprovalCounts(requested=n, minutes_to_decide=waits)
