@@ -33,6 +33,7 @@ MAX_MEMBER_BYTES = 256 * 1024
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 _MEMBER = re.compile(r"patterns/[A-Za-z0-9_.-]{1,64}\.md")
+_LOCAL_FIELDS = ("status", "created", "updated", "times_used", "times_helped")
 
 
 class ImportReport(CompactModel):
@@ -179,7 +180,10 @@ def import_bundle(store: Store, path: Path, now: datetime, keep_status: bool = F
         local_path = store.ledger.path / f"patterns/{p.id}.md"
         if local_path.is_file():
             local = pattern_markdown.parse(local_path.read_text(), p.id)
-            theirs = p.model_copy(update={"status": local.status})
+            # The bundle brings content; the lifecycle (status, when it was made, how it was used)
+            # is this project's. Same content is unchanged even if the two were made at other times
+            # (the starter rules of two projects installed on different days).
+            theirs = p.model_copy(update={k: getattr(local, k) for k in _LOCAL_FIELDS})
             if pattern_markdown.render(theirs) == pattern_markdown.render(local):
                 report.unchanged.append(p.id)
                 continue

@@ -1,0 +1,191 @@
+"""Domain rules that were bypassed or broke a round trip (issue #11 items 4, 5, 7, 12).
+
+Each test talks to factorops the way a user does: the CLI as a subprocess, or the MCP client.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from factorops.server.mcp.runtime import Runtime
+from factorops.tools.flywheel import inject as flywheel
+from factorops.tools.guardrails.starters import starter_guardrails
+
+from .conftest import Clock, git
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "factorops", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+# -- item 4: a fresh project's bundle round-trips, starter rules included -----------------------------
+
+
+def _fresh(root: Path, *init_args: str) -> Path:
+    root.mkdir(parents=True)
+    git(root, "init", "-q")
+    r = _cli("init", "--project", str(root), *init_args)
+    assert r.returncode == 0, r.stderr
+    return root
+
+
+def test_a_fresh_projects_bundle_verifies_and_imports(tmp_path: Path) -> None:
+    n = len(starter_guardrails())
+    a = _fresh(tmp_path / "a")
+    out = tmp_path / "starter.tar.gz"
+    exp = _cli("bundle", "export", str(out), "--project", str(a))
+    assert exp.returncode == 0, exp.stderr
+    assert f"wrote {n} patterns" in exp.stdout
+    ver = _cli("bundle", "verify", str(out))
+    assert ver.returncode == 0, ver.stderr
+    assert f"ok, {n} patterns" in ver.stdout
+    # Into a second fresh project that has the starters too: nothing new, nothing refused.
+    b = _fresh(tmp_path / "b")
+    imp = _cli("bundle", "import", str(out), "--project", str(b))
+    assert imp.returncode == 0, imp.stderr
+    assert f"added 0, updated 0, unchanged {n}" in imp.stdout, imp.stdout
+    # Into a project without the starters: every rule arrives (as a candidate).
+    c = _fresh(tmp_path / "c", "--no-starter")
+    imp = _cli("bundle", "import", str(out), "--project", str(c))
+    assert imp.returncode == 0, imp.stderr
+    assert f"added {n}" in imp.stdout, imp.stdout
+    listed = _cli("patterns", "list", "--project", str(c), "--kind", "guardrail")
+    assert listed.returncode == 0, listed.stderr
+    assert "starter-force-push-unnamed-branch" in listed.stdout
+    assert "starter-pipe-download-to-shell" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("regex", "refused"),
+    [
+        (r"(a+)+$", True),
+        (r"(x*)*y", True),
+        (r"(\w+\s?)*$", True),
+        (r"(?:a|b+)+c", True),
+        (r"(.*,)*x", True),
+        (r"(?=(a+)+)b", True),
+        (r"(?:\s+-\S+)*\s+main\b", False),  # every iteration is fenced by the space that starts it
+        (r"\bcurl\b[^|]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?sh\b", False),
+        (r"rm\s+-rf\s+/", False),
+    ],
+)
+async def test_the_regex_safety_check_refuses_only_ambiguous_nesting(
+    client: Client, regex: str, refused: bool
+) -> None:
+    r = await client.call_tool(
+        "pattern_record", {"title": f"guard {regex}", "kind": "guardrail", "match": regex}
+    )
+    text = r.content[0].text  # type: ignore[union-attr]
+    assert r.is_error is refused, text
+    if refused:
+        assert "match: nested repetition" in text, text
+
+
+# -- item 5: success needs every gate run since the last change to pass ------------------------------
+
+
+def _gates(project: Path, **gates: bool) -> None:
+    """Gates that pass (True) or fail (False), in config.toml."""
+    body = ""
+    for name, passes in gates.items():
+        code = "print('ok')" if passes else "import sys; print('FAILED test_x'); sys.exit(1)"
+        body += f'[[gates]]\nname = "{name}"\ncommand = ["{sys.executable}", "-c", "{code}"]\n'
+    d = project / ".agentops"
+    d.mkdir(exist_ok=True)
+    (d / "config.toml").write_text(body)
+
+
+async def _ok(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    r = await client.call_tool(tool, args)
+    assert not r.is_error, r.content
+    return r.structured_content or {}
+
+
+async def _refused(client: Client, tool: str, args: dict[str, Any]) -> str:
+    r = await client.call_tool(tool, args)
+    assert r.is_error, r.structured_content
+    return r.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def guarded(client: Client, runtime: Runtime, clock: Clock) -> Client:
+    """A client on a project with the starter guardrails installed (as `factorops init` does)."""
+    flywheel.install_starter(await runtime.store(None), clock())
+    return client
+
+
+async def test_a_passing_trivial_gate_after_a_failing_test_gate_is_not_success(
+    guarded: Client, project: Path, clock: Clock
+) -> None:
+    _gates(project, tests=False, lint=True)
+    sid = (await _ok(guarded, "session_start", {"goal": "fix the parser"}))["session_id"]
+    clock.advance(minutes=1)
+    await _ok(guarded, "checkpoint_save", {"session_id": sid, "summary": "edited", "files_touched": ["p.py"]})
+    clock.advance(minutes=1)
+    assert not (await _ok(guarded, "validation_run", {"session_id": sid}))["passed"]
+    clock.advance(minutes=1)
+    assert (await _ok(guarded, "validation_run", {"session_id": sid, "gate": "lint"}))["passed"]
+    msg = await _refused(guarded, "session_end", {"session_id": sid, "outcome": "success"})
+    assert "outcome" in msg and "'tests'" in msg and "failed" in msg, msg
+    # The failing gate passes on a later run: now success stands.
+    _gates(project, tests=True, lint=True)
+    clock.advance(minutes=1)
+    assert (await _ok(guarded, "validation_run", {"session_id": sid, "gate": "tests"}))["passed"]
+    done = await _ok(guarded, "session_end", {"session_id": sid, "outcome": "success"})
+    assert done["outcome"] == "success" and "warnings" not in done
+
+
+async def test_a_checkpoint_without_files_is_no_escape(guarded: Client, project: Path, clock: Clock) -> None:
+    _gates(project, tests=True)
+    sid = (await _ok(guarded, "session_start", {"goal": "tidy"}))["session_id"]
+    clock.advance(minutes=1)
+    await _ok(guarded, "checkpoint_save", {"session_id": sid, "summary": "looked around"})
+    msg = await _refused(guarded, "session_end", {"session_id": sid, "outcome": "success"})
+    assert "no validation ran since the last change; run validation_run first" in msg, msg
+
+
+async def test_no_checkpoint_at_all_is_no_escape(guarded: Client, project: Path, clock: Clock) -> None:
+    _gates(project, tests=True)
+    sid = (await _ok(guarded, "session_start", {"goal": "quick one"}))["session_id"]
+    msg = await _refused(guarded, "session_end", {"session_id": sid, "outcome": "success"})
+    assert "no validation ran since the last change; run validation_run first" in msg, msg
+    # A validation of another session (or of none) does not count for this one.
+    clock.advance(minutes=1)
+    await _ok(guarded, "validation_run", {})
+    msg = await _refused(guarded, "session_end", {"session_id": sid, "outcome": "success"})
+    assert "no validation ran since the last change" in msg, msg
+    clock.advance(minutes=1)
+    await _ok(guarded, "validation_run", {"session_id": sid})
+    await _ok(guarded, "session_end", {"session_id": sid, "outcome": "success"})
+
+
+async def test_a_change_after_the_passing_run_needs_a_new_run(
+    guarded: Client, project: Path, clock: Clock
+) -> None:
+    _gates(project, tests=True)
+    sid = (await _ok(guarded, "session_start", {"goal": "two steps"}))["session_id"]
+    clock.advance(minutes=1)
+    await _ok(guarded, "validation_run", {"session_id": sid})
+    clock.advance(minutes=1)
+    await _ok(guarded, "checkpoint_save", {"session_id": sid, "summary": "step 2", "files_touched": ["a.py"]})
+    msg = await _refused(guarded, "session_end", {"session_id": sid, "outcome": "success"})
+    assert "no validation ran since the last change" in msg, msg
+
+
+async def test_other_outcomes_need_no_validation(guarded: Client, project: Path, clock: Clock) -> None:
+    _gates(project, tests=False)
+    for outcome in ("partial", "failed", "abandoned"):
+        sid = (await _ok(guarded, "session_start", {"goal": f"try {outcome}"}))["session_id"]
+        await _ok(guarded, "checkpoint_save", {"session_id": sid, "summary": "x", "files_touched": ["a.py"]})
+        await _ok(guarded, "validation_run", {"session_id": sid})
+        assert (await _ok(guarded, "session_end", {"session_id": sid, "outcome": outcome}))[
+            "outcome"
+        ] == outcome
