@@ -145,6 +145,11 @@ async def test_inject_measure_and_decay(client: Client, runtime: Runtime, clock:
     s = await ok(client, "session_start", {"goal": "payment retry bug in checkout"})
     assert [p["id"] for p in s["patterns"]] == [pid] and "with_retries" in s["patterns"][0]["advice"]
     before = patterns.get(store, pid)
+    # Success needs a passing validation in the session (success-needs-validation).
+    (store.datadir.config_path).write_text(
+        f'[[gates]]\nname = "ok"\ncommand = ["{sys.executable}", "-c", "print(1)"]\n'
+    )
+    await ok(client, "validation_run", {"session_id": s["session_id"]})
     await ok(client, "session_end", {"session_id": s["session_id"], "outcome": "success"})
     after = patterns.get(store, pid)
     assert after.times_used == before.times_used + 1 and after.times_helped == before.times_helped + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from mcp import Client
 
 from factorops.server.mcp.runtime import Runtime
 from factorops.tools.metrics import report as metrics
+from factorops.tools.oversight import validation
 from factorops.tools.sessions import lifecycle as sessions
 
 from .conftest import Clock
@@ -35,6 +37,11 @@ async def test_every_call_is_recorded_and_reported(client: Client, runtime: Runt
 async def test_report_periods(client: Client, runtime: Runtime, clock: Clock) -> None:
     store = await runtime.store(None)
     old = sessions.start(store, sessions.SessionStartInput(goal="old"), clock())
+    # Success needs a passing validation in the session (success-needs-validation).
+    store.datadir.config_path.write_text(
+        f'[[gates]]\nname = "ok"\ncommand = ["{sys.executable}", "-c", "0"]\n'
+    )
+    validation.run(store, validation.ValidationRunInput(session_id=old.session_id), clock())
     sessions.end(store, sessions.SessionEndInput(session_id=old.session_id, outcome="success"), clock())
     clock.advance(days=10)
     sessions.start(store, sessions.SessionStartInput(goal="new"), clock())

@@ -76,11 +76,11 @@ async def test_end_then_resume_picks_another_open_session(client: Client, clock:
     clock.advance(minutes=1)
     b = await call(client, "session_start", {"goal": "b"})
     ended = await call(
-        client, "session_end", {"session_id": b["session_id"], "outcome": "success", "learnings": ["use X"]}
+        client, "session_end", {"session_id": b["session_id"], "outcome": "partial", "learnings": ["use X"]}
     )
     assert ended == {
         "session_id": b["session_id"],
-        "outcome": "success",
+        "outcome": "partial",
         "checkpoints": 0,
         "commit": ended["commit"],
     }

@@ -380,35 +380,60 @@ def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
 
 
 def _check_success(store: Store, inp: SessionEndInput, now: datetime) -> list[str]:
-    """`success` needs a validation that passed after the last change (success-needs-validation
-    starter guardrail), unless a person approved claiming it anyway (an approved approval id)."""
+    """`success` needs validation (the success-needs-validation starter guardrail): every gate that
+    ran since the session's last change must have passed on its latest run, and at least one must
+    have run. The last change is the latest checkpoint with files_touched, or else the session's
+    start: a checkpoint without files, or none at all, does not mean nothing changed. A person may
+    approve claiming success anyway (an approved approval id): the reason then stays on the record.
+    """
     if not flywheel.starter_active(store, "success-needs-validation"):
         return []
-    row = store.db.execute(
-        "SELECT MAX(created_at) FROM checkpoints WHERE session_id = ? AND files_touched != '[]'",
-        [inp.session_id],
-    ).fetchone()
-    last_change = datetime.fromisoformat(row[0]) if row and row[0] else None
-    passed = store.db.execute(
-        """SELECT MAX(started_at) FROM (SELECT run_id, started_at, MIN(passed) AS ok FROM validations
-           WHERE session_id = ? GROUP BY run_id) WHERE ok = 1""",
-        [inp.session_id],
-    ).fetchone()
-    last_pass = datetime.fromisoformat(passed[0]) if passed and passed[0] else None
-    override = False
+    why = _unvalidated(store, inp.session_id)
+    if why is None:
+        return []
     if inp.approval_id:
         a = store.db.execute("SELECT status FROM approvals WHERE id = ?", [inp.approval_id]).fetchone()
         if a is None or a[0] != "approved":
             raise DomainError("approval_id", f"{inp.approval_id} is not an approved approval request")
-        override = True
-    decision = starter_guardrails.check_success_claim(last_change, last_pass, override)
-    if decision.decision == "block":
-        raise DomainError(
-            "outcome",
-            f"{decision.matches[0].why}. Run validation_run first, or ask a person with approval_request "
-            "and pass the approved approval_id",
+        return [f"{why}; a person overrode this ({inp.approval_id})"]
+    raise DomainError(
+        "outcome",
+        f"success needs validation: {why}. Or end with outcome 'partial', or ask a person with "
+        "approval_request and pass the approved approval_id",
+    )
+
+
+def _unvalidated(store: Store, session_id: str) -> str | None:
+    """Why this session's work is not validated since its last change (None when it is)."""
+    db = store.db
+    ck = db.execute(
+        """SELECT id, created_at FROM checkpoints WHERE session_id = ? AND files_touched != '[]'
+           ORDER BY created_at DESC, seq DESC LIMIT 1""",
+        [session_id],
+    ).fetchone()
+    if ck is not None:
+        since, change = datetime.fromisoformat(ck[1]), f"checkpoint {ck[0]} with files_touched"
+    else:
+        started = db.execute("SELECT started_at FROM sessions WHERE id = ?", [session_id]).fetchone()
+        since, change = datetime.fromisoformat(started[0]), "the session's start"
+    latest: dict[str, tuple[bool, str]] = {}  # gate -> (passed, run id) of its latest run since
+    for gate, passed, started_at, run_id in db.execute(
+        "SELECT gate, passed, started_at, run_id FROM validations WHERE session_id = ? "
+        "ORDER BY started_at, rowid",
+        [session_id],
+    ).fetchall():
+        if datetime.fromisoformat(started_at) >= since:
+            latest[gate] = (bool(passed), run_id)
+    if not latest:
+        return (
+            "no validation ran since the last change; run validation_run first, with "
+            f"session_id={session_id} (the last change: {change})"
         )
-    return [m.why for m in decision.matches]
+    failed = sorted(g for g, (ok, _) in latest.items() if not ok)
+    if failed:
+        runs = ", ".join(f"{g!r} failed on its latest run {latest[g][1]}" for g in failed)
+        return f"gate {runs}; fix it and run validation_run again with session_id={session_id}"
+    return None
 
 
 def resume(store: Store, inp: SessionResumeInput, now: datetime) -> ResumeState:
