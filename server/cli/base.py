@@ -11,9 +11,14 @@ import argparse
 import logging
 import logging.handlers
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from factorops.store.datadir import DataDir
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
@@ -97,11 +102,47 @@ def _project(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
     return project, data_dir
 
 
-def open_datadir(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def open_datadir(args: argparse.Namespace) -> DataDir:
     from factorops.store.datadir import DataDir
 
     project, data_dir = _project(args)
     return DataDir.for_project(project or Path.cwd(), data_dir)
+
+
+def advice(dd: DataDir, *words: str, program: str = "factorops") -> str:
+    """A `factorops ...` command to print as advice, with the project and (when it is not the
+    default) the data dir this run used, quoted: pasted as printed, from any directory, it acts on
+    the same data."""
+    argv = [program, *words, "--project", str(dd.root)]
+    if dd.path != dd.root / ".agentops":
+        argv += ["--data-dir", str(dd.path)]
+    return shlex.join(argv)
+
+
+def executable() -> str:
+    """The absolute path of the `factorops` script of this installation (e.g. `<repo>/.venv/bin/
+    factorops`), for client configs: an MCP client starts servers without the user's shell PATH.
+    Falls back to the bare name when this Python has no such script next to it."""
+    script = Path(sys.executable).parent / "factorops"
+    return str(script.absolute()) if script.is_file() else "factorops"
+
+
+def tell_a_person_serve_waits(project: Path | None) -> None:
+    """`serve` run by hand in a terminal looks hung: it waits for JSON-RPC on stdin. Say so on
+    stderr (stdout belongs to the protocol), and how a client is connected. Only when stdin is a
+    terminal: a client's pipe never sees this."""
+    if not sys.stdin.isatty():
+        return
+    argv = [executable(), "serve"] + (["--project", str(project)] if project is not None else [])
+    print(
+        "factorops serve: waiting for an MCP client on stdin (this is the stdio server an MCP client "
+        "starts itself; typing here does nothing useful).\n"
+        f"  To connect a client, give it this command: {shlex.join(argv)}\n"
+        "  Ready client configs: examples/ in the factorops repository (README: Connect a client).\n"
+        "  Press Ctrl-C to stop.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def open_store(args: argparse.Namespace, create: bool = False):  # type: ignore[no-untyped-def]
@@ -111,6 +152,6 @@ def open_store(args: argparse.Namespace, create: bool = False):  # type: ignore[
 
     dd = open_datadir(args)
     if not create and not dd.exists():
-        raise CliError(f"no factorops data in {dd.path}; run `factorops init --project {dd.root}` first")
+        raise CliError(f"no factorops data in {dd.path}; run `{advice(dd, 'init')}` first")
     setup_logging(args.verbose, dd.log_dir if dd.path.exists() else None)
     return Store.open(dd, components())

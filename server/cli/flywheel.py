@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .base import CliError, command, open_store
+from .base import CliError, advice, command, open_store
 
 
 def _now():  # type: ignore[no-untyped-def]
@@ -15,9 +15,21 @@ def _now():  # type: ignore[no-untyped-def]
 
 
 def _starter_args(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    sub.add_parser("install", help="install (or re-activate) the starter guardrails")
-    sub.add_parser("remove", help="retire every starter guardrail")
+    sub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="what to do (each has its own --help)"
+    )
+    sub.add_parser(
+        "install",
+        help="install (or re-activate) the starter guardrails",
+        description="Install the starter guardrails as active patterns tagged 'starter', or "
+        "re-activate the ones retired earlier. Safe to run again.",
+    )
+    sub.add_parser(
+        "remove",
+        help="retire every starter guardrail",
+        description="Retire every guardrail tagged 'starter'; they stay in the ledger's history and "
+        "`factorops starter install` brings them back.",
+    )
 
 
 @command(
@@ -74,16 +86,33 @@ def decay_cmd(args: argparse.Namespace) -> int:
         print("no pattern is below the threshold")
     for d in props:
         print(f"{d.id}  faded {d.faded:.2f} (was {d.confidence:.2f}, unused {d.days_unused} days)  {d.title}")
-        print(f"    retire with: factorops patterns retire {d.id}")
+        print(f"    retire with: {advice(store.datadir, 'patterns', 'retire', d.id)}")
     return 0
 
 
 def _agents_args(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    im = sub.add_parser("import", help="import learnings from a .agents/ folder as candidate patterns")
-    im.add_argument("--dir", type=Path, help="default: <project>/.agents")
-    ex = sub.add_parser("export", help="write active patterns as .agents/ learnings")
-    ex.add_argument("--dir", type=Path, help="default: <project>/.agents/learnings")
+    sub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="what to do (each has its own --help)"
+    )
+    im = sub.add_parser(
+        "import",
+        help="import learnings from a .agents/ folder as candidate patterns",
+        description="Read the Markdown learnings (front matter type: learning) under a .agents/ "
+        "folder inside the project and store them as candidate patterns; other files are counted "
+        "and skipped, unsafe or malformed ones are listed with the reason.",
+    )
+    im.add_argument(
+        "--dir",
+        type=Path,
+        help="the folder to read: relative to the project, or absolute inside it (default: .agents)",
+    )
+    ex = sub.add_parser(
+        "export",
+        help="write active patterns as .agents/ learnings",
+        description="Write every active pattern as a Markdown learning with front matter, one file "
+        "each, in the shape `agents import` reads.",
+    )
+    ex.add_argument("--dir", type=Path, help="the folder to write (default: <project>/.agents/learnings)")
 
 
 @command(

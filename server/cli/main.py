@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         "people use beside it. Data lives in <project>/.agentops/ (SQLite index + git ledger).",
     )
     parser.add_argument("--version", action="version", version=f"factorops {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", help="run `factorops COMMAND --help` for its options"
+    )
     order = [m.__name__ for m in MODULES]
     by_module = sorted(COMMANDS.items(), key=lambda kv: order.index(kv[1][3].__module__))
     for name, (help_text, description, args_fn, _) in by_module:

@@ -18,17 +18,38 @@ def _now():  # type: ignore[no-untyped-def]
 
 
 def _patterns_args(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    ls = sub.add_parser("list", help="list patterns (newest first)")
-    ls.add_argument("--status", choices=["candidate", "active", "retired"])
-    ls.add_argument("--kind", choices=["pattern", "anti-pattern", "guardrail"])
+    sub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="what to do (each has its own --help)"
+    )
+    ls = sub.add_parser(
+        "list",
+        help="list patterns (newest first)",
+        description="List patterns, anti-patterns and guardrails, newest first: id, status, kind, "
+        "confidence and title.",
+    )
+    ls.add_argument("--status", choices=["candidate", "active", "retired"], help="only this status")
+    ls.add_argument("--kind", choices=["pattern", "anti-pattern", "guardrail"], help="only this kind")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
-    show = sub.add_parser("show", help="print one pattern as Markdown")
-    show.add_argument("id")
-    pro = sub.add_parser("promote", help="make a candidate active (a person's decision)")
-    pro.add_argument("id")
-    ret = sub.add_parser("retire", help="retire a pattern so it is no longer used")
-    ret.add_argument("id")
+    show = sub.add_parser(
+        "show",
+        help="print one pattern as Markdown",
+        description="Print one pattern as Markdown: its fields, evidence and history.",
+    )
+    show.add_argument("id", help="the pattern id (see `factorops patterns list`)")
+    pro = sub.add_parser(
+        "promote",
+        help="make a candidate active (a person's decision)",
+        description="Make a candidate pattern active, so assistants get it in searches, briefings and "
+        "guardrail checks. Only a person does this; the change is a commit in the ledger.",
+    )
+    pro.add_argument("id", help="the candidate's id (see `factorops patterns list --status candidate`)")
+    ret = sub.add_parser(
+        "retire",
+        help="retire a pattern so it is no longer used",
+        description="Retire a pattern so it is no longer searched, injected or checked; it stays in the "
+        "ledger's history. The change is a commit in the ledger.",
+    )
+    ret.add_argument("id", help="the pattern id (see `factorops patterns list` or `factorops decay`)")
 
 
 @command(
@@ -68,7 +89,12 @@ def patterns_cmd(args: argparse.Namespace) -> int:
 
 
 def _mine_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", action="append", choices=["git", "sessions"], help="repeatable; default both")
+    p.add_argument(
+        "--source",
+        action="append",
+        choices=["git", "sessions"],
+        help="what to mine: the project's git history or ended sessions; repeatable; default both",
+    )
     p.add_argument("--since", help="only git commits since this date (e.g. 2026-01-01, '3 months ago')")
 
 
@@ -115,18 +141,41 @@ def mine_cmd(args: argparse.Namespace) -> int:
 
 
 def _bundle_args(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    ex = sub.add_parser("export", help="write active patterns and guardrails to a bundle file")
-    ex.add_argument("path", type=Path)
-    ex.add_argument("--kind", action="append", choices=["pattern", "anti-pattern", "guardrail"])
+    sub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="what to do (each has its own --help)"
+    )
+    ex = sub.add_parser(
+        "export",
+        help="write active patterns and guardrails to a bundle file",
+        description="Write this project's active patterns and guardrails (candidates too with "
+        "--include-candidates) to a versioned bundle file with a SHA-256 hash for every pattern.",
+    )
+    ex.add_argument("path", type=Path, help="the bundle file to write")
+    ex.add_argument(
+        "--kind",
+        action="append",
+        choices=["pattern", "anti-pattern", "guardrail"],
+        help="export only this kind; repeatable; default every kind",
+    )
     ex.add_argument("--include-candidates", action="store_true", help="export candidates too")
-    im = sub.add_parser("import", help="verify a bundle and import its patterns (as candidates)")
-    im.add_argument("path", type=Path)
+    im = sub.add_parser(
+        "import",
+        help="verify a bundle and import its patterns (as candidates)",
+        description="Verify a bundle (every hash and pattern; unsafe archives are refused before "
+        "anything is written), then import its patterns as candidates a person may promote. "
+        "Patterns already here are updated or skipped as duplicates.",
+    )
+    im.add_argument("path", type=Path, help="the bundle file to read")
     im.add_argument(
         "--keep-status", action="store_true", help="keep 'active' from the bundle instead of candidate"
     )
-    ve = sub.add_parser("verify", help="check a bundle without importing it")
-    ve.add_argument("path", type=Path)
+    ve = sub.add_parser(
+        "verify",
+        help="check a bundle without importing it",
+        description="Check a bundle's format, hashes and patterns without importing anything; no "
+        "project data is needed.",
+    )
+    ve.add_argument("path", type=Path, help="the bundle file to check")
 
 
 @command(

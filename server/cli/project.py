@@ -10,7 +10,17 @@ import subprocess
 import sys
 
 from . import remote
-from .base import _project, command, no_args, open_datadir, open_store, setup_logging
+from .base import (
+    _project,
+    advice,
+    command,
+    executable,
+    no_args,
+    open_datadir,
+    open_store,
+    setup_logging,
+    tell_a_person_serve_waits,
+)
 
 # -- serve -------------------------------------------------------------------------------------------
 
@@ -47,6 +57,7 @@ def serve(args: argparse.Namespace) -> int:
         log_dir = DataDir.for_project(runtime.project, runtime.data_dir).log_dir
     setup_logging(args.verbose, log_dir)
     app = build_app(runtime)
+    tell_a_person_serve_waits(runtime.project)
     try:
         anyio.run(app.run_stdio_async)
     finally:
@@ -79,13 +90,12 @@ def init(args: argparse.Namespace) -> int:
     installed = [] if args.no_starter else flywheel.install_starter(store, datetime.now(UTC))
     print(f"factorops data dir ready: {dd.path}")
     if installed:
-        print(
-            f"  {len(installed)} starter guardrails installed (list: factorops patterns list --kind guardrail)"
-        )
+        listing = advice(dd, "patterns", "list", "--kind", "guardrail")
+        print(f"  {len(installed)} starter guardrails installed (list: {listing})")
     print(f"  index:  {dd.db_path}")
     print(f"  ledger: {dd.ledger_path} (git; head {store.ledger.head()[:10]})")
     print("Next: connect a client (see README: Connect a client), e.g.")
-    print(f"  claude mcp add factorops -- factorops serve --project {dd.root}")
+    print(f"  claude mcp add factorops -- {advice(dd, 'serve', program=executable())}")
     store.close()
     return 0
 

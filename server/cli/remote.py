@@ -9,7 +9,7 @@ from pathlib import Path
 
 from factorops.store.datadir import DataDir
 
-from .base import CliError, _project, command, open_datadir, open_store
+from .base import CliError, _project, advice, command, open_datadir, open_store
 
 
 def add_http_args(p: argparse.ArgumentParser) -> None:
@@ -72,9 +72,21 @@ def serve_http_cmd(args: argparse.Namespace) -> int:
 
 
 def _token_args(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    sub.add_parser("show", help="print the token (created if there is none)")
-    sub.add_parser("rotate", help="replace the token; running servers refuse the old one at once")
+    sub = p.add_subparsers(
+        dest="action", metavar="ACTION", required=True, help="what to do (each has its own --help)"
+    )
+    sub.add_parser(
+        "show",
+        help="print the token (created if there is none)",
+        description="Print the bearer token remote clients send to `serve --http` (on stdout, alone, "
+        "so `$(factorops token show)` works); creates one if there is none.",
+    )
+    sub.add_parser(
+        "rotate",
+        help="replace the token; running servers refuse the old one at once",
+        description="Replace the bearer token with a new random one and print it; running servers "
+        "refuse the old one at once, so give the new one to your clients.",
+    )
 
 
 @command(
@@ -89,7 +101,7 @@ def token_cmd(args: argparse.Namespace) -> int:
 
     dd = open_datadir(args)
     if not dd.exists():
-        raise CliError(f"no factorops data in {dd.path}; run `factorops init --project {dd.root}` first")
+        raise CliError(f"no factorops data in {dd.path}; run `{advice(dd, 'init')}` first")
     try:
         if args.action == "rotate":
             token = rotate_token(dd)
@@ -143,7 +155,10 @@ def sync_cmd(args: argparse.Namespace) -> int:
     for path in result.resolved:
         print(f"  both sides changed {path}: kept the newest (the other is in git history)")
     for err in result.index_errors:
-        print(f"not indexed (fix the file by hand, then `factorops rebuild`): {err}", file=sys.stderr)
+        print(
+            f"not indexed (fix the file by hand, then `{advice(store.datadir, 'rebuild')}`): {err}",
+            file=sys.stderr,
+        )
     return 1 if result.index_errors else 0
 
 
