@@ -1,26 +1,35 @@
 """Build the MCP server: one place that wires every capability to the protocol.
 
-`FactoropsServer` adds three things to the SDK's server: trimmed tool schemas (token cost),
-short argument-error messages that name the field (pydantic's defaults carry a URL and input echo),
-and a hook per tool call so metrics see latency and outcome of every call.
+`FactoropsServer` adds to the SDK's server: trimmed tool schemas (token cost), short argument-error
+messages that name the field (pydantic's defaults carry a URL and input echo), a hook per tool call so
+metrics see latency and outcome of every call, the project bound by the first request of any kind
+(so a resource read first still honours the client's roots), resource and prompt errors that carry
+the domain's message as tool errors do, and a stdio transport that answers every request line.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, Tool
-from pydantic import ValidationError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedResourceError
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, Tool
+from pydantic import AnyUrl, ValidationError
 
 from factorops import __version__
+from factorops.tools.kernel.errors import DomainError, NotFound
 
 from . import context_tools, ops_tools, pattern_tools, session_tools
+from .registration import STORAGE_ERRORS, storage_error
 from .runtime import CallRecord, Runtime
 from .schema_trim import trim
+from .stdio import screened_stdio
+
+log = logging.getLogger("factorops.server")
 
 INSTRUCTIONS = (
     "factorops: 12-Factor AgentOps. Start work with session_start, save progress with "
@@ -35,6 +44,60 @@ class FactoropsServer(MCPServer[Any]):
         )
         self.runtime = runtime
 
+    async def read_resource(self, uri: AnyUrl | str, context: Context[Any, Any] | None = None) -> Any:
+        if context is not None:
+            await self.runtime.resolve(context)
+        try:
+            return await super().read_resource(uri, context)
+        except UnexpectedResourceError as exc:
+            # The SDK reports any exception but ResourceError as "Error reading resource URI";
+            # a domain error is the client's to fix and its message says how, as for tools.
+            domain = _cause(exc, DomainError)
+            if isinstance(domain, NotFound):
+                raise ResourceNotFoundError(str(domain)) from None
+            if domain is not None:
+                raise MCPError(code=INVALID_PARAMS, message=str(domain), data={"uri": str(uri)}) from None
+            storage = _cause(exc, STORAGE_ERRORS)
+            if storage is not None:
+                log.warning("resource %s: storage error: %s", uri, storage)
+                raise MCPError(
+                    code=INTERNAL_ERROR, message=storage_error(storage), data={"uri": str(uri)}
+                ) from None
+            raise
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> Any:
+        if context is not None:
+            await self.runtime.resolve(context)
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except MCPError:
+            raise
+        except ValueError as exc:
+            # The SDK wraps whatever the prompt raised as "Error rendering prompt NAME" (and the wire
+            # shows only that): find the reason and send it, as a tool error would.
+            domain = _cause(exc, DomainError)
+            if domain is not None:
+                raise MCPError(code=INVALID_PARAMS, message=str(domain)) from None
+            invalid = _cause(exc, ValidationError)
+            if isinstance(invalid, ValidationError):
+                raise MCPError(
+                    code=INVALID_PARAMS,
+                    message=f"Invalid arguments for prompt {name}: {describe_validation(invalid)}",
+                ) from None
+            storage = _cause(exc, STORAGE_ERRORS)
+            if storage is not None:
+                log.warning("prompt %s: storage error: %s", name, storage)
+                raise MCPError(code=INTERNAL_ERROR, message=storage_error(storage)) from None
+            if exc.__cause__ is not None and exc.__cause__.__cause__ is None:
+                # The SDK's own refusal (unknown prompt, missing argument): its message is the reason.
+                raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+            log.error("prompt %s failed", name, exc_info=exc)
+            raise MCPError(
+                code=INTERNAL_ERROR, message=f"prompt {name} failed (an internal error, logged)"
+            ) from None
+
     async def list_tools(self) -> list[Tool]:
         tools = await super().list_tools()
         return [
@@ -47,9 +110,17 @@ class FactoropsServer(MCPServer[Any]):
             for t in tools
         ]
 
+    async def run_stdio_async(self) -> None:
+        """Serve stdio with every request line answered (see `stdio.py`)."""
+        async with screened_stdio() as (read_stream, write_stream):
+            server = self._lowlevel_server  # what the SDK's own run_stdio_async runs
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
+        if context is not None:
+            await self.runtime.resolve(context)
         started = self.runtime.now()
         t0 = time.perf_counter()
         outcome = "error"
@@ -77,6 +148,21 @@ class FactoropsServer(MCPServer[Any]):
                     else None,
                 )
             )
+
+
+def _cause(exc: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
+    """The first exception of `kinds` in exc's chain of causes (exc itself included), or None."""
+    seen: BaseException | None = exc
+    for _ in range(20):
+        if seen is None:
+            return None
+        if isinstance(seen, kinds):
+            return seen
+        if seen.__cause__ is not None:
+            seen = seen.__cause__
+        else:
+            seen = None if seen.__suppress_context__ else seen.__context__
+    return None
 
 
 def describe_validation(err: ValidationError) -> str:

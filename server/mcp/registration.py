@@ -11,12 +11,15 @@ from __future__ import annotations
 import inspect
 import logging
 import sqlite3
+import types
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from enum import Enum
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from pydantic import BaseModel
 
 from factorops.store.ledger import LedgerError
@@ -130,6 +133,61 @@ def _register(
     tool.__name__ = name
     annotations = ToolAnnotations(read_only_hint=True) if read_only else None
     app.add_tool(tool, name=name, description=description, annotations=annotations, structured_output=True)
+    _strings_stay_strings(app, name)
+
+
+def admits_str(annotation: Any) -> bool:
+    """Whether a field's type takes a string as it is: `str`, an optional or union with `str`, a
+    string enum or `Literal`, or `Any`."""
+    if annotation is Any or annotation is str:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return admits_str(get_args(annotation)[0])
+    if origin is Literal:
+        return any(isinstance(a, str) for a in get_args(annotation))
+    if origin is Union or origin is types.UnionType:
+        return any(admits_str(a) for a in get_args(annotation))
+    if not isinstance(annotation, type):
+        return False
+    if issubclass(annotation, Enum):
+        return any(isinstance(m.value, str) for m in annotation)
+    return issubclass(annotation, str)
+
+
+class StringsStayStrings(FuncMetadata):
+    """The SDK's argument handling, except that a string stays a string where the field takes one.
+
+    The SDK pre-parses string arguments as JSON for every field not annotated exactly `str` (so a
+    client that sends a list as '["a"]' still works). For `str | None`, a string enum or a union with
+    `str`, that turns `'{"a": 1}'`, `'[1]'` into objects and lists that then fail validation, and
+    `'null'` silently into None. Only fields that cannot take a string are pre-parsed here.
+    """
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        keep: set[str] = set()
+        for name, info in self.arg_model.model_fields.items():
+            if admits_str(info.annotation):
+                keep.add(name)
+                if info.alias:
+                    keep.add(info.alias)
+        parsed = super().pre_parse_json({k: v for k, v in data.items() if k not in keep})
+        return {k: (v if k in keep else parsed[k]) for k, v in data.items()}
+
+
+def _strings_stay_strings(app: MCPServer, name: str) -> None:
+    # The SDK builds a tool's metadata inside `add_tool` and offers no hook for its pre-parsing, so the
+    # registered tool's metadata is swapped for the subclass above (same model, same output schema).
+    tool = app._tool_manager.get_tool(name)
+    if tool is None:  # pragma: no cover - add_tool just registered it
+        raise RuntimeError(f"tool {name} was not registered")
+    meta = tool.fn_metadata
+    tool.fn_metadata = StringsStayStrings(
+        arg_model=meta.arg_model,
+        output_schema=meta.output_schema,
+        output_model=meta.output_model,
+        wrap_output=meta.wrap_output,
+    )
 
 
 def thread_progress(ctx: Context) -> Callable[[float, float, str], None]:

@@ -1,8 +1,8 @@
 """Per-process state shared by every tool call: which project, its store, the clock, call hooks.
 
-The project is resolved lazily, on the first call that needs it, because of how clients start us:
-desktop clients spawn stdio servers in an arbitrary working directory (so our examples pass
-`--project`), while IDE agents announce their workspace as MCP roots. Order: --project /
+The project is resolved once, by the first request of any kind (tool, resource or prompt), because
+of how clients start us: desktop clients spawn stdio servers in an arbitrary working directory (so our
+examples pass `--project`), while IDE agents announce their workspace as MCP roots. Order: --project /
 FACTOROPS_PROJECT, then the client's first root, then the working directory.
 """
 
@@ -54,6 +54,7 @@ class Runtime:
     use_roots: bool = True
     call_hooks: list[CallHook] = field(default_factory=list)
     close_hooks: list[Callable[[Store], None]] = field(default_factory=list)
+    _root: Path | None = None
     _store: Store | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
@@ -73,12 +74,26 @@ class Runtime:
     def opened(self) -> Store | None:
         return self._store
 
+    async def resolve(self, ctx: Any = None) -> Path:
+        """Which project this process serves, decided once, by the first request of any kind (tool
+        call, resource read, prompt) with that request's context, so the client's roots count even
+        when a resource is read before any tool is called. One stdio process serves one connection,
+        so this is once per connection; over HTTP the project is fixed at start (`use_roots=False`)."""
+        if self._root is not None:
+            return self._root
+        async with self._lock:
+            if self._root is None:
+                self._root = (
+                    self.project or (await _first_root(ctx) if self.use_roots else None) or Path.cwd()
+                )
+        return self._root
+
     async def store(self, ctx: Any = None) -> Store:
         if self._store is not None:
             return self._store
+        root = await self.resolve(ctx)
         async with self._lock:
             if self._store is None:
-                root = self.project or (await _first_root(ctx) if self.use_roots else None) or Path.cwd()
                 datadir = DataDir.for_project(root, self.data_dir)
                 log.info("project %s, data dir %s", datadir.root, datadir.path)
                 self._store = await anyio.to_thread.run_sync(Store.open, datadir, components())
@@ -87,7 +102,7 @@ class Runtime:
     def store_sync(self) -> Store:
         """For the CLI and dashboard: no client, so no roots."""
         if self._store is None:
-            root = self.project or Path.cwd()
+            root = self._root or self.project or Path.cwd()
             self._store = Store.open(DataDir.for_project(root, self.data_dir), components())
         return self._store
 

@@ -84,10 +84,9 @@ def register(app: MCPServer, runtime: Runtime) -> None:
     @app.prompt(name="resume", description="Continue the latest unfinished session (or the one given)")
     async def resume_prompt(ctx: Context, session_id: str | None = None) -> str:
         store = await runtime.store(ctx)
-        try:
-            state = await anyio.to_thread.run_sync(
-                sessions.resume, store, sessions.SessionResumeInput(session_id=session_id), runtime.now()
-            )
-        except DomainError as exc:
-            raise ValueError(str(exc)) from None
+        # A DomainError (no unfinished session, unknown id) reaches the client with its message:
+        # FactoropsServer.get_prompt finds it behind the SDK's "Error rendering prompt".
+        state = await anyio.to_thread.run_sync(
+            sessions.resume, store, sessions.SessionResumeInput(session_id=session_id), runtime.now()
+        )
         return views.resume_prompt_text(state)
