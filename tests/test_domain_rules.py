@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
+from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
+from factorops.store.datadir import DataDir
+from factorops.store.store import Store
 from factorops.tools.flywheel import inject as flywheel
 from factorops.tools.guardrails.starters import starter_guardrails
+from factorops.tools.patterns import mining as pattern_mining
+from factorops.tools.registry import components
 
-from .conftest import Clock, git
+from .conftest import Clock, commit_files, git
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -189,3 +195,79 @@ async def test_other_outcomes_need_no_validation(guarded: Client, project: Path,
         assert (await _ok(guarded, "session_end", {"session_id": sid, "outcome": outcome}))[
             "outcome"
         ] == outcome
+
+
+# -- item 7: patterns_search answers with a list, and finds what the evidence says ---------------------
+
+
+async def _search(client: Client, query: str) -> dict[str, Any]:
+    return await _ok(client, "patterns_search", {"query": query})
+
+
+def _windows_history(repo: Path) -> None:
+    """Commits whose subjects mention 'windows'; no file name, title or rule does."""
+    t = datetime(2026, 10, 1, tzinfo=UTC)
+    for i in range(4):
+        commit_files(
+            repo,
+            {"src/paths.py": f"v{i}\n"},
+            f"fix: windows drive letters in case {i}",
+            when=t + timedelta(hours=i),
+        )
+
+
+async def test_a_search_without_hits_still_has_a_result_list(client: Client) -> None:
+    assert await _search(client, "nothing matches this") == {"results": [], "tokens": 0, "truncated": False}
+    assert (await _ok(client, "patterns_search", {"query": "", "kind": "pattern"}))["results"] == []
+
+
+async def test_words_of_the_mined_evidence_are_searchable(client: Client, project: Path) -> None:
+    _windows_history(project)
+    mined = await _ok(client, "patterns_mine", {"sources": ["git"]})
+    chain = next(c for c in mined["candidates"] if c["title"] == "Fix after fix in src/paths.py")
+    hits = (await _search(client, "windows"))["results"]
+    assert [h["id"] for h in hits] == [chain["id"]], hits
+    assert "[windows]" in hits[0]["snippet"], hits
+    # The index is derived: a rebuild from the ledger alone finds it again.
+    r = _cli("rebuild", "--project", str(project))
+    assert r.returncode == 0, r.stderr
+    assert [h["id"] for h in (await _search(client, "drive letters"))["results"]] == [chain["id"]]
+
+
+async def test_session_goals_quoted_in_evidence_are_searchable(client: Client) -> None:
+    for i in range(2):
+        sid = (await _ok(client, "session_start", {"goal": f"port the installer to macOS, try {i}"}))[
+            "session_id"
+        ]
+        await _ok(
+            client, "checkpoint_save", {"session_id": sid, "summary": "x", "files_touched": ["setup.py"]}
+        )
+        await _ok(client, "session_end", {"session_id": sid, "outcome": "failed"})
+    await _ok(client, "patterns_mine", {"sources": ["sessions"]})
+    hits = (await _search(client, "macos installer"))["results"]
+    assert [h["title"] for h in hits] == ["Sessions touching setup.py keep failing"], hits
+
+
+async def test_an_index_made_before_evidence_was_indexed_is_migrated(
+    project: Path, runtime: Runtime, clock: Clock
+) -> None:
+    _windows_history(project)
+    store = Store.open(DataDir.for_project(project), components())
+    try:
+        pattern_mining.mine(store, pattern_mining.PatternsMineInput(sources=["git"]), clock())
+        with store.index.transaction() as db:  # the index as patterns-003 left it
+            db.execute("DELETE FROM schema_migrations WHERE id > 'patterns-003' AND id LIKE 'patterns-%'")
+            db.execute("DROP TABLE patterns_fts")
+            db.execute(
+                "CREATE VIRTUAL TABLE patterns_fts USING fts5(title, problem, solution, tags, "
+                "tokenize = 'porter unicode61 remove_diacritics 2')"
+            )
+            db.execute(
+                "INSERT INTO patterns_fts (rowid, title, problem, solution, tags) "
+                "SELECT rowid, title, problem, solution, '' FROM patterns"
+            )
+    finally:
+        store.close()
+    async with Client(build_app(runtime)) as client:
+        hits = (await _search(client, "windows"))["results"]
+        assert [h["title"] for h in hits] == ["Fix after fix in src/paths.py"], hits

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factorops.tools.kernel.errors import DomainError
+from factorops.tools.kernel.redact import redact
 
 from .model import Evidence, PatternCandidate
 
@@ -135,6 +136,49 @@ def _parse(block: str) -> Commit:
     sha, subject, when, body = (head_part.split(_SEP_FIELD) + ["", "", "0", ""])[:4]
     files = [n for n in names.strip().splitlines() if n]
     return Commit(sha, subject, int(when or 0), body, files)
+
+
+# -- evidence text ---------------------------------------------------------------------------------
+
+EXCERPT_MAX = 500  # Evidence.excerpt's bound
+
+
+def subjects(root: Path, shas: list[str]) -> dict[str, str]:
+    """Subjects of the given commits, read with one `git log`; shas git does not know are left out."""
+    wanted = list(dict.fromkeys(s for s in shas if re.fullmatch(r"[0-9a-f]{7,40}", s)))
+    if not wanted:
+        return {}
+    proc = subprocess.run(
+        ["git", "log", "--no-walk=unsorted", "--ignore-missing", "--stdin", f"--format=%H{_SEP_FIELD}%s"],
+        cwd=root,
+        input="\n".join(wanted) + "\n",
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+    found: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        sha, sep, subject = line.partition(_SEP_FIELD)
+        if sep:
+            found[sha] = subject.strip()
+    out = {s: found[s] for s in wanted if s in found}
+    for short in (s for s in wanted if s not in found):  # abbreviated, e.g. from "This reverts commit"
+        match = next((subj for full, subj in found.items() if full.startswith(short)), None)
+        if match is not None:
+            out[short] = match
+    return out
+
+
+def quote_subjects(root: Path, found: list[PatternCandidate]) -> None:
+    """Quote the subjects of each candidate's evidence commits, newest first, in its excerpt: what
+    the commits say ("windows drive letters") is what a later search for the topic must find."""
+    todo = [c for c in found if c.evidence.commits and not c.evidence.excerpt]
+    known = subjects(root, [s for c in todo for s in c.evidence.commits])
+    for c in todo:
+        quoted = list(dict.fromkeys(known[s] for s in reversed(c.evidence.commits) if known.get(s)))
+        if quoted:
+            text = redact("; ".join(quoted))[0]
+            c.evidence.excerpt = text if len(text) <= EXCERPT_MAX else text[: EXCERPT_MAX - 1] + "…"
 
 
 # -- detectors -------------------------------------------------------------------------------------

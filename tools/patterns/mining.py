@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from factorops.store.store import Store
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.ids import new_id
+from factorops.tools.kernel.redact import redact
 
 from . import git_mining
 from . import markdown as pattern_markdown
@@ -179,7 +180,7 @@ def session_candidates(
                     kind="anti-pattern",
                     problem=f"{len(sids)} failed or abandoned sessions touched {f}.",
                     solution=f"Plan work on {f} in small validated steps; ask for review before large edits.",
-                    evidence=Evidence(sessions=sids),
+                    evidence=Evidence(sessions=sids, excerpt=_goals(db, sids)),
                     scope=[f],
                     tags=["repeated-failure", "session"],
                     confidence=min(0.9, 0.4 + 0.15 * len(sids)),
@@ -192,6 +193,18 @@ def session_candidates(
         at_last = [r[0] for r in rows if r[4] == last] + (list(skip) if last == after_time else [])
         new_cursor = f"{last}|{','.join(sorted(at_last))}"
     return out, len(rows), new_cursor, failed
+
+
+def _goals(db: sqlite_utils.Database, sids: list[str]) -> str | None:
+    """The goals of these sessions, newest first, quoted for the evidence (so they are searchable)."""
+    marks = ",".join("?" * len(sids))
+    rows = db.execute(
+        f"SELECT goal FROM sessions WHERE id IN ({marks}) ORDER BY started_at DESC, id DESC", sids
+    ).fetchall()
+    text = redact("; ".join(dict.fromkeys(str(r[0]) for r in rows)))[0]
+    if not text:
+        return None
+    return text if len(text) <= git_mining.EXCERPT_MAX else text[: git_mining.EXCERPT_MAX - 1] + "…"
 
 
 def _save_failures(db: sqlite_utils.Database, failed: dict[str, list[str]]) -> None:
@@ -280,6 +293,7 @@ def mine(
                 found += git_mining.observe(stats, c)
                 result.commits_read += 1
             found += git_mining.summarise(stats)
+            git_mining.quote_subjects(root, found)
     total = todo + 2
     if "sessions" in inp.sources:
         report(todo, total, "reading ended sessions")

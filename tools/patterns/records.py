@@ -12,9 +12,16 @@ import json
 import re
 from datetime import datetime
 from fnmatch import fnmatch
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
@@ -131,6 +138,15 @@ class PatternsSearchResult(CompactModel):
     tokens: int
     truncated: bool = False  # more matched than the limit or the token budget let through
 
+    @model_serializer(mode="wrap")
+    def _drop_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Empty fields are dropped as everywhere, but `results: []` stays: "nothing found" is the
+        answer to a search, and a reply without the list reads as a malformed one."""
+        data = handler(self)
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k == "results" or v not in (None, [], {})}
+        return data
+
 
 # -- index -----------------------------------------------------------------------------------------
 
@@ -144,6 +160,15 @@ def _parse_file(path: str, data: bytes) -> Pattern:
     if path != f"patterns/{p.id}.md":
         raise pattern_markdown.PatternFileError(f"{path}: id {p.id!r} does not match the file name")
     return p
+
+
+def evidence_text(p: Pattern) -> str:
+    """What the index searches besides the title, body and tags: the evidence's excerpt (commit
+    subjects, session goals a miner quoted), the files in scope and the evidence references. The
+    `patterns-004` migration computes the same text in SQL for an index made before."""
+    ev = p.evidence
+    parts = [ev.excerpt or "", *p.scope, *ev.commits, *ev.sessions, *ev.checkpoints, *ev.transcripts]
+    return " ".join(x for x in parts if x)
 
 
 def upsert(db: sqlite_utils.Database, p: Pattern, sha: str) -> None:
@@ -184,8 +209,8 @@ def upsert(db: sqlite_utils.Database, p: Pattern, sha: str) -> None:
         )
         db.execute("DELETE FROM patterns_fts WHERE rowid = ?", [rowid])
     db.execute(
-        "INSERT INTO patterns_fts (rowid, title, problem, solution, tags) VALUES (?, ?, ?, ?, ?)",
-        [rowid, p.title, p.problem, p.solution, " ".join(p.tags)],
+        "INSERT INTO patterns_fts (rowid, title, problem, solution, tags, evidence) VALUES (?, ?, ?, ?, ?, ?)",
+        [rowid, p.title, p.problem, p.solution, " ".join(p.tags), evidence_text(p)],
     )
     db.execute(
         "INSERT INTO meta (key, value) VALUES ('patterns_version', '1') "
@@ -255,6 +280,30 @@ COMPONENT = Component(
             INSERT INTO patterns_fts (rowid, title, problem, solution, tags)
                 SELECT rowid, title, problem, solution,
                        coalesce((SELECT group_concat(value, ' ') FROM json_each(patterns.tags)), '')
+                FROM patterns;
+            """,
+        ),
+        # Evidence is searchable: what a miner quoted (commit subjects, session goals), the files in
+        # scope and the references. Derived again from the patterns table, as in patterns-003.
+        Migration(
+            "patterns-004",
+            """
+            DROP TABLE patterns_fts;
+            CREATE VIRTUAL TABLE patterns_fts USING fts5(
+                title, problem, solution, tags, evidence,
+                tokenize = 'porter unicode61 remove_diacritics 2'
+            );
+            INSERT INTO patterns_fts (rowid, title, problem, solution, tags, evidence)
+                SELECT rowid, title, problem, solution,
+                       coalesce((SELECT group_concat(value, ' ') FROM json_each(patterns.tags)), ''),
+                       coalesce((SELECT group_concat(value, ' ') FROM (
+                           SELECT json_extract(patterns.evidence, '$.excerpt') AS value
+                           UNION ALL SELECT value FROM json_each(patterns.scope)
+                           UNION ALL SELECT value FROM json_each(patterns.evidence, '$.commits')
+                           UNION ALL SELECT value FROM json_each(patterns.evidence, '$.sessions')
+                           UNION ALL SELECT value FROM json_each(patterns.evidence, '$.checkpoints')
+                           UNION ALL SELECT value FROM json_each(patterns.evidence, '$.transcripts')
+                       ) WHERE value IS NOT NULL AND value != ''), '')
                 FROM patterns;
             """,
         ),

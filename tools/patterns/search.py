@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 COMMON_ROWS = 2000  # a word matching more rows than this is "common"
 RANK_BUDGET = 2400  # rows x words that one stage may score with BM25 (~1 microsecond each)
 MAX_WORDS = 16
-# BM25 column weights: title, problem, solution, tags.
-_BM25 = "bm25(patterns_fts, 5.0, 2.0, 2.0, 3.0)"
+# BM25 column weights: title, problem, solution, tags, evidence (quoted commit subjects, session
+# goals, files in scope: supporting text, so it ranks below the pattern's own words).
+_BM25 = "bm25(patterns_fts, 5.0, 2.0, 2.0, 3.0, 1.0)"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
