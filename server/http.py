@@ -6,10 +6,14 @@ What guards it, outermost first:
    configured (`factorops init` or `factorops token rotate` made one), so the server is never exposed
    by accident with a secret nobody has seen.
 2. Only `/mcp` is served; everything else is 404.
-3. Bearer token (the SDK's `token_verifier` + `RequireAuthMiddleware`): 401 without the right token.
-4. Host and Origin headers (the SDK's `TransportSecuritySettings`) against DNS rebinding: a page in a
+3. Bearer token (the SDK's `token_verifier` + `RequireAuthMiddleware`): 401 without the right token
+   (the install token or a person's token, see auth_token.py).
+4. `StreamGuard`: the body of an authorised request is read in full before the SDK sees it, within
+   a deadline (408 for a client that trickles it, a byte at a time, to hold a worker) and a size
+   limit (413); and every response, event streams included, ends as soon as its token stops being
+   valid (rotated, revoked): before the next event is sent, or within a second when none comes.
+5. Host and Origin headers (the SDK's `TransportSecuritySettings`) against DNS rebinding: a page in a
    browser cannot reach a loopback server by renaming itself. 421 / 403.
-5. Request bodies over 1 MiB: 413, before any JSON is parsed.
 
 SIGTERM drains rather than drops: new requests get 503, requests already running (a tool call in
 the middle of a ledger write) finish and are answered, and only then do open event streams close and
@@ -27,6 +31,7 @@ import contextlib
 import ipaddress
 import logging
 import re
+import shlex
 import signal
 import socket
 import sys
@@ -34,6 +39,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+import anyio
 import uvicorn
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
@@ -41,13 +47,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from factorops.store.datadir import DataDir
 
-from .auth_token import FileTokenVerifier, TokenError, ensure_token, read_token
+from .auth_token import Credentials, FileTokenVerifier, TokenError, ensure_token, read_token
 
 log = logging.getLogger("factorops.server.http")
 
 MCP_PATH = "/mcp"
 MAX_BODY_BYTES = 1024 * 1024
 DRAIN_TIMEOUT_S = 30.0
+BODY_TIMEOUT_S = 5.0  # the whole request body must arrive within this long
+REVOCATION_POLL_S = 0.5  # how often an open response re-checks its token
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
@@ -63,6 +71,7 @@ class HttpOptions:
     allow_hosts: list[str] = field(default_factory=list)  # extra Host header values (name or name:port)
     allow_origins: list[str] = field(default_factory=list)  # extra Origin values (scheme://name[:port])
     drain_timeout_s: float = DRAIN_TIMEOUT_S
+    body_timeout_s: float = BODY_TIMEOUT_S
 
 
 def is_loopback(host: str) -> bool:
@@ -123,9 +132,13 @@ def check_bind(datadir: DataDir, opts: HttpOptions) -> str:
     except TokenError as exc:
         raise HttpConfigError(str(exc)) from exc
     if token_or_none is None:
+        # Advice that works pasted as printed: quoted, and naming the data dir this run used.
+        argv = ["factorops", "token", "rotate", "--project", str(datadir.root)]
+        if datadir.path != datadir.root / ".agentops":
+            argv += ["--data-dir", str(datadir.path)]
         raise HttpConfigError(
             f"refusing to listen on {opts.host} (not loopback) without a configured token; create one "
-            f"with `factorops token rotate --project {datadir.root}`, share it with your clients, then retry"
+            f"with `{shlex.join(argv)}`, share it with your clients, then retry"
         )
     return token_or_none
 
@@ -171,11 +184,139 @@ class Gate:
             return False
 
 
-async def _plain(send: Send, status: int, text: str, retry: bool = False) -> None:
+def _bearer(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == b"authorization":
+            text = value.decode("latin-1")
+            return text[7:] if text[:7].lower() == "bearer " else None
+    return None
+
+
+class StreamGuard:
+    """Between the gate and the SDK: bounded body reads, and responses that end with their token.
+
+    Requests without a valid token go straight to the SDK, which answers 401 without reading a body.
+    For the others the body is read here first, all of it within `body_timeout_s` and at most
+    `max_body_bytes`, then replayed to the SDK. While the SDK answers, a watcher re-checks the token
+    every `REVOCATION_POLL_S` and every body message is checked before it is sent; once the token
+    is no longer valid the SDK is told the client went away (so an event stream stops as it would on
+    a disconnect) and the response is ended on the wire.
+    """
+
+    def __init__(self, app: ASGIApp, credentials: Credentials, max_body_bytes: int, body_timeout_s: float):
+        self.app = app
+        self.credentials = credentials
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _bearer(scope) if scope["type"] == "http" else None
+        if token is None or not self.credentials.valid(token):
+            await self.app(scope, receive, send)
+            return
+        pending: list[Message] = []
+        size = 0
+        try:
+            with anyio.fail_after(self.body_timeout_s):
+                while True:
+                    msg = await receive()
+                    if msg["type"] == "http.disconnect":
+                        return
+                    pending.append(msg)
+                    size += len(msg.get("body", b""))
+                    if size > self.max_body_bytes:
+                        await _plain(
+                            send, 413, "Payload Too Large: the request body is over the limit", close=True
+                        )
+                        return
+                    if not msg.get("more_body", False):
+                        break
+        except TimeoutError:
+            await _plain(
+                send,
+                408,
+                f"Request Timeout: the request body did not arrive within {self.body_timeout_s:g} s",
+                close=True,
+            )
+            return
+        await self._answer(scope, token, pending, receive, send)
+
+    async def _answer(
+        self, scope: Scope, token: str, pending: list[Message], receive: Receive, send: Send
+    ) -> None:
+        revoked = anyio.Event()
+        started = ended = False
+
+        def still_valid() -> bool:
+            if revoked.is_set() or not self.credentials.valid(token):
+                revoked.set()
+                return False
+            return True
+
+        async def watch() -> None:
+            while still_valid():
+                await anyio.sleep(REVOCATION_POLL_S)
+
+        async def guarded_receive() -> Message:
+            if pending:
+                return pending.pop(0)
+            got: list[Message] = []
+            async with anyio.create_task_group() as race:
+
+                async def real() -> None:
+                    got.append(await receive())
+                    race.cancel_scope.cancel()
+
+                async def stop() -> None:
+                    await revoked.wait()
+                    race.cancel_scope.cancel()
+
+                race.start_soon(real)
+                race.start_soon(stop)
+            return got[0] if got else {"type": "http.disconnect"}
+
+        async def end() -> None:
+            nonlocal ended
+            if started and not ended:
+                ended = True
+                with contextlib.suppress(OSError, RuntimeError):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started, ended
+            if ended:
+                return
+            if message["type"] == "http.response.start" and not still_valid():
+                started = ended = True
+                await _plain(send, 401, "Unauthorized: the token is no longer valid", close=True)
+                return
+            if message["type"] == "http.response.body" and not still_valid():
+                await end()
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                ended = True
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            try:
+                await self.app(scope, guarded_receive, guarded_send)
+            finally:
+                tg.cancel_scope.cancel()
+        if revoked.is_set():
+            log.info("ended a response whose token is no longer valid")
+            await end()
+
+
+async def _plain(send: Send, status: int, text: str, retry: bool = False, close: bool = False) -> None:
     body = text.encode()
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     if retry:
         headers.append((b"retry-after", b"1"))
+    if close:
+        headers.append((b"connection", b"close"))
     start: Message = {"type": "http.response.start", "status": status, "headers": headers}
     await send(start)
     await send({"type": "http.response.body", "body": body})
@@ -187,7 +328,8 @@ def build_http_app(app: Any, datadir: DataDir, opts: HttpOptions) -> Gate:
     `app` is the FactoropsServer; auth must be configured on it because the SDK reads its auth
     settings and verifier from the server object when building the Starlette app.
     """
-    verifier = FileTokenVerifier(datadir)
+    credentials = Credentials(datadir)
+    verifier = FileTokenVerifier(credentials)
     public = f"http://{'[' + opts.host + ']' if ':' in opts.host else opts.host}:{opts.port}"
     app.settings.auth = AuthSettings(issuer_url=public, resource_server_url=None)  # type: ignore[arg-type]
     app._token_verifier = verifier
@@ -197,7 +339,7 @@ def build_http_app(app: Any, datadir: DataDir, opts: HttpOptions) -> Gate:
         transport_security=security_settings(opts),
         host=opts.host,
     )
-    return Gate(starlette_app)
+    return Gate(StreamGuard(starlette_app, credentials, opts.max_body_bytes, opts.body_timeout_s))
 
 
 class DrainingServer(uvicorn.Server):

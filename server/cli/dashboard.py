@@ -26,7 +26,7 @@ def _args(p: argparse.ArgumentParser) -> None:
 def dashboard_cmd(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from factorops.server.auth_token import ensure_token
+    from factorops.server.auth_token import Credentials, ensure_token
     from factorops.server.web.app import build
 
     if not 1 <= args.port <= 65535:
@@ -40,7 +40,10 @@ def dashboard_cmd(args: argparse.Namespace) -> int:
 
         webbrowser.open(url)
     try:
-        uvicorn.run(build(store, token), host="127.0.0.1", port=args.port, log_level="warning")
+        # Live credentials: a rotated or revoked token is refused on its next request.
+        uvicorn.run(
+            build(store, Credentials(store.datadir)), host="127.0.0.1", port=args.port, log_level="warning"
+        )
     finally:
         store.close()
     return 0

@@ -87,23 +87,68 @@ def _token_args(p: argparse.ArgumentParser) -> None:
         description="Replace the bearer token with a new random one and print it; running servers "
         "refuse the old one at once, so give the new one to your clients.",
     )
+    add = sub.add_parser(
+        "add",
+        help="make a token for one person (printed once); the dashboard then needs person tokens to decide",
+        description="Make a token for one person and print it (only its hash is kept, so save it now). "
+        "The person signs in to the dashboard with it and their decisions are recorded under their "
+        "name; it also works as a bearer token for `serve --http`. Once anyone has a person token, "
+        "the install token can no longer decide or promote in the dashboard.",
+    )
+    add.add_argument("name", metavar="NAME", help="who the token is for: 1-40 of a-z 0-9 . _ - (e.g. alice)")
+    revoke = sub.add_parser(
+        "revoke",
+        help="delete a person's token; their requests, cookies and open streams end at once",
+        description="Delete a person's token. Running servers and dashboards refuse it from the next "
+        "request on, and event streams opened with it end within a second.",
+    )
+    revoke.add_argument("name", metavar="NAME", help="the person whose token to delete (see `token list`)")
+    sub.add_parser(
+        "list",
+        help="list the people who have a token (names and dates, never the tokens)",
+        description="List the people who have a token, one per line with the date it was added. Tokens "
+        "themselves are not stored, only their hashes.",
+    )
 
 
 @command(
     "token",
-    "show or rotate the bearer token for `serve --http`",
-    "The token lives in <data dir>/http_token (mode 0600, never in the ledger). Remote clients send "
-    "it as the header 'Authorization: Bearer <token>'. Rotating takes effect on running servers "
-    "immediately; give the new token to your clients.",
+    "show or rotate the install token; add, revoke or list person tokens",
+    "The install token lives in <data dir>/http_token (mode 0600, never in the ledger). Remote "
+    "clients send it as the header 'Authorization: Bearer <token>'. Person tokens (`token add NAME`) "
+    "name who made a request and who decided; their hashes live in <data dir>/people_tokens.json "
+    "(0600). Rotating or revoking takes effect on running servers and dashboards immediately.",
 )(_token_args)
 def token_cmd(args: argparse.Namespace) -> int:
-    from factorops.server.auth_token import TokenError, ensure_token, rotate_token, token_path
+    from factorops.server.auth_token import (
+        TokenError,
+        add_person,
+        ensure_token,
+        read_people,
+        revoke_person,
+        rotate_token,
+        token_path,
+    )
 
     dd = open_datadir(args)
     if not dd.exists():
         raise CliError(f"no factorops data in {dd.path}; run `{advice(dd, 'init')}` first")
     try:
-        if args.action == "rotate":
+        if args.action == "add":
+            token = add_person(dd, args.name)
+            print(f"token for {args.name} (shown once; only its hash is kept):", file=sys.stderr)
+        elif args.action == "revoke":
+            revoke_person(dd, args.name)
+            print(f"revoked {args.name}'s token; it is refused from now on", file=sys.stderr)
+            return 0
+        elif args.action == "list":
+            people = read_people(dd)
+            if not people:
+                print("no person tokens (the install token is the only credential)", file=sys.stderr)
+            for p in sorted(people.values(), key=lambda p: p.name):
+                print(f"{p.name}\tadded {p.added or '?'}")
+            return 0
+        elif args.action == "rotate":
             token = rotate_token(dd)
             print(
                 f"token rotated in {token_path(dd)}; clients using the old one are refused", file=sys.stderr
@@ -113,7 +158,10 @@ def token_cmd(args: argparse.Namespace) -> int:
             if created:
                 print(f"created a token in {token_path(dd)}", file=sys.stderr)
     except TokenError as exc:
-        raise CliError(str(exc)) from None
+        msg = str(exc)
+        if msg.endswith("revoke it first"):
+            msg += f": `{advice(dd, 'token', 'revoke', args.name)}`"
+        raise CliError(msg) from None
     print(token)
     return 0
 

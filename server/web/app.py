@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from factorops.server.auth_token import Caller, Credentials, StaticCredentials
 from factorops.store.store import Store
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.metrics import report as metrics
@@ -30,7 +31,7 @@ from factorops.tools.sessions import lifecycle as sessions
 from factorops.tools.sessions import queries as session_queries
 
 from . import views
-from .security import COOKIE, LocalOnly, csrf_for, csrf_ok, same_origin, signed_in, token_ok
+from .security import COOKIE, LocalOnly, cookie_token, csrf_for, csrf_ok, may_decide, same_origin, signed_in
 from .static import CSS
 
 __all__ = ["COOKIE", "build", "csrf_for"]
@@ -48,47 +49,67 @@ def _back(path: str, message: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?flash={quote(message[:200])}", status_code=303)
 
 
-def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str | None = None) -> LocalOnly:
-    person = by or f"dashboard:{getpass.getuser()}"
+def build(
+    store: Store,
+    credentials: Credentials | str,
+    now: Callable[[], datetime] = _now,
+    by: str | None = None,
+) -> LocalOnly:
+    """`credentials`: the data dir's live `Credentials` (what `factorops dashboard` passes), or one
+    fixed install token. `by` names the decider when the install token decides (default
+    `dashboard:<OS user>`); a person's token always names that person (`person:NAME`)."""
+    creds = StaticCredentials(credentials) if isinstance(credentials, str) else credentials
+    install_person = by or f"dashboard:{getpass.getuser()}"
 
-    def csrf(action: str) -> str:
-        return csrf_for(token, action)
+    def decider(caller: Caller) -> str:
+        return caller.identity if caller.person else install_person
+
+    def csrf_of(request: Request) -> Callable[[str], str]:
+        token = cookie_token(request)
+        return lambda action: csrf_for(token, action)
 
     def sign_in() -> Response:
         return _html("Sign in", "", views.SIGN_IN, status=401)
 
     def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
-            if not signed_in(token, request):
+            if signed_in(creds, request) is None:
                 return sign_in()
             return await anyio.to_thread.run_sync(handler, request)
 
         return run
 
     def posting(
-        handler: Callable[[Request, dict[str, Any]], Response],
+        handler: Callable[[Request, dict[str, Any], str], Response],
     ) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
-            if not signed_in(token, request):
+            caller = signed_in(creds, request)
+            if caller is None:
                 return sign_in()
             if not same_origin(request):
                 return PlainTextResponse("cross-origin request refused", status_code=403)
+            if not may_decide(creds, caller):
+                return PlainTextResponse(
+                    "the install token cannot decide once person tokens exist: sign in with your own "
+                    "token (`factorops token add NAME` makes one)",
+                    status_code=403,
+                )
             form = dict(await request.form())
-            if not csrf_ok(token, request, form):
+            if not csrf_ok(cookie_token(request), request, form):
                 return PlainTextResponse("missing or wrong CSRF token; reload the page", status_code=403)
-            return await anyio.to_thread.run_sync(handler, request, form)
+            return await anyio.to_thread.run_sync(handler, request, form, decider(caller))
 
         return run
 
     def index(request: Request) -> Response:
         given = request.query_params.get("token")
         if given is not None:
-            if not token_ok(token, given):
+            if creds.identify(given) is None:
                 return PlainTextResponse("wrong token", status_code=401)
             resp = RedirectResponse("/approvals", status_code=303)
-            resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=7 * 86400)
+            resp.set_cookie(COOKIE, given, httponly=True, samesite="strict", max_age=7 * 86400)
             return resp
-        if not signed_in(token, request):
+        if signed_in(creds, request) is None:
             return sign_in()
         return RedirectResponse("/approvals", status_code=303)
 
@@ -99,9 +120,9 @@ def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str 
         pending = approvals.pending(store, now())
         recent = [r for r in approvals.recent(store, 20) if r["status"] != "pending"]
         flash = request.query_params.get("flash", "")
-        return _html("Approvals", "approvals", views.approvals(pending, recent, csrf), flash)
+        return _html("Approvals", "approvals", views.approvals(pending, recent, csrf_of(request)), flash)
 
-    def decide(request: Request, form: dict[str, Any]) -> Response:
+    def decide(request: Request, form: dict[str, Any], person: str) -> Response:
         choice = form.get("decision")
         if choice not in ("approve", "deny"):
             return PlainTextResponse("decision must be approve or deny", status_code=400)
@@ -140,10 +161,10 @@ def build(store: Store, token: str, now: Callable[[], datetime] = _now, by: str 
             p = patterns.get(store, request.path_params["pid"])
         except DomainError as exc:
             return _html("Pattern not found", "patterns", f"<p>{escape(exc.message)}</p>", status=404)
-        body = views.pattern(p, pattern_markdown.render(p), csrf)
+        body = views.pattern(p, pattern_markdown.render(p), csrf_of(request))
         return _html(p.title, "patterns", body, request.query_params.get("flash", ""))
 
-    def promote(request: Request, form: dict[str, Any]) -> Response:
+    def promote(request: Request, form: dict[str, Any], person: str) -> Response:
         pid = request.path_params["pid"]
         try:
             patterns.set_status(store, pid, "active", now(), by=person)

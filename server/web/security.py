@@ -1,10 +1,15 @@
-"""What keeps the dashboard for the person at this machine: loopback Host only, security headers,
-the install-token cookie, and per-form CSRF tokens.
+"""What keeps the dashboard for the people at this machine: loopback Host only, security headers,
+the token cookie, who may decide, and per-form CSRF tokens.
 
-Access needs the per-install token: opening `/?token=…` (the URL `factorops dashboard` prints) sets
-an HttpOnly, SameSite=Strict cookie. Every state change is a POST carrying a CSRF token derived from
-the install token and bound to the path it posts to, and a POST whose Origin is not this server is
-refused, so another page in the browser cannot approve anything.
+Access needs a token: the install token, or a person's token (`factorops token add NAME`). Opening
+`/?token=…` (the URL `factorops dashboard` prints) sets an HttpOnly, SameSite=Strict cookie holding
+it; every request checks the cookie against the credentials as they are now (`Credentials`, which
+re-reads the token files when they change), so `token rotate` / `token revoke` sends an old cookie
+back to the sign-in page on its next request. Once any person token exists, only a person may
+decide or promote: the install token is the assistants' (`serve --http` clients), and an assistant
+must never decide. Every state change is a POST carrying a CSRF token derived from the signed-in
+token and bound to the path it posts to, and a POST whose Origin is not this server is refused, so
+another page in the browser cannot approve anything.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
+
+from factorops.server.auth_token import Caller, Credentials
 
 COOKIE = "factorops_dashboard"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
@@ -44,12 +51,18 @@ def csrf_ok(token: str, request: Request, form: dict[str, Any]) -> bool:
     return hmac.compare_digest(str(form.get("csrf", "")).encode(), csrf_for(token, request.url.path).encode())
 
 
-def token_ok(token: str, given: str) -> bool:
-    return hmac.compare_digest(given.encode(), token.encode())
+def cookie_token(request: Request) -> str:
+    return request.cookies.get(COOKIE, "")
 
 
-def signed_in(token: str, request: Request) -> bool:
-    return token_ok(token, request.cookies.get(COOKIE, ""))
+def signed_in(credentials: Credentials, request: Request) -> Caller | None:
+    """Who the cookie belongs to, or None (no cookie, or a token rotated or revoked since)."""
+    return credentials.identify(cookie_token(request))
+
+
+def may_decide(credentials: Credentials, caller: Caller) -> bool:
+    """A person may; the install token only while there are no person tokens (a single user)."""
+    return caller.person or not credentials.has_people()
 
 
 def same_origin(request: Request) -> bool:
