@@ -1,14 +1,64 @@
-# `make test` is the one command that installs what the tests need and runs all of them;
-# .ci/run calls it. `make bench` runs every benchmark and prints one table of ratios.
-PYTHON ?= python3
-CHROMIUM ?= /usr/bin/chromium
+# The README's two commands:
+#   make run    installs factorops into .venv/ and serves MCP over stdio for PROJECT (default: here)
+#   make test   installs what the tests need into .venv/ and runs all of them; .ci/run calls it
+# Nothing is installed outside .venv/, so both work on a system Python that refuses `pip install`
+# (PEP 668 "externally-managed-environment": Debian, Ubuntu) as well as on a plain one.
+# `make where` prints the absolute path of .venv/bin/factorops, the command MCP client configs run.
+# `make bench` runs every benchmark and prints one table of ratios.
 
-.PHONY: test install-test browser lint typecheck pytest bench
+# The interpreter .venv/ is made from (any Python >= 3.11), and the project `make run` serves.
+PYTHON ?= python3
+PROJECT ?= $(CURDIR)
+CHROMIUM ?= /usr/bin/chromium
+# Targets use the relative path (make splits names at spaces); commands run in this folder.
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: run install install-test where test browser lint typecheck pytest bench
+
+run: install
+	$(VENV)/bin/factorops serve --project "$(PROJECT)"
+
+where: install
+	@echo "$(CURDIR)/$(VENV)/bin/factorops"
+
+# The virtual environment. `python3 -m venv` fails on Debian/Ubuntu without the pythonX.Y-venv
+# package: install it with apt-get when we are root (CI) or have sudo; otherwise, or if that fails,
+# fall back to `virtualenv` or `uv` when one is on PATH.
+$(PY):
+	@rm -rf "$(VENV)"
+	@if ! "$(PYTHON)" -m venv "$(VENV)" >/dev/null 2>&1; then \
+	  rm -rf "$(VENV)"; \
+	  ver=$$("$(PYTHON)" -c 'import sys; print("%d.%d" % sys.version_info[:2])') || exit 1; \
+	  echo "make: $(PYTHON) -m venv failed (Debian/Ubuntu: python$$ver-venv is not installed)" >&2; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo=sudo; else sudo=no; fi; \
+	  if [ "$$sudo" != no ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing python$$ver-venv with apt-get" >&2; \
+	    $$sudo apt-get update -qq && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python$$ver-venv" >/dev/null; \
+	  fi; \
+	  if ! "$(PYTHON)" -m venv "$(VENV)"; then \
+	    rm -rf "$(VENV)"; \
+	    if command -v virtualenv >/dev/null; then virtualenv -q -p "$(PYTHON)" "$(VENV)"; \
+	    elif command -v uv >/dev/null; then uv venv -q --seed -p "$(PYTHON)" "$(VENV)"; \
+	    else echo "make: cannot create .venv: install python$$ver-venv (apt-get install python$$ver-venv), virtualenv or uv" >&2; exit 1; fi; \
+	  fi; \
+	fi
+	@$(PY) -m pip --version >/dev/null || { echo "make: $(VENV) has no pip; remove it and retry" >&2; exit 1; }
+
+# Stamps: reinstall when pyproject.toml changes (`rm -rf .venv` starts over).
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) -e .
+	@touch "$@"
+
+install-test: $(VENV)/.installed-test
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PIP) -e '.[test]'
+	@touch "$@" "$(VENV)/.installed"
 
 test: install-test browser lint typecheck pytest
-
-install-test:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 # Browser tests drive Debian's chromium through Playwright; never `playwright install`
 # (it downloads browsers from the internet).
@@ -19,18 +69,19 @@ browser:
 	fi
 	@$(CHROMIUM) --version
 
-lint:
-	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check .
-	PYTHON=$(PYTHON) .ci/lint-imports
+lint: install-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	PYTHON="$(CURDIR)/$(PY)" .ci/lint-imports
 
-typecheck:
-	$(PYTHON) -m mypy
+typecheck: install-test
+	$(PY) -m mypy
 
 # pytest exits 5 when it collected no test: that is a failure here, never a silent pass.
-pytest:
-	$(PYTHON) -m pytest -q -p no:cacheprovider; rc=$$?; \
+# .venv/bin goes first on PATH so anything the tests start by name is this install's.
+pytest: install-test
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-bench:
-	$(PYTHON) bench/run_all.py
+bench: install-test
+	$(PY) bench/run_all.py
