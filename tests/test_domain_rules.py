@@ -271,3 +271,112 @@ async def test_an_index_made_before_evidence_was_indexed_is_migrated(
     async with Client(build_app(runtime)) as client:
         hits = (await _search(client, "windows"))["results"]
         assert [h["title"] for h in hits] == ["Fix after fix in src/paths.py"], hits
+
+
+# -- item 12: one broken section disables only its own feature ---------------------------------------
+
+_GOOD_GATE = f'[[gates]]\nname = "ok"\ncommand = ["{sys.executable}", "-c", "print(1)"]\n'
+_GOOD_ROUTING = '[[routing.rules]]\nmatch = ["schema"]\ntier = "large"\n'
+
+
+def _config(project: Path, body: str) -> None:
+    d = project / ".agentops"
+    d.mkdir(exist_ok=True)
+    (d / "config.toml").write_text(body)
+
+
+async def _ask(client: Client) -> dict[str, Any]:
+    return await _ok(client, "approval_request", {"action": "deploy", "rationale": "release", "risk": "low"})
+
+
+async def _expiry_s(client: Client, reply: dict[str, Any], clock: Clock) -> float:
+    return (datetime.fromisoformat(reply["expires_at"]) - clock()).total_seconds()
+
+
+@pytest.mark.parametrize(
+    ("routing", "needle"),
+    [
+        (
+            '[[routing.rules]]\nmatch = ["(unclosed"]\n',
+            "routing.rules.0.match: '(unclosed' is not a valid regex",
+        ),
+        ('[[routing.rules]]\nmatch = ["x"]\nworkflw = "plan"\n', "routing.rules.0.workflw"),
+        ('[[routing.rules]]\nmatch = ["x"\ntier = "large"\n', "is not valid TOML"),
+        ('[routng]\ndefault_tier = "small"\n', "routng: unknown key; did you mean 'routing'?"),
+    ],
+)
+async def test_a_broken_routing_section_breaks_only_route_task(
+    client: Client, project: Path, clock: Clock, routing: str, needle: str
+) -> None:
+    _config(project, "approval_timeout_s = 600\n" + _GOOD_GATE + routing)
+    msg = await _refused(client, "route_task", {"task": "change the schema"})
+    assert needle in msg and "config.toml" in msg, msg
+    asked = await _ask(client)
+    assert "warnings" not in asked and await _expiry_s(client, asked, clock) == 600
+    ran = await _ok(client, "validation_run", {})
+    assert ran["passed"] and "warnings" not in ran
+
+
+async def test_a_broken_gates_section_breaks_only_validation_run(
+    client: Client, project: Path, clock: Clock
+) -> None:
+    _config(project, '[[gates]]\nname = "t"\ncommand = "pytest -q"\n' + _GOOD_ROUTING)
+    msg = await _refused(client, "validation_run", {})
+    assert "gates.0.command: must be a list" in msg, msg
+    routed = await _ok(client, "route_task", {"task": "implement the schema change"})
+    assert routed["tier"] == "large" and "gates" not in routed
+    assert any("no gates suggested" in w and "gates.0.command" in w for w in routed["warnings"]), routed
+    asked = await _ask(client)
+    assert "warnings" not in asked and await _expiry_s(client, asked, clock) == 3600
+
+
+@pytest.mark.parametrize("value", ["1", '"an hour"', "99999999"])
+async def test_a_broken_approval_expiry_falls_back_to_the_default_with_a_warning(
+    client: Client, project: Path, clock: Clock, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    _config(project, f"approval_timeout_s = {value}\n" + _GOOD_GATE + _GOOD_ROUTING)
+    with caplog.at_level("WARNING", logger="factorops"):
+        asked = await _ask(client)
+    assert await _expiry_s(client, asked, clock) == 3600
+    assert len(asked["warnings"]) == 1 and "approval_timeout_s" in asked["warnings"][0], asked
+    assert "default 3600 s" in asked["warnings"][0]
+    assert any("approval_timeout_s" in r.getMessage() for r in caplog.records)
+    # Its own expiry needs no setting: no warning.
+    own = await _ok(
+        client, "approval_request", {"action": "a", "rationale": "b", "risk": "low", "timeout_s": 60}
+    )
+    assert "warnings" not in own and await _expiry_s(client, own, clock) == 60
+    ran = await _ok(client, "validation_run", {})
+    assert ran["passed"] and "warnings" not in ran
+    assert (await _ok(client, "route_task", {"task": "change the schema"}))["tier"] == "large"
+
+
+async def test_a_file_that_is_not_toml_still_lets_a_person_be_asked(
+    client: Client, project: Path, clock: Clock
+) -> None:
+    (project / ".agentops").mkdir(exist_ok=True)
+    (project / ".agentops" / "config.toml").write_bytes(b"\xff\xfe not utf-8")
+    asked = await _ask(client)
+    assert await _expiry_s(client, asked, clock) == 3600 and "not valid TOML" in asked["warnings"][0]
+    assert "not valid TOML" in await _refused(client, "validation_run", {})
+    assert "not valid TOML" in await _refused(client, "route_task", {"task": "x"})
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", '"soon"', "86400"])
+async def test_a_gate_with_a_broken_time_limit_runs_under_the_default(
+    client: Client, project: Path, timeout: str
+) -> None:
+    _config(project, _GOOD_GATE + f"timeout_s = {timeout}\n")
+    ran = await _ok(client, "validation_run", {})
+    assert ran["passed"], ran
+    assert len(ran["warnings"]) == 1 and "gates.0.timeout_s" in ran["warnings"][0], ran
+    assert "default time limit of 300 s" in ran["warnings"][0]
+
+
+async def test_an_unknown_table_is_a_warning_not_an_outage(client: Client, project: Path) -> None:
+    _config(project, _GOOD_GATE + _GOOD_ROUTING + "[transcripts]\nenabled = true\n")
+    ran = await _ok(client, "validation_run", {})
+    assert ran["passed"] and "transcripts: unknown key, ignored" in ran["warnings"][0], ran
+    routed = await _ok(client, "route_task", {"task": "change the schema"})
+    assert routed["tier"] == "large" and "transcripts" in routed["warnings"][0]
+    assert "transcripts" in (await _ask(client))["warnings"][0]

@@ -99,7 +99,7 @@ async def test_missing_command_and_crash(client: Client, project: Path) -> None:
         ("this is = = not toml", {}, "not valid TOML"),
         ('[[gates]]\nname = "a"\ncommand = []\n', {}, "gates.0.command"),
         ('[[gates]]\nname = "a"\ncommand = ["true"]\ncwd = "../.."\n', {}, "cwd must be a path inside"),
-        ('[[gates]]\nname = "a"\ncommand = ["true"]\ntimeout_s = -1\n', {}, "timeout_s"),
+        ('[[gates]]\nname = "a"\ncommand = ["true"]\ntimout_s = 5\n', {}, "gates.0.timout_s"),
     ],
 )
 async def test_config_errors(

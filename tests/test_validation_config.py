@@ -74,7 +74,6 @@ async def test_pyproject_without_the_table_means_no_config(client: Client, proje
             "'t' appears twice",
         ),
         (".agentops/config.toml", '[[gates]]\nname = "has space"\ncommand = ["true"]\n', "gates.0.name"),
-        (".agentops/config.toml", "approval_timeout_s = 1\n", "approval_timeout_s"),
         (".agentops/config.toml", b"\xff\xfe not utf-8", "not valid TOML"),
         (
             "pyproject.toml",
@@ -153,3 +152,21 @@ def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
     assert commands["tests"][:3] == ["python", "-m", "pytest"] and commands["lint"][0] == "ruff"
     assert commands["types"][0] == "mypy" and cfg.routing.rules
     assert "npm" in example.read_text()  # the JavaScript gate, shown commented out
+    assert not cfg.problems and not cfg.notes  # every section valid, no warning
+
+
+def test_the_documented_keys_are_the_keys_there_are() -> None:
+    """docs/operations.md lists every settings key; each must exist in the models, and vice versa."""
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    table = doc.split("These are all the keys there are:", 1)[1].split("\n\n", 2)[1]
+    first_cells = [row.split("|")[1] for row in table.splitlines()[2:]]
+    documented = {k.rsplit(".", 1)[-1] for c in first_cells for k in re.findall(r"`\[*([a-z_.]+)\]*`", c)}
+    known = (
+        set(config.Config.model_fields)
+        | set(config.Gate.model_fields)
+        | set(config.Routing.model_fields)
+        | set(config.RoutingRule.model_fields)
+    )
+    assert documented == known, (documented - known, known - documented)

@@ -1,7 +1,7 @@
 """Mining assistant transcripts into candidate patterns (opt-in: `factorops mine-transcripts`).
 
 Transcripts belong to the person, not the project, so reading them is never automatic: a person
-runs the command, or enables `[transcripts] enabled = true` in config.toml for tools to use it.
+runs the command (there is no setting that lets a tool read them).
 Each file's read position is remembered in SQLite (derived state), so a second run reads only
 what was appended; findings merge into existing patterns like every other miner's.
 """

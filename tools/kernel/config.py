@@ -10,18 +10,28 @@ file says):
 
 Only gates declared here can run: an assistant names a gate, never a command. Unknown keys are
 errors (a typo such as `timout_s` would otherwise silently give the default), and so are invalid
-regexes in routing rules: a file that does not parse or validate is an error naming the file and
-the key, never silently ignored.
+regexes in routing rules: never silently ignored.
+
+Each section is validated on its own, so one mistake disables only what it configures: a broken
+`gates` makes `validation_run` an error naming the file and the key, a broken `routing` makes
+`route_task` one, and the other features work. Safety settings never turn their feature off: an
+invalid `approval_timeout_s` or a gate's `timeout_s` falls back to the default (3600 s, 300 s) with
+a warning in the reply and the log. A file that is not valid TOML is read table by table, so only
+the sections holding the syntax error are broken. Top-level keys: `gates`, `routing`,
+`approval_timeout_s`; nothing else exists.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import re
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from factorops.store.datadir import DataDir
 
@@ -31,6 +41,8 @@ Workflow = Literal["research", "plan", "implement", "review"]
 Tier = Literal["small", "medium", "large"]
 
 PYPROJECT_TABLE = "tool.factorops"
+APPROVAL_TIMEOUT_S = 3600
+log = logging.getLogger("factorops.config")
 
 
 class _Strict(BaseModel):
@@ -88,17 +100,75 @@ class Routing(_Strict):
 
 
 class Config(_Strict):
+    """Every key a settings file may hold: the one description of the format (docs, examples)."""
+
     gates: list[Gate] = Field(default_factory=list)
     routing: Routing = Field(default_factory=Routing)
-    approval_timeout_s: int = Field(default=3600, ge=10, le=7 * 86400)
-    _source: str = PrivateAttr(default="config.toml")  # the file it was read from, for messages
+    approval_timeout_s: int = Field(default=APPROVAL_TIMEOUT_S, ge=10, le=7 * 86400)
+
+
+SECTIONS = tuple(Config.model_fields)  # gates, routing, approval_timeout_s
+
+
+@dataclass
+class Settings:
+    """The project's settings, each section valid or broken on its own.
+
+    `gates` and `routing` raise the section's problem when it is broken; `approval_timeout_s` is
+    always usable (a safe default when broken). `warnings(section)` are what a reply should carry.
+    """
+
+    source: str = "config.toml"  # the file it was read from, for messages
+    problems: dict[str, str] = field(default_factory=dict)  # section -> why it is broken
+    notes: dict[str, list[str]] = field(default_factory=dict)  # section ("*": all) -> warnings
+    _gates: list[Gate] = field(default_factory=list)
+    _routing: Routing = field(default_factory=Routing)
+    approval_timeout_s: int = APPROVAL_TIMEOUT_S
+
+    @property
+    def gates(self) -> list[Gate]:
+        self._raise_if_broken("gates")
+        return self._gates
+
+    @property
+    def routing(self) -> Routing:
+        self._raise_if_broken("routing")
+        return self._routing
 
     def gate(self, name: str) -> Gate:
         for g in self.gates:
             if g.name == name:
                 return g
         names = ", ".join(g.name for g in self.gates) or "none"
-        raise DomainError("gate", f"no gate {name!r} in {self._source}; configured gates: {names}")
+        raise DomainError("gate", f"no gate {name!r} in {self.source}; configured gates: {names}")
+
+    def warnings(self, section: str) -> list[str]:
+        """Warnings for a reply about `section`: its own and the file-wide ones ("*")."""
+        own = self.notes.get(section, []) if section != "*" else []
+        return [*own, *self.notes.get("*", [])]
+
+    def _raise_if_broken(self, section: str) -> None:
+        if section in self.problems:
+            raise DomainError("config", self.problems[section])
+
+    def _note(self, section: str, message: str) -> None:
+        self.notes.setdefault(section, []).append(message)
+        _log_once(message)
+
+    def _break(self, section: str, message: str) -> None:
+        if section not in self.problems:
+            self.problems[section] = message
+            _log_once(message)
+
+
+_logged: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    """Settings are read on every call: say each problem in the log once per process."""
+    if message not in _logged and len(_logged) < 1000:
+        _logged.add(message)
+        log.warning("settings: %s", message)
 
 
 def how_to_configure(datadir: DataDir) -> str:
@@ -108,23 +178,40 @@ def how_to_configure(datadir: DataDir) -> str:
     )
 
 
-def load_for(datadir: DataDir) -> Config:
+def load_for(datadir: DataDir) -> Settings:
     """The project's settings: config.toml if it exists, else pyproject's [tool.factorops]."""
     if datadir.config_path.exists():
         return load(datadir.config_path)
     pyproject = datadir.root / "pyproject.toml"
     if pyproject.is_file():
-        data = _parse(pyproject)
+        try:
+            data = _parse(pyproject)
+        except DomainError as exc:
+            return _all_broken(pyproject, exc.message)
         table = data.get("tool", {}).get("factorops") if isinstance(data.get("tool"), dict) else None
         if table is not None:
             return _validate(table, pyproject, prefix=f"{PYPROJECT_TABLE}.")
-    return Config()
+    return Settings()
 
 
-def load(config_path: Path) -> Config:
+def load(config_path: Path) -> Settings:
     if not config_path.exists():
-        return Config()
-    return _validate(_parse(config_path), config_path, prefix="")
+        return Settings()
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return _all_broken(config_path, f"{config_path} is not valid TOML: {exc}")
+    except OSError as exc:
+        return _all_broken(config_path, f"{config_path} cannot be read: {exc.strerror}")
+    try:
+        return _validate(tomllib.loads(text), config_path, prefix="")
+    except tomllib.TOMLDecodeError as exc:
+        data, broken = _salvage(text)
+        settings = _validate(data, config_path, prefix="")
+        for section in broken:
+            settings.problems.pop(section, None)
+            _broken_section(settings, section, f"{config_path} is not valid TOML: {exc}")
+        return settings
 
 
 def _parse(path: Path) -> dict[str, Any]:
@@ -136,21 +223,138 @@ def _parse(path: Path) -> dict[str, Any]:
         raise DomainError("config", f"{path} cannot be read: {exc.strerror}") from None
 
 
-def _validate(data: object, path: Path, prefix: str) -> Config:
+_HEADER = re.compile(r"""^\s*\[\[?\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)""")
+
+
+def _salvage(text: str) -> tuple[dict[str, Any], set[str]]:
+    """What can be read of a file that is not valid TOML: each top-level table (with its sub-tables)
+    parsed apart. Returns the data read and the sections that could not be."""
+    groups: dict[str, list[str]] = {}  # top-level key ("" for the keys before any table) -> lines
+    current = ""
+    for line in text.splitlines(keepends=True):
+        m = _HEADER.match(line)
+        if m:
+            current = m.group(1).strip("\"'")
+        groups.setdefault(current, []).append(line)
+    data: dict[str, Any] = {}
+    broken: set[str] = set()
+    for key, lines in groups.items():
+        chunk = "".join(lines)
+        try:
+            part = tomllib.loads(chunk)
+        except tomllib.TOMLDecodeError:
+            if key:
+                broken.add(key)
+            else:  # the loose keys at the top may have set any section not read from its table
+                broken.add("root")
+            continue
+        for k, v in part.items():
+            if k in data and isinstance(data[k], dict) and isinstance(v, dict):
+                data[k] = {**data[k], **v}
+            elif k in data:
+                broken.add(k)
+            else:
+                data[k] = v
+    if "root" in broken:
+        broken.discard("root")
+        broken.update(s for s in SECTIONS if s not in data)
+    return data, broken
+
+
+def _all_broken(path: Path, message: str) -> Settings:
+    settings = Settings(source=str(path))
+    for section in SECTIONS:
+        _broken_section(settings, section, message)
+    return settings
+
+
+def _broken_section(settings: Settings, section: str, message: str) -> None:
+    if section == "approval_timeout_s":  # a safety setting: the default, with a warning
+        settings.approval_timeout_s = APPROVAL_TIMEOUT_S
+        settings._note(
+            section, f"{message}; approval requests expire after the default {APPROVAL_TIMEOUT_S} s"
+        )
+    elif section in SECTIONS:
+        settings._break(section, message)
+    else:  # an unknown table that does not parse either
+        close = difflib.get_close_matches(section, SECTIONS, n=1, cutoff=0.6)
+        if close:
+            _broken_section(settings, close[0], message)
+        else:
+            settings._note("*", f"{message} (in [{section}], not a factorops setting)")
+
+
+def _problem(exc: ValidationError, path: Path, where: str) -> str:
+    first = exc.errors(include_url=False)[0]
+    loc = ".".join(str(x) for x in (where, *first["loc"]) if x != "")
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    return f"{path}: {loc}: {msg}"
+
+
+_GATE_TIMEOUT: TypeAdapter[float] = TypeAdapter(Annotated[float, Field(gt=0, le=3600)])
+_APPROVAL_TIMEOUT: TypeAdapter[int] = TypeAdapter(Annotated[int, Field(ge=10, le=7 * 86400)])
+_GATES: TypeAdapter[list[Gate]] = TypeAdapter(list[Gate])
+
+
+def _validate(data: object, path: Path, prefix: str) -> Settings:
     if not isinstance(data, dict):
-        raise DomainError("config", f"{path}: {prefix.rstrip('.')} must be a table")
+        return _all_broken(path, f"{path}: {prefix.rstrip('.')} must be a table")
+    settings = Settings(source=str(path))
+    for key in data:
+        if key in SECTIONS:
+            continue
+        close = difflib.get_close_matches(key, SECTIONS, n=1, cutoff=0.6)
+        if close:
+            settings._break(close[0], f"{path}: {prefix}{key}: unknown key; did you mean {close[0]!r}?")
+        else:
+            settings._note(
+                "*", f"{path}: {prefix}{key}: unknown key, ignored; the keys are {', '.join(SECTIONS)}"
+            )
+    if "gates" not in settings.problems:
+        _validate_gates(settings, data.get("gates", []), path, prefix)
+    if "routing" not in settings.problems:
+        try:
+            settings._routing = Routing.model_validate(data.get("routing", {}))
+        except ValidationError as exc:
+            settings._break("routing", _problem(exc, path, f"{prefix}routing"))
+    if "approval_timeout_s" in data:
+        try:
+            settings.approval_timeout_s = _APPROVAL_TIMEOUT.validate_python(data["approval_timeout_s"])
+        except ValidationError as exc:
+            _broken_section(
+                settings, "approval_timeout_s", _problem(exc, path, f"{prefix}approval_timeout_s")
+            )
+    return settings
+
+
+def _validate_gates(settings: Settings, raw: object, path: Path, prefix: str) -> None:
+    if isinstance(raw, list):
+        fixed: list[object] = []
+        for i, g in enumerate(raw):
+            if isinstance(g, dict) and "timeout_s" in g:
+                try:
+                    _GATE_TIMEOUT.validate_python(g["timeout_s"])
+                except ValidationError as exc:
+                    # A time limit is a safety setting: the gate still runs, under the default one.
+                    default = Gate.model_fields["timeout_s"].default
+                    settings._note(
+                        "gates",
+                        f"{_problem(exc, path, f'{prefix}gates.{i}.timeout_s')}; the gate runs with "
+                        f"the default time limit of {default:.0f} s",
+                    )
+                    g = {k: v for k, v in g.items() if k != "timeout_s"}
+            fixed.append(g)
+        raw = fixed
     try:
-        cfg = Config.model_validate(data)
+        gates = _GATES.validate_python(raw)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(x) for x in first["loc"])
-        msg = str(first["msg"]).removeprefix("Value error, ")
-        raise DomainError("config", f"{path}: {prefix}{where}: {msg}") from None
-    names = [g.name for g in cfg.gates]
+        settings._break("gates", _problem(exc, path, f"{prefix}gates"))
+        return
+    names = [g.name for g in gates]
     if len(names) != len(set(names)):
         dup = next(n for n in names if names.count(n) > 1)
-        raise DomainError(
-            "config", f"{path}: {prefix}gates: gate name {dup!r} appears twice; names must be unique"
+        settings._break(
+            "gates", f"{path}: {prefix}gates: gate name {dup!r} appears twice; names must be unique"
         )
-    cfg._source = str(path)
-    return cfg
+        return
+    settings._gates = gates

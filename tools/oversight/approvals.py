@@ -55,6 +55,7 @@ class Approval(CompactModel):
     comment: str | None = None
     expires_at: datetime | None = None
     how: str | None = None
+    warnings: list[str] = Field(default_factory=list)  # settings that fell back to a safe default
 
 
 def _iso(t: datetime) -> str:
@@ -142,7 +143,11 @@ def how_to_decide(approval_id: str) -> str:
 
 
 def create(store: Store, inp: ApprovalRequestInput, now: datetime) -> Approval:
-    timeout_s = inp.timeout_s or config.load_for(store.datadir).approval_timeout_s
+    # The expiry is a safety setting: a broken one (or a broken file) gives the default and a
+    # warning, never a refusal to ask a person.
+    settings = config.load_for(store.datadir)
+    timeout_s = inp.timeout_s or settings.approval_timeout_s
+    warnings = settings.warnings("*" if inp.timeout_s else "approval_timeout_s")
     aid = new_id("apr", now)
     expires = now + timedelta(seconds=timeout_s)
     rec = {
@@ -166,7 +171,14 @@ def create(store: Store, inp: ApprovalRequestInput, now: datetime) -> Approval:
         trailers,
         lambda db, sha: _index_request(db, path, data, sha),
     )
-    return Approval(id=aid, status="pending", action=inp.action, expires_at=expires, how=how_to_decide(aid))
+    return Approval(
+        id=aid,
+        status="pending",
+        action=inp.action,
+        expires_at=expires,
+        how=how_to_decide(aid),
+        warnings=warnings,
+    )
 
 
 def _row(store: Store, approval_id: str) -> dict[str, object]:

@@ -16,6 +16,7 @@ from factorops.store.store import Store
 from factorops.tools.kernel import config
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.config import Tier, Workflow
+from factorops.tools.kernel.errors import DomainError
 
 _BUILTIN: list[tuple[re.Pattern[str], Workflow]] = [
     (
@@ -46,16 +47,19 @@ class RouteTaskResult(CompactModel):
     steps: list[str] = Field(default_factory=list)
     gates: list[str] = Field(default_factory=list)
     reasons: list[str]
+    warnings: list[str] = Field(default_factory=list)  # settings problems outside [routing]
 
 
 def route(store: Store, inp: RouteTaskInput, now: datetime) -> RouteTaskResult:
     cfg = config.load_for(store.datadir)
+    rules = cfg.routing.rules  # a broken [routing] is this tool's error
+    warnings = cfg.warnings("routing")
     task = inp.task.strip()
     reasons: list[str] = []
     workflow: Workflow | None = None
     tier: Tier | None = None
     gates: list[str] = []
-    for rule in cfg.routing.rules:
+    for rule in rules:
         if any(re.search(m, task, re.I) for m in rule.match):
             workflow = workflow or rule.workflow
             tier = tier or rule.tier
@@ -99,10 +103,19 @@ def route(store: Store, inp: RouteTaskInput, now: datetime) -> RouteTaskResult:
                 f"{failed} of {len(similar)} similar past sessions failed: a larger tier, smaller steps"
             )
     if workflow in ("implement", "review") and not gates:
-        gates = [g.name for g in cfg.gates]
+        try:
+            gates = [g.name for g in cfg.gates]
+        except DomainError as exc:  # broken gates are validation_run's error, not routing's
+            warnings.append(f"no gates suggested: {exc.message}")
         if gates:
             reasons.append("run the configured gates after each step")
     steps = parts if split and len(parts) >= 2 else []
     return RouteTaskResult(
-        workflow=workflow, tier=tier, split=split, steps=steps[:10], gates=gates, reasons=reasons
+        workflow=workflow,
+        tier=tier,
+        split=split,
+        steps=steps[:10],
+        gates=gates,
+        reasons=reasons,
+        warnings=warnings,
     )

@@ -1,6 +1,8 @@
 """`validation_run` (Factor IV): the project's own checks decide whether work is done.
 
-Gates come only from config.toml (tools/config.py): an assistant names a gate, never a command.
+Gates come only from config.toml (tools/kernel/config.py): an assistant names a gate, never a
+command. A broken `gates` section is an error here (and only here); a gate whose time limit is
+invalid runs under the default one, with a warning in the result.
 Each run's result is recorded against the session, in SQLite and as a compact ledger record, so
 "tests pass" is a fact with a commit behind it. Output is trimmed to a token budget keeping the
 lines that explain a failure (tracebacks, FAILED, error:, assertions) plus the end of the output.
@@ -57,6 +59,7 @@ class ValidationRunResult(CompactModel):
     passed: bool
     results: list[GateResult]
     commit: str | None = None
+    warnings: list[str] = Field(default_factory=list)  # settings that fell back to a safe default
 
 
 def trim_output(text: str, budget: int = OUTPUT_BUDGET) -> str:
@@ -206,4 +209,4 @@ def run(
     )
     if progress:
         progress(len(gates), len(gates), "done")
-    return ValidationRunResult(passed=passed, results=results, commit=sha)
+    return ValidationRunResult(passed=passed, results=results, commit=sha, warnings=cfg.warnings("gates"))
