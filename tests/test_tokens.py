@@ -196,6 +196,32 @@ def test_rotation_ends_the_old_token_and_its_open_event_stream(project: Path) ->
         assert initialize(srv.url, new).status_code == 200
 
 
+def test_rotation_ends_a_tool_call_streaming_its_answer(project: Path) -> None:
+    """A long POST (a validation gate that takes 30 s) answered as an event stream: rotated
+    mid-call, the stream ends without delivering the result to the old token's holder."""
+    gate = "import time; time.sleep(30)"
+    (project / ".agentops" / "config.toml").write_text(
+        f'[[gates]]\nname = "slow"\ncommand = ["{sys.executable}", "-c", {gate!r}]\ntimeout_s = 60\n'
+    )
+    with http_server(project) as srv:
+        old = srv.token
+        init = initialize(srv.url, old)
+        session = {**bearer(old), "mcp-session-id": init.headers["mcp-session-id"]}
+        session["mcp-protocol-version"] = "2025-06-18"
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert httpx.post(srv.url, json=note, headers=session).status_code == 202
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call"}
+        call["params"] = {"name": "validation_run", "arguments": {"gate": "slow"}}
+        with (
+            httpx.Client(timeout=httpx.Timeout(30, read=20)) as http,
+            http.stream("POST", srv.url, json=call, headers=session) as stream,
+        ):
+            assert stream.status_code == 200
+            assert factorops("token", "rotate", "--project", str(project)).returncode == 0
+            received = b"".join(stream.iter_bytes())
+        assert b'"id":2' not in received.replace(b" ", b"")
+
+
 def test_rotation_sends_an_old_dashboard_cookie_back_to_sign_in(project: Path, dashboard: Dashboard) -> None:
     old = token_path(DataDir.for_project(project)).read_text().strip()
     c = sign_in(dashboard, old)
