@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from mcp.server.auth.provider import AccessToken
 
@@ -383,14 +383,3 @@ class FileTokenVerifier:
             return None
         client_id = caller.identity if caller.person else CLIENT_ID
         return AccessToken(token=token, client_id=client_id, scopes=[])
-
-
-def request_identity() -> str | None:
-    """Who made the HTTP request being served (`person:NAME` or `install`), for the MCP face; None
-    over stdio or outside a request."""
-    from mcp.server.auth.middleware.auth_context import get_access_token
-
-    tok: Any = get_access_token()
-    if tok is None:
-        return None
-    return INSTALL if tok.client_id == CLIENT_ID else str(tok.client_id)
