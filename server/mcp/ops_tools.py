@@ -35,7 +35,7 @@ class ApprovalAnswer(BaseModel):
 
 def _client_name(ctx: Context) -> str:
     try:
-        info = ctx.session.client_params.client_info  # type: ignore[union-attr]
+        info = ctx.session.client_params.client_info
         return str(info.name)
     except Exception:
         return "mcp client"

@@ -198,10 +198,10 @@ def status(store: Store, approval_id: str, now: datetime) -> Approval:
     return Approval(
         id=approval_id,
         status=st,
-        action=str(r["action"]),  # type: ignore[arg-type]
+        action=str(r["action"]),
         decided_by=r["decided_by"],
         via=r["via"],
-        comment=r["comment"] or None,  # type: ignore[arg-type]
+        comment=r["comment"] or None,
         expires_at=expires if st == "pending" else None,
         how=how_to_decide(approval_id) if st == "pending" else None,
     )

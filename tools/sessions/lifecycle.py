@@ -479,7 +479,7 @@ def _state(store: Store, row: dict[str, object], now: datetime) -> ResumeState:
     state = ResumeState(
         session_id=str(row["id"]),
         goal=str(row["goal"]),
-        status=row["status"],  # type: ignore[arg-type]
+        status=row["status"],
         age=humanize_age(now - updated),
         checkpoints=int(str(row["checkpoint_count"])),
     )
