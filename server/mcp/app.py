@@ -24,7 +24,7 @@ from factorops import __version__
 from factorops.tools.kernel.errors import DomainError, NotFound
 
 from . import context_tools, ops_tools, pattern_tools, session_tools
-from .registration import STORAGE_ERRORS, storage_error
+from .registration import SERVING, STORAGE_ERRORS, storage_error
 from .runtime import CallRecord, Runtime
 from .schema_trim import trim
 from .stdio import screened_stdio
@@ -112,6 +112,7 @@ class FactoropsServer(MCPServer[Any]):
 
     async def run_stdio_async(self) -> None:
         """Serve stdio with every request line answered (see `stdio.py`)."""
+        SERVING.set("stdio")  # requests handled below name their transport (`actor_for`)
         async with screened_stdio() as (read_stream, write_stream):
             server = self._lowlevel_server  # what the SDK's own run_stdio_async runs
             await server.run(read_stream, write_stream, server.create_initialization_options())

@@ -13,6 +13,7 @@ import logging
 import sqlite3
 import types
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -24,6 +25,7 @@ from pydantic import BaseModel
 
 from factorops.store.ledger import LedgerError
 from factorops.store.store import Store
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.kernel.errors import DomainError
 
 from .runtime import Runtime
@@ -35,6 +37,42 @@ Out = TypeVar("Out", bound=BaseModel)
 
 SyncOp = Callable[[Store, Any, Any], Any]  # (store, input model, now) -> output model
 AsyncOp = Callable[[Runtime, Any, Context], Awaitable[Any]]  # (runtime, input model, ctx) -> output
+
+
+Transport = Literal["stdio", "http", "in-process"]
+
+# How this process serves MCP when a request carries no HTTP request object: `run_stdio_async` sets
+# "stdio"; an in-memory client (tests, embedding) leaves the default.
+SERVING: ContextVar[Transport] = ContextVar("factorops_mcp_transport", default="in-process")
+
+
+def client_name(ctx: Context | None) -> str | None:
+    """The client's name as it declared it in `initialize` (self-declared: recorded, never trusted)."""
+    try:
+        info = ctx.session.client_params.client_info  # type: ignore[union-attr]
+        name = str(info.name).strip()
+    except Exception:  # no session (outside a request) or no initialize params
+        return None
+    return name or None
+
+
+def transport_of(ctx: Context | None) -> Transport:
+    """ "http" when the request came with an HTTP request object, otherwise how this process serves."""
+    try:
+        request = ctx.request_context.request  # type: ignore[union-attr]
+    except Exception:  # outside a request
+        request = None
+    if request is not None and getattr(request, "headers", None) is not None:
+        return "http"
+    return SERVING.get()
+
+
+def actor_for(ctx: Context | None) -> Actor:
+    """Who acts in an MCP request: always an assistant, named by its (unverified) client name, with
+    the transport. Every tool that changes state passes this actor to the domain, which enforces
+    what an assistant may do; a person's answer to an elicitation is `Actor.elicitation(
+    client_name(ctx), transport_of(ctx))` instead."""
+    return Actor.assistant(client_name(ctx), transport_of(ctx))
 
 
 # A full disk, a read-only data dir, a locked database: the assistant cannot fix these, but it must
