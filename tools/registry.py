@@ -18,6 +18,7 @@ def components() -> list[Component]:
     from factorops.tools.oversight import approvals, validation
     from factorops.tools.patterns import records as patterns
     from factorops.tools.sessions import lifecycle as sessions
+    from factorops.tools.watch import records as watch
 
     return [
         sessions.COMPONENT,
@@ -28,4 +29,5 @@ def components() -> list[Component]:
         validation.COMPONENT,
         metrics.COMPONENT,
         transcript_mining.COMPONENT,
+        watch.COMPONENT,
     ]

@@ -1,0 +1,1 @@
+"""Watch: what the client hooks observe during a session (context bands, spirals, the breaker)."""
