@@ -15,10 +15,11 @@ from collections.abc import Sequence
 
 from factorops import __version__
 
-from . import approvals, dashboard, flywheel, patterns, project, remote
+from . import approvals, dashboard, flywheel, hooks, patterns, project, remote
 from .base import COMMANDS, CliError, add_common
 
-MODULES = (project, approvals, patterns, flywheel, dashboard, remote)  # the order `--help` lists them in
+# the order `--help` lists them in
+MODULES = (project, approvals, patterns, flywheel, dashboard, remote, hooks)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["hook"]:  # runs on every tool call: skip building every command's parser
+        return hooks.fast_hook(words[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     for name, value in (("project", None), ("data_dir", None), ("verbose", False)):
