@@ -35,7 +35,8 @@ def guardrails_view(store: Store) -> str:
     ).fetchall()
     if not rows:
         return (
-            "# Active guardrails\n\nNone active. Check an action with `guardrail_check` before risky steps.\n"
+            "# Active guardrails\n\nNone active: `guardrail_check` allows every action until a person "
+            "installs the starter set (`factorops starter install`) or promotes a recorded guardrail.\n"
         )
     import json
 

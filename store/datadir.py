@@ -55,9 +55,29 @@ class DataDir:
         """The ledger is what must exist: a missing index is re-created from it."""
         return (self.ledger_path / ".git").exists()
 
-    def ensure(self) -> None:
+    def ensure_ignored(self) -> None:
+        """Create the data dir with its `.gitignore` as the very first file in it.
+
+        Anything written before the `.gitignore` (a log line, a lock file) would show up in the
+        user's `git status`, so every path that creates the data dir, or writes into it, comes
+        through here first. The file is created exclusively and in one write.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(exist_ok=True)
         ignore = self.path / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text(GITIGNORE)
+        if ignore.exists():
+            return
+        try:
+            with ignore.open("x", encoding="utf-8") as fh:
+                fh.write(GITIGNORE)
+        except FileExistsError:  # another process wrote it between our check and our open
+            pass
+
+    def ensure(self) -> None:
+        """The data dir, its `.gitignore` (first) and its log folder."""
+        self.ensure_ignored()
+        self.log_dir.mkdir(exist_ok=True)
+
+    def prepare_logs(self) -> Path:
+        """The log folder, ready to write (the `.gitignore` is in place before it)."""
+        self.ensure()
+        return self.log_dir

@@ -2,9 +2,15 @@
 
 Git is the source of truth; SQLite is an index that can be rebuilt from it. Several server
 processes (one per connected client) may write at once, so every change to the ledger happens under
-an exclusive file lock (`fcntl.flock`) plus a thread lock. A writer killed mid-commit can leave git's
-own lock files or a written-but-uncommitted file behind; since every writer holds our lock, anything
-like that found while we hold it is debris from a dead writer and is cleaned up (`recover`).
+an exclusive file lock (`fcntl.flock`) plus a thread lock.
+
+People may edit ledger files by hand (the messages tell them to, when a file no longer parses), so
+nothing here ever discards a change it did not make. A writer first notes the paths it is about to
+write in `.git/factorops-pending` and removes the note once its commit is in; a writer killed
+mid-commit therefore leaves a note saying exactly which files are its debris. `recover` (under our
+lock, so no live writer of ours is at work) puts only those paths back as HEAD has them and removes
+git's stale lock files and our temp files; any other change in the working tree is a person's and is
+reported (`status().dirty`), never reset.
 
 Commits go through git's own CLI (via GitPython's command wrapper): it is what every user's git
 understands, it is atomic (objects first, ref last), and it keeps `git fsck` clean after a kill -9.
@@ -13,7 +19,10 @@ understands, it is atomic (objects first, ref last), and it keeps `git fsck` cle
 from __future__ import annotations
 
 import fcntl
+import json
+import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,9 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import StorageError
+
 if TYPE_CHECKING:
     import git
 
+log = logging.getLogger("factorops.store")
+
+PENDING = "factorops-pending"  # in .git/: the paths a writer is committing (see the module docstring)
+_TEMP = re.compile(r"(?:^|/)\.[^/]+\.tmp$")  # what `commit` writes before renaming into place
 
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "factorops",
@@ -54,8 +69,29 @@ class Change:
     sha: str
 
 
-class LedgerError(RuntimeError):
+class LedgerError(StorageError):
     """The ledger could not be written or read; the message says what git said."""
+
+
+@dataclass(frozen=True)
+class LedgerStatus:
+    """What `git status` shows in the ledger, sorted into our debris and a person's changes."""
+
+    debris: tuple[str, ...] = ()  # stale git lock files, our temp files, paths of a killed writer
+    dirty: tuple[str, ...] = ()  # "XY path" entries (git status codes) that we did not make
+
+    def dirty_paths(self) -> list[str]:
+        return [entry[3:] for entry in self.dirty]
+
+
+def commit_fix(ledger: Path, paths: list[str]) -> str:
+    """The commands that make a person's hand edit part of the ledger (then reindex it)."""
+    quoted = " ".join(f"'{p}'" if " " in p else p for p in paths)
+    return (
+        f"git -C {ledger} add -A -- {quoted} && git -C {ledger} commit -m 'Hand edit' "
+        "&& factorops rebuild (or, to drop the edit: "
+        f"git -C {ledger} checkout HEAD -- <file>, or delete the untracked file)"
+    )
 
 
 class Ledger:
@@ -72,12 +108,29 @@ class Ledger:
     def init(cls, path: Path, lock_path: Path) -> Ledger:
         """Create the ledger repository if missing (idempotent) and return it."""
         ledger = cls(path, lock_path)
-        with ledger.locked():
-            if not (path / ".git").exists():
-                path.mkdir(parents=True, exist_ok=True)
-                import git
+        ledger.create()
+        return ledger
 
-                repo = git.Repo.init(path, initial_branch="main")
+    def create(self) -> bool:
+        """Create the ledger repository if missing; True when this call created it.
+
+        It is built beside its final place and renamed into it, so a process killed half-way never
+        leaves a ledger without its first commit (the half-built folder is removed next time).
+        """
+        path = self.path
+        with self.locked():
+            if (path / ".git").exists():
+                return False
+            import shutil
+
+            import git
+
+            for stale in path.parent.glob(f".{path.name}.creating-*"):  # a creator killed half-way
+                shutil.rmtree(stale, ignore_errors=True)
+            tmp = path.parent / f".{path.name}.creating-{os.getpid()}"
+            tmp.mkdir(parents=True)
+            try:
+                repo = git.Repo.init(tmp, initial_branch="main")
                 with repo.config_writer() as cw:
                     # Automatic gc would pause a random commit for seconds; `factorops doctor --fix`
                     # packs the ledger on demand instead.
@@ -86,13 +139,19 @@ class Ledger:
                     cw.set_value("commit", "gpgsign", "false")
                     # Path-compressed index: about half the bytes to rewrite on every commit.
                     cw.set_value("index", "version", "4")
-                (path / "README.md").write_text(
+                (tmp / "README.md").write_text(
                     "# factorops ledger\n\nHuman-readable records of this project's agent sessions, "
                     "patterns and decisions. Written by factorops; one commit per durable operation.\n"
                 )
-                ledger._git("add", "--", "README.md")
-                ledger._git("commit", "-q", "--no-verify", "-m", "ledger: initialise\n\nFactor: I")
-        return ledger
+                builder = Ledger(tmp, self.lock_path)
+                builder._git("add", "--", "README.md")
+                builder._git("commit", "-q", "--no-verify", "-m", "ledger: initialise\n\nFactor: I")
+                builder.repo.close()
+                os.rename(tmp, path)  # replaces a missing or empty folder atomically
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            return True
 
     @property
     def repo(self) -> git.Repo:
@@ -133,8 +192,14 @@ class Ledger:
                 self._held.depth -= 1
             return
         with self._tlock:
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                if not self.lock_path.is_file():
+                    raise
+                # A read-only data dir: a lock held through a read-only descriptor still orders
+                # readers (doctor) against writers; any write fails later with a clear error.
+                fd = os.open(self.lock_path, os.O_RDONLY)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._held.depth = 1
@@ -166,18 +231,33 @@ class Ledger:
         return self._git("rev-parse", "HEAD")
 
     def read(self, rel: str) -> bytes:
+        """The file as it is in the working tree (what a person may have edited)."""
         return (self.path / rel).read_bytes()
+
+    def read_committed(self, rev: str, rel: str) -> bytes:
+        """The file as commit `rev` has it: what the index reflects, whatever the working tree says."""
+        try:
+            data: bytes = self.repo.git.get_object_data(f"{rev}:{rel}")[3]
+            return data
+        except (ValueError, self._git_error()) as exc:
+            raise LedgerError(
+                f"cannot read {rel} at {rev[:10]} from the ledger ({self.path}): {exc}"
+            ) from exc
 
     def changes(self, since: str | None) -> list[Change]:
         """Files added or modified after `since` (None: the whole history), oldest first.
 
         Each file appears once, at its first appearance (so parents are indexed before children),
-        carrying the sha of the last commit that wrote it. Files no longer present are skipped.
+        carrying the sha of the last commit that wrote it. Files no longer in HEAD are skipped.
         """
-        args = ["log", "--reverse", "--format=%x00%H", "--name-only", "--diff-filter=AM", "--no-renames"]
+        args = ["-c", "core.quotepath=off", "log", "--reverse", "--format=%x00%H", "--name-only"]
+        args += ["--diff-filter=AM", "--no-renames"]
         if since:
             args.append(f"{since}..HEAD")
         out = self._git(*args)
+        present = set(
+            self._git("-c", "core.quotepath=off", "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+        )
         order: list[str] = []
         last: dict[str, str] = {}
         sha = ""
@@ -190,7 +270,7 @@ class Ledger:
             if line not in last:
                 order.append(line)
             last[line] = sha
-        return [Change(p, last[p]) for p in order if (self.path / p).is_file()]
+        return [Change(p, last[p]) for p in order if p in present]
 
     def is_ancestor(self, sha: str) -> bool:
         try:
@@ -201,16 +281,105 @@ class Ledger:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def recover(self) -> None:
-        """Clean debris a killed writer may have left; call with the lock held."""
+    def _lock_files(self) -> list[Path]:
         gitdir = self.path / ".git"
-        for lock in [gitdir / "index.lock", gitdir / "HEAD.lock", *gitdir.glob("refs/heads/*.lock")]:
+        return [
+            p
+            for p in [gitdir / "index.lock", gitdir / "HEAD.lock", *gitdir.glob("refs/heads/*.lock")]
+            if p.exists()
+        ]
+
+    def _pending(self) -> list[str]:
+        """The paths a killed writer was committing (see the module docstring), safe ones only."""
+        note = self.path / ".git" / PENDING
+        try:
+            paths = json.loads(note.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError):
+            log.warning("ignoring an unreadable %s in the ledger", note)
+            return []
+        out = []
+        for rel in paths if isinstance(paths, list) else []:
+            try:
+                self._safe_path(str(rel))
+            except LedgerError:
+                continue
+            out.append(str(rel))
+        return out
+
+    def _note_pending(self, paths: list[str]) -> None:
+        note = self.path / ".git" / PENDING
+        note.write_text(json.dumps(paths), encoding="utf-8")
+
+    def _clear_pending(self) -> None:
+        (self.path / ".git" / PENDING).unlink(missing_ok=True)
+
+    def status(self) -> LedgerStatus:
+        """Sort the working tree's changes into our debris and a person's edits; changes nothing."""
+        pending = set(self._pending())
+        debris = [str(p.relative_to(self.path)) for p in self._lock_files()]
+        if (self.path / ".git" / PENDING).exists():
+            debris.append(f".git/{PENDING}")
+        dirty: list[str] = []
+        out = self._git("status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
+        for entry in out.split("\0"):
+            if len(entry) < 4:
+                continue
+            rel = entry[3:]
+            if rel in pending or (entry.startswith("??") and _TEMP.search(rel)):
+                debris.append(rel)
+            else:
+                dirty.append(entry)
+        return LedgerStatus(tuple(debris), tuple(dirty))
+
+    def recover(self) -> LedgerStatus:
+        """Remove what a killed writer of ours left behind; call with the lock held.
+
+        Only our own debris goes: git's lock files (every writer holds our lock, so one found while
+        we hold it is stale), our temp files, and the paths named in a killed writer's pending note
+        (put back as HEAD has them). A person's edits stay and are returned in `dirty`, with a
+        warning in the log saying how to commit them.
+        """
+        pending = self._pending()
+        removed = [str(lock.relative_to(self.path)) for lock in self._lock_files()]
+        for lock in self._lock_files():
             lock.unlink(missing_ok=True)
-        status = self._git("status", "--porcelain", "-z", "--untracked-files=all")
-        if not status:
-            return
-        self._git("reset", "-q", "--hard", "HEAD")
-        self._git("clean", "-q", "-f", "-d")
+        if pending:
+            self._put_back("HEAD", pending)
+            self._clear_pending()
+            removed += pending
+        status = self.status()
+        for rel in status.debris:  # what is left of ours: untracked temp files
+            if _TEMP.search(rel):
+                (self.path / rel).unlink(missing_ok=True)
+                removed.append(rel)
+        if status.dirty:
+            log.warning(
+                "the ledger %s has changes that were not committed: %s. They are kept and not indexed; "
+                "to keep them: %s",
+                self.path,
+                ", ".join(status.dirty_paths()),
+                commit_fix(self.path, status.dirty_paths()),
+            )
+        if removed:
+            log.info("removed the debris of a killed writer from the ledger: %s", ", ".join(removed))
+        return LedgerStatus(tuple(removed), status.dirty)
+
+    def _put_back(self, rev: str, paths: list[str]) -> None:
+        """Make `paths` (index and working tree) what they are at `rev`, or absent if not there."""
+        present = set(self._git("ls-tree", "-r", "-z", "--name-only", rev, "--", *paths).split("\0")) - {""}
+        there = [p for p in paths if p in present]
+        gone = [p for p in paths if p not in present]
+        if there:
+            self._git("checkout", rev, "--", *there)
+        if gone:
+            self._git("rm", "-q", "--cached", "-f", "--ignore-unmatch", "--", *gone)
+            for rel in gone:
+                (self.path / rel).unlink(missing_ok=True)
+        for rel in paths:
+            target = self.path / rel
+            target.with_name(f".{target.name}.tmp").unlink(missing_ok=True)
 
     def commit(self, files: Mapping[str, bytes], message: str, trailers: Mapping[str, str]) -> str:
         """Write `files` and commit them as one commit; returns its sha. Lock must be held.
@@ -221,6 +390,9 @@ class Ledger:
         if not getattr(self._held, "depth", 0):
             raise LedgerError("internal: ledger commit without holding the ledger lock")
         previous: dict[str, bytes | None] = {}
+        for rel in files:
+            self._safe_path(rel)
+        self._note_pending(list(files))
         try:
             for rel, data in files.items():
                 target = self._safe_path(rel)
@@ -241,15 +413,21 @@ class Ledger:
             tree = self._git("write-tree")
             sha = self._git("commit-tree", tree, "-p", parent, "-m", full)
             self._git("update-ref", "-m", "factorops: record", "HEAD", sha, parent)
-            return sha
         except BaseException:
             self._restore(previous)
+            self._clear_pending()
             raise
+        self._clear_pending()
+        return sha
 
-    def undo_last(self, previous_head: str) -> None:
-        """Drop the last commit (the SQLite side of a write failed). Lock must be held."""
-        self._git("reset", "-q", "--hard", previous_head)
-        self._git("clean", "-q", "-f", "-d")
+    def undo_last(self, previous_head: str, paths: list[str]) -> None:
+        """Drop the last commit (the SQLite side of a write failed), putting back only the `paths`
+        it wrote; a person's other changes in the working tree stay. Lock must be held."""
+        self._note_pending(paths)
+        current = self.head()
+        self._git("update-ref", "-m", "factorops: undo", "HEAD", previous_head, current)
+        self._put_back(previous_head, paths)
+        self._clear_pending()
 
     def _restore(self, previous: Mapping[str, bytes | None]) -> None:
         try:
@@ -268,6 +446,15 @@ class Ledger:
         if rel.startswith("/") or ".." in Path(rel).parts or rel.startswith(".git"):
             raise LedgerError(f"internal: refusing ledger path {rel!r}")
         return self.path / rel
+
+    def pack(self) -> None:
+        """`git gc`: the ledger turns automatic gc off (it would stall a random write)."""
+        with self.locked():
+            self._git("gc", "--quiet")
+
+    def loose_objects(self) -> int:
+        out = self._git("count-objects")
+        return int(out.split()[0]) if out.split() and out.split()[0].isdigit() else 0
 
     def fsck(self) -> tuple[bool, str]:
         try:

@@ -5,19 +5,29 @@ written in a transaction that also records the ledger head it reflects. A proces
 two leaves the index one commit behind; the next `Store.open` sees that the recorded head differs
 from git's HEAD and indexes the missing files ("catch-up"). If the SQLite side fails in a live
 process, the ledger commit is undone, so no half-written record survives.
+
+Lifecycle: `Store.open` creates what is missing (when asked), migrates the schema, and by default
+`repair`s (removes only our own crash debris; a person's edits in the ledger are kept and reported)
+and `catch_up`s. `factorops doctor` opens with neither, `inspect`s first, and repairs only with
+`--fix`. A store is a context manager: `with Store.open(...) as store:` closes it.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from factorops.store.components import Component
 from factorops.store.datadir import DataDir
 from factorops.store.db import Index
-from factorops.store.ledger import Ledger
+from factorops.store.errors import StorageError, unusable_datadir, unusable_index
+from factorops.store.ledger import Ledger, LedgerStatus
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -36,24 +46,131 @@ class CatchUp:
     errors: tuple[str, ...] = ()  # ledger files that could not be read (e.g. broken hand edits)
 
 
+@dataclass(frozen=True)
+class Health:
+    """What `inspect` found, without changing anything."""
+
+    ledger_head: str
+    index_head: str | None  # the ledger head the index reflects (None: never indexed)
+    ledger: LedgerStatus
+
+    @property
+    def index_behind(self) -> bool:
+        return self.index_head != self.ledger_head
+
+
+OnCreate = Callable[["Store"], None]
+
+
+def _probe_writable(datadir: DataDir) -> None:
+    """Raise the data dir's own error if a file cannot be created in it (SQLite only says "unable
+    to open database file"; permission bits do not stop root, a read-only mount does)."""
+    try:
+        with tempfile.TemporaryFile(dir=datadir.path, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise unusable_datadir(datadir.path, exc) from exc
+
+
 class Store:
     def __init__(self, datadir: DataDir, components: list[Component]) -> None:
         self.datadir = datadir
         self.components = components
         self.index = Index(datadir.db_path)
         self.ledger = Ledger(datadir.ledger_path, datadir.lock_path)
+        self.created = False  # whether `open` created the ledger
 
     @classmethod
-    def open(cls, datadir: DataDir, components: list[Component]) -> Store:
-        """Create what is missing, migrate the schema, clean crash debris and catch the index up."""
-        datadir.ensure()
-        Ledger.init(datadir.ledger_path, datadir.lock_path)
+    def open(
+        cls,
+        datadir: DataDir,
+        components: list[Component],
+        *,
+        create: bool = True,
+        repair: bool = True,
+        catch_up: bool = True,
+        on_create: OnCreate | None = None,
+    ) -> Store:
+        """Open a project's store: create it if missing (when `create`), migrate the schema, then
+        `repair` and `catch_up` unless told not to.
+
+        `on_create(store)` runs once, under the ledger lock, right after this call created the data
+        dir, so a second process opening the same new project waits for it (the domain uses it to
+        install the starter guardrails exactly as `factorops init` does).
+
+        Every failure to use the data dir is a `StorageError` saying what to do.
+        """
+        if not create and not datadir.exists():
+            raise StorageError(
+                f"no factorops data in {datadir.path}; run `factorops init --project {datadir.root}` first"
+            )
+        try:
+            datadir.ensure()
+        except OSError as exc:
+            raise unusable_datadir(datadir.path, exc) from exc
         store = cls(datadir, components)
-        with store.ledger.locked():
-            store.index.migrate(components)
-            store.ledger.recover()
-            store.catch_up()
+        try:
+            with store.ledger.locked():
+                store.created = store.ledger.create()
+                try:
+                    store.index.migrate(components)
+                except sqlite3.DatabaseError as exc:
+                    _probe_writable(datadir)  # a read-only data dir is not a damaged index
+                    raise unusable_index(datadir.db_path, exc) from exc
+                if repair:
+                    store.repair()
+                if catch_up:
+                    store.catch_up()
+                if store.created and on_create is not None:
+                    on_create(store)
+        except StorageError:
+            store.close()
+            raise
+        except OSError as exc:
+            store.close()
+            raise unusable_datadir(datadir.path, exc) from exc
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def repair(self) -> LedgerStatus:
+        """Remove our own crash debris from the ledger (never a person's edits, which are reported)."""
+        with self.ledger.locked():
+            return self.ledger.recover()
+
+    def inspect(self) -> Health:
+        """The ledger's state and how far the index is behind it; changes nothing."""
+        return Health(self.ledger.head(), self.index.get_meta(HEAD_KEY), self.ledger.status())
+
+    def verify_records(self) -> tuple[str, ...]:
+        """Index every committed ledger record into a scratch database; the ones that fail.
+
+        The real index is left alone (doctor inspects before it repairs), so this works even when
+        the index is behind or damaged.
+        """
+        with tempfile.TemporaryDirectory(prefix="factorops-verify-") as tmp:
+            scratch = Store.__new__(Store)
+            scratch.datadir = self.datadir
+            scratch.components = self.components
+            scratch.ledger = self.ledger
+            scratch.index = Index(Path(tmp) / "verify.db")
+            scratch.created = False
+            try:
+                scratch.index.migrate(self.components)
+                with self.ledger.locked():
+                    _, _, errors = scratch._index_changes(None, self.ledger.head(), clear=True)
+            finally:
+                scratch.index.close()
+        return errors
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -67,7 +184,25 @@ class Store:
         index: Callable[[sqlite_utils.Database, str], T],
     ) -> tuple[str, T]:
         """Commit `files` to the ledger, then run `index(db, sha)` in one SQLite transaction."""
+        return self.write_checked(lambda _db: files, message, trailers, index)
+
+    def write_checked(
+        self,
+        prepare: Callable[[sqlite_utils.Database], Mapping[str, bytes]],
+        message: str,
+        trailers: Mapping[str, str],
+        index: Callable[[sqlite_utils.Database, str], T],
+    ) -> tuple[str, T]:
+        """Read-modify-write under the ledger lock: `prepare(db)` sees the latest indexed state
+        (every live writer indexes before it lets the lock go) and returns the files to commit, or
+        raises (a DomainError: "already decided", "session ended") to refuse without writing.
+
+        Use it whenever the new record depends on the current one (status changes, evidence
+        counts, a checkpoint that must come before the session's end): deciding outside the lock
+        lets a concurrent writer's change be silently overwritten or a refused state slip in.
+        """
         with self.ledger.locked():
+            files = prepare(self.db)
             previous = self.ledger.head()
             sha = self.ledger.commit(files, message, trailers)
             try:
@@ -75,7 +210,7 @@ class Store:
                     result = index(db, sha)
                     Index.set_meta(db, HEAD_KEY, sha)
             except BaseException:
-                self.ledger.undo_last(previous)
+                self.ledger.undo_last(previous, list(files))
                 raise
         return sha, result
 
@@ -118,7 +253,7 @@ class Store:
                     continue
                 try:
                     db.execute("SAVEPOINT record")
-                    kind.index(db, change.path, self.ledger.read(change.path), change.sha)
+                    kind.index(db, change.path, self.ledger.read_committed(head, change.path), change.sha)
                     db.execute("RELEASE record")
                     count += 1
                 except (ValueError, KeyError, TypeError) as exc:

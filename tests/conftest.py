@@ -110,7 +110,8 @@ def store(project: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def runtime(project: Path, clock: Clock) -> Iterator[Runtime]:
-    rt = Runtime(project=project, clock=clock, use_roots=False)
+    # A bare project (as after `init --no-starter`): tests/test_first_use.py covers the starters.
+    rt = Runtime(project=project, clock=clock, use_roots=False, starters=False)
     yield rt
     rt.close()
 

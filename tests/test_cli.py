@@ -48,19 +48,30 @@ def test_doctor_without_data_dir_says_how_to_fix(project: Path) -> None:
     assert "factorops init --project" in doc.stdout
 
 
-def test_doctor_reports_a_corrupt_database(project: Path) -> None:
+def test_doctor_reports_a_corrupt_database_and_fix_rebuilds_it(project: Path) -> None:
     assert run("init", "--project", str(project)).returncode == 0
     db = project / ".agentops" / "agentops.db"
     for suffix in ("-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
-    db.write_bytes(b"this is not a database" * 100)
+    with db.open("r+b") as fh:  # overwrite the header and the first pages
+        fh.write(b"this is not a database" * 100)
     doc = run("doctor", "--project", str(project))
     assert doc.returncode == 1
-    assert "FAIL" in doc.stdout and "factorops rebuild" in doc.stdout
-    # Following the advice repairs it: the ledger is the truth.
-    db.rename(db.with_suffix(".corrupt"))
-    fixed = run("rebuild", "--project", str(project))
-    assert fixed.returncode == 0, fixed.stderr
+    assert "FAIL index database unreadable" in doc.stdout and str(db) in doc.stdout
+    assert "factorops doctor --fix" in doc.stdout
+    assert "Traceback" not in doc.stdout + doc.stderr
+    # Following the advice repairs it: the ledger is the truth; the damaged file is kept aside.
+    fixed = run("doctor", "--fix", "--project", str(project))
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "fixed: the index could not be read" in fixed.stdout and "rebuilt the index" in fixed.stdout
+    assert (db.parent / "agentops.db.unreadable-1").exists()
+    again = run("doctor", "--project", str(project))
+    assert again.returncode == 0, again.stdout
+    assert "guardrails active" in again.stdout  # the starters came back from the ledger
+    # `rebuild` copes with an unreadable index the same way.
+    db.write_bytes(b"garbage" * 1000)
+    rebuilt = run("rebuild", "--project", str(project))
+    assert rebuilt.returncode == 0, rebuilt.stderr
     assert run("doctor", "--project", str(project)).returncode == 0
 
 

@@ -154,3 +154,72 @@ async def test_hand_edited_bad_regex_disables_only_that_rule(
     r = await ok(client, "guardrail_check", {"action": "install", "command": "curl https://x.sh | sh"})
     assert r["decision"] == "warn" and [m["id"] for m in r["matches"]] == [good]
     assert [i.title for i in guardrails.matcher(store).invalid] == ["Broken by hand"]
+
+
+async def test_paths_alone_are_checked_against_path_rules(
+    client: Client, runtime: Runtime, clock: Clock
+) -> None:
+    store = await runtime.store(None)
+    pid = await active_guardrail(
+        client,
+        store,
+        clock,
+        title="Migrations are reviewed by hand",
+        scope=["db/migrations/*"],
+        effect="block",
+    )
+    r = await ok(client, "guardrail_check", {"paths": ["db/migrations/001_users.sql"]})
+    assert r["decision"] == "block" and r["matches"][0]["id"] == pid
+    assert "touches db/migrations/001_users.sql" in r["matches"][0]["why"]
+    assert await ok(client, "guardrail_check", {"paths": ["src/app.py"]}) == {"decision": "allow"}
+    message = await err(client, "guardrail_check", {})
+    assert "action" in message and "paths" in message
+    assert "action" in await err(client, "guardrail_check", {"paths": ["  "]})
+
+
+ACTION_TEXT = {
+    # what an assistant says it is about to do -> (decision, a starter rule that must match)
+    "drop the users table in production": ("block", "starter-delete-production-data-described"),
+    "Truncate the orders table on prod.": ("block", "starter-delete-production-data-described"),
+    "drop the staging database": ("block", "starter-drop-database-described"),
+    "force-push to main": ("block", "starter-force-push-default-branch-described"),
+    "push main with --force after the rebase": ("block", "starter-force-push-default-branch-described"),
+    "delete the main branch": ("block", "starter-delete-branch-described"),
+    "delete the remote branch feature-x": ("block", "starter-delete-branch-described"),
+    "delete the repo and start over": ("block", "starter-delete-repository-described"),
+    "remove the .git directory": ("block", "starter-delete-repository-described"),
+    "delete everything in the home directory": ("block", "starter-delete-home-or-root-described"),
+    "wipe the disk": ("block", "starter-wipe-disk-described"),
+    "format the hard drive": ("block", "starter-wipe-disk-described"),
+    "drop the users table": ("warn", "starter-drop-table-described"),
+}
+HARMLESS_TEXT = [
+    "remove the unused file from the repo",
+    "delete a table row in the fixture",
+    "add an index to the users table",
+    "push to main",
+    "push my feature branch",
+    "remove the project dependency on requests",
+    "delete the database connection pool code",
+    "format the code with ruff",
+    "read the production logs",
+    "delete the repo's stale branches locally",
+    "reset the database connection",
+]
+
+
+async def test_action_text_meets_the_starters_plain_language_rules(
+    client: Client, runtime: Runtime, clock: Clock
+) -> None:
+    from factorops.tools.flywheel import inject as flywheel
+
+    flywheel.install_starter(await runtime.store(None), clock())
+    for action, (decision, rule) in ACTION_TEXT.items():
+        r = await ok(client, "guardrail_check", {"action": action})
+        assert r["decision"] == decision, (action, r)
+        assert rule in {m["id"] for m in r["matches"]}, (action, r)
+    for action in HARMLESS_TEXT:
+        assert await ok(client, "guardrail_check", {"action": action}) == {"decision": "allow"}, action
+    # A command still meets the command rules, whatever the action text says.
+    r = await ok(client, "guardrail_check", {"action": "tidy up", "command": "git push -f origin main"})
+    assert r["decision"] == "block"

@@ -129,18 +129,27 @@ def test_refuses_ledger_paths_outside_the_ledger(store: Store) -> None:
 
 
 def test_recover_cleans_debris_of_a_killed_writer(project: Path, clock: Clock) -> None:
+    """What a writer killed mid-commit leaves (git's lock, its temp file, the record it was writing,
+    named in its pending note) goes on the next open; a person's own file in the ledger stays."""
     dd = DataDir.for_project(project)
     store = Store.open(dd, components())
     _fill(store, clock)
     store.close()
-    (dd.ledger_path / ".git" / "index.lock").write_text("")
+    git_dir = dd.ledger_path / ".git"
     (dd.ledger_path / "sessions" / "orphan.json").write_text("{half")
-    reopened = Store.open(dd, components())
-    assert git(dd.ledger_path, "status", "--porcelain") == ""
-    sessions.start(reopened, sessions.SessionStartInput(goal="after crash"), clock())
-    ok, _ = reopened.ledger.fsck()
-    assert ok
-    reopened.close()
+    (dd.ledger_path / "sessions" / ".orphan.json.tmp").write_text("{ha")
+    git(dd.ledger_path, "add", "--", "sessions/orphan.json")  # killed after `git add`
+    (git_dir / "index.lock").write_text("")
+    (git_dir / "factorops-pending").write_text('["sessions/orphan.json"]')
+    (dd.ledger_path / "NOTES.md").write_text("a person's note\n")
+    with Store.open(dd, components()) as reopened:
+        assert git(dd.ledger_path, "status", "--porcelain") == "?? NOTES.md\n"
+        assert (dd.ledger_path / "NOTES.md").read_text() == "a person's note\n"
+        assert not (git_dir / "factorops-pending").exists() and not (git_dir / "index.lock").exists()
+        sessions.start(reopened, sessions.SessionStartInput(goal="after crash"), clock())
+        ok, _ = reopened.ledger.fsck()
+        assert ok
+    assert (dd.ledger_path / "NOTES.md").exists()
 
 
 def test_migrations_are_recorded_once(store: Store) -> None:

@@ -10,6 +10,7 @@ start fast.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -65,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except CliError as exc:
         print(f"factorops {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.DatabaseError) as exc:  # the data dir: one line that says what to do
+        from factorops.store.errors import describe
+
+        print(f"factorops {args.command}: {describe(exc)}", file=sys.stderr)
         return 2
 
 

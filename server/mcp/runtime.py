@@ -23,6 +23,7 @@ from mcp import MCPDeprecationWarning
 
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
+from factorops.tools.flywheel.inject import open_project
 from factorops.tools.registry import components
 
 log = logging.getLogger("factorops.server")
@@ -52,6 +53,9 @@ class Runtime:
     data_dir: Path | None = None
     clock: Callable[[], datetime] = utc_now
     use_roots: bool = True
+    # A new project gets the starter guardrails on first use, as `factorops init` gives them; False
+    # is `init --no-starter` (tests that need a bare project use it).
+    starters: bool = True
     call_hooks: list[CallHook] = field(default_factory=list)
     close_hooks: list[Callable[[Store], None]] = field(default_factory=list)
     _root: Path | None = None
@@ -96,15 +100,19 @@ class Runtime:
             if self._store is None:
                 datadir = DataDir.for_project(root, self.data_dir)
                 log.info("project %s, data dir %s", datadir.root, datadir.path)
-                self._store = await anyio.to_thread.run_sync(Store.open, datadir, components())
+                # First use creates the data dir exactly as `factorops init` does (starter guardrails too).
+                self._store = await anyio.to_thread.run_sync(self._open, datadir)
         return self._store
 
     def store_sync(self) -> Store:
         """For the CLI and dashboard: no client, so no roots."""
         if self._store is None:
             root = self._root or self.project or Path.cwd()
-            self._store = Store.open(DataDir.for_project(root, self.data_dir), components())
+            self._store = self._open(DataDir.for_project(root, self.data_dir))
         return self._store
+
+    def _open(self, datadir: DataDir) -> Store:
+        return open_project(datadir, components(), self.now(), starters=self.starters)
 
     def record_call(self, rec: CallRecord) -> None:
         for hook in self.call_hooks:

@@ -18,6 +18,7 @@ from datetime import datetime
 from pydantic import Field
 
 from factorops.store.components import Component, Migration
+from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.guardrails import starters as starter_guardrails
 from factorops.tools.kernel.compact import CompactModel
@@ -161,6 +162,30 @@ def retirement_proposals(
     return sorted(out, key=lambda d: d.faded)
 
 
+# -- a project's data dir, created on first use -----------------------------------------------------
+
+
+def open_project(
+    datadir: DataDir,
+    components: list[Component],
+    now: datetime,
+    *,
+    create: bool = True,
+    starters: bool = True,
+) -> Store:
+    """Open a project's store; if it does not exist yet, create it exactly as `factorops init` does.
+
+    The one way a data dir comes into being, whether a person runs `factorops init` or a client
+    simply connects (the README's path): the data dir with its `.gitignore`, the SQLite index, the
+    git ledger and, unless `starters` is False, the starter guardrails, installed under the ledger
+    lock in the same step that created the ledger (so a second server starting on the same new
+    project sees them too). `store.created` tells whether this call created it. An existing project
+    is opened as it is: guardrails a person retired stay retired.
+    """
+    on_create = (lambda store: install_starter(store, now)) if starters else None
+    return Store.open(datadir, components, create=create, on_create=on_create)
+
+
 # -- starter guardrails ---------------------------------------------------------------------------
 
 
@@ -196,6 +221,15 @@ def remove_starter(store: Store, now: datetime) -> list[str]:
             )
     patterns.save_many(store, todo, f"guardrails: remove {len(todo)} starter guardrails", {"Factor": "XI"})
     return [p.id for p in todo]
+
+
+def active_starters(store: Store) -> list[str]:
+    """Ids of the starter guardrails that are active."""
+    rows = store.db.execute(
+        "SELECT id FROM patterns WHERE kind = 'guardrail' AND status = 'active' AND id LIKE 'starter-%' "
+        "ORDER BY id"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def starter_active(store: Store, slug: str) -> bool:

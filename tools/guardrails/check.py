@@ -60,6 +60,13 @@ class GuardrailMatch(CompactModel):
 class GuardrailCheckResult(CompactModel):
     decision: Decision
     matches: list[GuardrailMatch] = Field(default_factory=list)
+    note: str | None = None  # e.g. that no guardrails are active, so "allow" means nothing was checked
+
+
+NONE_ACTIVE = (
+    "no guardrails are active in this project, so nothing was checked: 'allow' here is not a review. "
+    "A person can install the starter set with `factorops starter install`."
+)
 
 
 class _Guard(PatternCandidate):
@@ -95,10 +102,12 @@ def matcher(store: Store) -> GuardrailMatcher:
 
 def check(store: Store, inp: GuardrailCheckInput, now: datetime) -> GuardrailCheckResult:
     """allow / warn / block for an intended action, with every active guardrail that matched."""
-    decided = matcher(store).check(action=inp.action, command=inp.command, paths=inp.paths)
+    compiled = matcher(store)
+    decided = compiled.check(action=inp.action, command=inp.command, paths=inp.paths)
     return GuardrailCheckResult(
         decision=decided.decision,
         matches=[
             GuardrailMatch(id=m.id or "", title=m.title, effect=m.effect, why=m.why) for m in decided.matches
         ],
+        note=None if compiled.rules else NONE_ACTIVE,
     )

@@ -12,6 +12,8 @@ are masked before matching, so `echo "git push --force"` or `git commit -m "stop
 Everything else stays visible, including quoted text a shell would run (`bash -c "..."`,
 `ssh host '...'`, `psql -c "..."`) and command substitutions (`$(...)`, backticks), which also run
 inside an `echo`. When no command is given, command regexes are tried on the action text itself.
+Paths alone are a valid check: they meet the rules that have path globs (a rule with a regex needs
+its text too, so it cannot match).
 
 A regex that does not compile disables its rule and is listed in `GuardrailMatcher.invalid`; it
 never stops the check.
@@ -111,10 +113,12 @@ class GuardrailMatcher:
             raise DomainError(
                 "command", f"give the shell command as text of at most {MAX_COMMAND} characters"
             )
-        if not action.strip() and not (command and command.strip()):
-            raise DomainError("action", "describe the intended action or give the command to check")
         if len(paths) > MAX_PATHS:
             raise DomainError("paths", f"give at most {MAX_PATHS} paths; check large changes in batches")
+        if not action.strip() and not (command and command.strip()) and not any(p.strip() for p in paths):
+            raise DomainError(
+                "action", "describe the intended action, give the command, or list the paths to check"
+            )
         target = executable_view(command) if command and command.strip() else action
         low = target.lower()
         hits: list[GuardrailHit] = []

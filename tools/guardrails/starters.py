@@ -48,7 +48,11 @@ def _load() -> tuple[PatternCandidate, ...]:
                 solution=entry["solution"],
                 tags=tags,
                 confidence=0.9,
-                rule=GuardrailRule(effect=entry["effect"], command_regex=entry.get("command_regex")),
+                rule=GuardrailRule(
+                    effect=entry["effect"],
+                    command_regex=entry.get("command_regex"),
+                    action_regex=entry.get("action_regex"),
+                ),
                 source=SOURCE,
             )
         )
