@@ -260,15 +260,14 @@ def test_locating_a_projects_transcripts(tmp_path: Path) -> None:
     assert [f.name for f in files] == ["a.jsonl", "b.jsonl"] and problems == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
 def test_unreadable_transcript_folder_is_reported(tmp_path: Path) -> None:
+    """A folder that cannot be listed is reported, not skipped in silence. CI runs as root, which
+    reads any folder whatever its mode, so the condition is arranged in a way root cannot bypass:
+    a file stands where the folder should be (listing it fails with ENOTDIR, the same OSError path
+    a permission error takes)."""
     base = tmp_path / "claude"
     project = tmp_path / "p"
-    folder = base / project_dir_names(project)[0]
-    folder.mkdir(parents=True)
-    folder.chmod(0)
-    try:
-        files, problems = list_transcripts(project, base)
-    finally:
-        folder.chmod(0o755)
-    assert files == [] and len(problems) == 1 and "cannot read" in problems[0]
+    base.mkdir()
+    (base / project_dir_names(project)[0]).write_text("not a folder")
+    files, problems = list_transcripts(project, base)
+    assert files == [] and len(problems) == 1 and "cannot read" in problems[0], problems

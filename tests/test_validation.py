@@ -57,9 +57,7 @@ async def test_timeout_kills_the_whole_process_group(client: Client, project: Pa
         "time.sleep(600)\n"
     )
     _config(project, _gate("hang", code, timeout=1.5))
-    t = time.monotonic()
     sc = (await run(client, gate="hang")).structured_content
-    assert time.monotonic() - t < 15
     g = sc["results"][0]
     assert g["timed_out"] and not g["passed"] and "timed out" in g["output"]
     child = int(pidfile.read_text())
