@@ -15,6 +15,7 @@ from mcp import Client, types
 
 from factorops.server.mcp.app import FactoropsServer
 from factorops.server.mcp.runtime import Runtime
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.oversight import approvals
 
 from .conftest import Clock, git
@@ -123,16 +124,12 @@ async def test_expiry(client: Client, runtime: Runtime, clock: Clock) -> None:
     assert st.structured_content["status"] == "expired"  # type: ignore[index]
     store = await runtime.store(None)
     with pytest.raises(approvals.DomainError, match="expired"):
-        approvals.decide(store, aid, True, "someone", "cli", "", clock())
+        approvals.decide(store, aid, True, Actor.cli("someone"), "", clock())
 
 
-async def test_no_tool_can_decide(client: Client) -> None:
-    tools = (await client.list_tools()).tools
-    for t in tools:
-        props = set((t.input_schema or {}).get("properties", {}))
-        assert not ({"decision", "approve", "approved", "decided_by"} & props), t.name
-    r = await client.call_tool("approval_request", {**REQ, "approve": True, "decision": "approved"})
-    assert r.is_error or r.structured_content["status"] == "pending"  # type: ignore[index]
+# "No tool can decide" is checked by behaviour, not by property names:
+# tests/test_authority_approvals.py::test_no_tool_decides_a_pending_high_risk_approval calls every
+# listed tool with arguments built from its schema and an accept-all elicitation callback.
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from mcp import Client, types
 
 from factorops.server.mcp.app import FactoropsServer
 from factorops.server.mcp.runtime import Runtime
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.oversight import approvals
 
 REQ = {"action": "force-push main", "rationale": "undo a leaked secret", "risk": "high"}
@@ -21,7 +22,7 @@ async def test_a_decision_made_elsewhere_while_the_client_asks_stands(
     ) -> types.ElicitResult:
         store = await runtime.store(None)
         (pending,) = approvals.pending(store, runtime.now())
-        approvals.decide(store, str(pending["id"]), False, "cli:alice", "cli", "not today", runtime.now())
+        approvals.decide(store, str(pending["id"]), False, Actor.cli("alice"), "not today", runtime.now())
         return types.ElicitResult(action="accept", content={"approve": True, "comment": "sure"})
 
     callback: Any = person_uses_the_cli_then_answers_in_the_client
@@ -29,7 +30,7 @@ async def test_a_decision_made_elsewhere_while_the_client_asks_stands(
         r = await c.call_tool("approval_request", REQ)
         assert not r.is_error, r.content
         sc = r.structured_content
-        assert sc is not None and sc["status"] == "denied" and sc["decided_by"] == "cli:alice"
+        assert sc is not None and sc["status"] == "denied" and sc["decided_by"] == "alice via cli"
         assert sc["comment"] == "not today"
         again = (await c.call_tool("approval_status", {"id": sc["id"]})).structured_content
         assert again is not None and again["status"] == "denied" and again["via"] == "cli"

@@ -20,6 +20,7 @@ from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.oversight import approvals
 from factorops.tools.kernel.errors import DomainError
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.registry import components
 
 project, aid, who, start_at, now = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
@@ -27,7 +28,7 @@ store = Store.open(DataDir.for_project(Path(project)), components())
 time.sleep(max(0.0, start_at - time.time()))
 try:
     # The test's clock, handed over explicitly: the child never reads the wall clock.
-    a = approvals.decide(store, aid, who == "alice", who, "cli", "", datetime.fromisoformat(now))
+    a = approvals.decide(store, aid, who == "alice", Actor.cli(who), "", datetime.fromisoformat(now))
     print("OK", a.status)
 except DomainError as exc:
     print("ERR", exc.field, exc.message)

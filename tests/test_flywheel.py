@@ -14,6 +14,7 @@ from mcp import Client
 from factorops.server.mcp.runtime import Runtime
 from factorops.store.store import Store
 from factorops.tools.flywheel import inject as flywheel
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.oversight import approvals
 from factorops.tools.patterns import records as patterns
 
@@ -82,14 +83,16 @@ async def test_success_needs_a_passing_validation_or_a_person(
     # A person approves the claim: it goes through, with the warning on the record.
     a = approvals.create(
         store,
-        approvals.ApprovalRequestInput(action="end as success", rationale="verified by hand", risk="low"),
+        approvals.ApprovalRequestInput(
+            action="end as success", rationale="verified by hand", risk="low", session_id=sid
+        ),
         clock(),
     )
     bad = await client.call_tool(
         "session_end", {"session_id": sid, "outcome": "success", "approval_id": a.id}
     )
     assert bad.is_error and "approval_id" in bad.content[0].text  # type: ignore[union-attr]
-    approvals.decide(store, a.id, True, "tester", "cli", "", clock())
+    approvals.decide(store, a.id, True, Actor.cli("tester"), "", clock())
     done = await ok(client, "session_end", {"session_id": sid, "outcome": "success", "approval_id": a.id})
     assert done["warnings"] and "person overrode" in done["warnings"][0]
     # With a passing validation after the change, no override is needed.

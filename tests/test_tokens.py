@@ -381,7 +381,7 @@ def test_the_dashboard_names_the_person_and_the_install_token_cannot_decide(
     person = sign_in(dashboard, alice)
     assert decide(person, dashboard, aid).status_code == 303
     st = approval_status(project, aid)
-    assert st.status == "approved" and st.decided_by == "person:alice" and st.via == "dashboard"
+    assert st.status == "approved" and st.decided_by == "person:alice via dashboard" and st.via == "dashboard"
 
     assert factorops("token", "revoke", "alice", "--project", str(project)).returncode == 0
     page = person.get("/approvals")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import getpass
+import json
 
 from .base import CliError, command, no_args, open_store
 
@@ -30,10 +30,33 @@ def approvals_cmd(args: argparse.Namespace) -> int:
     if not rows:
         print("no pending approvals")
     for r in rows:
-        print(
-            f"{r['id']}  [{r['risk']}] {r['action']}\n    why: {r['rationale']}\n    expires: {r['expires_at']}"
-        )
+        print(_shown(r))
     return 0
+
+
+def _shown(r: dict[str, object]) -> str:
+    """Every field the assistant wrote, with control characters made visible (an escape sequence in
+    an action must not hide what is being approved)."""
+    from factorops.tools.kernel.display import one_line, visible
+
+    lines = [
+        f"{one_line(str(r['id']))}  [{one_line(str(r['risk']))}] {one_line(str(r['action']), limit=500)}"
+    ]
+    for label, key in (
+        ("why", "rationale"),
+        ("details", "details"),
+        ("alternatives", "alternatives"),
+        ("rollback", "rollback"),
+    ):
+        text = str(r.get(key) or "")
+        if text:
+            body = visible(text).replace("\n", "\n      ")
+            lines.append(f"    {label}: {body}")
+    lines.append(f"    session: {one_line(str(r.get('session_id') or 'none'))}")
+    lines.append(f"    requested: {r['requested_at']}  expires: {r['expires_at']}")
+    for n in json.loads(str(r.get("notes") or "[]")):
+        lines.append(f"    note by {one_line(str(n['by']))}: {one_line(str(n['note']), limit=500)}")
+    return "\n".join(lines)
 
 
 def _decide_args(p: argparse.ArgumentParser) -> None:
@@ -42,12 +65,13 @@ def _decide_args(p: argparse.ArgumentParser) -> None:
 
 
 def _decide(args: argparse.Namespace, approve: bool) -> int:
+    from factorops.tools.kernel.actor import Actor
     from factorops.tools.kernel.errors import DomainError
     from factorops.tools.oversight import approvals
 
     store = open_store(args)
     try:
-        a = approvals.decide(store, args.id, approve, f"cli:{getpass.getuser()}", "cli", args.comment, _now())
+        a = approvals.decide(store, args.id, approve, Actor.cli(), args.comment, _now())
     except DomainError as exc:
         raise CliError(exc.message) from None
     finally:

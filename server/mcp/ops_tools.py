@@ -1,14 +1,15 @@
 """Wire approvals (VIII), validation (IV), metrics (V) and routing (VII) to MCP.
 
 No tool here can decide an approval: deciding happens through the person's own client
-(elicitation), the CLI or the dashboard.
+(elicitation), the CLI or the dashboard, and `approvals.decide` enforces who may decide what (an
+elicitation answer over HTTP does not decide high or critical risk). This face only translates.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -16,11 +17,11 @@ from pydantic import BaseModel, Field
 
 from factorops.resources import metrics as metrics_views
 from factorops.store.store import Store
-from factorops.tools.kernel.errors import DomainError
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.metrics import report as metrics
 from factorops.tools.oversight import approvals, routing, validation
 
-from .registration import add_async_tool, add_sync_tool, thread_progress
+from .registration import add_async_tool, add_sync_tool, client_name, thread_progress, transport_of
 from .runtime import CallRecord, Runtime
 
 log = logging.getLogger("factorops.server")
@@ -33,14 +34,6 @@ class ApprovalAnswer(BaseModel):
     comment: str = Field(default="", max_length=2000, description="Optional comment")
 
 
-def _client_name(ctx: Context) -> str:
-    try:
-        info = ctx.session.client_params.client_info
-        return str(info.name)
-    except Exception:
-        return "mcp client"
-
-
 async def _request(runtime: Runtime, inp: approvals.ApprovalRequestInput, ctx: Context) -> approvals.Approval:
     store = await runtime.store(ctx)
     now = runtime.now()
@@ -48,8 +41,18 @@ async def _request(runtime: Runtime, inp: approvals.ApprovalRequestInput, ctx: C
     caps = ctx.client_capabilities
     if caps is None or caps.elicitation is None:
         return created
-    message = f"[{inp.risk.upper()} risk] The assistant asks to: {inp.action}\n\nWhy: {inp.rationale}" + (
-        f"\n\nDetails: {inp.details[:1500]}" if inp.details else ""
+    extra = [
+        f"\n\n{label}: {text[:1500]}"
+        for label, text in (
+            ("Details", inp.details),
+            ("Alternatives considered", inp.alternatives),
+            ("Rollback", inp.rollback),
+        )
+        if text
+    ]
+    message = (
+        f"[{inp.risk.upper()} risk] The assistant asks to: {inp.action}\n\nWhy: {inp.rationale}"
+        + "".join(extra)
     )
     answer = None
     # No answer before the request expires: stop asking; it is expired for every other way too.
@@ -61,17 +64,15 @@ async def _request(runtime: Runtime, inp: approvals.ApprovalRequestInput, ctx: C
             log.info("elicitation failed (%s); approval %s stays pending", exc, created.id)
     if answer is None or answer.action == "cancel":
         return await anyio.to_thread.run_sync(lambda: approvals.status(store, created.id, runtime.now()))
-    approve = answer.action == "accept" and answer.data.approve
-    comment = answer.data.comment if answer.action == "accept" else "declined in the client"
-    by = f"person via {_client_name(ctx)}"
-
-    def decide() -> approvals.Approval:
-        try:
-            return approvals.decide(store, created.id, approve, by, "elicitation", comment, runtime.now())
-        except DomainError:  # decided meanwhile on the CLI or dashboard, or expired: that stands
-            return approvals.status(store, created.id, runtime.now())
-
-    return await anyio.to_thread.run_sync(decide)
+    person = Actor.elicitation(client_name(ctx), transport_of(ctx))
+    if answer.action == "accept":
+        action: Literal["accept", "decline"] = "accept"
+        approve, comment = answer.data.approve, answer.data.comment
+    else:
+        action, approve, comment = "decline", False, ""
+    return await anyio.to_thread.run_sync(
+        lambda: approvals.elicited(store, created.id, action, approve, person, comment, runtime.now())
+    )
 
 
 async def _status(runtime: Runtime, inp: approvals.ApprovalStatusInput, ctx: Context) -> approvals.Approval:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from factorops.server.auth_token import Caller, Credentials, StaticCredentials
 from factorops.store.store import Store
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.metrics import report as metrics
 from factorops.tools.oversight import approvals
@@ -129,7 +130,12 @@ def build(
         comment = str(form.get("comment", ""))[:2000]
         try:
             a = approvals.decide(
-                store, request.path_params["aid"], choice == "approve", person, "dashboard", comment, now()
+                store,
+                request.path_params["aid"],
+                choice == "approve",
+                Actor.dashboard(person),
+                comment,
+                now(),
             )
         except DomainError as exc:
             return _back("/approvals", exc.message)

@@ -1,9 +1,14 @@
 """Human approvals (Factor VIII): a person decides risky steps; the decision is an audit record.
 
-An assistant can ask (`approval_request`) and wait (`approval_status`) but never decide: deciding
-lives in functions only the CLI, the dashboard and the elicitation path (the person answering in
-their own client) call. Requests expire; an expired request cannot be decided. Request and
-decision are ledger files (`approvals/YYYY-MM/<id>/request.json`, `decision.json`), each a commit.
+An assistant can ask (`approval_request`) and wait (`approval_status`) but never decide: `decide`
+takes the acting `Actor` and refuses anyone but a person (`require_person`). A person decides on
+the CLI, on the dashboard, or by answering an elicitation in their own client; over HTTP an
+elicitation answer may come from a script holding the token, so it decides low and medium risk
+only: for high and critical risk it is recorded as a note and the request stays pending until a
+person decides on the CLI or the dashboard (docs/authority.md). Requests expire; an expired request
+cannot be decided. Request, decision and notes are ledger files (`approvals/YYYY-MM/<id>/request.json`,
+`decision.json`, `notes/<nid>.json`), each a commit. An approval belongs to the session it was
+requested in; using it (session_end's override) is recorded in that session's end record, once.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
 from factorops.tools.kernel import config
+from factorops.tools.kernel.actor import Actor, AuthorityError, require_person
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.kernel.ids import new_id
@@ -27,7 +33,9 @@ if TYPE_CHECKING:
 
 Risk = Literal["low", "medium", "high", "critical"]
 Status = Literal["pending", "approved", "denied", "expired"]
-Via = Literal["cli", "dashboard", "elicitation"]
+# Risks an elicitation answer over HTTP may not decide: the answer may come from a script holding
+# the bearer token rather than a person, and the client's name is self-declared.
+PERSON_FACE_ONLY: frozenset[str] = frozenset({"high", "critical"})
 
 
 class ApprovalRequestInput(BaseModel):
@@ -35,6 +43,8 @@ class ApprovalRequestInput(BaseModel):
     rationale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     risk: Risk
     details: str = Field(default="", max_length=8000)
+    alternatives: str = Field(default="", max_length=2000, description="Alternatives considered")
+    rollback: str = Field(default="", max_length=2000, description="How to undo it")
     timeout_s: int | None = Field(
         default=None, ge=10, le=7 * 86400, description="Expiry; default from config, 1h"
     )
@@ -85,6 +95,22 @@ def _index_request(db: sqlite_utils.Database, path: str, data: bytes, sha: str) 
             sha,
         ],
     )
+    db.execute(
+        "UPDATE approvals SET alternatives = ?, rollback = ? WHERE id = ?",
+        [r.get("alternatives", ""), r.get("rollback", ""), r["id"]],
+    )
+
+
+def _index_note(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+    n = json.loads(data)
+    row = db.execute("SELECT notes FROM approvals WHERE id = ?", [n["approval_id"]]).fetchone()
+    if row is None:
+        return
+    notes = json.loads(row[0])
+    if any(x.get("id") == n["id"] for x in notes):
+        return  # catch-up may index a note twice
+    notes.append({"id": n["id"], "by": n["by"], "note": n["note"], "at": n["at"]})
+    db.execute("UPDATE approvals SET notes = ? WHERE id = ?", [json.dumps(notes), n["approval_id"]])
 
 
 def _index_decision(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
@@ -122,10 +148,19 @@ COMPONENT = Component(
             CREATE INDEX approvals_status ON approvals (status, requested_at);
             """,
         ),
+        Migration(
+            "approvals-002",
+            """
+            ALTER TABLE approvals ADD COLUMN alternatives TEXT NOT NULL DEFAULT '';
+            ALTER TABLE approvals ADD COLUMN rollback TEXT NOT NULL DEFAULT '';
+            ALTER TABLE approvals ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';
+            """,
+        ),
     ),
     kinds=(
         RecordKind("approval_request", r"approvals/\d{4}-\d{2}/[^/]+/request\.json", _index_request),
         RecordKind("approval_decision", r"approvals/\d{4}-\d{2}/[^/]+/decision\.json", _index_decision),
+        RecordKind("approval_note", r"approvals/\d{4}-\d{2}/[^/]+/notes/[^/]+\.json", _index_note),
     ),
     ledger_tables=("approvals",),
 )
@@ -156,6 +191,8 @@ def create(store: Store, inp: ApprovalRequestInput, now: datetime) -> Approval:
         "rationale": inp.rationale,
         "risk": inp.risk,
         "details": inp.details,
+        "alternatives": inp.alternatives,
+        "rollback": inp.rollback,
         "session_id": inp.session_id,
         "requested_at": _iso(now),
         "expires_at": _iso(expires),
@@ -208,50 +245,104 @@ def status(store: Store, approval_id: str, now: datetime) -> Approval:
 
 
 def decide(
-    store: Store, approval_id: str, approve: bool, by: str, via: Via, comment: str, now: datetime
+    store: Store, approval_id: str, approve: bool, actor: Actor, comment: str, now: datetime
 ) -> Approval:
-    """A person's decision. Never exposed as an MCP tool."""
+    """A person's decision, recorded as decided by `actor.label`. An assistant is refused; an
+    elicitation answer over HTTP is refused for high and critical risk (`elicited` records it as a
+    note instead). Checked under the ledger lock against the latest state: the first decision stands.
+    """
+    require_person(actor, "decide an approval")
     if len(comment) > 2000:
         raise DomainError("comment", "at most 2,000 characters")
-    current = status(store, approval_id, now)
-    if current.status == "expired":
-        raise DomainError("id", f"approval {approval_id} expired; the assistant must ask again")
-    if current.status != "pending":
-        raise DomainError(
-            "id", f"approval {approval_id} was already {current.status} by {current.decided_by}"
-        )
-    r = _row(store, approval_id)
     decision = "approved" if approve else "denied"
-    rec = {
-        "id": approval_id,
-        "decision": decision,
-        "decided_by": by,
-        "via": via,
-        "comment": comment,
-        "decided_at": _iso(now),
-    }
-    path = f"{r['ledger_dir']}/decision.json"
-    data = _dump(rec)
-    trailers = {"Approval": approval_id, "Factor": "VIII"}
-    if r.get("session_id"):
-        trailers["Session"] = str(r["session_id"])
+    holder: dict[str, str] = {}
 
-    def index_if_still_pending(db: sqlite_utils.Database, sha: str) -> None:
-        # The check above ran before the ledger lock was taken: another person (CLI and dashboard
-        # in separate processes) may have decided since. Checked again under the lock, inside the
-        # write's transaction; raising undoes this commit, so the first decision stays the record.
-        row = db.execute("SELECT status, decided_by FROM approvals WHERE id = ?", [approval_id]).fetchone()
-        if row[0] != "pending":
-            raise DomainError("id", f"approval {approval_id} was already {row[0]} by {row[1]}")
-        _index_decision(db, path, data, sha)
+    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+        current = status(store, approval_id, now)
+        if current.status == "expired":
+            raise DomainError("id", f"approval {approval_id} expired; the assistant must ask again")
+        if current.status != "pending":
+            raise DomainError(
+                "id", f"approval {approval_id} was already {current.status} by {current.decided_by}"
+            )
+        r = _row(store, approval_id)
+        if actor.via == "elicitation" and actor.transport == "http" and r["risk"] in PERSON_FACE_ONLY:
+            raise AuthorityError(
+                "id",
+                f"a {r['risk']}-risk approval is not decided by an answer in the client over HTTP (it may "
+                f"come from a script holding the token, and the client name is unverified). "
+                + how_to_decide(approval_id),
+            )
+        rec = {
+            "id": approval_id,
+            "decision": decision,
+            "decided_by": actor.label,
+            "via": actor.via,
+            "actor": actor.model_dump(),
+            "comment": comment,
+            "decided_at": _iso(now),
+        }
+        holder["path"] = f"{r['ledger_dir']}/decision.json"
+        holder["data"] = _dump(rec).decode()
+        if r.get("session_id"):
+            holder["session"] = str(r["session_id"])
+        return {holder["path"]: holder["data"].encode()}
 
-    store.write({path: data}, f"approval: {decision} by {by} via {via}", trailers, index_if_still_pending)
+    trailers = {"Approval": approval_id, "Factor": "VIII", "Decided-By": actor.label}
+    store.write_checked(
+        prepare,
+        f"approval: {decision} by {actor.label}",
+        trailers,
+        lambda db, sha: _index_decision(db, holder["path"], holder["data"].encode(), sha),
+    )
     return status(store, approval_id, now)
+
+
+def elicited(
+    store: Store,
+    approval_id: str,
+    answer: Literal["accept", "decline"],
+    approve: bool,
+    actor: Actor,
+    comment: str,
+    now: datetime,
+) -> Approval:
+    """A person's answer to an elicitation (`actor` is `Actor.elicitation(...)`). Where that answer
+    may decide, it does; over HTTP for high and critical risk it is recorded as a note and the
+    request stays pending, the reply saying how a person decides. A decision made meanwhile on the
+    CLI or the dashboard (or expiry) stands: the answer is then no error."""
+    approve = answer == "accept" and approve
+    comment = comment if answer == "accept" else "declined in the client"
+    try:
+        return decide(store, approval_id, approve, actor, comment, now)
+    except AuthorityError:
+        said = "approve" if approve else "deny"
+        note(store, approval_id, actor, f"answered {said} in the client: {comment}".rstrip(": "), now)
+        st = status(store, approval_id, now)
+        return st.model_copy(update={"how": f"The answer in the client is recorded as a note only. {st.how}"})
+    except DomainError:
+        return status(store, approval_id, now)
+
+
+def note(store: Store, approval_id: str, actor: Actor, text: str, now: datetime) -> None:
+    """Attach a note to an approval (it decides nothing)."""
+    r = _row(store, approval_id)
+    nid = new_id("note", now)
+    rec = {"id": nid, "approval_id": approval_id, "by": actor.label, "note": text[:2000], "at": _iso(now)}
+    path = f"{r['ledger_dir']}/notes/{nid}.json"
+    data = _dump(rec)
+    store.write(
+        {path: data},
+        f"approval: note on {approval_id} by {actor.label}",
+        {"Approval": approval_id, "Factor": "VIII"},
+        lambda db, sha: _index_note(db, path, data, sha),
+    )
 
 
 def pending(store: Store, now: datetime) -> list[dict[str, object]]:
     cur = store.db.execute(
-        "SELECT id, action, rationale, risk, details, session_id, requested_at, expires_at FROM approvals"
+        "SELECT id, action, rationale, risk, details, alternatives, rollback, notes, session_id, requested_at,"
+        " expires_at FROM approvals"
         " WHERE status = 'pending' "
         "AND expires_at > ? ORDER BY requested_at",
         [_iso(now)],

@@ -201,15 +201,17 @@ def _index_checkpoint(db: sqlite_utils.Database, path: str, data: bytes, sha: st
 
 def _index_end(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
     rec = json.loads(data)
+    override = rec.get("override") or {}
     db.execute(
         """UPDATE sessions SET status='ended', outcome=?, learnings=?, ended_at=?,
-                  updated_at=MAX(updated_at, ?), end_commit_sha=? WHERE id=?""",
+                  updated_at=MAX(updated_at, ?), end_commit_sha=?, approval_used=? WHERE id=?""",
         [
             rec["outcome"],
             json.dumps(rec["learnings"]),
             rec["ended_at"],
             rec["ended_at"],
             sha,
+            override.get("approval_id"),
             rec["session_id"],
         ],
     )
@@ -250,6 +252,14 @@ COMPONENT = Component(
                 commit_sha TEXT NOT NULL,
                 UNIQUE (session_id, seq)
             );
+            """,
+        ),
+        # The approval a session's end used to override a guardrail: each approval is used once.
+        Migration(
+            "sessions-002",
+            """
+            ALTER TABLE sessions ADD COLUMN approval_used TEXT;
+            CREATE INDEX sessions_approval_used ON sessions (approval_used);
             """,
         ),
     ),
@@ -294,13 +304,19 @@ def start(store: Store, inp: SessionStartInput, now: datetime) -> SessionStartRe
     return SessionStartResult(session_id=sid, commit=sha, briefing=briefing, patterns=shown)
 
 
-def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointResult:
-    row = _row(store, inp.session_id)
+def _open_row(store: Store, session_id: str) -> dict[str, object]:
+    row = _row(store, session_id)
     if row["status"] == "ended":
         raise DomainError(
             "session_id",
-            f"session {inp.session_id} has ended; call session_start to begin a new one",
+            f"session {session_id} has ended (it already ended with outcome {row['outcome']!r}); "
+            "nothing more is recorded in it: call session_start to begin a new one",
         )
+    return row
+
+
+def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointResult:
+    row = _open_row(store, inp.session_id)  # early, clear refusal; checked again under the lock
     cid = new_id("ckp", now)
     rec = {
         "id": cid,
@@ -320,9 +336,15 @@ def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointR
         seq = db.execute("SELECT seq FROM checkpoints WHERE id = ?", [cid]).fetchone()
         return int(seq[0])
 
+    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+        # Under the ledger lock, against the latest state: a session_end that won the race refuses
+        # this checkpoint instead of letting it land after the end record.
+        _open_row(store, inp.session_id)
+        return {path: data}
+
     first_line = inp.summary.splitlines()[0][:72]
-    sha, seq = store.write(
-        {path: data},
+    sha, seq = store.write_checked(
+        prepare,
         f"checkpoint: {first_line}",
         {"Session": inp.session_id, "Checkpoint": cid, "Factor": "VI"},
         index,
@@ -346,34 +368,41 @@ def _collisions(store: Store, inp: CheckpointInput) -> list[str]:
 
 
 def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
-    row = _row(store, inp.session_id)
-    if row["status"] == "ended":
-        raise DomainError(
-            "session_id",
-            f"session {inp.session_id} already ended with outcome {row['outcome']!r}; nothing to do",
-        )
-    warnings = _check_success(store, inp, now) if inp.outcome == "success" else []
-    rec: dict[str, object] = {
-        "session_id": inp.session_id,
-        "outcome": inp.outcome,
-        "learnings": inp.learnings,
-        "ended_at": _iso(now),
-    }
-    if warnings:
-        rec["override"] = {"approval_id": inp.approval_id, "warnings": warnings}
+    row = _open_row(store, inp.session_id)
     path = f"{row['ledger_dir']}/end.json"
-    data = _dump(rec)
-    sha, _ = store.write(
-        {path: data},
-        f"session: end {inp.session_id} ({inp.outcome})",
-        {"Session": inp.session_id, "Factor": "VI"},
-        lambda db, sha: _index_end(db, path, data, sha),
-    )
+    result: dict[str, object] = {}
+    trailers = {"Session": inp.session_id, "Factor": "VI"}
+
+    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+        # Every check runs under the ledger lock against the latest state: two concurrent ends,
+        # or an approval used twice, cannot both pass.
+        current = _open_row(store, inp.session_id)
+        warnings = _check_success(store, inp, now) if inp.outcome == "success" else []
+        rec: dict[str, object] = {
+            "session_id": inp.session_id,
+            "outcome": inp.outcome,
+            "learnings": inp.learnings,
+            "ended_at": _iso(now),
+        }
+        if warnings:
+            rec["override"] = {"approval_id": inp.approval_id, "warnings": warnings}
+            trailers["Approval-Used"] = str(inp.approval_id)  # the ledger's record of the use
+        result.update(warnings=warnings, data=_dump(rec), checkpoints=current["checkpoint_count"])
+        return {path: _dump(rec)}
+
+    def index(db: sqlite_utils.Database, sha: str) -> None:
+        data = result["data"]
+        assert isinstance(data, bytes)
+        _index_end(db, path, data, sha)
+
+    sha, _ = store.write_checked(prepare, f"session: end {inp.session_id} ({inp.outcome})", trailers, index)
     flywheel.measure(store, inp.session_id, inp.outcome, now)
+    warnings = result["warnings"]
+    assert isinstance(warnings, list)
     return SessionEndResult(
         session_id=inp.session_id,
         outcome=inp.outcome,
-        checkpoints=int(str(row["checkpoint_count"])),
+        checkpoints=int(str(result["checkpoints"])),
         commit=sha,
         warnings=warnings,
     )
@@ -384,7 +413,8 @@ def _check_success(store: Store, inp: SessionEndInput, now: datetime) -> list[st
     ran since the session's last change must have passed on its latest run, and at least one must
     have run. The last change is the latest checkpoint with files_touched, or else the session's
     start: a checkpoint without files, or none at all, does not mean nothing changed. A person may
-    approve claiming success anyway (an approved approval id): the reason then stays on the record.
+    approve claiming success anyway: an approval requested for this session (session_id), approved,
+    and not used before. Its use is recorded in the end record (`override`), so it is used once.
     """
     if not flywheel.starter_active(store, "success-needs-validation"):
         return []
@@ -392,15 +422,34 @@ def _check_success(store: Store, inp: SessionEndInput, now: datetime) -> list[st
     if why is None:
         return []
     if inp.approval_id:
-        a = store.db.execute("SELECT status FROM approvals WHERE id = ?", [inp.approval_id]).fetchone()
-        if a is None or a[0] != "approved":
-            raise DomainError("approval_id", f"{inp.approval_id} is not an approved approval request")
+        _check_approval(store, inp.approval_id, inp.session_id)
         return [f"{why}; a person overrode this ({inp.approval_id})"]
     raise DomainError(
         "outcome",
         f"success needs validation: {why}. Or end with outcome 'partial', or ask a person with "
-        "approval_request and pass the approved approval_id",
+        f"approval_request (session_id={inp.session_id}) and pass the approved approval_id",
     )
+
+
+def _check_approval(store: Store, approval_id: str, session_id: str) -> None:
+    """An approval is bound to the session it was requested in, and used once."""
+    a = store.db.execute("SELECT status, session_id FROM approvals WHERE id = ?", [approval_id]).fetchone()
+    if a is None or a[0] != "approved":
+        raise DomainError("approval_id", f"{approval_id} is not an approved approval request")
+    if a[1] != session_id:
+        where = f"session {a[1]}" if a[1] else "no session"
+        raise DomainError(
+            "approval_id",
+            f"approval {approval_id} was requested for {where}, not {session_id}; an approval counts only "
+            f"in the session it was requested in: ask with approval_request session_id={session_id}",
+        )
+    used = store.db.execute("SELECT id FROM sessions WHERE approval_used = ?", [approval_id]).fetchone()
+    if used is not None:
+        raise DomainError(
+            "approval_id",
+            f"approval {approval_id} was already used (by the end of session {used[0]}); each approval "
+            "is used once: ask a person again with approval_request",
+        )
 
 
 def _unvalidated(store: Store, session_id: str) -> str | None:
