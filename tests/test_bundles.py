@@ -210,18 +210,18 @@ def test_too_many_members_and_unknown_versions_are_refused(
     assert b.db.execute("SELECT COUNT(*) FROM patterns").fetchone()[0] == 0
 
 
-def test_a_guardrail_whose_regex_could_hang_is_refused(
+def test_a_guardrail_whose_regex_re2_cannot_run_is_refused(
     two: tuple[Store, Store], clock: Clock, tmp_path: Path
 ) -> None:
     a, b = two
     pid = patterns.record(
         a, patterns.PatternRecordInput(title="Guard", kind="guardrail", match=r"rm\s+-rf"), clock()
     ).id
-    data = a.ledger.read(f"patterns/{pid}.md").replace(b"rm\\\\s+-rf", b"(a+)+$")
-    assert b"(a+)+$" in data
+    data = a.ledger.read(f"patterns/{pid}.md").replace(b"rm\\\\s+-rf", b"(?=a)b")
+    assert b"(?=a)b" in data
     p = _tar(tmp_path / "hang.tar.gz", [(f"patterns/{pid}.md", data)])
     head = b.ledger.head()
-    with pytest.raises(DomainError, match="nested repetition"):
+    with pytest.raises(DomainError, match="is not supported"):
         bundles.import_bundle(b, p, clock())
     assert b.ledger.head() == head and not patterns.list_patterns(b)
 

@@ -72,18 +72,19 @@ def test_a_fresh_projects_bundle_verifies_and_imports(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("regex", "refused"),
     [
-        (r"(a+)+$", True),
-        (r"(x*)*y", True),
-        (r"(\w+\s?)*$", True),
-        (r"(?:a|b+)+c", True),
-        (r"(.*,)*x", True),
-        (r"(?=(a+)+)b", True),
+        # RE2 runs these in linear time, so the nesting that could hang `re` is accepted now.
+        (r"(a+)+$", False),
+        (r"(x*)*y", False),
+        (r"(\w+\s?)*$", False),
+        (r"(?:a|b+)+c", False),
+        (r"(.*,)*x", False),
+        (r"(?=(a+)+)b", True),  # lookahead: RE2 cannot run it
         (r"(?:\s+-\S+)*\s+main\b", False),  # every iteration is fenced by the space that starts it
         (r"\bcurl\b[^|]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?sh\b", False),
         (r"rm\s+-rf\s+/", False),
     ],
 )
-async def test_the_regex_safety_check_refuses_only_ambiguous_nesting(
+async def test_the_regex_safety_check_refuses_only_what_re2_cannot_run(
     client: Client, regex: str, refused: bool
 ) -> None:
     r = await client.call_tool(
@@ -92,7 +93,7 @@ async def test_the_regex_safety_check_refuses_only_ambiguous_nesting(
     text = r.content[0].text  # type: ignore[union-attr]
     assert r.is_error is refused, text
     if refused:
-        assert "match: nested repetition" in text, text
+        assert "lookahead (?=...) is not supported" in text, text
 
 
 # -- item 5: success needs every gate run since the last change to pass ------------------------------

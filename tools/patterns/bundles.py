@@ -26,6 +26,7 @@ from factorops.tools.kernel.errors import DomainError
 from . import markdown as pattern_markdown
 from . import records as patterns
 from .model import Pattern
+from .safe_tar import ArchiveError, read_members
 
 FORMAT = "factorops-bundle"
 VERSION = 1
@@ -81,39 +82,25 @@ def _read_archive(path: Path) -> tuple[dict[str, object], dict[str, bytes]]:
     if not path.is_file():
         raise DomainError("bundle", f"{path} is not a file")
     try:
-        tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by the `with tar` below
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DomainError("bundle", f"{path.name} is not a readable bundle archive ({exc})") from None
-    files: dict[str, bytes] = {}
-    total = 0
-    with tar:
-        try:
-            for count, m in enumerate(tar):
-                if count >= MAX_MEMBERS + 1:
-                    raise DomainError("bundle", f"more than {MAX_MEMBERS} members")
-                if not m.isfile():
-                    raise DomainError(
-                        "bundle", f"member {m.name!r} is not a regular file (links and devices are refused)"
-                    )
-                if m.name != "manifest.json" and not _MEMBER.fullmatch(m.name):
-                    raise DomainError(
-                        "bundle", f"member {m.name!r} has a path outside patterns/ or an unsafe name"
-                    )
-                if m.size > MAX_MEMBER_BYTES:
-                    raise DomainError(
-                        "bundle", f"member {m.name!r} is {m.size} bytes (limit {MAX_MEMBER_BYTES})"
-                    )
-                total += m.size
-                if total > MAX_TOTAL_BYTES:
-                    raise DomainError("bundle", f"bundle unpacks to more than {MAX_TOTAL_BYTES} bytes")
-                if m.name in files:
-                    raise DomainError("bundle", f"member {m.name!r} appears twice")
-                fh = tar.extractfile(m)
-                if fh is None:
-                    raise DomainError("bundle", f"member {m.name!r} cannot be read")
-                files[m.name] = fh.read(MAX_MEMBER_BYTES + 1)
-        except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
-            raise DomainError("bundle", f"the archive is corrupt ({exc})") from None
+        # Bounded memory: header sizes, member counts and the decompressed stream are capped
+        # before anything is read (a long-name header claiming 1 GiB is refused, not allocated).
+        files = read_members(
+            path,  # the module constants are read at call time, so tests can monkeypatch them
+            max_members=MAX_MEMBERS,
+            max_member_bytes=MAX_MEMBER_BYTES,
+            max_total_bytes=MAX_TOTAL_BYTES,
+        )
+    except ArchiveError as exc:
+        if exc.kind == "name":
+            raise DomainError(
+                "bundle", f"member {exc.member!r} has a path outside patterns/ or an unsafe name ({exc})"
+            ) from None
+        if exc.kind in ("corrupt", "io"):
+            raise DomainError("bundle", f"{path.name} is not a readable bundle archive ({exc})") from None
+        raise DomainError("bundle", str(exc)) from None
+    for name in files:
+        if name != "manifest.json" and not _MEMBER.fullmatch(name):
+            raise DomainError("bundle", f"member {name!r} has a path outside patterns/ or an unsafe name")
     raw = files.pop("manifest.json", None)
     if raw is None:
         raise DomainError("bundle", "manifest.json is missing")

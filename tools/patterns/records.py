@@ -40,6 +40,7 @@ from .model import (
     PatternKind,
     PatternStatus,
 )
+from .rule_regex import regex_problem as _rule_regex_problem
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -386,163 +387,12 @@ def save(store: Store, p: Pattern, message: str, session: str | None = None) -> 
 
 
 def regex_problem(pattern: str) -> str | None:
-    """Why a guardrail regex is refused (None when it is fine)."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"not a valid regular expression: {exc}"
-    if _ambiguous_nested_repeat(pattern):
-        return "nested repetition such as (a+)+ can hang the check; simplify it"
-    return None
+    """Why a guardrail regex is refused (None when it is fine): RE2 syntax and size limits.
 
-
-# -- the nested-repetition check -----------------------------------------------------------------
-#
-# guardrail_check runs every active rule before many actions, so a rule whose backtracking explodes
-# would hang it. The shape to refuse is a repeated group holding a repetition that can split the same
-# text between iterations in many ways: (a+)+, (x*)*, (\w+\s?)*. A repeated group is safe when every
-# inner repetition has, in the same iteration, a character it cannot consume that the iteration
-# must match: in (?:\s+-\S+)* each \S+ is fenced by the \s+ that must start the next iteration.
-# Character sets are compared on a sample alphabet (ASCII plus a few non-ASCII letters, digits and
-# spaces), case-folded, since rules match case-insensitively. A heuristic, not a proof: it refuses
-# the classic catastrophic shapes and lets the starter rules (and rules written like them) through.
-
-_SAMPLE = frozenset(chr(i) for i in range(128)) | frozenset("éßΩ中٣\u00a0\u2028\u3000")
-_CATEGORY = {
-    "CATEGORY_DIGIT": r"\d",
-    "CATEGORY_NOT_DIGIT": r"\D",
-    "CATEGORY_SPACE": r"\s",
-    "CATEGORY_NOT_SPACE": r"\S",
-    "CATEGORY_WORD": r"\w",
-    "CATEGORY_NOT_WORD": r"\W",
-}
-_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
-_ASSERTS = ("ASSERT", "ASSERT_NOT", "AT")
-
-
-def _fold(chars: frozenset[str]) -> frozenset[str]:
-    return frozenset(c for c in _SAMPLE if c in chars or c.lower() in chars or c.upper() in chars)
-
-
-def _class_chars(items: list[tuple[object, object]]) -> frozenset[str]:
-    out: set[str] = set()
-    negate = False
-    for op, av in items:
-        name = str(op)
-        if name == "NEGATE":
-            negate = True
-        elif name == "LITERAL":
-            out.add(chr(int(str(av))))
-        elif name == "RANGE":
-            lo, hi = int(av[0]), int(av[1])  # type: ignore[index]
-            out.update(c for c in _SAMPLE if lo <= ord(c) <= hi)
-        elif name == "CATEGORY":
-            rx = _CATEGORY.get(str(av))
-            out.update(_SAMPLE if rx is None else (c for c in _SAMPLE if re.fullmatch(rx, c)))
-        else:
-            out.update(_SAMPLE)
-    chars = _fold(frozenset(out))
-    return _SAMPLE - chars if negate else chars
-
-
-def _chars(seq: object) -> frozenset[str]:
-    """Every sample character the parsed sequence `seq` may consume."""
-    out: frozenset[str] = frozenset()
-    for op, av in seq:  # type: ignore[attr-defined]
-        name = str(op)
-        if name == "LITERAL":
-            out |= _fold(frozenset(chr(av)))
-        elif name == "NOT_LITERAL":
-            out |= _SAMPLE - _fold(frozenset(chr(av)))
-        elif name == "IN":
-            out |= _class_chars(av)
-        elif name in _REPEATS:
-            out |= _chars(av[2])
-        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
-            out |= _chars(av[-1])
-        elif name == "BRANCH":
-            for alt in av[1]:
-                out |= _chars(alt)
-        elif name not in _ASSERTS:  # a back-reference, a conditional: may be anything
-            out |= _SAMPLE
-    return out
-
-
-def _mandatory(seq: object) -> list[frozenset[str]]:
-    """Character sets of which the sequence must consume at least one character each."""
-    out: list[frozenset[str]] = []
-    for op, av in seq:  # type: ignore[attr-defined]
-        name = str(op)
-        if name in ("LITERAL", "NOT_LITERAL", "IN", "ANY"):
-            out.append(_chars([(op, av)]))
-        elif name in _REPEATS and av[0] >= 1:
-            out += _mandatory(av[2])
-        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
-            out += _mandatory(av[-1])
-        elif name == "BRANCH" and all(_mandatory(alt) for alt in av[1]):
-            out.append(frozenset().union(*(_chars(alt) for alt in av[1])))
-    return out
-
-
-def _inner_repeats(seq: object) -> list[frozenset[str]]:
-    """Character sets of the variable-count repetitions inside `seq` (not inside assertions)."""
-    out: list[frozenset[str]] = []
-    for op, av in seq:  # type: ignore[attr-defined]
-        name = str(op)
-        if name in _REPEATS:
-            if av[0] != av[1] and name != "POSSESSIVE_REPEAT":
-                out.append(_chars(av[2]))
-            out += _inner_repeats(av[2])
-        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
-            out += _inner_repeats(av[-1])
-        elif name == "BRANCH":
-            for alt in av[1]:
-                out += _inner_repeats(alt)
-    return out
-
-
-def _children(name: str, av: object) -> list[object]:
-    if name in _REPEATS:
-        return [av[2]]  # type: ignore[index]
-    if name in ("SUBPATTERN", "ATOMIC_GROUP"):
-        return [av[-1]]  # type: ignore[index]
-    if name == "BRANCH":
-        return list(av[1])  # type: ignore[index]
-    if name in ("ASSERT", "ASSERT_NOT"):
-        return [av[1]]  # type: ignore[index]
-    if name == "GROUPREF_EXISTS":
-        return [x for x in av[1:] if x is not None]  # type: ignore[index]
-    return []
-
-
-def _unfenced(body: object) -> bool:
-    """True when an iteration of `body` may split its text between inner repetitions in many ways."""
-    items = list(body)  # type: ignore[call-overload]
-    alts = items[0][1][1] if len(items) == 1 and str(items[0][0]) == "BRANCH" else [body]
-    for alt in alts:
-        fences = _mandatory(alt)
-        if any(not any(f.isdisjoint(inner) for f in fences) for inner in _inner_repeats(alt)):
-            return True
-    return False
-
-
-def _hazard(seq: object) -> bool:
-    for op, av in seq:  # type: ignore[attr-defined]
-        name = str(op)
-        if name in ("MAX_REPEAT", "MIN_REPEAT") and av[1] >= 2 and _unfenced(av[2]):
-            return True
-        if any(_hazard(child) for child in _children(name, av)):
-            return True
-    return False
-
-
-def _ambiguous_nested_repeat(pattern: str) -> bool:
-    import re._parser as sre_parse  # the stdlib's own parser: the regex exactly as `re` reads it
-
-    try:
-        return _hazard(sre_parse.parse(pattern))
-    except (re.error, RecursionError, TypeError, ValueError, IndexError):
-        return True  # cannot be analysed: refuse rather than risk a hang
+    Rules are compiled with RE2 (`rule_regex`), which runs in linear time, so no regex can hang
+    `guardrail_check`; what RE2 cannot run (lookaround, backreferences) is refused with the reason.
+    """
+    return _rule_regex_problem(pattern)
 
 
 def rule_problem(rule: GuardrailRule | None) -> str | None:
