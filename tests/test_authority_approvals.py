@@ -295,3 +295,41 @@ async def test_no_tool_decides_a_pending_high_risk_approval(
                 await c.call_tool(tool.name, attempt)
             still = approvals.status(store, pending.id, clock())
             assert still.status == "pending", (tool.name, args, still)
+
+
+# -- tool annotations ---------------------------------------------------------------------------------
+
+EXPECTED_HINTS = {  # (readOnly, destructive, idempotent, openWorld)
+    "session_start": (False, False, False, False),
+    "checkpoint_save": (False, False, False, False),
+    "session_resume": (True, False, True, False),
+    "session_end": (False, False, True, False),
+    "context_load": (True, False, True, False),
+    "count_tokens": (True, False, True, False),
+    "pattern_record": (False, False, False, False),
+    "patterns_search": (True, False, True, False),
+    "patterns_mine": (False, False, False, False),
+    "guardrail_check": (True, False, True, False),
+    "approval_request": (False, False, False, False),
+    "approval_status": (True, False, True, False),
+    "validation_run": (False, False, False, True),
+    "metrics_report": (True, False, True, False),
+    "route_task": (True, False, True, False),
+}
+
+
+async def test_every_tool_states_its_behaviour_hints(client: Client) -> None:
+    """All four hints on every tool that changes state; read-only tools state readOnlyHint and
+    openWorldHint (the spec gives the other two meaning only when readOnlyHint is false)."""
+    tools = {t.name: t.annotations for t in (await client.list_tools()).tools}
+    assert set(EXPECTED_HINTS) <= set(tools)
+    for name, a in tools.items():
+        assert a is not None, name
+        stated = (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
+        assert a.read_only_hint is not None and a.open_world_hint is not None, (name, stated)
+        if not a.read_only_hint:
+            assert None not in stated, (name, stated)
+        else:
+            stated = (True, False, True, a.open_world_hint)
+        if name in EXPECTED_HINTS:
+            assert stated == EXPECTED_HINTS[name], (name, stated)

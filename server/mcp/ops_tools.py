@@ -21,7 +21,14 @@ from factorops.tools.kernel.actor import Actor
 from factorops.tools.metrics import report as metrics
 from factorops.tools.oversight import approvals, routing, validation
 
-from .registration import add_async_tool, add_sync_tool, client_name, thread_progress, transport_of
+from .registration import (
+    add_async_tool,
+    add_sync_tool,
+    client_name,
+    thread_progress,
+    tool_hints,
+    transport_of,
+)
 from .runtime import CallRecord, Runtime
 
 log = logging.getLogger("factorops.server")
@@ -123,6 +130,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         approvals.ApprovalRequestInput,
         approvals.Approval,
         _request,
+        hints=tool_hints(),
     )
     add_async_tool(
         app,
@@ -142,6 +150,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         validation.ValidationRunInput,
         validation.ValidationRunResult,
         _validate,
+        # runs the commands the project configured as gates: they may reach beyond this machine
+        hints=tool_hints(open_world=True),
     )
     add_sync_tool(
         app,

@@ -21,6 +21,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
+from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
 from factorops.store.ledger import LedgerError
@@ -109,6 +110,24 @@ def _apply_signature(fn: Callable[..., Any], sig: inspect.Signature) -> None:
     }
 
 
+def tool_hints(
+    *, read_only: bool = False, destructive: bool = False, idempotent: bool = False, open_world: bool = False
+) -> ToolAnnotations:
+    """A tool's behaviour hints (docs/authority.md lists them per tool). A tool that changes state
+    states all four; a read-only one states `readOnlyHint` and `openWorldHint` only, since the spec
+    gives `destructiveHint` and `idempotentHint` meaning only when `readOnlyHint` is false (and
+    tools/list is context every assistant pays for). `open_world` is false where nothing leaves the
+    machine."""
+    if read_only:
+        return ToolAnnotations(read_only_hint=True, open_world_hint=open_world)
+    return ToolAnnotations(
+        read_only_hint=False,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=open_world,
+    )
+
+
 def add_sync_tool(
     app: MCPServer,
     runtime: Runtime,
@@ -118,6 +137,7 @@ def add_sync_tool(
     out: type[BaseModel],
     op: SyncOp,
     read_only: bool = False,
+    hints: ToolAnnotations | None = None,
 ) -> None:
     """Register `op(store, model_instance, now)`; it runs in a worker thread."""
 
@@ -126,7 +146,7 @@ def add_sync_tool(
         now = runtime.now()
         return await anyio.to_thread.run_sync(lambda: op(store, inp, now))
 
-    add_async_tool(app, runtime, name, description, model, out, run, read_only)
+    add_async_tool(app, runtime, name, description, model, out, run, read_only, hints)
 
 
 def add_async_tool(
@@ -138,6 +158,7 @@ def add_async_tool(
     out: type[BaseModel],
     op: AsyncOp,
     read_only: bool = False,
+    hints: ToolAnnotations | None = None,
 ) -> None:
     """Register `await op(runtime, model_instance, ctx)` for tools that talk back to the client
     (progress, elicitation) and so must stay on the event loop."""
@@ -153,7 +174,7 @@ def add_async_tool(
             raise ToolError(storage_error(exc)) from None
         return result
 
-    _register(app, name, description, model, out, tool, read_only)
+    _register(app, name, description, model, out, tool, read_only, hints)
 
 
 def _register(
@@ -164,12 +185,13 @@ def _register(
     out: type[BaseModel],
     tool: Callable[..., Any],
     read_only: bool,
+    hints: ToolAnnotations | None,
 ) -> None:
-    from mcp.types import ToolAnnotations
-
     _apply_signature(tool, signature_for(model, out))
     tool.__name__ = name
-    annotations = ToolAnnotations(read_only_hint=True) if read_only else None
+    # Every tool states all four hints; a tool that changes state without passing its own is
+    # additive (nothing is lost: every change is a new ledger commit), not idempotent, local.
+    annotations = hints or tool_hints(read_only=read_only)
     app.add_tool(tool, name=name, description=description, annotations=annotations, structured_output=True)
     _strings_stay_strings(app, name)
 

@@ -10,7 +10,7 @@ from factorops.resources import sessions as views
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.sessions import lifecycle as sessions
 
-from .registration import add_sync_tool
+from .registration import add_sync_tool, tool_hints
 from .runtime import Runtime
 
 
@@ -23,6 +23,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         sessions.SessionStartInput,
         sessions.SessionStartResult,
         sessions.start,
+        hints=tool_hints(),
     )
     add_sync_tool(
         app,
@@ -33,6 +34,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         sessions.CheckpointInput,
         sessions.CheckpointResult,
         sessions.checkpoint,
+        hints=tool_hints(),
     )
     add_sync_tool(
         app,
@@ -52,6 +54,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         sessions.SessionEndInput,
         sessions.SessionEndResult,
         sessions.end,
+        hints=tool_hints(idempotent=True),  # ending twice is refused: no further effect
     )
 
     @app.resource(

@@ -43,8 +43,8 @@ class ApprovalRequestInput(BaseModel):
     rationale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     risk: Risk
     details: str = Field(default="", max_length=8000)
-    alternatives: str = Field(default="", max_length=2000, description="Alternatives considered")
-    rollback: str = Field(default="", max_length=2000, description="How to undo it")
+    alternatives: str = Field(default="", max_length=2000)  # considered instead; shown to the person
+    rollback: str = Field(default="", max_length=2000)  # how to undo it; shown to the person
     timeout_s: int | None = Field(
         default=None, ge=10, le=7 * 86400, description="Expiry; default from config, 1h"
     )
