@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from factorops.tools.kernel.paths import PathRefused, project_file
 from factorops.tools.kernel.redact import is_secret_path
 
 MAX_FILE_BYTES = 1_000_000
@@ -157,12 +158,13 @@ def list_files(root: Path) -> Listing:
 
 
 def _add_by_content(root: Path, listing: Listing, rel: str) -> None:
-    full = root / rel
+    try:
+        full = project_file(root, rel)  # the whole path resolved: inside the root, not a secret
+    except PathRefused as exc:
+        listing.skipped[rel] = exc.reason
+        return
     try:
         st = full.stat()
-        if full.is_symlink() and root not in full.resolve().parents:
-            listing.skipped[rel] = "symlink leading outside the project"
-            return
         if st.st_size > MAX_FILE_BYTES:
             listing.skipped[rel] = f"larger than {MAX_FILE_BYTES} bytes"
             return
@@ -180,11 +182,12 @@ def _walk(root: Path) -> Listing:
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
             try:
+                full = project_file(root, rel)  # the whole path resolved: inside, not a secret
                 st = full.stat()
-            except OSError:
+            except PathRefused as exc:
+                listing.skipped[rel] = exc.reason
                 continue
-            if full.is_symlink() and root not in full.resolve().parents:
-                listing.skipped[rel] = "symlink leading outside the project"
+            except OSError:
                 continue
             reason = skip_reason(rel) or (
                 f"larger than {MAX_FILE_BYTES} bytes" if st.st_size > MAX_FILE_BYTES else None

@@ -114,12 +114,12 @@ def ensure_index(store: Store, progress: ProgressFn | None = None) -> None:
     ]
 
     def read(rel: str) -> str | None:
-        path = root / rel
         try:
+            path = path_guard.project_file(root, rel)  # whole path: inside the root, not a secret
             if path.stat().st_size > project_files.MAX_FILE_BYTES:
                 return None
             data = path.read_bytes()
-        except OSError:
+        except (OSError, path_guard.PathRefused):
             return None
         if b"\0" in data[:8192]:
             return None  # binary
@@ -211,8 +211,14 @@ def load(
         if secrets.is_secret_path(path):
             result.excluded.append(path)
             continue
+        try:  # the whole path again, at read time: a directory may have become a link since indexing
+            real = path_guard.project_file(root, path)
+        except path_guard.PathRefused as exc:
+            if exc.secret:
+                result.excluded.append(path)
+            continue
         row = store.db.execute("SELECT tokens, lines FROM repo_files WHERE path = ?", [path]).fetchone()
-        text = _read(root / path)
+        text = _read(real)
         if text is None:
             continue
         full_tokens = int(row[0]) if row else count_tokens(text)
@@ -335,7 +341,7 @@ def count(store: Store, inp: CountTokensInput, now: datetime) -> CountTokensResu
     for raw in inp.paths:
         p = path_guard.resolve_inside(root, raw)
         rel = p.relative_to(root.resolve()).as_posix()
-        if secrets.is_secret_path(rel):
+        if secrets.is_secret_path(rel) or secrets.is_secret_path(raw):
             raise DomainError("paths", f"{raw!r} looks like a secret file; it is never read")
         if not p.is_file():
             raise DomainError("paths", f"{raw!r} is not a file in the project")
