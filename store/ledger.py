@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import git as gitrun
 from .errors import StorageError
 
 if TYPE_CHECKING:
@@ -40,13 +41,6 @@ log = logging.getLogger("factorops.store")
 PENDING = "factorops-pending"  # in .git/: the paths a writer is committing (see the module docstring)
 _TEMP = re.compile(r"(?:^|/)\.[^/]+\.tmp$")  # what `commit` writes before renaming into place
 
-_GIT_ENV = {
-    "GIT_AUTHOR_NAME": "factorops",
-    "GIT_AUTHOR_EMAIL": "factorops@localhost",
-    "GIT_COMMITTER_NAME": "factorops",
-    "GIT_COMMITTER_EMAIL": "factorops@localhost",
-    "GIT_TERMINAL_PROMPT": "0",
-}
 
 _thread_locks: dict[str, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
@@ -163,20 +157,14 @@ class Ledger:
 
     def _git(self, *args: str) -> str:
         try:
-            out: str = self.repo.git.execute(
-                ["git", *args], env={**os.environ, **_GIT_ENV}, strip_newline_in_stdout=True
-            )
-            return out
-        except self._git_error() as exc:
+            proc = gitrun.run_text(self.path, *args, env=gitrun.LEDGER_IDENTITY)
+        except OSError as exc:
+            raise LedgerError(f"cannot run git in the ledger ({self.path}): {exc}") from exc
+        if proc.returncode != 0:
             raise LedgerError(
-                f"git {args[0]} failed in the ledger ({self.path}): {str(getattr(exc, 'stderr', exc)).strip()}"
-            ) from exc
-
-    @staticmethod
-    def _git_error() -> type[Exception]:
-        import git
-
-        return git.GitCommandError
+                f"git {args[0]} failed in the ledger ({self.path}): {(proc.stderr or proc.stdout).strip()}"
+            )
+        return proc.stdout.removesuffix("\n")
 
     # -- locking ---------------------------------------------------------------------------------
 
@@ -239,7 +227,7 @@ class Ledger:
         try:
             data: bytes = self.repo.git.get_object_data(f"{rev}:{rel}")[3]
             return data
-        except (ValueError, self._git_error()) as exc:
+        except (ValueError, _git_command_error()) as exc:
             raise LedgerError(
                 f"cannot read {rel} at {rev[:10]} from the ledger ({self.path}): {exc}"
             ) from exc
@@ -462,3 +450,9 @@ class Ledger:
             return True, out
         except LedgerError as exc:
             return False, str(exc)
+
+
+def _git_command_error() -> type[Exception]:
+    import git  # GitPython, imported on first use
+
+    return git.GitCommandError

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from factorops.store import git as gitrun
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.kernel.redact import redact
 
@@ -65,7 +66,7 @@ class GitStats:
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, errors="replace")
+    return gitrun.run_text(root, *args)
 
 
 def head(root: Path) -> str | None:
@@ -108,10 +109,7 @@ def read_commits(
     if total is None:
         total = count(root, since_sha, since_date)
     fmt = f"--format={_SEP_COMMIT}%H{_SEP_FIELD}%s{_SEP_FIELD}%at{_SEP_FIELD}%b{_SEP_BODY}"
-    args = ["git", "log", "--reverse", "--name-only", fmt, *_range(since_sha, since_date)]
-    with subprocess.Popen(
-        args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, errors="replace"
-    ) as proc:
+    with gitrun.popen(root, "log", "--reverse", "--name-only", fmt, *_range(since_sha, since_date)) as proc:
         assert proc.stdout is not None
         done = 0
         buf = ""
@@ -148,13 +146,14 @@ def subjects(root: Path, shas: list[str]) -> dict[str, str]:
     wanted = list(dict.fromkeys(s for s in shas if re.fullmatch(r"[0-9a-f]{7,40}", s)))
     if not wanted:
         return {}
-    proc = subprocess.run(
-        ["git", "log", "--no-walk=unsorted", "--ignore-missing", "--stdin", f"--format=%H{_SEP_FIELD}%s"],
-        cwd=root,
+    proc = gitrun.run_text(
+        root,
+        "log",
+        "--no-walk=unsorted",
+        "--ignore-missing",
+        "--stdin",
+        f"--format=%H{_SEP_FIELD}%s",
         input="\n".join(wanted) + "\n",
-        capture_output=True,
-        text=True,
-        errors="replace",
     )
     found: dict[str, str] = {}
     for line in proc.stdout.splitlines():

@@ -22,7 +22,6 @@ and a submodule or a `.gitattributes` would hand the remote a say in how git tre
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from factorops.store import git as gitrun
 from factorops.store.components import RecordKind
 from factorops.store.store import Store
 from factorops.tools.kernel.compact import CompactModel
@@ -43,15 +43,6 @@ REGULAR_MODES = ("100644", "100755")
 LEDGER_FILES = ("README.md",)  # files at the ledger's top that no record kind describes
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _MODE_NAMES = {"120000": "a symbolic link", "160000": "a submodule (gitlink)", "040000": "a directory"}
-
-_GIT_ENV = {
-    "GIT_AUTHOR_NAME": "factorops",
-    "GIT_AUTHOR_EMAIL": "factorops@localhost",
-    "GIT_COMMITTER_NAME": "factorops",
-    "GIT_COMMITTER_EMAIL": "factorops@localhost",
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_MERGE_AUTOEDIT": "no",
-}
 
 
 class SyncInput(BaseModel):
@@ -80,16 +71,12 @@ class _Git:
     env: dict[str, str] = field(default_factory=dict)
 
     def run(self, *args: str, check: bool = True, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, **_GIT_ENV, **self.env}
-        # A remote asking for a password must fail, never hang waiting on a terminal.
-        env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
         try:
-            proc = subprocess.run(
-                ["git", "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", *args],
-                cwd=self.path,
-                env=env,
-                capture_output=True,
-                text=True,
+            proc = gitrun.run_text(
+                self.path,
+                *gitrun.NO_HOOKS,
+                *args,
+                env={**gitrun.LEDGER_IDENTITY, "GIT_MERGE_AUTOEDIT": "no", **self.env},
                 timeout=timeout,
             )
         except subprocess.TimeoutExpired as exc:
