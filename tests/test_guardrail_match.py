@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factorops.tools.guardrails.match import GuardrailMatcher, executable_view, required_literals
+from factorops.tools.guardrails.match import GuardrailMatcher, required_literals
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
 
@@ -115,36 +115,45 @@ def test_command_alone_is_enough() -> None:
 
 
 @pytest.mark.parametrize(
-    ("command", "visible", "hidden"),
+    ("command", "regex"),
     [
-        ('echo "rm -rf /"', "echo", "rm -rf"),
-        ("printf '%s' 'git push -f'", "printf", "push"),
-        ("grep -rn 'DROP DATABASE' docs", "grep", "DROP"),
-        ('git commit -m "rm -rf / is bad"', "git commit -m", "rm -rf"),
-        ("FOO=1 echo danger", "echo", "danger"),
-        ("# rm -rf /\nls", "ls", "rm -rf"),
+        ('echo "rm -rf /"', r"rm\s+-rf"),
+        ("printf '%s' 'git push -f'", r"git\s+push"),
+        ("grep -rn 'DROP DATABASE' docs", r"drop\s+database"),
+        ('git commit -m "rm -rf / is bad"', r"rm\s+-rf"),
+        ("# rm -rf /\nls", r"rm\s+-rf"),
+        ("python -c \"print('git push -f origin main')\"", r"git\s+push"),
+        ("cat > notes.md <<'EOF'\ngit push -f origin main\nEOF", r"git\s+push"),
     ],
 )
-def test_data_is_masked_in_the_executable_view(command: str, visible: str, hidden: str) -> None:
-    view = executable_view(command)
-    assert visible in view and hidden not in view
+def test_quoted_text_is_data_not_a_command(command: str, regex: str) -> None:
+    # Rules see each simple command's argv: a quoted argument is one word (its spaces are not
+    # whitespace to a rule), comments and heredoc bodies written to files are not commands.
+    assert GuardrailMatcher([rule("x", command_regex=regex)]).check(command=command).decision == "allow"
 
 
 @pytest.mark.parametrize(
-    ("command", "kept"),
+    ("command", "regex"),
     [
-        ("bash -c 'rm -rf /'", "rm -rf /"),
-        ('ssh host "git push -f origin main"', "git push -f origin main"),
-        ("echo $(rm -rf ~)", "rm -rf ~"),
-        ("echo `rm -rf ~`", "rm -rf ~"),
-        ('echo ok && rm -rf "$HOME"', 'rm -rf "$HOME"'),
-        ("ls | sh", "| sh"),
-        ("make 2>&1 | tee log", "2>&1 | tee log"),
-        ("echo 'unterminated", "echo"),
+        ("bash -c 'rm -rf /'", r"rm\s+-rf\s+/"),
+        ("echo $(rm -rf ~)", r"rm\s+-rf\s+~"),
+        ("echo `rm -rf ~`", r"rm\s+-rf\s+~"),
+        ('echo ok && rm -rf "$HOME"', r"rm\s+-rf\s+\$HOME"),
+        ("g''it push -f origin 'main'", r"^git push -f origin main$"),
+        ("B=main; git -C . push -f origin $B", r"^git push -f origin main$"),
+        ("echo 'git push -f origin main' | sh", r"^git push -f origin main$"),
+        ("sudo env X=1 rm -rf /", r"^rm -rf /$"),
     ],
 )
-def test_executed_text_stays_visible(command: str, kept: str) -> None:
-    assert kept in executable_view(command)
+def test_commands_that_would_run_are_seen_normalised(command: str, regex: str) -> None:
+    assert GuardrailMatcher([rule("x", command_regex=regex)]).check(command=command).decision == "warn"
+
+
+def test_a_command_that_cannot_be_understood_fails_closed() -> None:
+    m = GuardrailMatcher([rule("x", command_regex=r"git\s+push")])
+    got = m.check(command="$(" * 1000 + "git push -f origin main" + ")" * 1000)
+    assert got.decision == "warn" and "could not be read the way the shell would" in got.matches[0].why
+    assert m.check(command="$(" * 1000 + "ls" + ")" * 1000).decision == "allow"
 
 
 @pytest.mark.parametrize(

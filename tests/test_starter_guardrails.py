@@ -111,7 +111,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "rm-rf-outside-project": (
         [
-            "rm -rf /tmp/cache",
+            "rm -rf /etc/nginx",
             "rm -rf ~/projects/other",
             "rm -rf ../other-project",
             "rm -rf *",
@@ -121,6 +121,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             "rm -rf ./build",
             "rm -rf node_modules dist",
             "rm -f /tmp/x.log",
+            "rm -rf /tmp/cache",  # /tmp is scratch space (the recursive_delete_outside check)
             "rm -rf src/*.pyc",
             "git rm -r old/",
         ],

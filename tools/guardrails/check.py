@@ -21,6 +21,7 @@ from factorops.store.store import Store
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
 
+from .checks import CheckContext
 from .match import GuardrailMatcher
 
 Decision = Literal["allow", "warn", "block"]
@@ -103,7 +104,10 @@ def matcher(store: Store) -> GuardrailMatcher:
 def check(store: Store, inp: GuardrailCheckInput, now: datetime) -> GuardrailCheckResult:
     """allow / warn / block for an intended action, with every active guardrail that matched."""
     compiled = matcher(store)
-    decided = compiled.check(action=inp.action, command=inp.command, paths=inp.paths)
+    # The project's facts (default/current branch) are read from git only if a check needs them,
+    # once per call.
+    context = CheckContext(str(store.datadir.root))
+    decided = compiled.check(action=inp.action, command=inp.command, paths=inp.paths, context=context)
     return GuardrailCheckResult(
         decision=decided.decision,
         matches=[

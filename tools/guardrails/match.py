@@ -1,22 +1,31 @@
 """Decide allow / warn / block for an intended action against guardrail rules, fast and store-free.
 
-A rule (`GuardrailRule`) may give a command regex, an action regex and path globs; all the parts
-it gives must match. The strictest effect among the matching rules wins and every match is
-reported with why. This runs before many actions, so `GuardrailMatcher` compiles everything once
-(regexes with RE2, so in linear time, case-insensitive, as the stored-rule check does; a rule that needs case, like
-`git branch -D`, says so inline with `(?-i:...)`), and a check is one pass over the rules.
+A rule (`GuardrailRule`) may give a command regex or a built-in check, an action regex and path
+globs; all the parts it gives must match. The strictest effect among the matching rules wins and
+every match is reported with why. This runs before many actions, so `GuardrailMatcher` compiles
+everything once and a check is one pass over the rules. Regexes are compiled with RE2
+(`tools/patterns/rule_regex.py`: linear time, case-insensitive; a part that needs case says so
+inline with `(?-i:...)`).
 
-Quoted text is data, not an action: in the command, the arguments of commands that only print or
-search text (`echo`, `printf`, `grep`, `rg`, ...) and the quoted messages of `git commit`/`git tag`
-are masked before matching, so `echo "git push --force"` or `git commit -m "stop rm -rf /"` pass.
-Everything else stays visible, including quoted text a shell would run (`bash -c "..."`,
-`ssh host '...'`, `psql -c "..."`) and command substitutions (`$(...)`, backticks), which also run
-inside an `echo`. When no command is given, command regexes are tried on the action text itself.
-Paths alone are a valid check: they meet the rules that have path globs (a rule with a regex needs
-its text too, so it cannot match).
+Commands are seen the way the shell sees them: the command is parsed by `shell.normalise` into
+every simple command that would run (quotes removed, variables from the same line substituted,
+`sudo`/`env`/`sh -c`/`eval`/pipes into a shell unwrapped, git's global options skipped), and a
+command regex is matched against `shell.canonical(argv)` of each one (whitespace inside an
+argument shown as a no-break space, so one quoted argument never reads as several words, except
+for database clients and ssh, whose arguments are code they run). So `g''it push -f origin
+'main'` is seen as `git push -f origin main`, while `echo "git push -f origin main"`, a
+`python -c "print(...)"` or a heredoc written to a file is data and trips nothing. A rule with
+`check` (see `checks.py`) asks a built-in check instead of a regex, for failure patterns a regex
+cannot state (a force-push to the default branch, whatever it is called in this repository).
 
-A regex that does not compile disables its rule and is listed in `GuardrailMatcher.invalid`; it
-never stops the check.
+Fail closed: when the command cannot be understood (nested too deep, too long, an unknown value
+in a command word...), a rule whose keywords occur in the raw text (a check's keywords, or the
+literals a command regex needs; with no literals, the regex on the raw text) matches with its own
+effect and the reason, instead of allowing silently. When no command is given, the action text is
+read as the command. Paths alone are a valid check: they meet the rules that have path globs.
+
+A regex that RE2 refuses, or an unknown check, disables its rule and is listed in
+`GuardrailMatcher.invalid`; it never stops the check.
 """
 
 from __future__ import annotations
@@ -33,10 +42,22 @@ from factorops.tools.kernel.errors import DomainError
 from factorops.tools.patterns.model import PatternCandidate
 from factorops.tools.patterns.rule_regex import RulePattern, RuleRegexError, compile_rule, encode_text
 
+from .checks import CHECKS, CheckContext, keyword_in
+from .shell import Normalised, canonical, normalise
+
 Decision = Literal["allow", "warn", "block"]
 MAX_ACTION = 2000
 MAX_COMMAND = 10_000
 MAX_PATHS = 200
+# Whitespace inside one argument (`grep "rm -rf /"`) is shown as a no-break space, which RE2's
+# `\s` does not match: a rule cannot read one quoted argument as several words.
+_SPACE = re.compile(r"\s")
+# ... except for programs whose arguments are code they run (SQL given to a database client, a
+# remote command given to ssh): there a rule such as `drop\s+table` must still see the words.
+_RUNS_ITS_ARGUMENTS = frozenset(
+    {"psql", "mysql", "mariadb", "sqlite3", "duckdb", "clickhouse-client", "cockroach", "mongosh", "mongo"}
+    | {"redis-cli", "sqlcmd", "ssh"}
+)
 
 
 class GuardrailHit(BaseModel):
@@ -77,6 +98,7 @@ class _Compiled:
     action: RulePattern | None
     globs: re.Pattern[str] | None
     advice: str
+    check: str | None = None  # a built-in check (checks.CHECKS); replaces the command regex
 
 
 class GuardrailMatcher:
@@ -87,25 +109,42 @@ class GuardrailMatcher:
         self.invalid: list[InvalidRule] = []
         for p in rules:
             r = p.rule
-            if r is None or not (r.command_regex or r.action_regex or r.path_globs):
+            check = getattr(r, "check", None) if r is not None else None
+            if r is None or not (r.command_regex or r.action_regex or r.path_globs or check):
+                continue
+            if check is not None and check not in CHECKS:
+                known = ", ".join(sorted(CHECKS))
+                self.invalid.append(
+                    InvalidRule(title=p.title, error=f"unknown check {check!r}; known: {known}")
+                )
                 continue
             try:
-                command = compile_rule(r.command_regex) if r.command_regex else None
+                command = compile_rule(r.command_regex) if r.command_regex and not check else None
                 action = compile_rule(r.action_regex) if r.action_regex else None
             except RuleRegexError as exc:
                 self.invalid.append(InvalidRule(title=p.title, error=f"regex does not compile: {exc}"))
                 continue
             globs = re.compile("|".join(fnmatch.translate(g) for g in r.path_globs)) if r.path_globs else None
             advice = p.solution.strip().splitlines()[0][:200] if p.solution.strip() else ""
-            needs = required_literals(r.command_regex) if r.command_regex else None
+            needs = required_literals(r.command_regex) if command is not None and r.command_regex else None
             self.rules.append(
-                _Compiled(getattr(p, "id", None), p.title, r.effect, command, needs, action, globs, advice)
+                _Compiled(
+                    getattr(p, "id", None), p.title, r.effect, command, needs, action, globs, advice, check
+                )
             )
 
     def check(
-        self, action: str = "", command: str | None = None, paths: Sequence[str] = ()
+        self,
+        action: str = "",
+        command: str | None = None,
+        paths: Sequence[str] = (),
+        context: CheckContext | None = None,
     ) -> GuardrailDecision:
-        """Match an intended action (prose), its shell command if any, and the paths it touches."""
+        """Match an intended action (prose), its shell command if any, and the paths it touches.
+
+        `context` gives the built-in checks the project's facts (default and current branch, root);
+        without it they assume a default branch `main` and an unknown current branch.
+        """
         if not isinstance(action, str) or len(action) > MAX_ACTION:
             raise DomainError(
                 "action", f"give the intended action as text of at most {MAX_ACTION} characters"
@@ -120,19 +159,28 @@ class GuardrailMatcher:
             raise DomainError(
                 "action", "describe the intended action, give the command, or list the paths to check"
             )
-        target = executable_view(command) if command and command.strip() else action
-        low = target.lower()
-        target_utf8, action_utf8 = encode_text(target), encode_text(action)  # once per check
+        ctx = context if context is not None else CheckContext(read_git=False)
+        raw = command if command and command.strip() else action
+        view = _View(raw)
+        action_utf8 = encode_text(action)  # once per check
         hits: list[GuardrailHit] = []
         for r in self.rules:
             reasons: list[str] = []
-            if r.command is not None:
-                if r.needs is not None and not any(n in low for n in r.needs):
+            effect = r.effect
+            if r.check is not None:
+                if not raw.strip():
                     continue
-                found = r.command.find(target_utf8)
+                why = view.check(r.check, ctx)
+                if why is None:
+                    continue
+                reasons.append(why)
+            elif r.command is not None:
+                if not raw.strip():
+                    continue
+                found = view.search(r)
                 if found is None:
                     continue
-                reasons.append(f"command matches {_show(found)!r}")
+                reasons.append(found)
             if r.action is not None:
                 found = r.action.find(action_utf8)
                 if found is None:
@@ -144,8 +192,74 @@ class GuardrailMatcher:
                     continue
                 reasons.append(f"touches {hit}")
             why = "; ".join(reasons) + (f". {r.advice}" if r.advice else "")
-            hits.append(GuardrailHit(id=r.id, title=r.title, effect=r.effect, why=why))
+            hits.append(GuardrailHit(id=r.id, title=r.title, effect=effect, why=why))
         return decide(hits)
+
+
+class _View:
+    """One command as the shell would run it, normalised once (lazily) for all the rules of a check."""
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.raw_low = raw.lower()
+        self._n: Normalised | None = None
+        self._canon: list[tuple[str, bytes]] | None = None
+        self._canon_low = ""
+        self._checked: dict[str, str | None] = {}
+
+    @property
+    def n(self) -> Normalised:
+        if self._n is None:
+            self._n = normalise(self.raw, max_len=MAX_COMMAND)
+        return self._n
+
+    @property
+    def canon(self) -> list[tuple[str, bytes]]:
+        if self._canon is None:
+            texts = [
+                canonical(
+                    argv
+                    if argv and argv[0] in _RUNS_ITS_ARGUMENTS
+                    else [_SPACE.sub("\u00a0", w) for w in argv]
+                )
+                for argv in self.n.commands
+            ]
+            self._canon = [(t, encode_text(t)) for t in texts]
+            self._canon_low = "\n".join(texts).lower()
+        return self._canon
+
+    def _unsure(self, what: str) -> str:
+        return (
+            f"the command could not be read the way the shell would ({self.n.reason}) "
+            f"and it mentions {what!r}, so it is treated as matching"
+        )
+
+    def search(self, r: _Compiled) -> str | None:
+        assert r.command is not None
+        canon = self.canon
+        if r.needs is None or any(w in self._canon_low for w in r.needs):
+            for _text, utf8 in canon:
+                found = r.command.find(utf8)
+                if found is not None:
+                    return f"command matches {_show(found)!r}"
+        if not self.n.understood:
+            if r.needs is not None:
+                word = next((w for w in r.needs if w in self.raw_low), None)
+                if word is not None:
+                    return self._unsure(word)
+            elif r.command.find(self.raw) is not None:
+                return self._unsure(_show(r.command.find(self.raw) or ""))
+        return None
+
+    def check(self, name: str, ctx: CheckContext) -> str | None:
+        if name not in self._checked:
+            why = CHECKS[name](self.n, ctx)
+            if why is None and not self.n.understood:
+                word = keyword_in(name, self.raw)
+                if word is not None:
+                    why = self._unsure(word)
+            self._checked[name] = why
+        return self._checked[name]
 
 
 def required_literals(pattern: str) -> tuple[str, ...] | None:
@@ -202,156 +316,3 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
 def _show(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 80 else text[:79] + "…"
-
-
-# ---------------------------------------------------------------------------------------------
-# The executable view of a shell command
-
-_DATA_COMMANDS = frozenset(
-    {
-        "echo",
-        "printf",
-        "grep",
-        "egrep",
-        "fgrep",
-        "rg",
-        "ag",
-        "ack",
-        "man",
-        "help",
-        "which",
-        "whatis",
-        "apropos",
-        "tldr",
-        "type",
-        ":",
-        "true",
-        "false",
-    }  # fmt: skip
-)
-_WRAPPERS = frozenset({"sudo", "command", "builtin", "time", "nohup", "env", "exec", "nice"})
-_GIT_MESSAGE_SUBCOMMANDS = frozenset({"commit", "tag", "notes", "stash"})
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_QUOTED = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"")
-
-
-def executable_view(command: str) -> str:
-    """The command with pure data masked (see the module docstring); substitutions appended."""
-    segments, subs = _split(command)
-    out: list[str] = []
-    for text, sep in segments:
-        out.append(_mask_segment(text))
-        out.append(sep)
-    view = "".join(out)
-    for inner in subs:
-        view += "\n" + executable_view(inner)
-    return view
-
-
-def _mask_segment(seg: str) -> str:
-    words = seg.split()
-    i = 0
-    while i < len(words) and (_ASSIGNMENT.match(words[i]) or words[i] in _WRAPPERS):
-        i += 1
-    if i >= len(words):
-        return seg
-    name = words[i].rsplit("/", 1)[-1]
-    if name in _DATA_COMMANDS:
-        lead = seg[: len(seg) - len(seg.lstrip())]
-        return f"{lead}{' '.join(words[: i + 1])} …"
-    if name == "git" and any(w in _GIT_MESSAGE_SUBCOMMANDS for w in words[i + 1 : i + 4]):
-        return _QUOTED.sub('""', seg)
-    return seg
-
-
-def _split(command: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """Split at unquoted `; && || | & newline`, drop comments, collect `$(...)`/backtick bodies."""
-    segments: list[tuple[str, str]] = []
-    subs: list[str] = []
-    buf: list[str] = []
-    i, n = 0, len(command)
-    quote = ""
-    while i < n:
-        c = command[i]
-        if quote == "'":
-            buf.append(c)
-            if c == "'":
-                quote = ""
-            i += 1
-            continue
-        if c == "\\" and i + 1 < n:
-            buf.append(command[i : i + 2])
-            i += 2
-            continue
-        if c == "$" and command.startswith("$(", i) and not command.startswith("$((", i):
-            end = _matching_paren(command, i + 2)
-            subs.append(command[i + 2 : end])
-            buf.append(command[i : end + 1])
-            i = end + 1
-            continue
-        if c == "`":
-            end = command.find("`", i + 1)
-            end = n if end < 0 else end
-            subs.append(command[i + 1 : end])
-            buf.append(command[i : end + 1])
-            i = end + 1
-            continue
-        if quote == '"':
-            buf.append(c)
-            if c == '"':
-                quote = ""
-            i += 1
-            continue
-        if c in "'\"":
-            quote = c
-            buf.append(c)
-            i += 1
-            continue
-        if c == "#" and (not buf or buf[-1][-1:].isspace()):
-            nl = command.find("\n", i)
-            i = n if nl < 0 else nl
-            continue
-        sep = _separator(command, i)
-        if sep:
-            segments.append(("".join(buf), sep))
-            buf = []
-            i += len(sep)
-            continue
-        buf.append(c)
-        i += 1
-    segments.append(("".join(buf), ""))
-    return segments, subs
-
-
-def _separator(s: str, i: int) -> str:
-    two = s[i : i + 2]
-    if two in ("&&", "||"):
-        return two
-    if (
-        s[i] in ";|&\n"
-        and not (s[i] == "&" and i > 0 and s[i - 1] in "<>")
-        and not (s[i] == "&" and s[i + 1 : i + 2] == ">")
-    ):
-        return s[i]
-    return ""
-
-
-def _matching_paren(s: str, start: int) -> int:
-    depth = 1
-    i = start
-    quote = ""
-    while i < len(s):
-        c = s[i]
-        if quote:
-            if c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return len(s)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
 
+from .checks import CHECKS
 from .match import GuardrailDecision, GuardrailHit, decide
 
 STARTER_TAG = "starter"
@@ -38,8 +39,9 @@ def _load() -> tuple[PatternCandidate, ...]:
     out: list[PatternCandidate] = []
     for entry in data["rule"]:
         tags = [STARTER_TAG, "guardrail", f"starter:{entry['slug']}", *entry.get("tags", [])]
-        if "check" in entry:
-            tags.append(f"check:{entry['check']}")
+        command_check = entry.get("check") if entry.get("check") in CHECKS else None
+        if "check" in entry and command_check is None:
+            tags.append(f"check:{entry['check']}")  # a session check, evaluated by a session tool
         out.append(
             PatternCandidate(
                 title=entry["title"],
@@ -52,6 +54,7 @@ def _load() -> tuple[PatternCandidate, ...]:
                     effect=entry["effect"],
                     command_regex=entry.get("command_regex"),
                     action_regex=entry.get("action_regex"),
+                    check=command_check,
                 ),
                 source=SOURCE,
             )

@@ -35,6 +35,9 @@ class GuardrailRule(BaseModel):
     command_regex: str | None = Field(default=None, max_length=500)
     action_regex: str | None = Field(default=None, max_length=500)
     path_globs: list[str] = Field(default_factory=list, max_length=50)
+    # A built-in command check (tools/guardrails/checks.py, e.g. "force_push") that replaces the
+    # command regex for failure patterns a regex cannot state; the regex stays for older readers.
+    check: str | None = Field(default=None, max_length=40, pattern=r"^[a-z_]+$")
 
 
 class PatternCandidate(BaseModel):

@@ -1,0 +1,303 @@
+"""Built-in command checks a guardrail rule can name (`check = "force_push"` in the starter TOML).
+
+A regex cannot say "a force-push whose destination is the default branch, whatever it is called"
+or "a recursive delete that reaches outside the project": those are failure PATTERNS, with many
+spellings and with facts (the repository's default branch, the current branch, the project root)
+that are not in the text. Each check here reads the normalised commands of `shell.normalise` (quotes
+removed, variables substituted, wrappers unwrapped) and answers with a short reason or None.
+
+`CheckContext` supplies the facts. It reads them from git in the project only when a check asks
+(a `git push` or `git branch` is present), once per `guardrail_check` call:
+the default branch is `git symbolic-ref refs/remotes/origin/HEAD`, else whichever one of `main`
+and `master` exists locally, else `init.defaultBranch`, else `main`; the current branch is
+`git branch --show-current` (None when detached or unknown).
+
+`KEYWORDS` are the words whose presence in the raw text makes a command that could not be
+understood (`understood=False`) fail closed for that check.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Callable
+from functools import cached_property
+
+from . import shell
+from .shell import Normalised
+
+_GIT_TIMEOUT = 2.0
+
+
+class CheckContext:
+    """Facts about the project the checks need; given explicitly (tests) or read from git lazily."""
+
+    def __init__(
+        self,
+        project_root: str | None = None,
+        *,
+        default_branch: str | None = None,
+        current_branch: str | None = None,
+        read_git: bool = True,
+    ) -> None:
+        self.project_root = project_root
+        self._default = default_branch
+        self._current = current_branch
+        self._read_git = read_git and project_root is not None
+
+    def _git(self, *args: str) -> str | None:
+        if not self._read_git or self.project_root is None:
+            return None
+        try:
+            done = subprocess.run(
+                ["git", *args],
+                cwd=self.project_root,
+                capture_output=True,
+                text=True,
+                timeout=_GIT_TIMEOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        out = done.stdout.strip()
+        return out if done.returncode == 0 and out else None
+
+    @cached_property
+    def default_branches(self) -> tuple[str, ...]:
+        """The default branch; both `main` and `master` when there is no repository to ask."""
+        if self._default:
+            return (self._default,)
+        if not self._read_git:
+            return ("main", "master")
+        return (self.default_branch,)
+
+    @cached_property
+    def default_branch(self) -> str:
+        if self._default:
+            return self._default
+        head = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+        if head and head.startswith("refs/remotes/origin/"):
+            return head.removeprefix("refs/remotes/origin/")
+        local = [
+            b for b in ("main", "master") if self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{b}")
+        ]
+        if len(local) == 1:
+            return local[0]
+        return self._git("config", "--get", "init.defaultBranch") or "main"
+
+    @cached_property
+    def current_branch(self) -> str | None:
+        if self._current is not None:
+            return self._current
+        return self._git("branch", "--show-current")
+
+
+Check = Callable[[Normalised, CheckContext], str | None]
+
+
+def _force_push(n: Normalised, ctx: CheckContext) -> str | None:
+    for argv in n.commands:
+        if len(argv) >= 2 and argv[0] == "git" and argv[1] == "push":
+            for default in ctx.default_branches:
+                why = shell.force_push(argv, default_branch=default, current_branch=ctx.current_branch)
+                if why:
+                    return why
+    return None
+
+
+_DELETE_FLAG = re.compile(r"^-[a-zA-Z]*[dD][a-zA-Z]*$")
+
+
+def _delete_default_branch(n: Normalised, ctx: CheckContext) -> str | None:
+    for argv in n.commands:
+        if len(argv) < 3 or argv[0] != "git" or argv[1] != "branch":
+            continue
+        args = argv[2:]
+        if not any(a in ("--delete", "--del", "--dele", "--delet") or _DELETE_FLAG.match(a) for a in args):
+            continue
+        names = [a for a in args if not a.startswith("-")]
+        for default in ctx.default_branches:
+            if default in names or f"refs/heads/{default}" in names:
+                return f"git branch deletes the default branch {default!r}"
+        if any(shell.has_unknown(a) for a in names):
+            return "git branch deletes a branch named by a value not known here (may be the default branch)"
+    return None
+
+
+def _reset(n: Normalised, ctx: CheckContext) -> str | None:
+    for argv in n.commands:
+        if len(argv) >= 2 and argv[0] == "git" and argv[1] != "clean":
+            why = shell.destructive_reset(argv)
+            if why:
+                return why
+    return None
+
+
+def _clean(n: Normalised, ctx: CheckContext) -> str | None:
+    for argv in n.commands:
+        if len(argv) < 2 or argv[0] != "git" or argv[1] != "clean":
+            continue
+        why = shell.destructive_reset(argv)
+        if why:
+            return why
+        opts = [a for a in argv[2:] if a.startswith("-")]
+        dry = any(a == "--dry-run" or re.match(r"^-[a-zA-Z]*n", a) for a in opts)
+        force = any(a == "--force" or re.match(r"^-[a-zA-Z]*f", a) for a in opts)
+        if force and not dry:
+            return "git clean -f deletes untracked files"
+    return None
+
+
+def _recursive_delete(n: Normalised, ctx: CheckContext) -> str | None:
+    home = os.path.expanduser("~")
+    for argv in n.commands:
+        if argv and argv[0] == "rm":
+            why = shell.recursive_delete_outside(argv, ctx.project_root, home=home)
+            if why is None:
+                # /tmp is scratch space when named, but a relative path that climbs out of a
+                # project living under /tmp (`rm -rf ../other`) still leaves the project.
+                relative = [a for a in argv[1:] if not a.startswith(("/", "~"))]
+                why = shell.recursive_delete_outside(
+                    ("rm", *relative), ctx.project_root, home=home, scratch_roots=()
+                )
+            if why:
+                return why
+    return None
+
+
+_DROP_DATABASE_SQL = re.compile(r"\bdrop\s+(?:database|schema)\b", re.IGNORECASE)
+
+
+def _in_migration(argv: tuple[str, ...]) -> bool:
+    return any(re.search(r"(?:^|/)migrations?/", a) for a in argv)
+
+
+def _inner_client(argv: tuple[str, ...], stdin: str | None) -> str | None:
+    """A database client run inside another command (`docker exec db psql -c ...`)."""
+    for i in range(1, min(len(argv), 8)):
+        why = shell.drops_database(argv[i:], stdin)
+        if why:
+            return why
+    return None
+
+
+def _drops(n: Normalised, *, tables: bool) -> str | None:
+    for cmd in n.details:
+        why = shell.drops_database(cmd.argv, cmd.stdin) or _inner_client(cmd.argv, cmd.stdin)
+        if not why:
+            continue
+        sql_only = "destructive SQL" in why
+        whole = not sql_only or bool(_DROP_DATABASE_SQL.search(" ".join(cmd.argv) + "\n" + (cmd.stdin or "")))
+        if tables and not whole and not _in_migration(cmd.argv):
+            return why.replace("(DROP/TRUNCATE)", "(DROP TABLE/TRUNCATE)")
+        if not tables and whole:
+            return why
+    return None
+
+
+def _drops_database(n: Normalised, ctx: CheckContext) -> str | None:
+    return _drops(n, tables=False)
+
+
+def _drops_table(n: Normalised, ctx: CheckContext) -> str | None:
+    return _drops(n, tables=True)
+
+
+def _writes_device(n: Normalised, ctx: CheckContext) -> str | None:
+    for cmd in n.details:
+        why = shell.writes_device(cmd.argv, cmd.writes)
+        if why:
+            return why
+    return None
+
+
+def _download_into_shell(n: Normalised, ctx: CheckContext) -> str | None:
+    for pipeline in n.pipelines:
+        why = shell.download_into_shell(pipeline)
+        if why:
+            return why
+    return None
+
+
+# The person's own commands (issue #12): an assistant must never run them on the person's behalf.
+_PERSON_ONLY = frozenset({"approve", "deny", "token"})
+_PERSON_ONLY_PATTERNS = frozenset({"promote", "retire"})
+_OPTS_WITH_VALUE = frozenset({"--project", "--data-dir", "--config", "--format"})
+
+
+def _factorops_args(argv: tuple[str, ...]) -> list[str] | None:
+    if not argv:
+        return None
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in ("factorops", "factorops.exe"):
+        rest = list(argv[1:])
+    elif re.fullmatch(r"python[\d.]*", name) and "factorops" in argv[1:4]:
+        i = list(argv).index("factorops", 1)
+        if argv[i - 1] != "-m":
+            return None
+        rest = list(argv[i + 1 :])
+    elif name in ("uvx", "pipx") and "factorops" in argv[1:4]:
+        rest = list(argv[list(argv).index("factorops", 1) + 1 :])
+    else:
+        return None
+    words: list[str] = []
+    skip = False
+    for a in rest:
+        if skip:
+            skip = False
+        elif a in _OPTS_WITH_VALUE:
+            skip = True
+        elif not a.startswith("-"):
+            words.append(a)
+    return words
+
+
+def _person_only(n: Normalised, ctx: CheckContext) -> str | None:
+    for argv in n.commands:
+        words = _factorops_args(argv)
+        if not words:
+            continue
+        if words[0] in _PERSON_ONLY:
+            return f"`factorops {words[0]}` is the person's decision, not the assistant's"
+        if words[0] == "patterns" and len(words) > 1 and words[1] in _PERSON_ONLY_PATTERNS:
+            return f"`factorops patterns {words[1]}` is the person's decision, not the assistant's"
+        if any(shell.has_unknown(w) for w in words[:2]):
+            return "a factorops command whose sub-command is not known here may be a person-only one"
+    return None
+
+
+CHECKS: dict[str, Check] = {
+    "force_push": _force_push,
+    "delete_default_branch": _delete_default_branch,
+    "destructive_reset": _reset,
+    "git_clean": _clean,
+    "recursive_delete_outside": _recursive_delete,
+    "drops_database": _drops_database,
+    "drops_table": _drops_table,
+    "writes_device": _writes_device,
+    "download_into_shell": _download_into_shell,
+    "person_only": _person_only,
+}
+
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "force_push": ("push",),
+    "delete_default_branch": ("branch",),
+    "destructive_reset": ("reset", "checkout", "restore", "switch", "stash"),
+    "git_clean": ("clean",),
+    "recursive_delete_outside": ("rm",),
+    "drops_database": ("drop", "dropdb", "flushall", "flushdb", "dropdatabase"),
+    "drops_table": ("drop", "truncate"),
+    "writes_device": ("/dev/", "mkfs", "dd"),
+    "download_into_shell": ("curl", "wget"),
+    "person_only": ("factorops",),
+}
+
+
+def keyword_in(name: str, text: str) -> str | None:
+    """The first fail-closed keyword of check `name` that occurs as a word in `text`, or None."""
+    low = text.lower()
+    for kw in KEYWORDS.get(name, ()):
+        if re.search(r"(?<![\w-])" + re.escape(kw) + r"(?![\w-])", low) if kw[0].isalnum() else kw in low:
+            return kw
+    return None
