@@ -14,6 +14,7 @@ import pytest
 
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.patterns import bundles
 from factorops.tools.patterns import records as patterns
@@ -241,12 +242,21 @@ def test_reimport_reports_unchanged_and_updates_keep_local_status(
     assert b.ledger.head() == head  # nothing to write, no commit
     patterns.set_status(b, ids[0], "active", clock(), by="test")
     clock.advance(hours=1)
-    patterns.record(
-        a, patterns.PatternRecordInput(id=ids[0], title="Shared rule 0", solution="do it better"), clock()
+    patterns.record(  # a person in project a changes the active rule in place
+        a,
+        patterns.PatternRecordInput(id=ids[0], title="Shared rule 0", solution="do it better"),
+        clock(),
+        Actor.cli("alice"),
     )
     bundles.export(a, path)
     third = bundles.import_bundle(b, path, clock())
-    assert third.updated == [ids[0]]
+    # A change to an active pattern arrives as a candidate revision (issue #12, hole 2) ...
+    assert not third.updated and len(third.revisions) == 1 and ids[0] in third.revisions[0]
+    p = patterns.get(b, ids[0])
+    assert p.solution != "do it better" and p.status == "active"
+    # ... unless the person importing says so: then it is replaced and stays active.
+    fourth = bundles.import_bundle(b, path, clock(), Actor.cli("bob"), replace_active=True)
+    assert fourth.replaced == [ids[0]]
     p = patterns.get(b, ids[0])
     assert p.solution == "do it better" and p.status == "active"  # the local decision is kept
 

@@ -117,16 +117,27 @@ async def test_update_keeps_status_and_merges_evidence(
 ) -> None:
     r = await ok(client, "pattern_record", {"title": "Use small commits", "evidence": ["ses-a", "abc1234"]})
     store = await runtime.store(None)
-    patterns.set_status(store, r["id"], "active", clock(), by="test")
     u = await ok(
         client,
         "pattern_record",
         {"id": r["id"], "title": "Use small, validated commits", "evidence": ["ses-b"]},
     )
-    assert u == {"id": r["id"], "status": "active", "created": False, "commit": u["commit"]}
+    assert u == {"id": r["id"], "status": "candidate", "created": False, "commit": u["commit"]}
+    patterns.set_status(store, r["id"], "active", clock(), by="test")
+    # Evidence alone is added to the active pattern in place ...
+    e = await ok(
+        client,
+        "pattern_record",
+        {"id": r["id"], "title": "Use small, validated commits", "evidence": ["ses-c"]},
+    )
+    assert e["id"] == r["id"] and e["status"] == "active"
     p = patterns.get(store, r["id"])
-    assert p.title == "Use small, validated commits" and p.evidence.sessions == ["ses-a", "ses-b"]
+    assert p.title == "Use small, validated commits" and p.evidence.sessions == ["ses-a", "ses-b", "ses-c"]
     assert p.evidence.commits == ["abc1234"]
+    # ... a change to its content is a candidate revision a person promotes (issue #12, hole 1).
+    v = await ok(client, "pattern_record", {"id": r["id"], "title": "Use tiny commits"})
+    assert v["id"] != r["id"] and v["status"] == "candidate" and v["revises"] == r["id"]
+    assert patterns.get(store, r["id"]).title == "Use small, validated commits"
 
 
 async def test_bad_inputs(client: Client) -> None:
@@ -270,4 +281,4 @@ def test_cli_promote_and_list(project: Path, store: Store, clock: Clock) -> None
     missing = run("patterns", "show", "pat-none")
     assert missing.returncode == 2 and "no pattern" in missing.stderr
     log = git(project / ".agentops" / "ledger", "log", "-1", "--format=%B")
-    assert f"Pattern: {pid}" in log and "by cli:" in log
+    assert f"Pattern: {pid}" in log and "via cli" in log

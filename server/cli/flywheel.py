@@ -20,9 +20,10 @@ def _starter_args(p: argparse.ArgumentParser) -> None:
     )
     sub.add_parser(
         "install",
-        help="install (or re-activate) the starter guardrails",
-        description="Install the starter guardrails as active patterns tagged 'starter', or "
-        "re-activate the ones retired earlier. Safe to run again.",
+        help="install, re-activate or restore the starter guardrails",
+        description="Install the starter guardrails as active patterns tagged 'starter', "
+        "re-activate the ones retired earlier, and restore any whose content differs from the "
+        "shipped rule unless a person changed it (those are kept and listed). Safe to run again.",
     )
     sub.add_parser(
         "remove",
@@ -42,18 +43,26 @@ def _starter_args(p: argparse.ArgumentParser) -> None:
 )(_starter_args)
 def starter_cmd(args: argparse.Namespace) -> int:
     from factorops.tools.flywheel import inject as flywheel
+    from factorops.tools.kernel.actor import Actor
 
     store = open_store(args)
     try:
-        ids = (
-            flywheel.install_starter(store, _now())
-            if args.action == "install"
-            else flywheel.remove_starter(store, _now())
-        )
+        if args.action == "remove":
+            ids = flywheel.remove_starter(store, _now())
+            print(f"{len(ids)} starter guardrails retired" + ("" if ids else " (nothing to do)"))
+            return 0
+        report = flywheel.install_starters(store, _now(), Actor.cli())
     finally:
         store.close()
-    verb = "installed" if args.action == "install" else "retired"
-    print(f"{len(ids)} starter guardrails {verb}" + ("" if ids else " (nothing to do)"))
+    print(
+        f"{len(report.installed)} starter guardrails installed, {len(report.reactivated)} re-activated, "
+        f"{len(report.restored)} restored to the shipped rule"
+        + ("" if report.changed else " (nothing to do)")
+    )
+    for pid in report.restored:
+        print(f"  restored {pid}: its content differed from the shipped rule and no person changed it")
+    for kept in report.kept:
+        print(f"  kept {kept}: a person's change stays; retire it or promote a revision to change it")
     return 0
 
 
@@ -122,6 +131,7 @@ def _agents_args(p: argparse.ArgumentParser) -> None:
     "maturity, confidence, date) become candidate patterns; active patterns export in the same shape.",
 )(_agents_args)
 def agents_cmd(args: argparse.Namespace) -> int:
+    from factorops.tools.kernel.actor import Actor
     from factorops.tools.kernel.errors import DomainError
     from factorops.tools.patterns import interop as agents_interop
     from factorops.tools.patterns import mining as pattern_mining
@@ -133,9 +143,8 @@ def agents_cmd(args: argparse.Namespace) -> int:
         if args.action == "import":
             folder = str(args.dir) if args.dir else ".agents"
             report = agents_interop.import_learnings(root, folder)
-            to_write, items = pattern_mining.merge_candidates(store, list(report.candidates), _now())
-            patterns.save_many(
-                store, to_write, f"patterns: {len(to_write)} from {folder}/ learnings", {"Factor": "IX"}
+            _, items = pattern_mining.merge_and_write(
+                store, list(report.candidates), _now(), f"patterns: from {folder}/ learnings", Actor.cli()
             )
             print(
                 f"{report.files_seen} files: {len(items)} candidates stored, {report.not_learnings} not learnings"

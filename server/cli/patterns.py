@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .base import CliError, command, open_store
+
+if TYPE_CHECKING:
+    from factorops.tools.patterns.bundles import ImportReport
 
 
 def _now():  # type: ignore[no-untyped-def]
@@ -40,7 +43,9 @@ def _patterns_args(p: argparse.ArgumentParser) -> None:
         "promote",
         help="make a candidate active (a person's decision)",
         description="Make a candidate pattern active, so assistants get it in searches, briefings and "
-        "guardrail checks. Only a person does this; the change is a commit in the ledger.",
+        "guardrail checks. A candidate that revises an active pattern (an assistant's or a bundle's "
+        "proposed change) replaces that pattern's content instead; the pattern keeps its id. Only a "
+        "person does this; the change is a commit in the ledger.",
     )
     pro.add_argument("id", help="the candidate's id (see `factorops patterns list --status candidate`)")
     ret = sub.add_parser(
@@ -78,9 +83,16 @@ def patterns_cmd(args: argparse.Namespace) -> int:
         elif args.action == "show":
             print(views.pattern_detail(store, args.id))
         else:
+            from factorops.tools.kernel.actor import Actor
+
             status = "active" if args.action == "promote" else "retired"
-            p = patterns.set_status(store, args.id, status, _now(), by=f"cli:{getpass.getuser()}")
-            print(f"{p.id} is now {p.status}: {p.title}")
+            p = patterns.set_status(store, args.id, status, _now(), Actor.cli())
+            title = patterns.one_line(p.title)
+            if p.id != args.id:  # a revision: its content now is the pattern it revised
+                print(f"{args.id} applied: {p.id} is now {p.status} with the revised content: {title}")
+                print(f"  (the revision {args.id} is retired; the ledger keeps both)")
+            else:
+                print(f"{p.id} is now {p.status}: {title}")
     except DomainError as exc:
         raise CliError(exc.message) from None
     finally:
@@ -162,13 +174,22 @@ def _bundle_args(p: argparse.ArgumentParser) -> None:
         "import",
         help="verify a bundle and import its patterns (as candidates)",
         description="Verify a bundle (every hash and pattern; unsafe archives are refused before "
-        "anything is written), then import its patterns as candidates a person may promote. "
-        "Patterns already here are updated or skipped as duplicates.",
+        "anything is written), print the plan (what it adds, updates or proposes, and what each "
+        "change is), then import its patterns as candidates a person may promote. A change to an "
+        "active pattern arrives as a candidate revision of it unless --replace-active is given; "
+        "candidates here are updated, near-duplicates skipped.",
     )
     im.add_argument("path", type=Path, help="the bundle file to read")
     im.add_argument(
         "--keep-status", action="store_true", help="keep 'active' from the bundle instead of candidate"
     )
+    im.add_argument(
+        "--replace-active",
+        action="store_true",
+        help="let the bundle replace active patterns here (they stay active); by default a change to "
+        "an active pattern arrives as a candidate revision you promote",
+    )
+    im.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
     ve = sub.add_parser(
         "verify",
         help="check a bundle without importing it",
@@ -200,15 +221,65 @@ def bundle_cmd(args: argparse.Namespace) -> int:
                 n = bundles.export(store, args.path, args.kind, statuses)
                 print(f"wrote {n} patterns to {args.path}")
             else:
-                report = bundles.import_bundle(store, args.path, _now(), keep_status=args.keep_status)
-                print(
-                    f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-                    f"duplicates skipped {len(report.duplicates)}"
+                from factorops.tools.kernel.actor import Actor
+
+                report = bundles.import_bundle(
+                    store,
+                    args.path,
+                    _now(),
+                    Actor.cli(),
+                    keep_status=args.keep_status,
+                    replace_active=args.replace_active,
+                    dry_run=args.dry_run,
                 )
-                for d in report.duplicates:
-                    print(f"  duplicate: {d}")
+                _print_import(args.path, report)
         finally:
             store.close()
     except DomainError as exc:
         raise CliError(exc.message) from None
     return 0
+
+
+_VERBS = {
+    "add": "add",
+    "update": "update",
+    "revise": "revision",
+    "replace": "replace",
+    "proposed": "already proposed",
+    "duplicate": "duplicate",
+}
+
+
+def _print_import(path: Path, report: ImportReport) -> None:
+    """The plan first (every change, what it changes), then what was done."""
+    from factorops.tools.patterns.records import one_line
+
+    changing = [i for i in report.plan if i.action != "unchanged"]
+    print(f"plan for {path.name}: {len(changing)} to look at, {len(report.plan) - len(changing)} unchanged")
+    for i in changing:
+        what = "; ".join(i.changes)
+        title = one_line(i.title, 80)
+        if i.action == "revise":
+            line = f"candidate {i.id} proposes a change to active {i.target}: {what}"
+        elif i.action == "replace":
+            line = f"active {i.id} replaced, stays active: {what}"
+        elif i.action == "proposed":
+            line = f"{i.id} already proposes this change to {i.target}, waiting for a person"
+        elif i.action == "duplicate":
+            line = f"{i.id} skipped: same as {i.target} ({title})"
+        elif i.action == "update":
+            line = f"{i.id} ({i.status}) updated: {what}"
+        else:
+            line = f"{i.id} as {i.status}: {title}"
+        print(f"  {_VERBS[i.action]:<16} {line}")
+    if report.dry_run:
+        print("dry run: nothing written")
+        return
+    print(
+        f"added {len(report.added)}, updated {len(report.updated)}, candidate revisions "
+        f"{len(report.revisions)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
+        f"duplicates skipped {len(report.duplicates)}"
+        + (f" (commit {report.commit[:12]})" if report.commit else "")
+    )
+    if report.revisions:
+        print("  a person reviews each revision (`factorops patterns show ID`) and promotes it to apply it")

@@ -16,7 +16,7 @@ from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.patterns import mining as pattern_mining
 from factorops.tools.patterns import records as patterns
 
-from .registration import add_async_tool, add_sync_tool, thread_progress
+from .registration import actor_for, add_async_tool, add_sync_tool, thread_progress
 from .runtime import Runtime
 
 
@@ -35,8 +35,9 @@ async def _record(
 ) -> patterns.PatternRecordResult:
     store = await runtime.store(ctx)
     now = runtime.now()
+    actor = actor_for(ctx)  # an assistant: it proposes, a person decides
     result: patterns.PatternRecordResult = await anyio.to_thread.run_sync(
-        lambda: patterns.record(store, inp, now)
+        lambda: patterns.record(store, inp, now, actor)
     )
     await _notify(ctx)
     return result
@@ -58,7 +59,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         app,
         runtime,
         "pattern_record",
-        "Record a candidate pattern, anti-pattern or guardrail, or update one by id. A person promotes it.",
+        "Record a candidate pattern, anti-pattern or guardrail, or update a candidate by id. A change to "
+        "an active one becomes a candidate revision. A person promotes candidates.",
         patterns.PatternRecordInput,
         patterns.PatternRecordResult,
         _record,

@@ -173,7 +173,7 @@ def build(
     def promote(request: Request, form: dict[str, Any], person: str) -> Response:
         pid = request.path_params["pid"]
         try:
-            patterns.set_status(store, pid, "active", now(), by=person)
+            patterns.set_status(store, pid, "active", now(), Actor.dashboard(person))
         except DomainError as exc:
             return _back(f"/patterns/{pid}", exc.message)
         return _back(f"/patterns/{pid}", "promoted")

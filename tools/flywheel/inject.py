@@ -21,6 +21,7 @@ from factorops.store.components import Component, Migration
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.guardrails import starters as starter_guardrails
+from factorops.tools.kernel.actor import Actor, require_person
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.patterns import records as patterns
@@ -194,21 +195,78 @@ def starter_id(tags: list[str]) -> str:
     return f"starter-{slug}"
 
 
-def install_starter(store: Store, now: datetime) -> list[str]:
-    """Install (or re-activate) the starter guardrails as active patterns; one commit. Idempotent."""
-    todo: list[Pattern] = []
-    for cand in starter_guardrails.starter_guardrails():
-        pid = starter_id(cand.tags)
-        path = store.ledger.path / f"patterns/{pid}.md"
-        if path.exists():
-            current = patterns.get(store, pid)
-            if current.status == "active":
+class StarterReport(CompactModel):
+    """What `starter install` did, rule by rule."""
+
+    installed: list[str] = Field(default_factory=list)  # were missing
+    reactivated: list[str] = Field(default_factory=list)  # were retired
+    restored: list[str] = Field(
+        default_factory=list
+    )  # differed from the shipped rule; no person changed them
+    kept: list[str] = Field(default_factory=list)  # "ID (changed by WHO)": a person's change stays
+    commit: str | None = None
+
+    @property
+    def changed(self) -> list[str]:
+        return [*self.installed, *self.reactivated, *self.restored]
+
+
+def install_starters(store: Store, now: datetime, actor: Actor | None = None) -> StarterReport:
+    """Install the starter guardrails as active patterns, against the latest state; one commit.
+
+    With a person (`factorops starter install`): also re-activate retired ones and restore any whose
+    content differs from the shipped rule, unless a person changed it (its `changed_by`), which is
+    kept and reported. Without an actor (a new project's first use) only missing rules are installed.
+    Idempotent.
+    """
+    if actor is not None:
+        require_person(actor, "install or restore the starter guardrails")
+    shipped = starter_guardrails.starter_guardrails()
+    reports: list[StarterReport] = []
+
+    def decide() -> patterns.Plan:
+        rep = StarterReport()
+        todo: list[Pattern] = []
+        for cand in shipped:
+            pid = starter_id(cand.tags)
+            if not (store.ledger.path / f"patterns/{pid}.md").exists():
+                todo.append(Pattern(**cand.model_dump(), id=pid, status="active", created=now, updated=now))
+                rep.installed.append(pid)
                 continue
-            todo.append(current.model_copy(update={"status": "active", "updated": now}))
-        else:
-            todo.append(Pattern(**cand.model_dump(), id=pid, status="active", created=now, updated=now))
-    patterns.save_many(store, todo, f"guardrails: install {len(todo)} starter guardrails", {"Factor": "XI"})
-    return [p.id for p in todo]
+            if actor is None:
+                continue
+            current = patterns.get(store, pid)
+            update: dict[str, object] = {}
+            if not patterns.same_content(current, cand):
+                by = current.changed_by
+                if by is not None and by.is_person:
+                    rep.kept.append(f"{pid} (changed by {patterns.one_line(by.label)})")
+                else:
+                    update.update(cand.model_dump(include=set(patterns.CONTENT_FIELDS)))
+                    update["changed_by"] = None
+                    rep.restored.append(pid)
+            if current.status != "active":
+                update["status"] = "active"
+                rep.reactivated.append(pid)
+            if update:
+                todo.append(Pattern.model_validate({**current.model_dump(), **update, "updated": now}))
+        reports[:] = [rep]
+        return patterns.Plan(
+            kind=",".join(p.id for p in todo),
+            message=f"guardrails: starter guardrails: {len(rep.installed)} installed, "
+            f"{len(rep.reactivated)} re-activated, {len(rep.restored)} restored to the shipped rule",
+            write=todo,
+        )
+
+    commit, _ = patterns.apply_latest(store, decide, {"Factor": "XI"}, actor)
+    report = reports[0]
+    report.commit = commit
+    return report
+
+
+def install_starter(store: Store, now: datetime, actor: Actor | None = None) -> list[str]:
+    """`install_starters`, answering only which rules it wrote."""
+    return install_starters(store, now, actor).changed
 
 
 def remove_starter(store: Store, now: datetime) -> list[str]:

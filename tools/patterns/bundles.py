@@ -6,6 +6,12 @@ must open, every member must be a regular file under `patterns/` with a safe nam
 size, the manifest must list exactly the members with matching hashes, and every pattern must
 parse and validate. Only then is anything written, in one ledger commit, so a bad bundle changes
 nothing. Imported patterns arrive as candidates (a person promotes them) unless told otherwise.
+
+Importing never silently weakens an active rule: a bundle member that changes the content of an
+active pattern here arrives as a candidate *revision* of it (a person promotes it), unless the person
+importing says `replace_active`. The import is planned first (`plan`: what it would add, update,
+propose or replace, and what each change is), against the latest state under the ledger lock, and a
+dry run stops there.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ import re
 import tarfile
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from factorops import __version__
 from factorops.store.store import Store
+from factorops.tools.kernel.actor import Actor, require_person
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
 
@@ -34,15 +42,32 @@ MAX_MEMBER_BYTES = 256 * 1024
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 _MEMBER = re.compile(r"patterns/[A-Za-z0-9_.-]{1,64}\.md")
-_LOCAL_FIELDS = ("status", "created", "updated", "times_used", "times_helped")
+_LOCAL_FIELDS = ("status", "created", "updated", "times_used", "times_helped", "changed_by")
+
+Action = Literal["add", "update", "revise", "replace", "unchanged", "proposed", "duplicate"]
+
+
+class PlanItem(CompactModel):
+    """One bundle member and what importing it does here."""
+
+    action: Action
+    id: str  # the bundle member's id (for "revise": the new candidate revision's id)
+    title: str
+    target: str | None = None  # the local pattern it concerns (revise, replace, proposed, duplicate)
+    status: str | None = None  # the status it has here after the import
+    changes: list[str] = []  # what changes, in words ("rule.effect: block -> warn")
 
 
 class ImportReport(CompactModel):
+    plan: list[PlanItem] = []
     added: list[str] = []
-    updated: list[str] = []
+    updated: list[str] = []  # candidates (or retired patterns) updated in place
+    revisions: list[str] = []  # "NEW (revises ACTIVE)": changes to active patterns, as candidates
+    replaced: list[str] = []  # active patterns replaced in place (replace_active)
     unchanged: list[str] = []
     duplicates: list[str] = []
     commit: str | None = None
+    dry_run: bool = False
 
 
 def export(
@@ -156,46 +181,154 @@ def verify(path: Path) -> list[Pattern]:
     return out
 
 
-def import_bundle(store: Store, path: Path, now: datetime, keep_status: bool = False) -> ImportReport:
+def import_bundle(
+    store: Store,
+    path: Path,
+    now: datetime,
+    actor: Actor | None = None,
+    keep_status: bool = False,
+    *,
+    replace_active: bool = False,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Verify the bundle, plan the import against the latest state, and (unless `dry_run`) write it
+    in one commit. `actor` is who imports (None: an unnamed assistant); keeping the bundle's
+    'active' (`keep_status`) and replacing active patterns (`replace_active`) are a person's calls."""
+    actor = actor or Actor.assistant(None)
+    if keep_status:
+        require_person(actor, "import patterns as active", "keep_status")
+    if replace_active:
+        require_person(actor, "replace active patterns with a bundle's", "replace_active")
     incoming = verify(path)
-    report = ImportReport()
-    taken: list[tuple[frozenset[str], str, str]] = []  # (title words, kind, id) added by this import
+    report = ImportReport(dry_run=dry_run)
+
+    def decide() -> patterns.Plan:
+        items, to_write = _plan(store, incoming, now, actor, keep_status, replace_active)
+        report.plan = items
+        return patterns.Plan(
+            kind=",".join(f"{i.action}:{i.target or i.id}" for i in items),
+            message=f"bundle: import {len(to_write)} patterns from {patterns.one_line(path.name, 80)} "
+            f"(by {patterns.one_line(actor.label)})",
+            write=to_write,
+        )
+
+    if dry_run:
+        decide()
+    else:
+        report.commit, _ = patterns.apply_latest(store, decide, {"Factor": "XII"}, actor)
+    for item in report.plan:
+        if item.action == "add":
+            report.added.append(item.id)
+        elif item.action == "update":
+            report.updated.append(item.id)
+        elif item.action == "revise":
+            report.revisions.append(f"{item.id} (revises {item.target})")
+        elif item.action == "replace":
+            report.replaced.append(item.id)
+        elif item.action in ("unchanged", "proposed"):
+            report.unchanged.append(item.target or item.id)
+        else:
+            report.duplicates.append(f"{item.id} (same as {item.target})")
+    return report
+
+
+def _plan(
+    store: Store,
+    incoming: list[Pattern],
+    now: datetime,
+    actor: Actor,
+    keep_status: bool,
+    replace_active: bool,
+) -> tuple[list[PlanItem], list[Pattern]]:
+    """What importing `incoming` does to the project as it is now (run under the ledger lock)."""
+    items: list[PlanItem] = []
     to_write: list[Pattern] = []
+    taken: list[tuple[frozenset[str], str, str]] = []  # (title words, kind, id) added by this import
     for p in incoming:
+        # Whoever imports brings the content; the bundle's own history is the other project's.
+        p = p.model_copy(update={"changed_by": actor})
         if not keep_status and p.status == "active":
             p = p.model_copy(update={"status": "candidate"})
-        local_path = store.ledger.path / f"patterns/{p.id}.md"
-        if local_path.is_file():
-            local = pattern_markdown.parse(local_path.read_text(), p.id)
+        if p.revises is not None and not (store.ledger.path / f"patterns/{p.revises}.md").is_file():
+            p = p.model_copy(update={"revises": None})  # it revises something this project lacks
+        if (store.ledger.path / f"patterns/{p.id}.md").is_file():
+            local = patterns.get(store, p.id)
             # The bundle brings content; the lifecycle (status, when it was made, how it was used)
             # is this project's. Same content is unchanged even if the two were made at other times
             # (the starter rules of two projects installed on different days).
             theirs = p.model_copy(update={k: getattr(local, k) for k in _LOCAL_FIELDS})
             if pattern_markdown.render(theirs) == pattern_markdown.render(local):
-                report.unchanged.append(p.id)
+                items.append(PlanItem(action="unchanged", id=p.id, title=p.title, status=local.status))
                 continue
-            to_write.append(theirs.model_copy(update={"updated": now}))
-            report.updated.append(p.id)
+            theirs = theirs.model_copy(update={"updated": now})
+            changes = patterns.content_changes(local, theirs)
+            if local.status != "active" or not changes:
+                # A candidate (or a retired pattern) takes the bundle's content; an active one takes
+                # only evidence and counters-free fields that change no behaviour.
+                if changes:
+                    theirs = theirs.model_copy(update={"changed_by": actor})
+                else:
+                    theirs = theirs.model_copy(update={"changed_by": local.changed_by})
+                to_write.append(theirs)
+                items.append(
+                    PlanItem(
+                        action="update",
+                        id=p.id,
+                        title=p.title,
+                        status=local.status,
+                        changes=changes or ["evidence or confidence"],
+                    )
+                )
+            elif replace_active:
+                to_write.append(theirs.model_copy(update={"changed_by": actor}))
+                items.append(
+                    PlanItem(
+                        action="replace",
+                        id=p.id,
+                        title=p.title,
+                        target=p.id,
+                        status="active",
+                        changes=changes,
+                    )
+                )
+            else:
+                waiting = next(
+                    (r for r in patterns.open_revisions(store, local.id) if patterns.same_content(r, theirs)),
+                    None,
+                )
+                if waiting is not None:
+                    items.append(
+                        PlanItem(
+                            action="proposed",
+                            id=waiting.id,
+                            title=p.title,
+                            target=local.id,
+                            status="candidate",
+                            changes=changes,
+                        )
+                    )
+                    continue
+                rev = patterns.revision(local, theirs, now, actor)
+                to_write.append(rev)
+                items.append(
+                    PlanItem(
+                        action="revise",
+                        id=rev.id,
+                        title=p.title,
+                        target=local.id,
+                        status="candidate",
+                        changes=changes,
+                    )
+                )
             continue
         words = patterns.title_words(p.title)
         dup = patterns.find_duplicate(store, p.title, p.kind) or next(
             (i for w, k, i in taken if k == p.kind and patterns.similar(w, words)), None
         )
         if dup is not None:
-            report.duplicates.append(f"{p.id} (same as {dup})")
+            items.append(PlanItem(action="duplicate", id=p.id, title=p.title, target=dup))
             continue
         taken.append((words, p.kind, p.id))
         to_write.append(p)
-        report.added.append(p.id)
-    if to_write:
-        files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in to_write}
-
-        def index(db: object, sha: str) -> None:
-            for p in to_write:
-                patterns.upsert(db, p, sha)  # type: ignore[arg-type]
-
-        sha, _ = store.write(
-            files, f"bundle: import {len(to_write)} patterns from {path.name}", {"Factor": "XII"}, index
-        )
-        report.commit = sha
-    return report
+        items.append(PlanItem(action="add", id=p.id, title=p.title, status=p.status))
+    return items, to_write

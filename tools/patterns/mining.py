@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from factorops.store.store import Store
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.ids import new_id
 from factorops.tools.kernel.redact import redact
 
 from . import git_mining
-from . import markdown as pattern_markdown
 from . import records as patterns
 from .model import Evidence, Pattern, PatternCandidate
 
@@ -222,7 +222,12 @@ def _save_failures(db: sqlite_utils.Database, failed: dict[str, list[str]]) -> N
 def merge_candidates(
     store: Store, found: list[PatternCandidate], now: datetime
 ) -> tuple[list[Pattern], list[MinedItem]]:
-    """Patterns to write (new, or existing ones with new evidence) and what to report."""
+    """Patterns to write (new, or existing ones with new evidence) and what to report.
+
+    Reads the stored patterns: call it against the latest state (`merge_and_write` does, under the
+    ledger lock). A finding adds evidence (and confidence) to a pattern already stored; it never
+    changes a status, and widens the scope of candidates only (an active pattern's reach is a
+    person's decision)."""
     pending: dict[str, Pattern] = {}  # id -> pattern to write, in first-seen order
     seen: list[tuple[frozenset[str], str, str]] = []  # (title words, kind, id) written this run
     merged_ids: set[str] = set()
@@ -245,11 +250,12 @@ def merge_candidates(
         if pid not in pending:
             merged_ids.add(pid)
             seen.append((patterns.title_words(old.title), old.kind, pid))
+        widen = old.status == "candidate"
         pending[pid] = old.model_copy(
             update={
                 "evidence": evidence,
                 "confidence": round(min(0.95, max(old.confidence, cand.confidence) + 0.05), 2),
-                "scope": list(dict.fromkeys(old.scope + cand.scope))[:50],
+                "scope": list(dict.fromkeys(old.scope + cand.scope))[:50] if widen else old.scope,
                 "updated": now,
             }
         )
@@ -257,6 +263,32 @@ def merge_candidates(
         MinedItem(id=p.id, title=p.title, kind=p.kind, merged=p.id in merged_ids) for p in pending.values()
     ]
     return list(pending.values()), items
+
+
+def merge_and_write(
+    store: Store,
+    found: list[PatternCandidate],
+    now: datetime,
+    message: str,
+    actor: Actor | None = None,
+    also: Callable[[sqlite_utils.Database], None] | None = None,
+) -> tuple[str | None, list[MinedItem]]:
+    """Merge `found` into the stored patterns and write them in one commit, against the latest state
+    under the ledger lock, so evidence another process added meanwhile is kept, not overwritten.
+    `also(db)` runs in the same index transaction (mining cursors); not at all when nothing is new."""
+    items: list[list[MinedItem]] = [[]]
+
+    def decide() -> patterns.Plan:
+        to_write, items[0] = merge_candidates(store, found, now)
+        new = sum(1 for i in items[0] if not i.merged)
+        return patterns.Plan(
+            kind=",".join(sorted(i.id if i.merged else "new" for i in items[0])),
+            message=f"{message}: {new} new, {len(to_write) - new} merged",
+            write=to_write,
+        )
+
+    commit, _ = patterns.apply_latest(store, decide, {"Factor": "IX"}, actor, also)
+    return commit, items[0]
 
 
 # -- the operation -----------------------------------------------------------------------------------
@@ -302,11 +334,8 @@ def mine(
         )
         found += cands
     report(todo + 1, total, f"merging {len(found)} findings")
-    to_write, result.candidates = merge_candidates(store, found, now)
 
-    def index(db: sqlite_utils.Database, sha: str | None) -> None:
-        for p in to_write:
-            patterns.upsert(db, p, sha or "")
+    def index(db: sqlite_utils.Database) -> None:
         if stats is not None:
             if restart:
                 db.execute("UPDATE mining_files SET changes = 0, recent_fixes = '[]', last_shas = '[]'")
@@ -318,17 +347,9 @@ def mine(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [SESSION_CURSOR, session_cursor]
                 )
 
-    if to_write:
-        new = sum(1 for i in result.candidates if not i.merged)
-        files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in to_write}
-        result.commit, _ = store.write(
-            files,
-            f"patterns: mined {new} new, {len(to_write) - new} merged",
-            {"Factor": "IX"},
-            index,
-        )
-    else:
+    result.commit, result.candidates = merge_and_write(store, found, now, "patterns: mined", also=index)
+    if result.commit is None:
         with store.index.transaction() as db:
-            index(db, None)
+            index(db)
     report(total, total, f"{len(result.candidates)} candidates")
     return result

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from factorops.tools.kernel.actor import Actor
+
 PatternKind = Literal["pattern", "anti-pattern", "guardrail"]
 PatternStatus = Literal["candidate", "active", "retired"]
 GuardrailEffect = Literal["warn", "block"]
@@ -60,6 +62,12 @@ class Pattern(PatternCandidate):
 
     id: str
     status: PatternStatus = "candidate"
+    # A candidate that proposes a change to another (active or retired) pattern: promoting it puts
+    # its content into that pattern, which keeps its id and becomes active; the revision is retired.
+    revises: str | None = Field(default=None, max_length=64)
+    # Who last changed the content (not the status): a person's change to a starter guardrail is
+    # kept by `starter install`, anything else is restored to the shipped rule.
+    changed_by: Actor | None = None
     times_used: int = 0
     times_helped: int = 0
     created: datetime

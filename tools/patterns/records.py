@@ -1,15 +1,22 @@
 """Patterns, anti-patterns and guardrails (Factors IX, XI): record, index, search, promote.
 
 Each pattern is one Markdown file in the ledger (`patterns/<id>.md`) and one commit per change;
-SQLite indexes it with FTS5 (BM25 ranking, snippets). An assistant may record candidates and update
-them; only a person promotes a candidate to active or retires it (CLI, approvals), because a
-pattern that is active is injected into future sessions and guardrails may block actions.
+SQLite indexes it with FTS5 (BM25 ranking, snippets).
+
+Authority: every change takes an `Actor`. An assistant may record candidates and update them; a
+change it proposes to an active (or retired) pattern becomes a new candidate *revision* (its own id,
+`revises: <that id>`), because an active pattern is injected into future sessions and an active
+guardrail blocks actions. Only a person promotes or retires (CLI, dashboard); promoting a revision
+puts its content into the pattern it revises, which keeps its id and is active, and retires the
+revision, in one commit. Every read-modify-write runs in `Store.write_checked`, against the latest
+state under the ledger lock, so a person's decision is never overwritten by a concurrent update.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -25,6 +32,7 @@ from pydantic import (
 
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
+from factorops.tools.kernel.actor import Actor, require_person
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.kernel.ids import new_id
@@ -122,6 +130,8 @@ class PatternRecordResult(CompactModel):
     status: PatternStatus
     created: bool
     commit: str
+    revises: str | None = None  # this candidate proposes a change to that (active or retired) pattern
+    note: str | None = None
 
 
 class PatternHit(CompactModel):
@@ -191,12 +201,13 @@ def upsert(db: sqlite_utils.Database, p: Pattern, sha: str) -> None:
         p.created.isoformat(),
         p.updated.isoformat(),
         sha,
+        p.revises,
     ]
     if row is None:
         db.execute(
             """INSERT INTO patterns (title, kind, status, problem, solution, tags, scope, confidence,
-               times_used, times_helped, evidence, rule, source, created, updated, commit_sha, id)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               times_used, times_helped, evidence, rule, source, created, updated, commit_sha, revises,
+               id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [*values, p.id],
         )
         rowid = db.execute("SELECT rowid FROM patterns WHERE id = ?", [p.id]).fetchone()[0]
@@ -205,7 +216,7 @@ def upsert(db: sqlite_utils.Database, p: Pattern, sha: str) -> None:
         db.execute(
             """UPDATE patterns SET title=?, kind=?, status=?, problem=?, solution=?, tags=?, scope=?,
                confidence=?, times_used=?, times_helped=?, evidence=?, rule=?, source=?, created=?,
-               updated=?, commit_sha=? WHERE id=?""",
+               updated=?, commit_sha=?, revises=? WHERE id=?""",
             [*values, p.id],
         )
         db.execute("DELETE FROM patterns_fts WHERE rowid = ?", [rowid])
@@ -308,6 +319,15 @@ COMPONENT = Component(
                 FROM patterns;
             """,
         ),
+        # Revisions: a candidate that proposes a change to another pattern names it. Nothing stored
+        # before revisions existed is one, so NULL is right for every existing row.
+        Migration(
+            "patterns-005",
+            """
+            ALTER TABLE patterns ADD COLUMN revises TEXT;
+            CREATE INDEX patterns_revises ON patterns (revises) WHERE revises IS NOT NULL;
+            """,
+        ),
     ),
     kinds=(RecordKind("pattern", r"patterns/[^/]+\.md", _index),),
     ledger_tables=("patterns_fts", "patterns"),
@@ -337,11 +357,13 @@ def list_patterns(
     if kind:
         where.append("kind = ?")
         args.append(kind)
-    sql = "SELECT id, title, kind, status, confidence, times_used, times_helped, updated FROM patterns"
+    sql = (
+        "SELECT id, title, kind, status, confidence, times_used, times_helped, updated, revises FROM patterns"
+    )
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY updated DESC LIMIT ?"
-    cols = ["id", "title", "kind", "status", "confidence", "times_used", "times_helped", "updated"]
+    cols = ["id", "title", "kind", "status", "confidence", "times_used", "times_helped", "updated", "revises"]
     return [dict(zip(cols, r, strict=True)) for r in store.db.execute(sql, [*args, limit]).fetchall()]
 
 
@@ -362,8 +384,11 @@ def _evidence(refs: list[str]) -> Evidence:
     return ev
 
 
-def save_many(store: Store, ps: list[Pattern], message: str, trailers: dict[str, str]) -> str | None:
-    """Write several patterns as one ledger commit (an import, a mining run, a flywheel update)."""
+def save_many(
+    store: Store, ps: list[Pattern], message: str, trailers: dict[str, str], actor: Actor | None = None
+) -> str | None:
+    """Write several patterns as one ledger commit, as they are (no read-modify-write: for new
+    patterns, or callers that already hold the latest state)."""
     if not ps:
         return None
     files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in ps}
@@ -372,18 +397,33 @@ def save_many(store: Store, ps: list[Pattern], message: str, trailers: dict[str,
         for p in ps:
             upsert(db, p, sha)
 
-    sha, _ = store.write(files, message, trailers, index)
+    sha, _ = store.write(files, message, _with_actor(trailers, actor), index)
     return sha
 
 
-def save(store: Store, p: Pattern, message: str, session: str | None = None) -> str:
+def save(
+    store: Store, p: Pattern, message: str, session: str | None = None, actor: Actor | None = None
+) -> str:
     path = f"patterns/{p.id}.md"
     data = pattern_markdown.render(p).encode()
     trailers = {"Pattern": p.id, "Factor": "XI" if p.kind == "guardrail" else "IX"}
     if session:
         trailers["Session"] = session
-    sha, _ = store.write({path: data}, message, trailers, lambda db, sha: upsert(db, p, sha))
+    sha, _ = store.write(
+        {path: data}, message, _with_actor(trailers, actor), lambda db, sha: upsert(db, p, sha)
+    )
     return sha
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """`text` fit for a commit message or trailer: control characters (a newline would forge a
+    trailer) shown as escapes, and bounded."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _with_actor(trailers: dict[str, str], actor: Actor | None) -> dict[str, str]:
+    return {**trailers, "Actor": one_line(actor.label)} if actor is not None else trailers
 
 
 def regex_problem(pattern: str) -> str | None:
@@ -424,8 +464,148 @@ def _rule(inp: PatternRecordInput) -> GuardrailRule | None:
     return GuardrailRule(effect=inp.effect, command_regex=inp.match, path_globs=list(inp.scope))
 
 
-def record(store: Store, inp: PatternRecordInput, now: datetime) -> PatternRecordResult:
-    """Create a candidate, or update one by id. Never changes the status: promotion is a person's call."""
+# -- read-modify-write against the latest state ----------------------------------------------------
+
+
+class _Changed(Exception):
+    """The state moved between choosing the commit message and taking the lock: decide again."""
+
+
+class Plan(CompactModel):
+    """What one change writes: decided against the latest state, under the ledger lock."""
+
+    kind: str  # what kind of change, so a plan decided again under the lock can be compared
+    message: str
+    write: list[Pattern] = Field(default_factory=list)
+
+
+def apply_latest(
+    store: Store,
+    decide: Callable[[], Plan],
+    trailers: dict[str, str],
+    actor: Actor | None = None,
+    also: Callable[[sqlite_utils.Database], None] | None = None,
+) -> tuple[str | None, Plan]:
+    """Run `decide()` against the latest state under the ledger lock and commit what it plans.
+
+    `decide` reads the patterns it changes itself (`get`) and raises a DomainError to refuse. It runs
+    once before the lock to choose the commit message, and again under the lock; if the two plans
+    differ in kind (say a person promoted the pattern in between), it starts over. A plan with
+    nothing to write commits nothing: (None, plan). `also(db)` runs in the index transaction.
+    """
+    for _ in range(20):
+        first = decide()
+        if not first.write:
+            return None, first
+        chosen: list[Plan] = []
+
+        def files(
+            _db: sqlite_utils.Database, first: Plan = first, chosen: list[Plan] = chosen
+        ) -> dict[str, bytes]:
+            plan = decide()
+            if plan.kind != first.kind or not plan.write:
+                raise _Changed
+            chosen[:] = [plan]
+            return {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in plan.write}
+
+        def index(db: sqlite_utils.Database, sha: str, chosen: list[Plan] = chosen) -> None:
+            for p in chosen[0].write:
+                upsert(db, p, sha)
+            if also is not None:
+                also(db)
+
+        try:
+            sha, _ = store.write_checked(files, first.message, _with_actor(trailers, actor), index)
+        except _Changed:
+            continue
+        return sha, chosen[0]
+    raise DomainError("id", "the pattern kept changing while this change was prepared; try again")
+
+
+# -- content ---------------------------------------------------------------------------------------
+
+# What a pattern says and does; status, counters, evidence and dates are not content.
+CONTENT_FIELDS = ("title", "kind", "problem", "solution", "tags", "scope", "rule")
+
+
+def same_content(a: PatternCandidate, b: PatternCandidate) -> bool:
+    keys = set(CONTENT_FIELDS)
+    return a.model_dump(include=keys) == b.model_dump(include=keys)
+
+
+def content_changes(old: PatternCandidate, new: PatternCandidate) -> list[str]:
+    """What `new` changes in `old`, in words a person can review ("rule.effect: block -> warn")."""
+    out: list[str] = []
+    for key in ("title", "kind", "problem", "solution", "tags", "scope"):
+        a, b = getattr(old, key), getattr(new, key)
+        if a != b:
+            out.append(f"{key}: {a} -> {b}" if key == "kind" else f"{key} changed")
+    ra = old.rule.model_dump() if old.rule else {}
+    rb = new.rule.model_dump() if new.rule else {}
+    if ra != rb:
+        if not ra or not rb:
+            out.append("rule removed" if ra else "rule added")
+        for key in sorted(set(ra) & set(rb)):
+            if ra[key] != rb[key]:
+                out.append(
+                    f"rule.effect: {ra[key]} -> {rb[key]}" if key == "effect" else f"rule.{key} changed"
+                )
+    return out
+
+
+def _merged(old: Pattern, fields: PatternCandidate, now: datetime, actor: Actor) -> Pattern:
+    """`old` with the recorded fields: every field given replaces the stored one, evidence adds up,
+    a guardrail's rule stays unless a new one is given."""
+    return Pattern.model_validate(
+        {
+            **old.model_dump(),
+            **fields.model_dump(),
+            "source": old.source,
+            "updated": now,
+            "evidence": merge_evidence(old.evidence, fields.evidence).model_dump(),
+            "rule": rule.model_dump() if (rule := fields.rule or old.rule) is not None else None,
+            "changed_by": actor.model_dump(),
+        }
+    )
+
+
+def revision(target: Pattern, proposed: Pattern, now: datetime, actor: Actor) -> Pattern:
+    """A new candidate proposing `proposed`'s content for `target` (which a person then promotes)."""
+    return Pattern.model_validate(
+        {
+            **proposed.model_dump(),
+            "id": new_id("pat", now),
+            "status": "candidate",
+            "revises": target.id,
+            "times_used": 0,
+            "times_helped": 0,
+            "created": now,
+            "updated": now,
+            "changed_by": actor.model_dump(),
+        }
+    )
+
+
+def open_revisions(store: Store, pattern_id: str) -> list[Pattern]:
+    """The candidates proposing a change to `pattern_id`, oldest first."""
+    rows = store.db.execute(
+        "SELECT id FROM patterns WHERE revises = ? AND status = 'candidate' ORDER BY created, id",
+        [pattern_id],
+    ).fetchall()
+    return [get(store, str(r[0])) for r in rows]
+
+
+def record(
+    store: Store, inp: PatternRecordInput, now: datetime, actor: Actor | None = None
+) -> PatternRecordResult:
+    """Create a candidate, or change one by id; never changes a status (promotion is a person's call).
+
+    `actor` is who records (None: an unnamed assistant, the least authority). An assistant updates
+    candidates in place; its change to an active or retired pattern becomes a new candidate revision
+    a person promotes, except that evidence alone is added in place (it changes no behaviour). A
+    person may change an active pattern's content in place; it stays active.
+    """
+    actor = actor or Actor.assistant(None)
     fields = PatternCandidate(
         title=inp.title,
         kind=inp.kind,
@@ -436,29 +616,61 @@ def record(store: Store, inp: PatternRecordInput, now: datetime) -> PatternRecor
         confidence=inp.confidence,
         evidence=_evidence(inp.evidence),
         rule=_rule(inp),
-        source="assistant",
+        source="assistant" if not actor.is_person else "manual",
     )
     if inp.id is None:
         p = Pattern(
-            **fields.model_dump(), id=new_id("pat", now), status="candidate", created=now, updated=now
-        )
-        sha = save(store, p, f"pattern: record candidate {p.title[:60]}")
-        return PatternRecordResult(id=p.id, status=p.status, created=True, commit=sha)
-    old = get(store, inp.id)
-    if old.status == "retired":
-        raise DomainError("id", f"pattern {inp.id} is retired; record a new one instead")
-    merged = Pattern(
-        **{
-            **old.model_dump(),
             **fields.model_dump(),
-            "source": old.source,
-            "updated": now,
-            "evidence": merge_evidence(old.evidence, fields.evidence),
-            "rule": fields.rule or old.rule,
-        }
-    )
-    sha = save(store, merged, f"pattern: update {old.id}")
-    return PatternRecordResult(id=merged.id, status=merged.status, created=False, commit=sha)
+            id=new_id("pat", now),
+            status="candidate",
+            created=now,
+            updated=now,
+            changed_by=actor,
+        )
+        sha = save(store, p, f"pattern: record candidate {one_line(p.title, 60)}", actor=actor)
+        return PatternRecordResult(id=p.id, status=p.status, created=True, commit=sha)
+    pid = inp.id
+    who = one_line(actor.label)
+
+    def decide() -> Plan:
+        old = get(store, pid)
+        merged = _merged(old, fields, now, actor)
+        if old.status == "candidate" or (actor.is_person and old.status == "active"):
+            return Plan(kind="update", message=f"pattern: update {pid} (by {who})", write=[merged])
+        if same_content(merged, old):
+            if old.status == "retired":
+                raise DomainError("id", f"pattern {pid} is retired; record a new one instead")
+            evidence = merge_evidence(old.evidence, fields.evidence)
+            if evidence == old.evidence:
+                return Plan(kind="unchanged", message="")
+            # Evidence changes no behaviour: it is added to the active pattern in place.
+            again = old.model_copy(update={"evidence": evidence, "updated": now})
+            return Plan(kind="evidence", message=f"pattern: evidence for {pid} (by {who})", write=[again])
+        if old.status == "retired" and actor.is_person:
+            raise DomainError("id", f"pattern {pid} is retired; record a new one instead")
+        return Plan(
+            kind="revise",
+            message=f"pattern: propose a revision of {old.status} {pid} (by {who})",
+            write=[revision(old, merged, now, actor)],
+        )
+
+    pre = get(store, pid)
+    trailers = {"Pattern": pid, "Factor": "XI" if pre.kind == "guardrail" else "IX"}
+    commit, plan = apply_latest(store, decide, trailers, actor)
+    if commit is None:
+        return PatternRecordResult(
+            id=pid, status=pre.status, created=False, commit=store.ledger.head(), note="nothing changed"
+        )
+    p = plan.write[0]
+    if plan.kind == "revise":
+        note = (
+            f"{pid} is {get(store, pid).status}, so an assistant cannot change it: your change is the "
+            f"candidate revision {p.id}, which a person may promote (`factorops patterns promote {p.id}`)"
+        )
+        return PatternRecordResult(
+            id=p.id, status=p.status, created=True, commit=commit, revises=pid, note=note
+        )
+    return PatternRecordResult(id=p.id, status=p.status, created=False, commit=commit, revises=p.revises)
 
 
 def merge_evidence(a: Evidence, b: Evidence) -> Evidence:
@@ -471,16 +683,78 @@ def merge_evidence(a: Evidence, b: Evidence) -> Evidence:
     )
 
 
-def set_status(store: Store, pattern_id: str, status: PatternStatus, now: datetime, by: str) -> Pattern:
-    """Promote or retire: a person's decision (CLI, dashboard, approval), never an assistant's."""
-    p = get(store, pattern_id)
-    if p.status == status:
-        raise DomainError("id", f"pattern {pattern_id} is already {status}")
-    if status == "active" and p.status == "retired":
-        raise DomainError("id", f"pattern {pattern_id} is retired; record it again to revive it")
-    p = p.model_copy(update={"status": status, "updated": now})
-    save(store, p, f"pattern: {status} {pattern_id} (by {by})")
-    return p
+def set_status(
+    store: Store,
+    pattern_id: str,
+    status: PatternStatus,
+    now: datetime,
+    actor: Actor | str | None = None,
+    *,
+    by: str | None = None,
+) -> Pattern:
+    """Promote or retire: a person's decision (CLI, dashboard), never an assistant's.
+
+    Decided against the latest state under the ledger lock, so a concurrent update can neither undo
+    it nor be lost. Promoting a revision puts its content into the pattern it revises (which keeps
+    its id, becomes active and names the person as its last changer) and retires the revision, in
+    one commit. `by` (a name instead of an actor) is the older spelling for in-process callers: a
+    person of that name.
+    """
+    if isinstance(actor, str):
+        actor, by = None, actor
+    if actor is None:
+        if by is None:
+            raise DomainError("actor", "say who decides: set_status needs an actor")
+        actor = Actor(kind="person", via="cli", name=by[:200])
+    decider: Actor = actor
+    require_person(decider, "promote or retire a pattern")
+    who = one_line(decider.label)
+
+    def decide() -> Plan:
+        p = get(store, pattern_id)
+        if p.status == status:
+            raise DomainError("id", f"pattern {pattern_id} is already {status}")
+        if status == "active" and p.revises is not None:
+            if p.status == "retired":
+                raise DomainError(
+                    "id",
+                    f"{pattern_id} is a revision that was retired (applied or declined); it cannot be promoted",
+                )
+            try:
+                target = get(store, p.revises)
+            except NotFound:
+                raise DomainError(
+                    "id", f"{pattern_id} revises {p.revises}, which is not in this project; record it anew"
+                ) from None
+            applied = Pattern.model_validate(
+                {
+                    **target.model_dump(),
+                    **p.model_dump(include=set(CONTENT_FIELDS)),
+                    "evidence": merge_evidence(target.evidence, p.evidence).model_dump(),
+                    "status": "active",
+                    "updated": now,
+                    "changed_by": decider.model_dump(),
+                }
+            )
+            done = p.model_copy(update={"status": "retired", "updated": now})
+            return Plan(
+                kind="apply",
+                message=f"pattern: promote revision {pattern_id}: its content replaces {target.id}, "
+                f"which is active (by {who})",
+                write=[applied, done],
+            )
+        if status == "active" and p.status == "retired":
+            raise DomainError("id", f"pattern {pattern_id} is retired; record it again to revive it")
+        return Plan(
+            kind=status,
+            message=f"pattern: {status} {pattern_id} (by {who})",
+            write=[p.model_copy(update={"status": status, "updated": now})],
+        )
+
+    pre = get(store, pattern_id)
+    trailers = {"Pattern": pattern_id, "Factor": "XI" if pre.kind == "guardrail" else "IX"}
+    _, plan = apply_latest(store, decide, trailers, decider)
+    return plan.write[0]
 
 
 # -- near-duplicates ---------------------------------------------------------------------------
