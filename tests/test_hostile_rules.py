@@ -100,3 +100,42 @@ def test_bundle_verify_refuses_a_header_bomb_in_bounded_memory(tmp_path: Path, c
     assert "Traceback" not in r.stderr, r.stderr
     out = r.stderr + r.stdout
     assert "bundle" in out and needle in out, out
+
+
+def test_starter_install_restores_pre_re2_starter_regexes(tmp_path: Path) -> None:
+    """A project initialised before the switch keeps lookaround starter regexes (RE2 cannot run
+    them); `factorops starter install` puts the shipped RE2 text back."""
+    import json
+    import os
+
+    from .conftest import GIT_ENV
+    from .starter_cases import ORIGINAL
+
+    root = tmp_path / "old"
+    root.mkdir()
+    git(root, "init", "-q")
+    assert _cli("init", "--project", str(root)).returncode == 0
+    ledger = root / ".agentops" / "ledger"
+    slug = "git-clean-force"
+    p = ledger / "patterns" / f"starter-{slug}.md"
+    lines = p.read_text().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("rule: "):
+            rule = json.loads(line[len("rule: ") :])
+            rule["command_regex"] = ORIGINAL[slug]
+            lines[i] = "rule: " + json.dumps(rule) + "\n"
+    p.write_text("".join(lines))
+    subprocess.run(
+        ["git", "commit", "-qam", "a starter rule as written before RE2"],
+        cwd=ledger,
+        check=True,
+        env={**os.environ, **GIT_ENV},
+    )
+    assert _cli("rebuild", "--project", str(root)).returncode == 0
+    shown = _cli("patterns", "show", f"starter-{slug}", "--project", str(root))
+    assert "(?!" in shown.stdout, shown.stdout  # the old lookaround text is what the project holds
+    r = _cli("starter", "install", "--project", str(root))
+    assert r.returncode == 0, r.stderr
+    assert f"restored starter-{slug}" in r.stdout, r.stdout
+    shown = _cli("patterns", "show", f"starter-{slug}", "--project", str(root))
+    assert "(?!" not in shown.stdout and "(?=" not in shown.stdout, shown.stdout
