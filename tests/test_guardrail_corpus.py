@@ -16,6 +16,7 @@ from mcp import Client
 from factorops.server.mcp.runtime import Runtime
 from factorops.tools.flywheel.inject import install_starters
 from factorops.tools.guardrails.starters import starter_rule
+from factorops.tools.patterns import records as patterns
 
 from .conftest import Clock, git
 from .test_shell import (
@@ -134,15 +135,21 @@ async def test_force_push_corpus_through_guardrail_check(
     client: Client, runtime: Runtime, clock: Clock, project: Path
 ) -> None:
     await starters(runtime, clock)
-    missed, false_pos = [], []
+    missed, known, false_pos = [], [], []
     for case in FORCE_CATCH:
         on_branch(project, case.current)
-        if (await check(client, case.cmd))["decision"] != "block" and not case.known_miss:
-            missed.append(case.cmd)
+        if (await check(client, case.cmd))["decision"] != "block":
+            (known if case.known_miss else missed).append(case.cmd)
     for case in FORCE_HARMLESS:
         on_branch(project, case.current)
         if (await check(client, case.cmd))["decision"] == "block":
             false_pos.append(case.cmd)
+    caught = len(FORCE_CATCH) - len(missed) - len(known)
+    print(
+        f"\nguardrail_check on the force-push corpus: catch {caught}/{len(FORCE_CATCH)} "
+        f"({caught / len(FORCE_CATCH):.1%}), false positives {len(false_pos)}/{len(FORCE_HARMLESS)} "
+        f"({len(false_pos) / len(FORCE_HARMLESS):.1%}); known misses {known}"
+    )
     assert not missed, missed
     assert not false_pos, false_pos
 
@@ -196,3 +203,19 @@ async def test_quoted_text_is_data_not_a_command(client: Client, runtime: Runtim
         "git commit -m 'never run git reset --hard'",
     ):
         assert (await check(client, cmd))["decision"] == "allow", cmd
+
+
+async def test_existing_projects_get_the_checks_of_their_starter_rules(
+    client: Client, runtime: Runtime, clock: Clock
+) -> None:
+    # A project whose starter rules were stored before rules could name a check (regex only).
+    store = await runtime.store(None)
+    install_starters(store, clock())
+    old = patterns.get(store, "starter-force-push-default-branch")
+    assert old.rule is not None and old.rule.check == "force_push"
+    regex_only = old.model_copy(update={"rule": old.rule.model_copy(update={"check": None})})
+    patterns.save_many(store, [regex_only], "guardrails: an old starter rule", {"Factor": "XI"})
+    assert patterns.get(store, "starter-force-push-default-branch").rule.check is None  # type: ignore[union-attr]
+    # The old regex does not know --mirror; the shipped check does, and reaches the stored rule.
+    got = await check(client, "git push --mirror origin")
+    assert got["decision"] == "block", got

@@ -23,6 +23,7 @@ from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
 
 from .checks import CheckContext
 from .match import GuardrailMatcher
+from .starters import shipped_checks
 
 Decision = Literal["allow", "warn", "block"]
 VERSION_KEY = "patterns_version"
@@ -92,13 +93,28 @@ def matcher(store: Store) -> GuardrailMatcher:
         "WHERE kind = 'guardrail' AND status = 'active' AND rule IS NOT NULL ORDER BY id"
     ).fetchall()
     guards = [
-        _Guard(id=pid, title=title, solution=solution, rule=GuardrailRule.model_validate(json.loads(rule)))
+        _Guard(id=pid, title=title, solution=solution, rule=_with_shipped_check(pid, json.loads(rule)))
         for pid, title, solution, rule in rows
     ]
     compiled = GuardrailMatcher(guards)
     with _cache_lock:
         _cache[key] = (version, compiled)
     return compiled
+
+
+def _with_shipped_check(pid: str, stored: dict[str, object]) -> GuardrailRule:
+    """A stored starter rule written before rules could name a check gets the shipped rule's check.
+
+    Projects created earlier keep their starter guardrails in the ledger with regexes only; reading
+    the check from the shipped rule (by the starter id) brings the shell-aware checks to them
+    without rewriting the ledger. A rule that already names a check keeps its own.
+    """
+    rule = GuardrailRule.model_validate(stored)
+    if rule.check is None and pid.startswith("starter-"):
+        shipped = shipped_checks().get(pid)
+        if shipped is not None:
+            rule = rule.model_copy(update={"check": shipped})
+    return rule
 
 
 def check(store: Store, inp: GuardrailCheckInput, now: datetime) -> GuardrailCheckResult:

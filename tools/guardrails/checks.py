@@ -294,10 +294,16 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+_KEYWORD_RE: dict[str, re.Pattern[str]] = {
+    name: re.compile(
+        "|".join(r"(?<![\w-])" + re.escape(k) + r"(?![\w-])" if k[0].isalnum() else re.escape(k) for k in kws)
+    )
+    for name, kws in KEYWORDS.items()
+}
+
+
 def keyword_in(name: str, text: str) -> str | None:
     """The first fail-closed keyword of check `name` that occurs as a word in `text`, or None."""
-    low = text.lower()
-    for kw in KEYWORDS.get(name, ()):
-        if re.search(r"(?<![\w-])" + re.escape(kw) + r"(?![\w-])", low) if kw[0].isalnum() else kw in low:
-            return kw
-    return None
+    pattern = _KEYWORD_RE.get(name)
+    m = pattern.search(text.lower()) if pattern is not None else None
+    return m.group(0) if m else None

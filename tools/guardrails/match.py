@@ -21,7 +21,8 @@ cannot state (a force-push to the default branch, whatever it is called in this 
 Fail closed: when the command cannot be understood (nested too deep, too long, an unknown value
 in a command word...), a rule whose keywords occur in the raw text (a check's keywords, or the
 literals a command regex needs; with no literals, the regex on the raw text) matches with its own
-effect and the reason, instead of allowing silently. When no command is given, the action text is
+effect and the reason, instead of allowing silently (only a warning when the analysis merely ran
+out of time, so that a busy machine never turns a harmless command into a block). When no command is given, the action text is
 read as the command. Paths alone are a valid check: they meet the rules that have path globs.
 
 A regex that RE2 refuses, or an unknown check, disables its rule and is listed in
@@ -52,6 +53,7 @@ MAX_PATHS = 200
 # Whitespace inside one argument (`grep "rm -rf /"`) is shown as a no-break space, which RE2's
 # `\s` does not match: a rule cannot read one quoted argument as several words.
 _SPACE = re.compile(r"\s")
+_UNSURE = "the command could not be read the way the shell would"
 # ... except for programs whose arguments are code they run (SQL given to a database client, a
 # remote command given to ssh): there a rule such as `drop\s+table` must still see the words.
 _RUNS_ITS_ARGUMENTS = frozenset(
@@ -191,6 +193,10 @@ class GuardrailMatcher:
                 if hit is None:
                     continue
                 reasons.append(f"touches {hit}")
+            if view.timed_out and any(w.startswith(_UNSURE) for w in reasons):
+                # Ran out of time: a busy machine must not turn a command into a block, so a rule
+                # matched only for that reason warns (never allows silently).
+                effect = "warn"
             why = "; ".join(reasons) + (f". {r.advice}" if r.advice else "")
             hits.append(GuardrailHit(id=r.id, title=r.title, effect=effect, why=why))
         return decide(hits)
@@ -228,11 +234,12 @@ class _View:
             self._canon_low = "\n".join(texts).lower()
         return self._canon
 
+    @property
+    def timed_out(self) -> bool:
+        return self._n is not None and not self._n.understood and "ran out of time" in (self._n.reason or "")
+
     def _unsure(self, what: str) -> str:
-        return (
-            f"the command could not be read the way the shell would ({self.n.reason}) "
-            f"and it mentions {what!r}, so it is treated as matching"
-        )
+        return f"{_UNSURE} ({self.n.reason}) and it mentions {what!r}, so it is treated as matching"
 
     def search(self, r: _Compiled) -> str | None:
         assert r.command is not None

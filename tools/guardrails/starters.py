@@ -67,6 +67,17 @@ def starter_guardrails() -> list[PatternCandidate]:
     return [p.model_copy(deep=True) for p in _load()]
 
 
+@lru_cache(maxsize=1)
+def shipped_checks() -> dict[str, str]:
+    """Stored starter id (`starter-<slug>`) -> the built-in command check its shipped rule names."""
+    out: dict[str, str] = {}
+    for p in _load():
+        slug = next(t.split(":", 1)[1] for t in p.tags if t.startswith("starter:"))
+        if p.rule is not None and p.rule.check:
+            out[f"starter-{slug}"] = p.rule.check
+    return out
+
+
 def starter_rule(slug: str) -> PatternCandidate:
     """One starter rule by its slug (the `starter:<slug>` tag)."""
     tag = f"starter:{slug}"
