@@ -10,7 +10,9 @@ removed, variables substituted, wrappers unwrapped) and answers with a short rea
 (a `git push` or `git branch` is present), once per `guardrail_check` call:
 the default branch is `git symbolic-ref refs/remotes/origin/HEAD`, else whichever one of `main`
 and `master` exists locally, else `init.defaultBranch`, else `main`; the current branch is
-`git branch --show-current` (None when detached or unknown).
+`git branch --show-current` (None when detached or unknown). They are read from the files of the
+git directory (`HEAD`, the `origin/HEAD` symref, loose or packed branch refs) when it is found,
+with git itself as the fallback: a subprocess per check would cost more than the whole match.
 
 `KEYWORDS` are the words whose presence in the raw text makes a command that could not be
 understood (`understood=False`) fail closed for that check.
@@ -23,6 +25,7 @@ import re
 import subprocess
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 
 from . import shell
 from .shell import Normalised
@@ -64,6 +67,55 @@ class CheckContext:
         return out if done.returncode == 0 and out else None
 
     @cached_property
+    def _git_dir(self) -> Path | None:
+        """The repository's git directory, found by reading files (no subprocess), or None."""
+        if not self._read_git or self.project_root is None:
+            return None
+        here = Path(self.project_root)
+        for d in (here, *here.parents):
+            dot = d / ".git"
+            try:
+                if dot.is_dir():
+                    return dot
+                if dot.is_file():
+                    text = dot.read_text(encoding="utf-8", errors="replace").strip()
+                    if text.startswith("gitdir:"):
+                        gd = Path(text.removeprefix("gitdir:").strip())
+                        return gd if gd.is_absolute() else (d / gd)
+                    return None
+            except OSError:
+                return None
+        return None
+
+    def _symref(self, name: str) -> str | None:
+        """The target of a symbolic ref file (`HEAD`, `refs/remotes/origin/HEAD`), read directly."""
+        gd = self._git_dir
+        if gd is None:
+            return None
+        try:
+            text = (gd / name).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            return None
+        return text.removeprefix("ref:").strip() if text.startswith("ref:") else None
+
+    def _has_branch(self, branch: str) -> bool:
+        gd = self._git_dir
+        if gd is None:
+            return False
+        common = gd
+        try:
+            if (gd / "commondir").is_file():
+                common = gd / (gd / "commondir").read_text(encoding="utf-8").strip()
+            if (common / "refs/heads" / branch).is_file():
+                return True
+            packed = common / "packed-refs"
+            if packed.is_file():
+                return f" refs/heads/{branch}\n" in packed.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        return False
+
+    @cached_property
     def default_branches(self) -> tuple[str, ...]:
         """The default branch; both `main` and `master` when there is no repository to ask."""
         if self._default:
@@ -76,12 +128,20 @@ class CheckContext:
     def default_branch(self) -> str:
         if self._default:
             return self._default
-        head = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
-        if head and head.startswith("refs/remotes/origin/"):
-            return head.removeprefix("refs/remotes/origin/")
-        local = [
-            b for b in ("main", "master") if self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{b}")
-        ]
+        if self._git_dir is not None:  # the common case, read from files: no subprocess
+            origin = self._symref("refs/remotes/origin/HEAD")
+            if origin and origin.startswith("refs/remotes/origin/"):
+                return origin.removeprefix("refs/remotes/origin/")
+            local = [b for b in ("main", "master") if self._has_branch(b)]
+        else:
+            head = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+            if head and head.startswith("refs/remotes/origin/"):
+                return head.removeprefix("refs/remotes/origin/")
+            local = [
+                b
+                for b in ("main", "master")
+                if self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{b}")
+            ]
         if len(local) == 1:
             return local[0]
         return self._git("config", "--get", "init.defaultBranch") or "main"
@@ -90,6 +150,9 @@ class CheckContext:
     def current_branch(self) -> str | None:
         if self._current is not None:
             return self._current
+        if self._git_dir is not None:
+            head = self._symref("HEAD")
+            return head.removeprefix("refs/heads/") if head and head.startswith("refs/heads/") else None
         return self._git("branch", "--show-current")
 
 
@@ -302,8 +365,10 @@ _KEYWORD_RE: dict[str, re.Pattern[str]] = {
 }
 
 
-def keyword_in(name: str, text: str) -> str | None:
-    """The first fail-closed keyword of check `name` that occurs as a word in `text`, or None."""
+def keyword_in(name: str, low: str) -> str | None:
+    """The first fail-closed keyword of check `name` that occurs as a word in `low` (lower-case)."""
     pattern = _KEYWORD_RE.get(name)
-    m = pattern.search(text.lower()) if pattern is not None else None
+    if pattern is None or not any(k in low for k in KEYWORDS[name]):
+        return None
+    m = pattern.search(low)
     return m.group(0) if m else None

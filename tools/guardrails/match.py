@@ -262,7 +262,7 @@ class _View:
         if name not in self._checked:
             why = CHECKS[name](self.n, ctx)
             if why is None and not self.n.understood:
-                word = keyword_in(name, self.raw)
+                word = keyword_in(name, self.raw_low)
                 if word is not None:
                     why = self._unsure(word)
             self._checked[name] = why
