@@ -333,3 +333,22 @@ async def test_every_tool_states_its_behaviour_hints(client: Client) -> None:
             stated = (True, False, True, a.open_world_hint)
         if name in EXPECTED_HINTS:
             assert stated == EXPECTED_HINTS[name], (name, stated)
+
+
+def test_dashboard_shows_alternatives_rollback_and_notes(store: Any, clock: Clock) -> None:
+    from starlette.testclient import TestClient
+
+    from factorops.server.web.app import build
+
+    token = "dashboard-test-token-0123456789"
+    a = approvals.create(store, approvals.ApprovalRequestInput(**CRITICAL), clock())  # type: ignore[arg-type]
+    st = approvals.elicited(
+        store, a.id, "accept", True, Actor.elicitation("Claude Desktop", "http"), "ok", clock()
+    )
+    assert st.status == "pending"
+    web = TestClient(build(store, token, now=clock, by="dashboard:tester"), base_url="http://127.0.0.1:8766")
+    web.get(f"/?token={token}")
+    page = web.get("/approvals").text
+    assert "alternatives considered: migrate in place (slower)" in page
+    assert "rollback: restore last night&#x27;s backup" in page
+    assert "note by person via Claude Desktop (elicitation over http, client name unverified)" in page

@@ -6,6 +6,7 @@ record is escaped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
@@ -61,6 +62,15 @@ def approvals(pending: Sequence[Row], recent: Sequence[Row], csrf: Csrf) -> str:
             f'<p><strong class="action">{_shown(r["action"])}</strong></p>'
             f'<p class="muted">{_shown(r["rationale"])}</p>'
             + (f'<pre class="details">{_shown(r.get("details"))}</pre>' if r.get("details") else "")
+            + "".join(
+                f'<p class="muted">{label}: {_shown(r.get(key))}</p>'
+                for label, key in (("alternatives considered", "alternatives"), ("rollback", "rollback"))
+                if r.get(key)
+            )
+            + "".join(
+                f'<p class="muted">note by {_shown(n.get("by"))}: {_shown(n.get("note"))}</p>'
+                for n in json.loads(str(r.get("notes") or "[]"))
+            )
             + (
                 f'<p class="muted">session <code>{_shown(r.get("session_id"))}</code></p>'
                 if r.get("session_id")
