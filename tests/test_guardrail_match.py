@@ -179,3 +179,11 @@ def test_prefilter_never_changes_the_answer() -> None:
     assert m.check("x", command="git BRANCH -D x").decision == "warn"
     assert m.check("x", command="drop DROP TABLE t").decision == "warn"
     assert m.check("x", command="git branch -d x").decision == "allow"
+
+
+def test_prose_given_as_the_action_does_not_fail_closed() -> None:
+    # Without a command the action text is read as one; prose is often not valid shell, and its
+    # words must not match for that reason alone.
+    m = GuardrailMatcher([rule("x", command_regex=r"git\s+push")])
+    assert m.check("don't git push until it's reviewed ( later").decision == "allow"
+    assert m.check(command="don't git push until it's reviewed ( later").decision == "warn"

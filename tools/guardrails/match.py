@@ -163,7 +163,9 @@ class GuardrailMatcher:
             )
         ctx = context if context is not None else CheckContext(read_git=False)
         raw = command if command and command.strip() else action
-        view = _View(raw)
+        # Fail closed only for a real command: prose read as a command ("don't push") is often
+        # not valid shell, and that must not make its words match.
+        view = _View(raw, fail_closed=bool(command and command.strip()))
         action_utf8 = encode_text(action)  # once per check
         hits: list[GuardrailHit] = []
         for r in self.rules:
@@ -205,8 +207,9 @@ class GuardrailMatcher:
 class _View:
     """One command as the shell would run it, normalised once (lazily) for all the rules of a check."""
 
-    def __init__(self, raw: str) -> None:
+    def __init__(self, raw: str, *, fail_closed: bool = True) -> None:
         self.raw = raw
+        self.fail_closed = fail_closed
         self.raw_low = raw.lower()
         self._n: Normalised | None = None
         self._canon: list[tuple[str, bytes]] | None = None
@@ -249,7 +252,7 @@ class _View:
                 found = r.command.find(utf8)
                 if found is not None:
                     return f"command matches {_show(found)!r}"
-        if not self.n.understood:
+        if self.fail_closed and not self.n.understood:
             if r.needs is not None:
                 word = next((w for w in r.needs if w in self.raw_low), None)
                 if word is not None:
@@ -261,7 +264,7 @@ class _View:
     def check(self, name: str, ctx: CheckContext) -> str | None:
         if name not in self._checked:
             why = CHECKS[name](self.n, ctx)
-            if why is None and not self.n.understood:
+            if why is None and self.fail_closed and not self.n.understood:
                 word = keyword_in(name, self.raw_low)
                 if word is not None:
                     why = self._unsure(word)
