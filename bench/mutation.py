@@ -98,9 +98,12 @@ def _candidates(node: ast.AST) -> Iterator[str]:
         yield "drop not"
     elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
         yield "swap True/False"
-    elif isinstance(node, ast.Return) and node.value is not None:
-        if not (isinstance(node.value, ast.Constant) and node.value.value is None):
-            yield "return None"
+    elif (
+        isinstance(node, ast.Return)
+        and node.value is not None
+        and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+    ):
+        yield "return None"
     if isinstance(node, ast.Raise | ast.Assign | ast.AugAssign | ast.Expr) and not (
         isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)  # a docstring
     ):
