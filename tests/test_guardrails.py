@@ -9,6 +9,7 @@ from mcp import Client
 from factorops.server.mcp.runtime import Runtime
 from factorops.store.store import Store
 from factorops.tools.guardrails import check as guardrails
+from factorops.tools.kernel.actor import Actor
 from factorops.tools.patterns import records as patterns
 
 from .conftest import Clock
@@ -109,9 +110,12 @@ async def test_cache_follows_pattern_changes(client: Client, runtime: Runtime, c
     gid = await active_guardrail(client, store, clock, title="No force push", match=r"push\s+--force")
     assert guardrails.matcher(store) is not first
     assert guardrails.check(store, check, clock()).decision == "warn"
-    # Editing the rule (still active) takes effect on the next call.
-    await ok(client, "pattern_record", {"id": gid, "title": "No force push", "kind": "guardrail",
-                                        "match": r"push\s+--force", "effect": "block"})  # fmt: skip
+    # A person editing the rule (still active) takes effect on the next call (an assistant's edit
+    # would be a candidate revision: tests/test_authority_patterns.py).
+    edit = patterns.PatternRecordInput(
+        id=gid, title="No force push", kind="guardrail", match=r"push\s+--force", effect="block"
+    )
+    patterns.record(store, edit, clock(), Actor.cli("test"))
     assert guardrails.check(store, check, clock()).decision == "block"
     patterns.set_status(store, gid, "retired", clock(), by="test")
     assert guardrails.check(store, check, clock()).decision == "allow"

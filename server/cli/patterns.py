@@ -276,10 +276,9 @@ def _print_import(path: Path, report: ImportReport) -> None:
         print("dry run: nothing written")
         return
     print(
-        f"added {len(report.added)}, updated {len(report.updated)}, candidate revisions "
-        f"{len(report.revisions)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
-        f"duplicates skipped {len(report.duplicates)}"
-        + (f" (commit {report.commit[:12]})" if report.commit else "")
+        f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+        f"duplicates skipped {len(report.duplicates)}, candidate revisions {len(report.revisions)}, "
+        f"replaced {len(report.replaced)}" + (f" (commit {report.commit[:12]})" if report.commit else "")
     )
     if report.revisions:
         print("  a person reviews each revision (`factorops patterns show ID`) and promotes it to apply it")

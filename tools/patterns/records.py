@@ -201,13 +201,12 @@ def upsert(db: sqlite_utils.Database, p: Pattern, sha: str) -> None:
         p.created.isoformat(),
         p.updated.isoformat(),
         sha,
-        p.revises,
     ]
     if row is None:
         db.execute(
             """INSERT INTO patterns (title, kind, status, problem, solution, tags, scope, confidence,
-               times_used, times_helped, evidence, rule, source, created, updated, commit_sha, revises,
-               id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               times_used, times_helped, evidence, rule, source, created, updated, commit_sha, id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [*values, p.id],
         )
         rowid = db.execute("SELECT rowid FROM patterns WHERE id = ?", [p.id]).fetchone()[0]
@@ -216,10 +215,13 @@ def upsert(db: sqlite_utils.Database, p: Pattern, sha: str) -> None:
         db.execute(
             """UPDATE patterns SET title=?, kind=?, status=?, problem=?, solution=?, tags=?, scope=?,
                confidence=?, times_used=?, times_helped=?, evidence=?, rule=?, source=?, created=?,
-               updated=?, commit_sha=?, revises=? WHERE id=?""",
+               updated=?, commit_sha=? WHERE id=?""",
             [*values, p.id],
         )
         db.execute("DELETE FROM patterns_fts WHERE rowid = ?", [rowid])
+    db.execute("DELETE FROM pattern_revisions WHERE id = ?", [p.id])
+    if p.revises is not None:
+        db.execute("INSERT INTO pattern_revisions (id, revises) VALUES (?, ?)", [p.id, p.revises])
     db.execute(
         "INSERT INTO patterns_fts (rowid, title, problem, solution, tags, evidence) VALUES (?, ?, ?, ?, ?, ?)",
         [rowid, p.title, p.problem, p.solution, " ".join(p.tags), evidence_text(p)],
@@ -319,18 +321,18 @@ COMPONENT = Component(
                 FROM patterns;
             """,
         ),
-        # Revisions: a candidate that proposes a change to another pattern names it. Nothing stored
-        # before revisions existed is one, so NULL is right for every existing row.
+        # Revisions: a candidate that proposes a change to another pattern names it (`revises`).
+        # Nothing stored before revisions existed is one, so the table starts empty.
         Migration(
             "patterns-005",
             """
-            ALTER TABLE patterns ADD COLUMN revises TEXT;
-            CREATE INDEX patterns_revises ON patterns (revises) WHERE revises IS NOT NULL;
+            CREATE TABLE IF NOT EXISTS pattern_revisions (id TEXT PRIMARY KEY, revises TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS pattern_revisions_revises ON pattern_revisions (revises);
             """,
         ),
     ),
     kinds=(RecordKind("pattern", r"patterns/[^/]+\.md", _index),),
-    ledger_tables=("patterns_fts", "patterns"),
+    ledger_tables=("patterns_fts", "patterns", "pattern_revisions"),
 )
 
 
@@ -358,7 +360,8 @@ def list_patterns(
         where.append("kind = ?")
         args.append(kind)
     sql = (
-        "SELECT id, title, kind, status, confidence, times_used, times_helped, updated, revises FROM patterns"
+        "SELECT p.id, title, kind, status, confidence, times_used, times_helped, updated, r.revises "
+        "FROM patterns p LEFT JOIN pattern_revisions r ON r.id = p.id"
     )
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -589,7 +592,8 @@ def revision(target: Pattern, proposed: Pattern, now: datetime, actor: Actor) ->
 def open_revisions(store: Store, pattern_id: str) -> list[Pattern]:
     """The candidates proposing a change to `pattern_id`, oldest first."""
     rows = store.db.execute(
-        "SELECT id FROM patterns WHERE revises = ? AND status = 'candidate' ORDER BY created, id",
+        "SELECT p.id FROM pattern_revisions r JOIN patterns p ON p.id = r.id "
+        "WHERE r.revises = ? AND p.status = 'candidate' ORDER BY p.created, p.id",
         [pattern_id],
     ).fetchall()
     return [get(store, str(r[0])) for r in rows]
