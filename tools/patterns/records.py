@@ -322,9 +322,10 @@ COMPONENT = Component(
             """,
         ),
         # Revisions: a candidate that proposes a change to another pattern names it (`revises`).
-        # Nothing stored before revisions existed is one, so the table starts empty.
+        # Nothing stored before revisions existed is one, so the table starts empty. (There is no
+        # patterns-005: for a few minutes of development it added a column, which this replaces.)
         Migration(
-            "patterns-005",
+            "patterns-006",
             """
             CREATE TABLE IF NOT EXISTS pattern_revisions (id TEXT PRIMARY KEY, revises TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS pattern_revisions_revises ON pattern_revisions (revises);
