@@ -8,8 +8,9 @@ removed, variables substituted, wrappers unwrapped) and answers with a short rea
 
 `CheckContext` supplies the facts. It reads them from git in the project only when a check asks
 (a `git push` or `git branch` is present), once per `guardrail_check` call:
-the default branch is `git symbolic-ref refs/remotes/origin/HEAD`, else whichever one of `main`
-and `master` exists locally, else `init.defaultBranch`, else `main`; the current branch is
+the default branch is `git symbolic-ref refs/remotes/origin/HEAD`; when the remote does not say,
+the one of `main` and `master` that exists locally (else `init.defaultBranch`, else `main`) AND
+`main` and `master` are all protected; the current branch is
 `git branch --show-current` (None when detached or unknown). They are read from the files of the
 git directory (`HEAD`, the `origin/HEAD` symref, loose or packed branch refs) when it is found,
 with git itself as the fallback: a subprocess per check would cost more than the whole match.
@@ -122,7 +123,21 @@ class CheckContext:
             return (self._default,)
         if not self._read_git:
             return ("main", "master")
-        return (self.default_branch,)
+        if self._origin_head is not None:
+            return (self._origin_head,)
+        # Not stated by the remote, only guessed from local branches: keep main and master
+        # protected too (the remote's default may differ from what is checked out here).
+        return tuple(dict.fromkeys((self.default_branch, "main", "master")))
+
+    @cached_property
+    def _origin_head(self) -> str | None:
+        if self._git_dir is not None:
+            origin = self._symref("refs/remotes/origin/HEAD")
+        else:
+            origin = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+        if origin and origin.startswith("refs/remotes/origin/"):
+            return origin.removeprefix("refs/remotes/origin/")
+        return None
 
     @cached_property
     def default_branch(self) -> str:
