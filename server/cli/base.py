@@ -68,13 +68,29 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
 
 
+class RedactFilter(logging.Filter):
+    """Replaces secret values in each log message before any handler writes it (a tool error may
+    quote the input that carried one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from factorops.tools.kernel.redact import redact
+
+        message = record.getMessage()
+        clean, counts = redact(message)
+        if counts:
+            record.msg, record.args = clean, None
+        return True
+
+
 def setup_logging(verbose: bool, log_dir: Path | None = None) -> None:
     root = logging.getLogger()
     root.handlers.clear()
+    redact_filter = RedactFilter()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     err = logging.StreamHandler(sys.stderr)
     err.setLevel(logging.DEBUG if verbose else logging.WARNING)
     err.setFormatter(logging.Formatter("factorops %(levelname)s %(name)s: %(message)s"))
+    err.addFilter(redact_filter)  # on the handlers: a logger's filter misses its children's records
     root.addHandler(err)
     if log_dir is not None:
         try:
@@ -83,6 +99,7 @@ def setup_logging(verbose: bool, log_dir: Path | None = None) -> None:
                 log_dir / "factorops.log", maxBytes=2_000_000, backupCount=2
             )
             fh.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+            fh.addFilter(redact_filter)
             root.addHandler(fh)
         except OSError as exc:
             logging.getLogger("factorops").warning("cannot write the log file in %s: %s", log_dir, exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,18 @@ from factorops.tools.flywheel.inject import open_project
 from factorops.tools.registry import components
 
 log = logging.getLogger("factorops.server")
+
+
+def warm_secret_detector() -> None:
+    """Load detect-secrets (~0.6 s) in a daemon thread at server start, so the first tool call that
+    redacts does not pay for it and `initialize` is not held up by it."""
+
+    def warm() -> None:
+        from factorops.tools.kernel.redact import redact
+
+        redact("password = 'warm-up-value-1234'")
+
+    threading.Thread(target=warm, name="factorops-warm-secrets", daemon=True).start()
 
 
 def utc_now() -> datetime:
@@ -64,6 +77,7 @@ class Runtime:
 
     @classmethod
     def from_env(cls, project: Path | None = None, data_dir: Path | None = None) -> Runtime:
+        warm_secret_detector()
         env_project = os.environ.get("FACTOROPS_PROJECT")
         env_data = os.environ.get("FACTOROPS_DATA_DIR")
         return cls(

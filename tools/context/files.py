@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factorops.tools.kernel.paths import PathRefused, project_file
-from factorops.tools.kernel.redact import is_secret_path
+from factorops.tools.kernel.redact import is_secret_content, is_secret_path
 
 MAX_FILE_BYTES = 1_000_000
 SKIP_DIRS = {
@@ -171,6 +171,9 @@ def _add_by_content(root: Path, listing: Listing, rel: str) -> None:
         data = full.read_bytes()
     except (OSError, ValueError):
         return  # deleted in the working tree, or not a regular file
+    if is_secret_content(data[:MAX_FILE_BYTES].decode("utf-8", errors="replace")):
+        listing.skipped[rel] = "secret file (by content)"
+        return
     listing.files.append(ProjectFile(rel, blob_id(data), st.st_size, st.st_mtime))
 
 

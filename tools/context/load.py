@@ -123,7 +123,8 @@ def ensure_index(store: Store, progress: ProgressFn | None = None) -> None:
             return None
         if b"\0" in data[:8192]:
             return None  # binary
-        return data.decode("utf-8", errors="replace")
+        text = data.decode("utf-8", errors="replace")
+        return None if secrets.is_secret_content(text) else text  # a key file, kubeconfig, tfstate
 
     def symbols_of(rel: str, text: str) -> Symbols:
         defs, refs = outline_mod.symbols(rel, text)
@@ -220,6 +221,9 @@ def load(
         row = store.db.execute("SELECT tokens, lines FROM repo_files WHERE path = ?", [path]).fetchone()
         text = _read(real)
         if text is None:
+            continue
+        if secrets.is_secret_content(text):  # a credential whatever its name: skipped whole
+            result.excluded.append(path)
             continue
         full_tokens = int(row[0]) if row else count_tokens(text)
         header_cost = 20

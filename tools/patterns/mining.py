@@ -231,7 +231,7 @@ def merge_candidates(
     pending: dict[str, Pattern] = {}  # id -> pattern to write, in first-seen order
     seen: list[tuple[frozenset[str], str, str]] = []  # (title words, kind, id) written this run
     merged_ids: set[str] = set()
-    for cand in found:
+    for cand in map(patterns.redacted, found):  # subjects, goals, learnings may quote a secret
         words = patterns.title_words(cand.title)
         pid = next((i for w, k, i in seen if k == cand.kind and patterns.similar(w, words)), None)
         if pid is None:

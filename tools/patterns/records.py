@@ -36,6 +36,7 @@ from factorops.tools.kernel.actor import Actor, require_person
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.kernel.ids import new_id
+from factorops.tools.kernel.redact import redact
 from factorops.tools.kernel.tokens import count_tokens
 
 from . import markdown as pattern_markdown
@@ -600,6 +601,21 @@ def open_revisions(store: Store, pattern_id: str) -> list[Pattern]:
     return [get(store, str(r[0])) for r in rows]
 
 
+def redacted(c: PatternCandidate) -> PatternCandidate:
+    """The candidate with secret values in its text replaced: what enters the ledger (and sync, search,
+    resources and bundles after it) never carries one, whoever proposed it (an assistant, a miner)."""
+    ev = c.evidence
+    excerpt = redact(ev.excerpt)[0][:500] if ev.excerpt else ev.excerpt
+    return c.model_copy(
+        update={
+            "title": redact(c.title)[0][:200],
+            "problem": redact(c.problem)[0][:4000],
+            "solution": redact(c.solution)[0][:4000],
+            "evidence": ev.model_copy(update={"excerpt": excerpt}) if excerpt != ev.excerpt else ev,
+        }
+    )
+
+
 def record(
     store: Store, inp: PatternRecordInput, now: datetime, actor: Actor | None = None
 ) -> PatternRecordResult:
@@ -611,17 +627,19 @@ def record(
     person may change an active pattern's content in place; it stays active.
     """
     actor = actor or Actor.assistant(None)
-    fields = PatternCandidate(
-        title=inp.title,
-        kind=inp.kind,
-        problem=inp.problem,
-        solution=inp.solution,
-        tags=inp.tags,
-        scope=inp.scope,
-        confidence=inp.confidence,
-        evidence=_evidence(inp.evidence),
-        rule=_rule(inp),
-        source="assistant" if not actor.is_person else "manual",
+    fields = redacted(
+        PatternCandidate(
+            title=inp.title,
+            kind=inp.kind,
+            problem=inp.problem,
+            solution=inp.solution,
+            tags=inp.tags,
+            scope=inp.scope,
+            confidence=inp.confidence,
+            evidence=_evidence(inp.evidence),
+            rule=_rule(inp),
+            source="assistant" if not actor.is_person else "manual",
+        )
     )
     if inp.id is None:
         p = Pattern(

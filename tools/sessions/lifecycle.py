@@ -25,6 +25,7 @@ from factorops.tools.guardrails import starters as starter_guardrails
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.kernel.ids import new_id
+from factorops.tools.kernel.redact import redact
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -287,15 +288,20 @@ def _row(store: Store, session_id: str) -> dict[str, object]:
     return dict(zip(cols, row, strict=True))
 
 
+def _clean(text: str) -> str:
+    return redact(text)[0]
+
+
 def start(store: Store, inp: SessionStartInput, now: datetime) -> SessionStartResult:
     briefing = _latest_open(store, now)
     sid = new_id("ses", now)
     month = now.astimezone(UTC).strftime("%Y-%m")
-    rec = {"id": sid, "goal": inp.goal, "tags": inp.tags, "started_at": _iso(now)}
+    goal = _clean(inp.goal)  # what enters the ledger (and sync, resume, resources) holds no secret
+    rec = {"id": sid, "goal": goal, "tags": inp.tags, "started_at": _iso(now)}
     path = f"sessions/{month}/{sid}/session.json"
     sha, _ = store.write(
         {path: _dump(rec)},
-        f"session: start {sid}\n\n{inp.goal}",
+        f"session: start {sid}\n\n{goal}",
         {"Session": sid, "Factor": "VI"},
         lambda db, sha: _index_session(db, path, _dump(rec), sha),
     )
@@ -321,10 +327,10 @@ def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointR
     rec = {
         "id": cid,
         "session_id": inp.session_id,
-        "summary": inp.summary,
-        "next_steps": inp.next_steps,
-        "decisions": inp.decisions,
-        "open_questions": inp.open_questions,
+        "summary": _clean(inp.summary),
+        "next_steps": [_clean(s) for s in inp.next_steps],
+        "decisions": [_clean(s) for s in inp.decisions],
+        "open_questions": [_clean(s) for s in inp.open_questions],
         "files_touched": inp.files_touched,
         "created_at": _iso(now),
     }
@@ -342,7 +348,7 @@ def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointR
         _open_row(store, inp.session_id)
         return {path: data}
 
-    first_line = inp.summary.splitlines()[0][:72]
+    first_line = str(rec["summary"]).splitlines()[0][:72]
     sha, seq = store.write_checked(
         prepare,
         f"checkpoint: {first_line}",
@@ -381,7 +387,7 @@ def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
         rec: dict[str, object] = {
             "session_id": inp.session_id,
             "outcome": inp.outcome,
-            "learnings": inp.learnings,
+            "learnings": [_clean(s) for s in inp.learnings],
             "ended_at": _iso(now),
         }
         if warnings:
