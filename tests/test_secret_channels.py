@@ -166,3 +166,22 @@ async def test_a_secret_file_is_not_loaded(
     assert "deploy.py" in str(ranked)  # the load ran and found the neighbour
     assert marker not in str(ranked), ranked
     assert rel in ranked.get("excluded", []) or rel not in str(ranked)
+
+
+@pytest.mark.parametrize(("name", "text", "secret"), SHAPES, ids=IDS)
+def test_a_secret_in_a_log_message_is_redacted(tmp_path: Path, name: str, text: str, secret: str) -> None:
+    """The logging set-up `factorops serve` uses, in a child process: stderr and the log file."""
+    code = (
+        "import logging, sys\n"
+        "from pathlib import Path\n"
+        "from factorops.server.cli.base import setup_logging\n"
+        "setup_logging(False, Path(sys.argv[1]))\n"
+        "logging.getLogger('factorops.tools.example').warning('tool failed on input %s', sys.argv[2])\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path), text], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    written = r.stderr + (tmp_path / "factorops.log").read_text()
+    assert "tool failed on input" in written and "REDACTED" in written, written
+    assert secret not in written, f"{name} leaked"
