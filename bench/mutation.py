@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=float, default=300, help="seconds per test run (a hang counts as killed)"
     )
     ap.add_argument("--only", type=int, action="append", help="run only mutant number N (repeatable)")
+    ap.add_argument("--tests", nargs="+", help="run these test files instead of the configured ones")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = ap.parse_args(argv)
     names = args.modules or list(TARGETS)
@@ -258,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name} #{n} line {m.line} {m.kind}")
         return 0
     signal.signal(signal.SIGTERM, _sigterm)
+    if args.tests:
+        for name in names:
+            TARGETS[name] = Target(TARGETS[name].path, tuple(args.tests), TARGETS[name].scope)
     results = {
         name: run_target(name, TARGETS[name], args.timeout, set(args.only) if args.only else None)
         for name in names

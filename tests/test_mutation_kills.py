@@ -64,8 +64,9 @@ def test_resolve_inside_refuses_a_sibling_with_the_root_as_prefix(root: Path) ->
 
 def test_resolve_inside_names_a_symlink_loop(root: Path) -> None:
     os.symlink(root / "loop", root / "loop")
-    with pytest.raises(DomainError, match="cannot be resolved"):
+    with pytest.raises(DomainError, match="cannot be resolved") as info:
         resolve_inside(root, "loop/x")
+    assert "loop" in str(info.value).lower() and "(None)" not in str(info.value)
 
 
 # ---- path containment: project_file ---------------------------------------------------------
@@ -91,6 +92,12 @@ def test_project_file_refuses_with_reason(root: Path, rel: str, reason: str, sec
     assert info.value.reason.startswith(reason)
     assert str(info.value) == info.value.reason
     assert info.value.secret is secret
+
+
+def test_project_file_names_the_os_reason_alone(root: Path) -> None:
+    with pytest.raises(PathRefused) as info:
+        project_file(root, "missing.md")
+    assert info.value.reason == "cannot be resolved (No such file or directory)"
 
 
 def test_project_file_refuses_the_root_itself(root: Path) -> None:
