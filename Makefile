@@ -5,6 +5,7 @@
 # (PEP 668 "externally-managed-environment": Debian, Ubuntu) as well as on a plain one.
 # `make where` prints the absolute path of .venv/bin/factorops, the command MCP client configs run.
 # `make bench` runs every benchmark and prints one table of ratios.
+# `make mutation` breaks the promise-carrying modules one line at a time (slow; not part of `make test`).
 
 # The interpreter .venv/ is made from (any Python >= 3.11), and the project `make run` serves.
 PYTHON ?= python3
@@ -15,7 +16,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run install install-test where test browser lint typecheck pytest bench
+.PHONY: run install install-test where test browser lint typecheck pytest bench mutation
 
 run: install
 	$(VENV)/bin/factorops serve --project "$(PROJECT)"
@@ -85,3 +86,10 @@ pytest: install-test
 
 bench: install-test
 	$(PY) bench/run_all.py
+
+# Mutation testing (docs/testing.md): mutates tools/kernel/paths.py, server/auth_token.py,
+# tools/kernel/actor.py and server/mcp/stdio.py IN PLACE, one mutant at a time, restoring each file.
+# Slow (hours for all four); MODULES="paths actor" runs a subset.
+MODULES ?=
+mutation: install-test
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/mutation.py $(MODULES)
