@@ -13,12 +13,14 @@ import logging.handlers
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from factorops.store.datadir import DataDir
+    from factorops.store.store import Store
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
@@ -162,7 +164,7 @@ def tell_a_person_serve_waits(project: Path | None) -> None:
     )
 
 
-def open_store(args: argparse.Namespace, create: bool = False):  # type: ignore[no-untyped-def]
+def open_store(args: argparse.Namespace, create: bool = False) -> Store:
     """Open the project's store for a CLI command; refuse to create one unless asked."""
     from factorops.store.store import Store
     from factorops.tools.registry import components
@@ -172,3 +174,20 @@ def open_store(args: argparse.Namespace, create: bool = False):  # type: ignore[
         raise CliError(f"no factorops data in {dd.path}; run `{advice(dd, 'init')}` first")
     setup_logging(args.verbose, dd.log_dir if dd.path.exists() else None)
     return Store.open(dd, components())
+
+
+@contextmanager
+def opened_store(args: argparse.Namespace, *, with_field: bool = False) -> Iterator[Store]:
+    """`with opened_store(args) as store:` the project's store for one command, closed after it.
+
+    A `DomainError` raised inside becomes a `CliError` (one line, no traceback): its message, or
+    `field: message` with `with_field` (where the field names the option that was wrong)."""
+    from factorops.tools.kernel.errors import DomainError
+
+    store = open_store(args)
+    try:
+        yield store
+    except DomainError as exc:
+        raise CliError(str(exc) if with_field else exc.message) from None
+    finally:
+        store.close()

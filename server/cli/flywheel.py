@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .base import CliError, advice, command, open_store
+from .base import CliError, advice, command, opened_store
 
 
 def _now():  # type: ignore[no-untyped-def]
@@ -45,15 +45,12 @@ def starter_cmd(args: argparse.Namespace) -> int:
     from factorops.tools.flywheel import inject as flywheel
     from factorops.tools.kernel.actor import Actor
 
-    store = open_store(args)
-    try:
+    with opened_store(args) as store:
         if args.action == "remove":
             ids = flywheel.remove_starter(store, _now())
             print(f"{len(ids)} starter guardrails retired" + ("" if ids else " (nothing to do)"))
             return 0
         report = flywheel.install_starters(store, _now(), Actor.cli())
-    finally:
-        store.close()
     print(
         f"{len(report.installed)} starter guardrails installed, {len(report.reactivated)} re-activated, "
         f"{len(report.restored)} restored to the shipped rule"
@@ -86,11 +83,8 @@ def decay_cmd(args: argparse.Namespace) -> int:
 
     if args.half_life_days <= 0 or not 0 < args.threshold < 1:
         raise CliError("--half-life-days must be > 0 and --threshold between 0 and 1")
-    store = open_store(args)
-    try:
+    with opened_store(args) as store:
         props = flywheel.retirement_proposals(store, _now(), args.threshold, args.half_life_days)
-    finally:
-        store.close()
     if not props:
         print("no pattern is below the threshold")
     for d in props:
@@ -132,13 +126,11 @@ def _agents_args(p: argparse.ArgumentParser) -> None:
 )(_agents_args)
 def agents_cmd(args: argparse.Namespace) -> int:
     from factorops.tools.kernel.actor import Actor
-    from factorops.tools.kernel.errors import DomainError
     from factorops.tools.patterns import interop as agents_interop
     from factorops.tools.patterns import mining as pattern_mining
     from factorops.tools.patterns import records as patterns
 
-    store = open_store(args)
-    try:
+    with opened_store(args) as store:
         root = store.datadir.root
         if args.action == "import":
             folder = str(args.dir) if args.dir else ".agents"
@@ -159,10 +151,6 @@ def agents_cmd(args: argparse.Namespace) -> int:
             ]
             written = agents_interop.export_learnings(active, dest, _now())
             print(f"wrote {len(written)} learnings to {dest}")
-    except DomainError as exc:
-        raise CliError(exc.message) from None
-    finally:
-        store.close()
     return 0
 
 
@@ -185,16 +173,12 @@ def mine_transcripts_cmd(args: argparse.Namespace) -> int:
 
     from factorops.tools.flywheel import mining as transcript_mining
 
-    store = open_store(args)
-
     def bar(done: int, total: int, message: str) -> None:
         sys.stderr.write(f"\r{message:<50}")
         sys.stderr.flush()
 
-    try:
+    with opened_store(args) as store:
         r = transcript_mining.mine(store, _now(), args.base_dir, bar)
-    finally:
-        store.close()
     sys.stderr.write("\n")
     print(
         f"{r.files} transcripts ({r.files_changed} with new lines), {r.lines} lines read, {r.bad_lines} bad lines skipped"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .base import CliError, command, open_store
+from .base import CliError, command, opened_store
 
 if TYPE_CHECKING:
     from factorops.tools.patterns.bundles import ImportReport
@@ -65,11 +65,9 @@ def _patterns_args(p: argparse.ArgumentParser) -> None:
 )(_patterns_args)
 def patterns_cmd(args: argparse.Namespace) -> int:
     from factorops.resources import patterns as views
-    from factorops.tools.kernel.errors import DomainError
     from factorops.tools.patterns import records as patterns
 
-    store = open_store(args)
-    try:
+    with opened_store(args) as store:
         if args.action == "list":
             rows = patterns.list_patterns(store, status=args.status, kind=args.kind)
             if args.json:
@@ -93,10 +91,6 @@ def patterns_cmd(args: argparse.Namespace) -> int:
                 print(f"  (the revision {args.id} is retired; the ledger keeps both)")
             else:
                 print(f"{p.id} is now {p.status}: {title}")
-    except DomainError as exc:
-        raise CliError(exc.message) from None
-    finally:
-        store.close()
     return 0
 
 
@@ -119,10 +113,7 @@ def _mine_args(p: argparse.ArgumentParser) -> None:
 def mine_cmd(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from factorops.tools.kernel.errors import DomainError
     from factorops.tools.patterns import mining as pattern_mining
-
-    store = open_store(args)
 
     def bar(done: float, total: float, message: str) -> None:
         width = 30
@@ -130,7 +121,7 @@ def mine_cmd(args: argparse.Namespace) -> int:
         sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {message:<40}")
         sys.stderr.flush()
 
-    try:
+    with opened_store(args, with_field=True) as store:
         try:
             inp = pattern_mining.PatternsMineInput(
                 sources=args.source or ["git", "sessions"], since=args.since
@@ -139,10 +130,6 @@ def mine_cmd(args: argparse.Namespace) -> int:
             e = exc.errors(include_url=False)[0]
             raise CliError(f"--{e['loc'][0]}: {e['msg']}") from None
         result = pattern_mining.mine(store, inp, _now(), bar)
-    except DomainError as exc:
-        raise CliError(f"{exc.field}: {exc.message}") from None
-    finally:
-        store.close()
     sys.stderr.write("\n")
     print(f"read {result.commits_read} commits and {result.sessions_read} sessions")
     for c in result.candidates:
@@ -214,8 +201,7 @@ def bundle_cmd(args: argparse.Namespace) -> int:
             found = bundles.verify(args.path)
             print(f"{args.path}: ok, {len(found)} patterns")
             return 0
-        store = open_store(args)
-        try:
+        with opened_store(args) as store:
             if args.action == "export":
                 statuses = ("active", "candidate") if args.include_candidates else ("active",)
                 n = bundles.export(store, args.path, args.kind, statuses)
@@ -233,8 +219,6 @@ def bundle_cmd(args: argparse.Namespace) -> int:
                     dry_run=args.dry_run,
                 )
                 _print_import(args.path, report)
-        finally:
-            store.close()
     except DomainError as exc:
         raise CliError(exc.message) from None
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from factorops.store.datadir import DataDir
 
-from .base import CliError, _project, advice, command, open_datadir, open_store
+from .base import CliError, _project, advice, command, open_datadir, opened_store
 
 
 def add_http_args(p: argparse.ArgumentParser) -> None:
@@ -186,16 +186,10 @@ def _sync_args(p: argparse.ArgumentParser) -> None:
     "ledger's git config: pass --remote once. See docs/sync.md.",
 )(_sync_args)
 def sync_cmd(args: argparse.Namespace) -> int:
-    from factorops.tools.kernel.errors import DomainError
     from factorops.tools.sharing.sync import SyncInput, sync
 
-    store = open_store(args)
-    try:
+    with opened_store(args) as store:
         result = sync(store, SyncInput(remote=args.remote))
-    except DomainError as exc:
-        raise CliError(exc.message) from None
-    finally:
-        store.close()
     print(
         f"synced with {result.remote}: {result.fetched_commits} commit(s) in ({result.merge}), "
         f"{result.indexed} record(s) indexed, pushed"
