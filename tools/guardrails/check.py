@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -22,10 +22,9 @@ from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
 
 from .checks import CheckContext
-from .match import GuardrailMatcher
+from .match import Decision, GuardrailHit, GuardrailMatcher
 from .starters import shipped_checks
 
-Decision = Literal["allow", "warn", "block"]
 VERSION_KEY = "patterns_version"
 
 
@@ -52,16 +51,9 @@ class GuardrailCheckInput(BaseModel):
     paths: Annotated[list[str], AfterValidator(_paths)] = Field(default_factory=list)
 
 
-class GuardrailMatch(CompactModel):
-    id: str
-    title: str
-    effect: Literal["warn", "block"]
-    why: str
-
-
 class GuardrailCheckResult(CompactModel):
     decision: Decision
-    matches: list[GuardrailMatch] = Field(default_factory=list)
+    matches: list[GuardrailHit] = Field(default_factory=list)
     note: str | None = None  # e.g. that no guardrails are active, so "allow" means nothing was checked
 
 
@@ -126,8 +118,6 @@ def check(store: Store, inp: GuardrailCheckInput, now: datetime) -> GuardrailChe
     decided = compiled.check(action=inp.action, command=inp.command, paths=inp.paths, context=context)
     return GuardrailCheckResult(
         decision=decided.decision,
-        matches=[
-            GuardrailMatch(id=m.id or "", title=m.title, effect=m.effect, why=m.why) for m in decided.matches
-        ],
+        matches=decided.matches,
         note=None if compiled.rules else NONE_ACTIVE,
     )

@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.patterns.model import PatternCandidate
 from factorops.tools.patterns.rule_regex import RulePattern, RuleRegexError, compile_rule, encode_text
@@ -62,10 +63,11 @@ _RUNS_ITS_ARGUMENTS = frozenset(
 )
 
 
-class GuardrailHit(BaseModel):
-    """One rule that matched; field names follow the `guardrail_check` tool's result."""
+class GuardrailHit(CompactModel):
+    """One rule that matched, as the `guardrail_check` tool's result lists it (`id` is empty for a
+    rule that is not a stored pattern, e.g. a built-in session check)."""
 
-    id: str | None = None
+    id: str = ""
     title: str
     effect: Literal["warn", "block"]
     why: str
@@ -200,7 +202,7 @@ class GuardrailMatcher:
                 # matched only for that reason warns (never allows silently).
                 effect = "warn"
             why = "; ".join(reasons) + (f". {r.advice}" if r.advice else "")
-            hits.append(GuardrailHit(id=r.id, title=r.title, effect=effect, why=why))
+            hits.append(GuardrailHit(id=r.id or "", title=r.title, effect=effect, why=why))
         return decide(hits)
 
 
