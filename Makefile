@@ -6,6 +6,7 @@
 # `make where` prints the absolute path of .venv/bin/factorops, the command MCP client configs run.
 # `make bench` runs every benchmark and prints one table of ratios.
 # `make mutation` breaks the promise-carrying modules one line at a time (slow; not part of `make test`).
+# `make eval-context` scores context_load against aider's repo map on real histories (docs/context-eval.md).
 
 # The interpreter .venv/ is made from (any Python >= 3.11), and the project `make run` serves.
 PYTHON ?= python3
@@ -16,7 +17,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run install install-test where test browser lint typecheck pytest bench mutation
+.PHONY: run install install-test where test browser lint typecheck pytest bench mutation eval-context
 
 run: install
 	$(VENV)/bin/factorops serve --project "$(PROJECT)"
@@ -93,3 +94,13 @@ bench: install-test
 MODULES ?=
 mutation: install-test
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/mutation.py $(MODULES)
+
+# Context-loading evaluation (docs/context-eval.md): clones, worktrees, indexes and aider's own venv
+# live in EVAL_CACHE, outside the repository. EVAL_ARGS passes options (e.g. --mirror-root DIR, --tasks 10).
+EVAL_CACHE ?= $(HOME)/.cache/factorops-eval
+AIDER_VENV ?= $(EVAL_CACHE)/aider-venv
+EVAL_ARGS ?=
+eval-context: install-test
+	@test -x "$(AIDER_VENV)/bin/python" || { "$(PYTHON)" -m venv "$(AIDER_VENV)" && \
+	  "$(AIDER_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check aider-chat==0.86.2; }
+	$(PY) bench/eval_context/run.py --cache "$(EVAL_CACHE)" --aider-python "$(AIDER_VENV)/bin/python" $(EVAL_ARGS)
