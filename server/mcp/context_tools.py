@@ -9,21 +9,23 @@ from mcp.server.mcpserver import Context, MCPServer
 
 from factorops.tools.context import load as context
 from factorops.tools.metrics import report as metrics
+from factorops.tools.watch import live
 
 from .registration import add_async_tool, add_sync_tool, thread_progress
 from .runtime import Runtime
 
 
-async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -> context.ContextLoadResult:
+async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -> live.ContextLoadLive:
     store = await runtime.store(ctx)
     now = runtime.now()
     progress = thread_progress(ctx)
 
     def work() -> Any:
-        return context.load(store, inp, now, progress)
+        return live.context_load(store, inp, now, progress)
 
-    result: context.ContextLoadResult = await anyio.to_thread.run_sync(work)
-    metrics.record_context_use(store, now, inp.session_id, inp.used_tokens + result.tokens, inp.window_tokens)
+    result: live.ContextLoadLive = await anyio.to_thread.run_sync(work)
+    used = result.context.used_tokens + result.tokens
+    metrics.record_context_use(store, now, inp.session_id, used, result.context.window_tokens)
     return result
 
 
@@ -35,7 +37,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "Smallest useful context for a task under a token budget (default: total use under 40% of "
         "the window). Returns a manifest, the packed content and what was left out.",
         context.ContextLoadInput,
-        context.ContextLoadResult,
+        live.ContextLoadLive,
         _load,
         read_only=True,
     )

@@ -9,6 +9,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from factorops.resources import sessions as views
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.sessions import lifecycle as sessions
+from factorops.tools.watch import live
 
 from .registration import add_sync_tool, tool_hints
 from .runtime import Runtime
@@ -21,8 +22,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "session_start",
         "Start a tracked session for a goal; returns its id and a briefing from the last unfinished session.",
         sessions.SessionStartInput,
-        sessions.SessionStartResult,
-        sessions.start,
+        live.SessionStartLive,
+        live.session_start,
         hints=tool_hints(),
     )
     add_sync_tool(

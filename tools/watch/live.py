@@ -1,0 +1,191 @@
+"""The watch's measurements in the tools' replies: live context and spirals where the faces call.
+
+The tools below the watch (context, sessions, oversight) cannot see a transcript or the spiral
+detector, and may not import the watch; the MCP face calls these wrappers instead, so the
+orchestration lives in the domain and every face gets the same answer.
+
+Which client session is the caller's? The server is not told. The hooks record each client session
+(its transcript, its latest measured use, the factorops session it is linked to) with the time it
+was last active. Of the client sessions active within `LIVE_MAX_AGE`, the one linked to the tool's
+`session_id` is taken, else the most recently active one (with one assistant per project, the
+caller). `session_start` links that client session to the session it starts, so later calls (and
+the checkpoint saved before a compaction) find it by id.
+
+Measured against what the caller says (`context_load`'s `used_tokens`): the larger use wins. A
+model cannot see its own use, so its `used_tokens` is at best an estimate and usually the default
+0; a larger number from the caller is respected (it may know of context the transcript's last turn
+does not show yet), so the budget is never looser than either side says. The caller's
+`window_tokens`, when given, wins over the window guessed from the model's id.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from factorops.tools.context import load as context
+from factorops.tools.kernel import bands
+from factorops.tools.kernel.compact import CompactModel
+from factorops.tools.sessions import lifecycle as sessions
+
+from . import activity, transcript_usage
+from . import settings as watch_settings
+from .records import iso
+
+if TYPE_CHECKING:
+    from factorops.store.store import Store
+
+LIVE_MAX_AGE = timedelta(hours=4)  # a client session idle longer is not the caller (#18: stale)
+Source = Literal["transcript", "caller"]
+
+
+class ContextBand(CompactModel):
+    """The band of the caller's context use, and what to do about it."""
+
+    band: bands.BandName
+    percent: float
+    used_tokens: int
+    window_tokens: int
+    source: Source  # "transcript": measured by the client hooks; "caller": the tool's arguments
+    advice: str | None = None
+
+
+def band_reply(b: bands.Band, source: Source) -> ContextBand:
+    return ContextBand(
+        band=b.name,
+        percent=round(b.percent, 1),
+        used_tokens=b.used,
+        window_tokens=b.window,
+        source=source,
+        advice=b.advice or None,
+    )
+
+
+def settings_for(store: Store) -> watch_settings.WatchSettings:
+    """The project's watch thresholds (`[watch]` in the data dir's config.toml, else defaults)."""
+    return watch_settings.load(store.datadir.config_path)
+
+
+@dataclass(frozen=True)
+class ClientSession:
+    client_session: str
+    client: str
+    transcript_path: str | None
+    used_tokens: int | None
+    window: int | None
+
+
+def client_session(
+    store: Store, now: datetime, session_id: str | None = None, *, measured: bool = False
+) -> ClientSession | None:
+    """The caller's client session (see the module's docstring); `measured`: only one whose
+    context can be measured (a transcript, or a use measured before)."""
+    where = "updated_at >= ?"
+    if measured:
+        where += " AND (transcript_path IS NOT NULL OR used_tokens IS NOT NULL)"
+    rows = store.db.execute(
+        "SELECT client_session, client, transcript_path, used_tokens, window, factorops_session "
+        f"FROM watch_sessions WHERE {where} ORDER BY updated_at DESC LIMIT 100",
+        [iso(now - LIVE_MAX_AGE)],
+    ).fetchall()
+    if not rows:
+        return None
+    row = next((r for r in rows if session_id is not None and r[5] == session_id), rows[0])
+    return ClientSession(
+        str(row[0]),
+        str(row[1]),
+        row[2] or None,
+        None if row[3] is None else int(row[3]),
+        None if row[4] is None else int(row[4]),
+    )
+
+
+def measure(
+    store: Store, now: datetime, session_id: str | None, settings: watch_settings.WatchSettings
+) -> transcript_usage.Usage | None:
+    """The caller's context use now: its transcript read again (live), else the use the hooks last
+    measured; None when no client session of this project is known."""
+    cs = client_session(store, now, session_id, measured=True)
+    if cs is None:
+        return None
+    if cs.transcript_path:
+        usage = transcript_usage.measure(Path(cs.transcript_path), default_window=settings.default_window)
+        if usage is not None:
+            return usage
+    if cs.used_tokens is not None and cs.window:
+        return transcript_usage.Usage(used=cs.used_tokens, window=cs.window, model=None)
+    return None
+
+
+def band_for(store: Store, now: datetime, session_id: str | None) -> ContextBand | None:
+    settings = settings_for(store)
+    usage = measure(store, now, session_id, settings)
+    if usage is None:
+        return None
+    return band_reply(bands.classify(usage.used, usage.window, settings), "transcript")
+
+
+# -- the tools' replies ----------------------------------------------------------------------------
+
+
+class ContextLoadLive(context.ContextLoadResult):
+    context: ContextBand
+
+
+class SessionStartLive(sessions.SessionStartResult):
+    context: ContextBand | None = None
+
+
+class CheckpointLive(sessions.CheckpointResult):
+    context: ContextBand | None = None
+
+
+class ResumeLive(sessions.ResumeState):
+    context: ContextBand | None = None
+
+
+def context_load(
+    store: Store, inp: context.ContextLoadInput, now: datetime, progress: context.ProgressFn | None = None
+) -> ContextLoadLive:
+    """`context_load` with the measured context use (see the module's docstring for which wins)."""
+    settings = settings_for(store)
+    usage = measure(store, now, inp.session_id, settings)
+    source: Source = "caller"
+    used, window = inp.used_tokens, inp.window_tokens
+    if usage is not None and usage.used >= inp.used_tokens:
+        source, used = "transcript", usage.used
+        if "window_tokens" not in inp.model_fields_set:
+            window = usage.window
+    window = max(window, 1000)
+    effective = inp.model_copy(update={"used_tokens": min(used, 10_000_000), "window_tokens": window})
+    result = context.load(store, effective, now, progress)
+    band = band_reply(bands.classify(used, window, settings), source)
+    return ContextLoadLive(**dict(result), context=band)
+
+
+def session_start(store: Store, inp: sessions.SessionStartInput, now: datetime) -> SessionStartLive:
+    """`session_start`, linked to the caller's client session so its context can be measured."""
+    result = sessions.start(store, inp, now)
+    cs = client_session(store, now)
+    if cs is not None:
+        activity.link_session(store, cs.client, cs.client_session, result.session_id, now)
+    return SessionStartLive(**dict(result), context=band_for(store, now, result.session_id))
+
+
+def checkpoint(store: Store, inp: sessions.CheckpointInput, now: datetime) -> CheckpointLive:
+    result = sessions.checkpoint(store, inp, now)
+    return CheckpointLive(**dict(result), context=band_for(store, now, inp.session_id))
+
+
+def resume(store: Store, inp: sessions.SessionResumeInput, now: datetime) -> ResumeLive:
+    result = sessions.resume(store, inp, now)
+    return ResumeLive(**dict(result), context=band_for(store, now, result.session_id))
+
+
+def gate_command(argv: list[str]) -> str:
+    """A validation gate's command as the spiral detector and the breaker key it: the same text a
+    shell run of it has, so `pytest -q` typed in a shell and the gate running it are one command."""
+    return shlex.join(argv)
