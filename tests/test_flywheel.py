@@ -153,7 +153,8 @@ async def test_inject_measure_and_decay(client: Client, runtime: Runtime, clock:
         f'[[gates]]\nname = "ok"\ncommand = ["{sys.executable}", "-c", "print(1)"]\n'
     )
     await ok(client, "validation_run", {"session_id": s["session_id"]})
-    await ok(client, "session_end", {"session_id": s["session_id"], "outcome": "success"})
+    # Shown is not used: the session cites the pattern that helped (issue #18).
+    await ok(client, "session_end", {"session_id": s["session_id"], "outcome": "success", "helped": [pid]})
     after = patterns.get(store, pid)
     assert after.times_used == before.times_used + 1 and after.times_helped == before.times_helped + 1
     assert after.confidence > before.confidence

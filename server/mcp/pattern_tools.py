@@ -59,8 +59,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         app,
         runtime,
         "pattern_record",
-        "Record a candidate pattern, anti-pattern or guardrail, or update a candidate by id. A change to "
-        "an active one becomes a candidate revision. A person promotes candidates.",
+        "Record a candidate pattern, anti-pattern or guardrail, or update one by id (an active one "
+        "gets a revision). A person promotes.",
         patterns.PatternRecordInput,
         patterns.PatternRecordResult,
         _record,
@@ -79,7 +79,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         app,
         runtime,
         "patterns_mine",
-        "Mine git history and past sessions for candidate patterns (incremental).",
+        "Mine git history and sessions for candidate patterns (incremental).",
         pattern_mining.PatternsMineInput,
         pattern_mining.PatternsMineResult,
         _mine,

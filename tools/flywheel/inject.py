@@ -3,9 +3,12 @@ ones decay, and ship starter guardrails for the failure patterns everyone meets.
 
 - Inject: `session_start` and `context_load` include the top active patterns for the goal or task,
   within a small token budget, and record which were shown (SQLite only: it is a measurement).
-- Measure: at `session_end`, every pattern shown in the session counts as used; on success it also
-  counts as having helped. Its confidence moves toward 1 when it helps and down when the session
-  fails. The counters live in the pattern's ledger file, so the history is reviewable.
+- Measure: shown is not used. At `session_end` the assistant cites the patterns that helped and
+  those that hurt (`helped`, `hurt`); only a citation counts as a use and moves confidence (toward
+  1 when it helped, down when it hurt), whatever the session's outcome. Being shown (recorded in
+  `pattern_injections`, SQLite only) changes nothing in the pattern. The counters and the citing
+  session ids live in the pattern's ledger file, so the history is reviewable, and maturity
+  (`maturity.py`) rests on distinct citing sessions.
 - Decay: confidence fades with time since last use (half-life, default 30 days). Patterns whose
   faded confidence falls below a threshold are proposed for retirement; a person confirms.
 """
@@ -31,6 +34,7 @@ HALF_LIFE_DAYS = 30.0
 RETIRE_BELOW = 0.2
 INJECT_LIMIT = 3
 INJECT_BUDGET = 300
+CITATIONS_MAX = 20  # pattern ids a session may cite as helped, and as hurt
 
 COMPONENT = Component(
     name="flywheel",
@@ -59,7 +63,7 @@ class InjectedPattern(CompactModel):
 
 
 def relevant(
-    store: Store, text: str, limit: int = INJECT_LIMIT, budget: int = INJECT_BUDGET
+    store: Store, text: str, now: datetime, limit: int = INJECT_LIMIT, budget: int = INJECT_BUDGET
 ) -> list[InjectedPattern]:
     """Active patterns matching `text`, strongest first, within `budget` tokens."""
     if not text.strip():
@@ -69,7 +73,7 @@ def relevant(
         patterns.PatternsSearchInput(
             query=text[:500], status="active", limit=limit, budget_tokens=max(50, budget)
         ),
-        datetime.now(),
+        now,
     )
     out = []
     for hit in res.results:
@@ -93,36 +97,62 @@ def record_shown(
             )
 
 
-def measure(store: Store, session_id: str, outcome: str, now: datetime) -> list[str]:
-    """Credit (or debit) the patterns shown in a session that just ended; one ledger commit."""
-    ids = [
-        r[0]
-        for r in store.db.execute(
-            "SELECT pattern_id FROM pattern_injections WHERE session_id = ? ORDER BY pattern_id", [session_id]
-        ).fetchall()
-    ]
+def check_citations(store: Store, helped: list[str], hurt: list[str]) -> None:
+    """Refuse a citation of a pattern this project does not have, or one cited both ways, before
+    anything is written (the field and the id are named)."""
+    for field, ids in (("helped", helped), ("hurt", hurt)):
+        if len(ids) > CITATIONS_MAX:
+            raise DomainError(field, f"at most {CITATIONS_MAX} pattern ids (got {len(ids)})")
+    both = sorted(set(helped) & set(hurt))
+    if both:
+        raise DomainError("hurt", f"pattern {both[0]} is cited as both helped and hurt; cite it once")
+    for field, ids in (("helped", helped), ("hurt", hurt)):
+        for pid in ids:
+            try:
+                patterns.get(store, pid)
+            except DomainError:
+                raise DomainError(
+                    field,
+                    f"no pattern {pid!r} in this project; cite ids from patterns_search or the briefing",
+                ) from None
+
+
+def measure(
+    store: Store,
+    session_id: str,
+    outcome: str,
+    now: datetime,
+    helped: list[str] | tuple[str, ...] = (),
+    hurt: list[str] | tuple[str, ...] = (),
+) -> list[str]:
+    """Credit the patterns a session cited as having helped, debit those it cited as having hurt;
+    one ledger commit. Patterns only shown are not touched: retrieval is not use."""
     updated: list[Pattern] = []
-    for pid in ids:
+    for pid, good in [
+        *((x, True) for x in dict.fromkeys(helped)),
+        *((x, False) for x in dict.fromkeys(hurt)),
+    ]:
         try:
             p = patterns.get(store, pid)
         except DomainError:
             continue
-        helped = outcome == "success"
-        conf = p.confidence + (0.1 * (1 - p.confidence) if helped else -0.05 if outcome == "failed" else 0.0)
-        updated.append(
-            p.model_copy(
-                update={
-                    "times_used": p.times_used + 1,
-                    "times_helped": p.times_helped + (1 if helped else 0),
-                    "confidence": round(min(0.99, max(0.01, conf)), 4),
-                    "updated": now,
-                }
-            )
-        )
+        conf = p.confidence + (0.1 * (1 - p.confidence) if good else -0.1 * p.confidence)
+        update: dict[str, object] = {
+            "times_used": p.times_used + 1,
+            "confidence": round(min(0.99, max(0.01, conf)), 4),
+            "last_cited": now,
+            "updated": now,
+        }
+        if good and session_id not in p.helped_in:
+            update |= {"times_helped": p.times_helped + 1, "helped_in": [*p.helped_in, session_id]}
+        elif not good and session_id not in p.hurt_in:
+            update |= {"times_hurt": p.times_hurt + 1, "hurt_in": [*p.hurt_in, session_id]}
+        updated.append(p.model_copy(update=update))
     patterns.save_many(
         store,
         updated,
-        f"flywheel: {len(updated)} pattern(s) used in a {outcome} session",
+        f"flywheel: {len(updated)} pattern(s) cited by a {outcome} session "
+        f"(helped: {', '.join(helped) or '-'}; hurt: {', '.join(hurt) or '-'})",
         {"Session": session_id, "Factor": "IX"},
     )
     return [p.id for p in updated]

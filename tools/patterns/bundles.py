@@ -42,7 +42,18 @@ MAX_MEMBER_BYTES = 256 * 1024
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 _MEMBER = re.compile(r"patterns/[A-Za-z0-9_.-]{1,64}\.md")
-_LOCAL_FIELDS = ("status", "created", "updated", "times_used", "times_helped", "changed_by")
+_LOCAL_FIELDS = (
+    "status",
+    "created",
+    "updated",
+    "times_used",
+    "times_helped",
+    "times_hurt",
+    "helped_in",
+    "hurt_in",
+    "last_cited",
+    "changed_by",
+)
 
 Action = Literal["add", "update", "revise", "replace", "unchanged", "proposed", "duplicate"]
 

@@ -33,9 +33,15 @@ _FIELDS_ORDER = (
     "changed_by",
     "times_used",
     "times_helped",
+    "times_hurt",
+    "helped_in",
+    "hurt_in",
+    "last_cited",
     "created",
     "updated",
 )
+# Written only when set, so a pattern never cited reads (and hashes) as it did before citations.
+_ONLY_WHEN_SET = frozenset({"times_hurt", "helped_in", "hurt_in", "last_cited"})
 _SECTIONS = {"problem": "## Problem", "solution": "## Solution"}
 
 
@@ -48,7 +54,7 @@ def render(p: Pattern) -> str:
     lines = ["---"]
     for key in _FIELDS_ORDER:
         value = data.get(key)
-        if value is None:
+        if value is None or (key in _ONLY_WHEN_SET and value in (0, [])):
             continue
         lines.append(f"{key}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}")
     lines.append("---")

@@ -68,7 +68,13 @@ class Pattern(PatternCandidate):
     # Who last changed the content (not the status): a person's change to a starter guardrail is
     # kept by `starter install`, anything else is restored to the shipped rule.
     changed_by: Actor | None = None
+    # Usage is what sessions *cite* at `session_end` (helped / hurt), never what was merely shown:
+    # the session ids are kept (distinct, oldest first) so maturity rests on distinct sessions.
     times_used: int = 0
     times_helped: int = 0
+    times_hurt: int = 0
+    helped_in: list[str] = Field(default_factory=list)
+    hurt_in: list[str] = Field(default_factory=list)
+    last_cited: datetime | None = None
     created: datetime
     updated: datetime

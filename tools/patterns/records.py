@@ -90,6 +90,15 @@ def _range(low: int, high: int) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _unit() -> AfterValidator:
+    def check(value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError("must be between 0 and 1")
+        return value
+
+    return AfterValidator(check)
+
+
 Tag = Annotated[str, _text(50, 1)]
 Glob = Annotated[str, _text(300, 1)]
 Ref = Annotated[str, _text(200, 1)]
@@ -106,10 +115,10 @@ class PatternRecordInput(BaseModel):
     solution: Annotated[str, _text(4000), Field(description="Or the rule")] = Field(default_factory=str)
     tags: Annotated[list[Tag], _items(20)] = Field(default_factory=list)
     scope: Annotated[list[Glob], _items(50), Field(description="Path globs")] = Field(default_factory=list)
-    evidence: Annotated[list[Ref], _items(50), Field(description="Session/checkpoint ids, commits")] = Field(
+    evidence: Annotated[list[Ref], _items(50), Field(description="Session ids, commits")] = Field(
         default_factory=list
     )
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    confidence: Annotated[float, _unit()] = 0.5
     match: Annotated[str | None, _text(500, 1), Field(description="Guardrail: command regex")] = None
     effect: Literal["warn", "block"] = "warn"
 

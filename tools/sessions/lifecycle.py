@@ -87,6 +87,10 @@ class SessionEndInput(BaseModel):
         max_length=64,
         description="Approved request to claim success without a passing validation",
     )
+    # Citations: only these move a pattern's confidence and maturity (being shown does not). The
+    # bound is checked by flywheel.check_citations, not the schema: tools/list costs tokens.
+    helped: list[SessionId] = Field(default_factory=list, description="Pattern ids that helped")
+    hurt: list[SessionId] = Field(default_factory=list)
 
 
 # -- outputs ---------------------------------------------------------------------------------------
@@ -375,6 +379,7 @@ def _collisions(store: Store, inp: CheckpointInput) -> list[str]:
 
 def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
     row = _open_row(store, inp.session_id)
+    flywheel.check_citations(store, inp.helped, inp.hurt)  # before anything is written
     path = f"{row['ledger_dir']}/end.json"
     result: dict[str, object] = {}
     trailers = {"Session": inp.session_id, "Factor": "VI"}
@@ -390,6 +395,8 @@ def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
             "learnings": [_clean(s) for s in inp.learnings],
             "ended_at": _iso(now),
         }
+        if inp.helped or inp.hurt:
+            rec["cited"] = {"helped": inp.helped, "hurt": inp.hurt}
         if warnings:
             rec["override"] = {"approval_id": inp.approval_id, "warnings": warnings}
             trailers["Approval-Used"] = str(inp.approval_id)  # the ledger's record of the use
@@ -402,7 +409,7 @@ def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
         _index_end(db, path, data, sha)
 
     sha, _ = store.write_checked(prepare, f"session: end {inp.session_id} ({inp.outcome})", trailers, index)
-    flywheel.measure(store, inp.session_id, inp.outcome, now)
+    flywheel.measure(store, inp.session_id, inp.outcome, now, inp.helped, inp.hurt)
     warnings = result["warnings"]
     assert isinstance(warnings, list)
     return SessionEndResult(
