@@ -9,10 +9,16 @@ version read, the cached matcher, normalisation, every rule) with the starter gu
 hostile rules of issue #13 (`(\\w|\\w)*$`, `(a|a)*$`, `((a)*)*$`, which hung the backtracking
 engine) active, on the same inputs. Baseline: the same call on `git status`. Target (issue #13):
 p100 <= 50 ms on a 10,000-character command. The worst input is named.
+
+Both wall time and the thread's CPU time are reported: on a shared machine (2 cores, other jobs) wall
+time includes waiting for a core, CPU time is the work the check itself does. `normalise` works
+within fixed, deterministic budgets (tools/guardrails/shell.py: syntax nodes walked, tree-sitter
+operations and lexer reads, commands found), so the work is bounded whatever the load.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -45,27 +51,50 @@ def inputs() -> dict[str, str]:
     out["10,000-char command"] = (long_cmd * (10_000 // len(long_cmd) + 1))[:10_000]
     out["10,000 a"] = "a" * 10_000
     out["10,000-char force push"] = ("B=main; " * 1240 + "git push -f origin $B")[-10_000:]
+    out["2,400-stage pipeline with a force push"] = "a | " * 2400 + "git push -f origin main"
     return out
 
 
-def times_of(fn: object, texts: dict[str, str]) -> tuple[list[float], str, float]:
-    samples: list[float] = []
-    worst, worst_ms = "", 0.0
+class Times:
+    """Wall and CPU milliseconds of every sample, and the worst input by each."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self.worst_wall = ("", 0.0)
+        self.worst_cpu = ("", 0.0)
+
+    def line(self, label: str) -> str:
+        w, c = self.wall, self.cpu
+        return (
+            f"{label}: wall p50 {pct(w, 50):.2f} p95 {pct(w, 95):.2f} p100 {max(w):.2f} ms"
+            f" ({self.worst_wall[0]}); cpu p50 {pct(c, 50):.2f} p95 {pct(c, 95):.2f}"
+            f" p100 {max(c):.2f} ms ({self.worst_cpu[0]})"
+        )
+
+
+def times_of(fn: object, texts: dict[str, str]) -> Times:
+    t = Times()
     for name, text in texts.items():
         for _ in range(RUNS):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             fn(text)  # type: ignore[operator]
-            ms = (time.perf_counter() - t0) * 1000
-            samples.append(ms)
-            if ms > worst_ms:
-                worst, worst_ms = name, ms
-    return samples, worst, worst_ms
+            ms, cpu = (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
+            t.wall.append(ms)
+            t.cpu.append(cpu)
+            if ms > t.worst_wall[1]:
+                t.worst_wall = (name, ms)
+            if cpu > t.worst_cpu[1]:
+                t.worst_cpu = (name, cpu)
+    return t
 
 
 def main() -> None:
+    print("target (issue #13): guardrail_check p100 <= 50 ms on hostile 10,000-character commands")
+    print("load:", os.getloadavg())
     texts = inputs()
-    n_samples, n_worst, n_worst_ms = times_of(normalise, texts)
-    print(f"normalise: p50 {pct(n_samples, 50):.2f} ms  p100 {n_worst_ms:.2f} ms ({n_worst})")
+    n = times_of(normalise, texts)
+    print(n.line("normalise, hostile inputs"))
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "proj"
@@ -89,21 +118,19 @@ def main() -> None:
             t0 = time.perf_counter()
             call("git status")
             base.append((time.perf_counter() - t0) * 1000)
-        g_samples, g_worst, g_worst_ms = times_of(call, texts)
-        long_samples, _, long_worst = times_of(call, {"10k": texts["10,000-char command"]})
+        g = times_of(call, texts)
+        long = times_of(call, {"10k": texts["10,000-char command"]})
         store.close()
     print(f"guardrail_check baseline (git status): p50 {pct(base, 50):.2f} ms")
-    print(
-        f"guardrail_check hostile inputs: p50 {pct(g_samples, 50):.2f} ms  p100 {g_worst_ms:.2f} ms ({g_worst})"
-    )
-    print(
-        f"guardrail_check 10,000-char command: p50 {pct(long_samples, 50):.2f} ms  p100 {long_worst:.2f} ms"
-    )
-    result("shell_normalise_hostile_p50_ms", pct(n_samples, 50), None, "ms", "report")
-    result("shell_normalise_hostile_p100_ms", n_worst_ms, None, "ms", "<=50ms")
-    result("guardrail_check_hostile_p50_ms", pct(g_samples, 50), pct(base, 50), "ms", "report")
-    result("guardrail_check_hostile_p100_ms", g_worst_ms, pct(base, 50), "ms", "<=50ms")
-    result("guardrail_check_10k_command_p100_ms", long_worst, pct(base, 50), "ms", "<=50ms")
+    print(g.line("guardrail_check, hostile inputs, hostile rules active"))
+    print(long.line("guardrail_check, 10,000-char command"))
+    result("shell_normalise_hostile_p50_ms", pct(n.wall, 50), None, "ms", "report")
+    result("shell_normalise_hostile_p100_ms", max(n.wall), None, "ms", "report")
+    result("guardrail_check_hostile_p50_ms", pct(g.wall, 50), pct(base, 50), "ms", "report")
+    result("guardrail_check_hostile_p95_ms", pct(g.wall, 95), pct(base, 50), "ms", "report")
+    result("guardrail_check_hostile_p100_ms", max(g.wall), pct(base, 50), "ms", "<=50ms")
+    result("guardrail_check_hostile_cpu_p100_ms", max(g.cpu), None, "ms", "<=50ms")
+    result("guardrail_check_10k_command_p100_ms", max(long.wall), pct(base, 50), "ms", "<=50ms")
 
 
 if __name__ == "__main__":

@@ -145,9 +145,15 @@ def _marker(desc: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 _LANGUAGE: Final = Language(tree_sitter_bash.language())
-_NODE_BUDGET_PER_CHAR: Final = 12  # node visits allowed per input character (all re-parses included)
-_MIN_NODE_BUDGET: Final = 20_000
-_MAX_COMMANDS: Final = 1_000
+# Deterministic work budgets of one `normalise` call (all re-parses of ``sh -c``/``eval`` text
+# included).  Sized so that the worst hostile 10,000-character command stays within ~50 ms of a
+# guardrail check on a 2-core machine (bench/bench_shell.py); past any of them the command is "too
+# large to understand" and rules whose keywords appear fail closed.
+_NODE_BUDGET: Final = 5_000  # tree nodes and word parts visited by the walk
+_PARSE_STEPS: Final = 200  # tree-sitter progress callbacks (one per ~100 parser operations)
+_PARSE_READ_FACTOR: Final = 3  # bytes the lexer may read, as a multiple of the text (plus a page)
+_MAX_COMMANDS: Final = 200
+_TOO_LARGE: Final = "too large to understand"
 _MAX_VALUE: Final = 20_000  # longest variable value or stream text kept (longer: unknown)
 _NON_ASCII: Final = re.compile("[^\x00-\x7f]+")
 _PLAIN_WORD: Final = re.compile(r"[^\\{~\x01]*")
@@ -1234,14 +1240,13 @@ class _Walker:
         self.max_depth = max_depth
         self.max_len = max_len
         self.parser = Parser(_LANGUAGE)
-        self.nodes_left = max(_MIN_NODE_BUDGET, _NODE_BUDGET_PER_CHAR * max_len)
+        self.nodes_left = _NODE_BUDGET
+        self.parse_steps_left = _PARSE_STEPS
         self.chars_left = 2 * max_len
         self.loop_walks_left = _MAX_LOOP_WALKS
         self.calls_left = _MAX_CALLS
         self.started = time.perf_counter()
-        # tree-sitter gets most of the time (it can be quadratic on hostile text); the walk the rest
-        self.parse_deadline = self.started + 0.5 * max_seconds
-        self.deadline = self.started + max_seconds
+        self.deadline = self.started + max_seconds  # a safety net only: the budgets above decide
         self.details: list[Command] = []
         self.pipelines: list[tuple[tuple[str, ...], ...]] = []
         self.reasons: list[str] = []
@@ -1262,7 +1267,7 @@ class _Walker:
     def tick(self, n: int = 1) -> None:
         self.nodes_left -= n
         if self.nodes_left < 0:
-            raise _TooMuch("too complex: the analysis budget was spent")
+            raise _TooMuch(f"{_TOO_LARGE}: more than {_NODE_BUDGET} syntax nodes to walk")
         if self.nodes_left & 63 == 0 and time.perf_counter() > self.deadline:
             raise _TooMuch("too complex: the analysis ran out of time")
 
@@ -1275,7 +1280,7 @@ class _Walker:
 
     def emit(self, argv: Sequence[str], stdin: _In, writes: Sequence[str]) -> None:
         if len(self.details) >= _MAX_COMMANDS:
-            raise _TooMuch(f"more than {_MAX_COMMANDS} commands")
+            raise _TooMuch(f"{_TOO_LARGE}: more than {_MAX_COMMANDS} commands")
         self.details.append(Command(tuple(argv), stdin if isinstance(stdin, str) else None, tuple(writes)))
 
     def raw(self, node: Node) -> bytes:
@@ -1341,7 +1346,7 @@ class _Walker:
             return None
         self.chars_left -= len(text)
         if self.chars_left < 0:
-            raise _TooMuch("too complex: too much text to re-parse")
+            raise _TooMuch(f"{_TOO_LARGE}: too much text to re-parse")
         text = self.encode(text)
         if "\\\n" in text:
             text = _join_continuations(text)
@@ -1362,33 +1367,39 @@ class _Walker:
         return self.statements(root.children, sh, depth, stdin)
 
     def parse_bounded(self, src: bytes) -> Node | None:
-        """Parse with tree-sitter within the time budget.
+        """Parse with tree-sitter within a deterministic work budget.
 
-        Some inputs make tree-sitter-bash slow (a run of thousands of ``<`` is quadratic).  The text is
-        handed over in chunks and cut off at the deadline (the prefix is still analysed), and the
-        progress callback cancels a parse that makes no reading progress.
+        Some inputs make tree-sitter-bash slow: its lexer re-reads a run of thousands of ``<`` or
+        ``>`` from the start for every token (quadratic), and a very long pipeline costs many parser
+        operations.  Two counts bound that: the bytes the lexer asks for (the text is handed over in
+        pages through ``read``) and the parser's progress callbacks (one per ~100 operations), over
+        all the parses of one ``normalise``.  Past either the progress callback cancels the parse
+        (cheap; cutting the text short instead would make tree-sitter recover from the error at the
+        early end, which is itself quadratic on a long pipeline) and the command is "too large to
+        understand".  Wall-clock time is only a safety net on top.
         """
-        deadline = self.parse_deadline
-        cut = False
+        read_left = _PARSE_READ_FACTOR * len(src) + 4096
+        over = False
 
         def read(offset: int, _point: object) -> bytes:
-            nonlocal cut
-            if time.perf_counter() > deadline:
-                cut = True
-                return b""
-            return src[offset : offset + 4096]
+            nonlocal read_left, over
+            chunk = src[offset : offset + 512]
+            read_left -= len(chunk)
+            if read_left < 0:
+                over = True
+            return chunk
 
         def progress(*_args: object) -> bool:
-            return time.perf_counter() > deadline + 0.002
+            self.parse_steps_left -= 1
+            return over or self.parse_steps_left < 0 or time.perf_counter() > self.deadline
 
         try:
             tree = self.parser.parse(read, progress_callback=progress)
         except ValueError:
             self.parser.reset()
-            self.note("too complex: parsing ran out of time")
-            return None
-        if cut:
-            self.note("too complex: parsing ran out of time (only a prefix was analysed)")
+            if over or self.parse_steps_left < 0:
+                raise _TooMuch(f"{_TOO_LARGE}: the shell parser's work budget was spent") from None
+            raise _TooMuch("too complex: parsing ran out of time") from None
         return tree.root_node
 
     # ---- statements ----------------------------------------------------------------------------
@@ -2226,11 +2237,12 @@ class _Walker:
 
     def fields(self, node: Node, sh: _Sh, depth: int) -> list[str]:
         """A word node expanded to argv words (splitting, brace expansion, quote removal)."""
-        if node.type == "word":
+        if node.type in ("word", "number"):
             text = self.text(node)
-            if _PLAIN_WORD.fullmatch(text):
+            if _PLAIN_WORD.fullmatch(text) and (node.type == "word" or not node.named_children):
                 self.tick()
                 return [text]
+        self.tick(2)  # splitting, brace expansion and quote removal cost about two node visits
         ifs = sh.vars.get("IFS", _DEFAULT_IFS)
         return [self.decode(f) for f in _to_fields(self.parts(node, sh, depth, quoted=False), ifs)]
 
@@ -2781,16 +2793,18 @@ def _stdout_of(argv: Sequence[str], stdin: _In, files: dict[str, str | None]) ->
 
 
 def normalise(
-    command: str, *, max_depth: int = 20, max_len: int = 10_000, max_seconds: float = 0.04
+    command: str, *, max_depth: int = 20, max_len: int = 10_000, max_seconds: float = 0.5
 ) -> Normalised:
     """Every simple command that ``command`` would run, as argvs, and whether all of it was seen.
 
     Never raises.  ``max_depth`` bounds nesting (substitutions, subshells, ``sh -c``, ``eval``, blocks,
-    functions); ``max_len`` bounds the text parsed at once and, scaled, the total work.  Beyond either
-    the result is ``understood=False`` with a reason, keeping the commands found so far (none when the
-    command itself is longer than ``max_len``).  ``max_seconds`` is a safety net on top of the
-    deterministic budgets: tree-sitter gets half of it, the walk the rest; past it the result is
-    ``understood=False`` ("ran out of time") with what was found until then.
+    functions); ``max_len`` bounds the text parsed at once.  The total work is bounded by fixed,
+    deterministic budgets (tree-sitter's operations and lexer reads, syntax nodes walked, commands
+    found); past any of them, or beyond ``max_len``/``max_depth``, the result is ``understood=False``
+    with a reason ("too large to understand: ..."), keeping the commands found so far.  The same
+    input always gets the same answer.  ``max_seconds`` is only a safety net for a machine so busy
+    that the budgets take far longer than measured; past it the result is ``understood=False``
+    ("ran out of time").
     """
     walker = _Walker(max_depth, max_len, max_seconds)
     try:
