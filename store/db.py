@@ -57,15 +57,44 @@ class Index:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """BEGIN IMMEDIATE: take the write lock up front so two writers never deadlock on upgrade."""
+        """One write transaction on this thread's connection; used inside another, a savepoint.
+
+        Outermost: BEGIN IMMEDIATE (take the write lock up front so two writers never deadlock on
+        upgrade), COMMIT at the end. An exception in the block rolls back; so does a COMMIT that
+        fails (a deferred foreign key, a constraint checked at commit): nothing is half-written and
+        the connection is left outside any transaction, ready for the next one.
+
+        Nested (`with index.transaction():` while one is open on this thread): a SAVEPOINT. An
+        exception in the inner block undoes only the inner block's writes and propagates; the outer
+        block may catch it and go on, and its own writes stay.
+        """
         db = self.db
+        depth: int = getattr(self._local, "depth", 0)
+        if depth:
+            name = f"factorops_{depth}"
+            db.execute(f"SAVEPOINT {name}")
+            self._local.depth = depth + 1
+            try:
+                yield db
+            except BaseException:
+                db.execute(f"ROLLBACK TO {name}")
+                db.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._local.depth = depth
+            db.execute(f"RELEASE {name}")
+            return
         db.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
         try:
             yield db
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.conn.in_transaction:  # also when COMMIT itself failed: SQLite keeps it open
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
+        finally:
+            self._local.depth = 0
 
     def migrate(self, components: list[Component]) -> list[str]:
         """Apply every migration not yet recorded; returns the ids applied."""

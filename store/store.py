@@ -252,14 +252,11 @@ class Store:
                     unknown += 1
                     continue
                 try:
-                    db.execute("SAVEPOINT record")
-                    kind.index(db, change.path, self.ledger.read_committed(head, change.path), change.sha)
-                    db.execute("RELEASE record")
+                    with self.index.transaction():  # a savepoint: a file that fails leaves no rows
+                        kind.index(db, change.path, self.ledger.read_committed(head, change.path), change.sha)
                     count += 1
                 except (ValueError, KeyError, TypeError) as exc:
                     # A hand-edited file that no longer parses: skip it, keep the others.
-                    db.execute("ROLLBACK TO record")
-                    db.execute("RELEASE record")
                     errors.append(str(exc) if change.path in str(exc) else f"{change.path}: {exc}")
                     log.warning("ledger file not indexed: %s", errors[-1])
             Index.set_meta(db, HEAD_KEY, head)
