@@ -121,7 +121,9 @@ async def test_expiry(client: Client, runtime: Runtime, clock: Clock) -> None:
     aid = r.structured_content["id"]  # type: ignore[index]
     clock.advance(seconds=61)
     st = await client.call_tool("approval_status", {"id": aid})
-    assert st.structured_content["status"] == "expired"  # type: ignore[index]
+    # Timed out: a denial with reason "timeout" (tests/test_approval_escalation.py has the rest).
+    assert st.structured_content["status"] == "denied"  # type: ignore[index]
+    assert st.structured_content["reason"] == "timeout"  # type: ignore[index]
     store = await runtime.store(None)
     with pytest.raises(approvals.DomainError, match="expired"):
         approvals.decide(store, aid, True, Actor.cli("someone"), "", clock())

@@ -328,7 +328,7 @@ async def test_a_broken_gates_section_breaks_only_validation_run(
     assert routed["tier"] == "large" and "gates" not in routed
     assert any("no gates suggested" in w and "gates.0.command" in w for w in routed["warnings"]), routed
     asked = await _ask(client)
-    assert "warnings" not in asked and await _expiry_s(client, asked, clock) == 3600
+    assert "warnings" not in asked and await _expiry_s(client, asked, clock) == 86400
 
 
 @pytest.mark.parametrize("value", ["1", '"an hour"', "99999999"])
@@ -338,9 +338,9 @@ async def test_a_broken_approval_expiry_falls_back_to_the_default_with_a_warning
     _config(project, f"approval_timeout_s = {value}\n" + _GOOD_GATE + _GOOD_ROUTING)
     with caplog.at_level("WARNING", logger="factorops"):
         asked = await _ask(client)
-    assert await _expiry_s(client, asked, clock) == 3600
+    assert await _expiry_s(client, asked, clock) == 86400
     assert len(asked["warnings"]) == 1 and "approval_timeout_s" in asked["warnings"][0], asked
-    assert "default 3600 s" in asked["warnings"][0]
+    assert "default 86400 s" in asked["warnings"][0]
     assert any("approval_timeout_s" in r.getMessage() for r in caplog.records)
     # Its own expiry needs no setting: no warning.
     own = await _ok(
@@ -358,7 +358,7 @@ async def test_a_file_that_is_not_toml_still_lets_a_person_be_asked(
     (project / ".agentops").mkdir(exist_ok=True)
     (project / ".agentops" / "config.toml").write_bytes(b"\xff\xfe not utf-8")
     asked = await _ask(client)
-    assert await _expiry_s(client, asked, clock) == 3600 and "not valid TOML" in asked["warnings"][0]
+    assert await _expiry_s(client, asked, clock) == 86400 and "not valid TOML" in asked["warnings"][0]
     assert "not valid TOML" in await _refused(client, "validation_run", {})
     assert "not valid TOML" in await _refused(client, "route_task", {"task": "x"})
 

@@ -17,21 +17,41 @@ def _now():  # type: ignore[no-untyped-def]
 @command(
     "approvals",
     "list pending approvals (decide with approve/deny)",
-    "List approvals assistants are waiting for, oldest first, with their risk and reason.",
+    "List approvals assistants are waiting for, oldest first, with their risk, reason, alternatives "
+    "considered and rollback, and whether they were escalated; then the latest decisions, time-outs "
+    "included. Escalation (after 4 h) and time-out (after 24 h, a denial with reason timeout) are "
+    "applied first.",
 )(no_args)
 def approvals_cmd(args: argparse.Namespace) -> int:
     from factorops.tools.oversight import approvals
 
     store = open_store(args)
     try:
-        rows = approvals.pending(store, _now())
+        now = _now()
+        rows = approvals.pending(store, now)
+        closed = [r for r in approvals.recent(store, 10, now) if r["status"] != "pending"]
     finally:
         store.close()
     if not rows:
         print("no pending approvals")
     for r in rows:
         print(_shown(r))
+    if closed:
+        print("\nrecent decisions:")
+    for r in closed:
+        print(_closed(r))
     return 0
+
+
+def _closed(r: dict[str, object]) -> str:
+    from factorops.tools.kernel.display import one_line
+
+    reason = f" ({one_line(str(r['reason']))})" if r.get("reason") else ""
+    by = one_line(str(r.get("decided_by") or ""))
+    return (
+        f"{one_line(str(r['id']))}  {r['status']}{reason} by {by} at {r.get('decided_at')}  "
+        f"[{one_line(str(r['risk']))}] {one_line(str(r['action']), limit=120)}"
+    )
 
 
 def _shown(r: dict[str, object]) -> str:
@@ -53,7 +73,9 @@ def _shown(r: dict[str, object]) -> str:
             body = visible(text).replace("\n", "\n      ")
             lines.append(f"    {label}: {body}")
     lines.append(f"    session: {one_line(str(r.get('session_id') or 'none'))}")
-    lines.append(f"    requested: {r['requested_at']}  expires: {r['expires_at']}")
+    lines.append(f"    requested: {r['requested_at']}  times out: {r['expires_at']}")
+    if r.get("escalated_at"):
+        lines.append(f"    ESCALATED: {r['escalated_at']} (no decision yet)")
     for n in json.loads(str(r.get("notes") or "[]")):
         lines.append(f"    note by {one_line(str(n['by']))}: {one_line(str(n['note']), limit=500)}")
     return "\n".join(lines)

@@ -7,8 +7,10 @@ other (`via: dashboard`).
 
 from __future__ import annotations
 
+import contextlib
 import getpass
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -36,6 +38,7 @@ from .security import COOKIE, LocalOnly, cookie_token, csrf_for, csrf_ok, may_de
 from .static import CSS
 
 __all__ = ["COOKIE", "build", "csrf_for"]
+log = logging.getLogger("factorops.dashboard")
 
 
 def _now() -> datetime:
@@ -119,7 +122,7 @@ def build(
 
     def approvals_page(request: Request) -> Response:
         pending = approvals.pending(store, now())
-        recent = [r for r in approvals.recent(store, 20) if r["status"] != "pending"]
+        recent = [r for r in approvals.recent(store, 20, now()) if r["status"] != "pending"]
         flash = request.query_params.get("flash", "")
         return _html("Approvals", "approvals", views.approvals(pending, recent, csrf_of(request)), flash)
 
@@ -206,4 +209,29 @@ def build(
         Route("/sessions/{sid}", guarded(session_page)),
         Route("/metrics", guarded(metrics_page)),
     ]
-    return LocalOnly(Starlette(routes=routes))
+    return LocalOnly(Starlette(routes=routes, lifespan=_sweeping(store, now)))
+
+
+SWEEP_EVERY_S = 60.0
+
+
+def _sweeping(store: Store, now: Callable[[], datetime]) -> Callable[[Starlette], Any]:
+    """While the dashboard runs, escalate and time out approvals when due even if nobody reads
+    them (every read sweeps too): once at start, then every minute. A failing sweep is logged."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                try:
+                    await anyio.to_thread.run_sync(lambda: approvals.sweep(store, now()))
+                except Exception:
+                    log.exception("approvals sweep failed")
+                await anyio.sleep(SWEEP_EVERY_S)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(loop)
+            yield
+            tg.cancel_scope.cancel()
+
+    return lifespan

@@ -20,6 +20,7 @@ th { font-size:.8rem; text-transform:uppercase; letter-spacing:.03em; color:var(
 .badge { display:inline-block; padding:0 .45rem; border-radius:9px; font-size:.8rem; background:var(--line); }
 .approved, .active, .success { background:#dff3e6; color:var(--ok); }
 .denied, .failed, .retired, .expired { background:#f8e1df; color:var(--bad); }
+.escalated { background:#fdecc8; color:#7a4b00; }
 form.inline { display:inline; }
 input[type=text], input[type=search] { padding:.35rem .5rem; border:1px solid var(--line); border-radius:4px; min-width:16rem; }
 button { padding:.35rem .8rem; border-radius:4px; border:1px solid var(--line); background:#fff; cursor:pointer; }

@@ -58,7 +58,13 @@ def approvals(pending: Sequence[Row], recent: Sequence[Row], csrf: Csrf) -> str:
         form_csrf = csrf(f"/approvals/{r['id']}/decide")
         body.append(
             f'<div class="card" id="{aid}"><div><span class="risk-{escape(str(r["risk"]))}">'
-            f"{escape(str(r['risk'])).upper()}</span> · <code>{aid}</code> · expires {escape(str(r['expires_at'])[:19])}</div>"
+            f"{escape(str(r['risk'])).upper()}</span> · <code>{aid}</code> · times out {escape(str(r['expires_at'])[:19])}"
+            + (
+                f' · <span class="badge escalated">escalated {escape(str(r["escalated_at"])[:19])}</span>'
+                if r.get("escalated_at")
+                else ""
+            )
+            + "</div>"
             f'<p><strong class="action">{_shown(r["action"])}</strong></p>'
             f'<p class="muted">{_shown(r["rationale"])}</p>'
             + (f'<pre class="details">{_shown(r.get("details"))}</pre>' if r.get("details") else "")
@@ -89,7 +95,10 @@ def approvals(pending: Sequence[Row], recent: Sequence[Row], csrf: Csrf) -> str:
         for r in recent:
             body.append(
                 f"<tr><td>{escape(str(r['decided_at'] or '')[:19])}</td><td>{escape(one_line(str(r['action'])))}</td>"
-                f'<td><span class="badge {escape(str(r["status"]))}">{escape(str(r["status"]))}</span></td>'
+                f'<td><span class="badge {escape(str(r["status"]))}">{escape(str(r["status"]))}</span>'
+                + (f" {escape(str(r['reason']))}" if r.get("reason") else "")
+                + (" (escalated)" if r.get("escalated_at") else "")
+                + "</td>"
                 f"<td>{escape(one_line(str(r['decided_by'] or '')))}</td><td>{escape(one_line(str(r['comment'] or '')))}</td></tr>"
             )
         body.append("</table>")

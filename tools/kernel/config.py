@@ -15,10 +15,11 @@ regexes in routing rules: never silently ignored.
 Each section is validated on its own, so one mistake disables only what it configures: a broken
 `gates` makes `validation_run` an error naming the file and the key, a broken `routing` makes
 `route_task` one, and the other features work. Safety settings never turn their feature off: an
-invalid `approval_timeout_s` or a gate's `timeout_s` falls back to the default (3600 s, 300 s) with
-a warning in the reply and the log. A file that is not valid TOML is read table by table, so only
-the sections holding the syntax error are broken. Top-level keys: `gates`, `routing`,
-`approval_timeout_s`; nothing else exists.
+invalid `approval_timeout_s` or a gate's `timeout_s` falls back to the default (86400 s, 300 s) with
+a warning in the reply and the log, and a broken `[approvals]` table (escalation) gives its defaults
+with a warning. A file that is not valid TOML is read table by table, so only the sections holding
+the syntax error are broken. Top-level keys: `gates`, `routing`, `approval_timeout_s`, `approvals`;
+nothing else exists.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ Workflow = Literal["research", "plan", "implement", "review"]
 Tier = Literal["small", "medium", "large"]
 
 PYPROJECT_TABLE = "tool.factorops"
-APPROVAL_TIMEOUT_S = 3600
+APPROVAL_TIMEOUT_S = 86400  # a request no person decided times out (a denial, reason "timeout")
+ESCALATE_AFTER_S = 4 * 3600
 log = logging.getLogger("factorops.config")
 
 
@@ -99,15 +101,31 @@ class Routing(_Strict):
     default_tier: Tier = "medium"
 
 
+class Approvals(_Strict):
+    """`[approvals]`: escalating a request nobody has decided (docs/approvals.md)."""
+
+    escalate_after_s: int = Field(default=ESCALATE_AFTER_S, ge=60, le=30 * 86400)
+    notify: list[str] = Field(default_factory=list, description="argv run (no shell) on escalation")
+    notify_timeout_s: float = Field(default=10, gt=0, le=120)
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _argv(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            raise ValueError(f"must be a list of arguments, e.g. {v.split()!r}: it runs without a shell")
+        return v
+
+
 class Config(_Strict):
     """Every key a settings file may hold: the one description of the format (docs, examples)."""
 
     gates: list[Gate] = Field(default_factory=list)
     routing: Routing = Field(default_factory=Routing)
     approval_timeout_s: int = Field(default=APPROVAL_TIMEOUT_S, ge=10, le=7 * 86400)
+    approvals: Approvals = Field(default_factory=Approvals)
 
 
-SECTIONS = tuple(Config.model_fields)  # gates, routing, approval_timeout_s
+SECTIONS = tuple(Config.model_fields)  # gates, routing, approval_timeout_s, approvals
 
 
 @dataclass
@@ -124,6 +142,7 @@ class Settings:
     _gates: list[Gate] = field(default_factory=list)
     _routing: Routing = field(default_factory=Routing)
     approval_timeout_s: int = APPROVAL_TIMEOUT_S
+    approvals: Approvals = field(default_factory=Approvals)  # always usable: defaults when broken
 
     @property
     def gates(self) -> list[Gate]:
@@ -274,6 +293,11 @@ def _broken_section(settings: Settings, section: str, message: str) -> None:
         settings._note(
             section, f"{message}; approval requests expire after the default {APPROVAL_TIMEOUT_S} s"
         )
+    elif section == "approvals":  # escalation is a safety setting too: its defaults, with a warning
+        settings.approvals = Approvals()
+        settings._note(
+            section, f"{message}; approvals escalate after the default {ESCALATE_AFTER_S} s, notifying no one"
+        )
     elif section in SECTIONS:
         settings._break(section, message)
     else:  # an unknown table that does not parse either
@@ -324,6 +348,11 @@ def _validate(data: object, path: Path, prefix: str) -> Settings:
             _broken_section(
                 settings, "approval_timeout_s", _problem(exc, path, f"{prefix}approval_timeout_s")
             )
+    if "approvals" in data:
+        try:
+            settings.approvals = Approvals.model_validate(data["approvals"])
+        except ValidationError as exc:
+            _broken_section(settings, "approvals", _problem(exc, path, f"{prefix}approvals"))
     return settings
 
 

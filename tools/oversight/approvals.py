@@ -5,9 +5,15 @@ takes the acting `Actor` and refuses anyone but a person (`require_person`). A p
 the CLI, on the dashboard, or by answering an elicitation in their own client; over HTTP an
 elicitation answer may come from a script holding the token, so it decides low and medium risk
 only: for high and critical risk it is recorded as a note and the request stays pending until a
-person decides on the CLI or the dashboard (docs/authority.md). Requests expire; an expired request
-cannot be decided. Request, decision and notes are ledger files (`approvals/YYYY-MM/<id>/request.json`,
-`decision.json`, `notes/<nid>.json`), each a commit. An approval belongs to the session it was
+person decides on the CLI or the dashboard (docs/authority.md).
+
+Nobody deciding is handled lazily, with no daemon: every read, list and decision first `sweep`s.
+A request pending for `[approvals] escalate_after_s` (4 h) is escalated once (an `escalation.json`
+record, then the configured notify command, see escalation.py); one pending past its expiry
+(`approval_timeout_s`, 24 h) is denied with reason "timeout" (a `decision.json` by `factorops`).
+The dashboard also sweeps when it starts and every minute while it runs (docs/approvals.md).
+Request, escalation, decision and notes are ledger files (`approvals/YYYY-MM/<id>/request.json`,
+`escalation.json`, `decision.json`, `notes/<nid>.json`), each a commit. An approval belongs to the session it was
 requested in; using it (session_end's override) is recorded in that session's end record, once.
 """
 
@@ -28,6 +34,8 @@ from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.kernel.ids import new_id
 
+from . import escalation
+
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -46,7 +54,7 @@ class ApprovalRequestInput(BaseModel):
     alternatives: str = Field(default="", max_length=2000)  # considered instead; shown to the person
     rollback: str = Field(default="", max_length=2000)  # how to undo it; shown to the person
     timeout_s: int | None = Field(
-        default=None, ge=10, le=7 * 86400, description="Expiry; default from config, 1h"
+        default=None, ge=10, le=7 * 86400, description="Then denied (timeout); default 24h"
     )
     session_id: str | None = Field(default=None, max_length=64)
 
@@ -64,6 +72,8 @@ class Approval(CompactModel):
     via: str | None = None
     comment: str | None = None
     expires_at: datetime | None = None
+    reason: str | None = None  # "timeout": nobody decided in time
+    escalated_at: datetime | None = None
     how: str | None = None
     warnings: list[str] = Field(default_factory=list)  # settings that fell back to a safe default
 
@@ -116,8 +126,26 @@ def _index_note(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> 
 def _index_decision(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
     d = json.loads(data)
     db.execute(
-        """UPDATE approvals SET status=?, decided_at=?, decided_by=?, via=?, comment=?, decision_sha=? WHERE id=?""",
-        [d["decision"], d["decided_at"], d["decided_by"], d["via"], d.get("comment", ""), sha, d["id"]],
+        """UPDATE approvals SET status=?, decided_at=?, decided_by=?, via=?, comment=?, decision_sha=?, reason=?
+           WHERE id=?""",
+        [
+            d["decision"],
+            d["decided_at"],
+            d["decided_by"],
+            d["via"],
+            d.get("comment", ""),
+            sha,
+            d.get("reason", ""),
+            d["id"],
+        ],
+    )
+
+
+def _index_escalation(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+    e = json.loads(data)
+    db.execute(
+        "UPDATE approvals SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL",
+        [e["escalated_at"], e["id"]],
     )
 
 
@@ -156,11 +184,19 @@ COMPONENT = Component(
             ALTER TABLE approvals ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';
             """,
         ),
+        Migration(
+            "approvals-003",
+            """
+            ALTER TABLE approvals ADD COLUMN escalated_at TEXT;
+            ALTER TABLE approvals ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+            """,
+        ),
     ),
     kinds=(
         RecordKind("approval_request", r"approvals/\d{4}-\d{2}/[^/]+/request\.json", _index_request),
         RecordKind("approval_decision", r"approvals/\d{4}-\d{2}/[^/]+/decision\.json", _index_decision),
         RecordKind("approval_note", r"approvals/\d{4}-\d{2}/[^/]+/notes/[^/]+\.json", _index_note),
+        RecordKind("approval_escalation", r"approvals/\d{4}-\d{2}/[^/]+/escalation\.json", _index_escalation),
     ),
     ledger_tables=("approvals",),
 )
@@ -169,11 +205,16 @@ COMPONENT = Component(
 DASHBOARD_PORT = 8766  # `factorops dashboard`'s default port
 
 
+def link(approval_id: str) -> str:
+    """The dashboard page of one request (the id in the path, so it survives signing in)."""
+    return f"http://127.0.0.1:{DASHBOARD_PORT}/approvals/{approval_id}"
+
+
 def how_to_decide(approval_id: str) -> str:
     return (
         f"A person decides with `factorops approve {approval_id}` or `factorops deny {approval_id} "
         f"--comment ...`, or on the dashboard (`factorops dashboard`, "
-        f"http://127.0.0.1:{DASHBOARD_PORT}/approvals#{approval_id}); wait with approval_status."
+        f"{link(approval_id)}); wait with approval_status."
     )
 
 
@@ -227,11 +268,19 @@ def _row(store: Store, approval_id: str) -> dict[str, object]:
 
 
 def status(store: Store, approval_id: str, now: datetime) -> Approval:
+    """The request's state now: escalation and time-out are applied first (`sweep`)."""
+    _row(store, approval_id)  # an unknown id is an error before anything is written
+    sweep(store, now)
+    return _status(store, approval_id, now)
+
+
+def _status(store: Store, approval_id: str, now: datetime) -> Approval:
     r = _row(store, approval_id)
     st = str(r["status"])
     expires = datetime.fromisoformat(str(r["expires_at"]))
     if st == "pending" and now >= expires:
-        st = "expired"
+        st = "expired"  # past its time, the timeout record not yet written (a sweep is under way)
+    escalated = r.get("escalated_at")
     return Approval(
         id=approval_id,
         status=st,
@@ -240,8 +289,126 @@ def status(store: Store, approval_id: str, now: datetime) -> Approval:
         via=r["via"],
         comment=r["comment"] or None,
         expires_at=expires if st == "pending" else None,
+        reason=str(r.get("reason") or "") or None,
+        escalated_at=datetime.fromisoformat(str(escalated)) if escalated else None,
         how=how_to_decide(approval_id) if st == "pending" else None,
     )
+
+
+class _Skip(DomainError):
+    """Another process did it first: nothing to write."""
+
+
+def sweep(store: Store, now: datetime) -> dict[str, list[str]]:
+    """Apply time to pending requests: deny those past their expiry (reason "timeout"), escalate
+    those pending longer than `[approvals] escalate_after_s` (once each, then run the notify
+    command). Each is a ledger record written under the lock against the latest state, so a
+    decision made meanwhile stands and several processes sweeping at once escalate a request once.
+    Returns the ids {"timed_out": [...], "escalated": [...]}. Cheap when there is nothing to do:
+    one query, and the settings are read only when some request may be due."""
+    done: dict[str, list[str]] = {"timed_out": [], "escalated": []}
+    rows = store.db.execute(
+        "SELECT id, expires_at FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY requested_at",
+        [_iso(now)],
+    ).fetchall()
+    for aid, _expires in rows:
+        try:
+            _time_out(store, str(aid), now)
+            done["timed_out"].append(str(aid))
+        except _Skip:
+            pass
+    waiting = store.db.execute(
+        "SELECT id, requested_at FROM approvals WHERE status = 'pending' AND escalated_at IS NULL"
+        " AND expires_at > ? ORDER BY requested_at",
+        [_iso(now)],
+    ).fetchall()
+    if not waiting:
+        return done
+    settings = config.load_for(store.datadir).approvals
+    due = now - timedelta(seconds=settings.escalate_after_s)
+    for aid, requested in waiting:
+        if datetime.fromisoformat(str(requested)) > due:
+            continue
+        try:
+            row = _escalate(store, str(aid), now, settings.escalate_after_s)
+        except _Skip:
+            continue
+        done["escalated"].append(str(aid))
+        escalation.notify(
+            settings.notify,
+            {
+                "id": str(aid),
+                "summary": escalation.summary(str(row["risk"]), str(row["action"])),
+                "link": link(str(aid)),
+                "risk": str(row["risk"]),
+                "requested_at": str(row["requested_at"]),
+            },
+            settings.notify_timeout_s,
+            store.datadir.root,
+        )
+    return done
+
+
+def _time_out(store: Store, approval_id: str, now: datetime) -> None:
+    holder: dict[str, bytes] = {}
+
+    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+        r = _row(store, approval_id)
+        if r["status"] != "pending":
+            raise _Skip("id", "already decided")
+        expires = datetime.fromisoformat(str(r["expires_at"]))
+        waited = expires - datetime.fromisoformat(str(r["requested_at"]))
+        rec = {
+            "id": approval_id,
+            "decision": "denied",
+            "reason": "timeout",
+            "decided_by": "factorops",
+            "via": "timeout",
+            "comment": f"timeout: no decision within {_span(waited)}",
+            "decided_at": _iso(expires),
+            "recorded_at": _iso(now),
+        }
+        holder["path"] = f"{r['ledger_dir']}/decision.json".encode()
+        holder["data"] = _dump(rec)
+        return {holder["path"].decode(): holder["data"]}
+
+    store.write_checked(
+        prepare,
+        f"approval: denied (timeout) {approval_id}",
+        {"Approval": approval_id, "Factor": "VIII", "Decided-By": "factorops (timeout)"},
+        lambda db, sha: _index_decision(db, holder["path"].decode(), holder["data"], sha),
+    )
+
+
+def _escalate(store: Store, approval_id: str, now: datetime, after_s: int) -> dict[str, object]:
+    row: dict[str, object] = {}
+    files: dict[str, bytes] = {}
+
+    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+        r = _row(store, approval_id)
+        if r["status"] != "pending" or r.get("escalated_at"):
+            raise _Skip("id", "already escalated or decided")
+        row.update(r)
+        rec = {"id": approval_id, "escalated_at": _iso(now), "after_s": after_s}
+        files[f"{r['ledger_dir']}/escalation.json"] = _dump(rec)
+        return files
+
+    store.write_checked(
+        prepare,
+        f"approval: escalated {approval_id} (pending {_span(timedelta(seconds=after_s))} or more)",
+        {"Approval": approval_id, "Factor": "VIII"},
+        lambda db, sha: _index_escalation(db, *next(iter(files.items())), sha),
+    )
+    return row
+
+
+def _span(d: timedelta) -> str:
+    s = int(d.total_seconds())
+    if s % 3600 == 0:
+        return f"{s // 3600} h"
+    if s % 60 == 0:
+        return f"{s // 60} min"
+    return f"{s} s"
 
 
 def decide(
@@ -256,11 +423,14 @@ def decide(
         raise DomainError("comment", "at most 2,000 characters")
     decision = "approved" if approve else "denied"
     holder: dict[str, str] = {}
+    sweep(store, now)
 
     def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
-        current = status(store, approval_id, now)
-        if current.status == "expired":
-            raise DomainError("id", f"approval {approval_id} expired; the assistant must ask again")
+        current = _status(store, approval_id, now)
+        if current.status == "expired" or current.reason == "timeout":
+            raise DomainError(
+                "id", f"approval {approval_id} expired (timed out, denied); the assistant must ask again"
+            )
         if current.status != "pending":
             raise DomainError(
                 "id", f"approval {approval_id} was already {current.status} by {current.decided_by}"
@@ -340,9 +510,10 @@ def note(store: Store, approval_id: str, actor: Actor, text: str, now: datetime)
 
 
 def pending(store: Store, now: datetime) -> list[dict[str, object]]:
+    sweep(store, now)
     cur = store.db.execute(
         "SELECT id, action, rationale, risk, details, alternatives, rollback, notes, session_id, requested_at,"
-        " expires_at FROM approvals"
+        " expires_at, escalated_at FROM approvals"
         " WHERE status = 'pending' "
         "AND expires_at > ? ORDER BY requested_at",
         [_iso(now)],
@@ -351,7 +522,10 @@ def pending(store: Store, now: datetime) -> list[dict[str, object]]:
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def recent(store: Store, limit: int = 50) -> list[dict[str, object]]:
+def recent(store: Store, limit: int = 50, now: datetime | None = None) -> list[dict[str, object]]:
+    """The latest requests, any status (swept first when `now` is given)."""
+    if now is not None:
+        sweep(store, now)
     cur = store.db.execute("SELECT * FROM approvals ORDER BY requested_at DESC LIMIT ?", [limit])
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
