@@ -18,3 +18,31 @@ def test_guardrail_check_reports_the_matchers_hits_with_one_decision_literal() -
     assert not hasattr(check, "GuardrailMatch")
     sources = [(ROOT / "tools/guardrails" / f).read_text() for f in ("check.py", "match.py")]
     assert sum(len(re.findall(r"^Decision = ", s, re.M)) for s in sources) == 1
+
+
+def test_the_domain_reads_the_time_only_through_the_kernel_clock() -> None:
+    """Every age, expiry and decay uses the injected clock (a test's settable Clock): below the faces
+    only tools/kernel/clock.py may read the wall clock, and the CLI has no clock of its own."""
+    readers = re.compile(r"datetime\.now\(|datetime\.utcnow\(|date\.today\(")
+    found = [
+        str(p.relative_to(ROOT))
+        for folder in ("tools", "resources", "store")
+        for p in (ROOT / folder).rglob("*.py")
+        if p != ROOT / "tools/kernel/clock.py" and readers.search(p.read_text())
+    ]
+    assert found == []
+    own_clocks = [
+        p.name
+        for p in (ROOT / "server/cli").glob("*.py")
+        if p.name != "approvals.py"  # its owner moves it to the kernel clock with their change
+        and (re.search(r"^def _now\(", p.read_text(), re.M) or readers.search(p.read_text()))
+    ]
+    assert own_clocks == []
+
+
+def test_patterns_shown_at_session_start_are_chosen_on_the_injected_clock() -> None:
+    import inspect
+
+    from factorops.tools.flywheel import inject
+
+    assert "now" in inspect.signature(inject.relevant).parameters

@@ -5,13 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from factorops.tools.kernel.clock import utc_now
+
 from .base import CliError, advice, command, opened_store
-
-
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def _starter_args(p: argparse.ArgumentParser) -> None:
@@ -47,10 +43,10 @@ def starter_cmd(args: argparse.Namespace) -> int:
 
     with opened_store(args) as store:
         if args.action == "remove":
-            ids = flywheel.remove_starter(store, _now())
+            ids = flywheel.remove_starter(store, utc_now())
             print(f"{len(ids)} starter guardrails retired" + ("" if ids else " (nothing to do)"))
             return 0
-        report = flywheel.install_starters(store, _now(), Actor.cli())
+        report = flywheel.install_starters(store, utc_now(), Actor.cli())
     print(
         f"{len(report.installed)} starter guardrails installed, {len(report.reactivated)} re-activated, "
         f"{len(report.restored)} restored to the shipped rule"
@@ -84,7 +80,7 @@ def decay_cmd(args: argparse.Namespace) -> int:
     if args.half_life_days <= 0 or not 0 < args.threshold < 1:
         raise CliError("--half-life-days must be > 0 and --threshold between 0 and 1")
     with opened_store(args) as store:
-        props = flywheel.retirement_proposals(store, _now(), args.threshold, args.half_life_days)
+        props = flywheel.retirement_proposals(store, utc_now(), args.threshold, args.half_life_days)
     if not props:
         print("no pattern is below the threshold")
     for d in props:
@@ -136,7 +132,7 @@ def agents_cmd(args: argparse.Namespace) -> int:
             folder = str(args.dir) if args.dir else ".agents"
             report = agents_interop.import_learnings(root, folder)
             _, items = pattern_mining.merge_and_write(
-                store, list(report.candidates), _now(), f"patterns: from {folder}/ learnings", Actor.cli()
+                store, list(report.candidates), utc_now(), f"patterns: from {folder}/ learnings", Actor.cli()
             )
             print(
                 f"{report.files_seen} files: {len(items)} candidates stored, {report.not_learnings} not learnings"
@@ -149,7 +145,7 @@ def agents_cmd(args: argparse.Namespace) -> int:
                 patterns.get(store, str(r["id"]))
                 for r in patterns.list_patterns(store, status="active", limit=100_000)
             ]
-            written = agents_interop.export_learnings(active, dest, _now())
+            written = agents_interop.export_learnings(active, dest, utc_now())
             print(f"wrote {len(written)} learnings to {dest}")
     return 0
 
@@ -178,7 +174,7 @@ def mine_transcripts_cmd(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     with opened_store(args) as store:
-        r = transcript_mining.mine(store, _now(), args.base_dir, bar)
+        r = transcript_mining.mine(store, utc_now(), args.base_dir, bar)
     sys.stderr.write("\n")
     print(
         f"{r.files} transcripts ({r.files_changed} with new lines), {r.lines} lines read, {r.bad_lines} bad lines skipped"

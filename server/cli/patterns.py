@@ -8,16 +8,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from factorops.tools.kernel.clock import utc_now
+
 from .base import CliError, command, opened_store
 
 if TYPE_CHECKING:
     from factorops.tools.patterns.bundles import ImportReport
-
-
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def _patterns_args(p: argparse.ArgumentParser) -> None:
@@ -84,7 +80,7 @@ def patterns_cmd(args: argparse.Namespace) -> int:
             from factorops.tools.kernel.actor import Actor
 
             status = "active" if args.action == "promote" else "retired"
-            p = patterns.set_status(store, args.id, status, _now(), Actor.cli())
+            p = patterns.set_status(store, args.id, status, utc_now(), Actor.cli())
             title = patterns.one_line(p.title)
             if p.id != args.id:  # a revision: its content now is the pattern it revised
                 print(f"{args.id} applied: {p.id} is now {p.status} with the revised content: {title}")
@@ -129,7 +125,7 @@ def mine_cmd(args: argparse.Namespace) -> int:
         except ValidationError as exc:
             e = exc.errors(include_url=False)[0]
             raise CliError(f"--{e['loc'][0]}: {e['msg']}") from None
-        result = pattern_mining.mine(store, inp, _now(), bar)
+        result = pattern_mining.mine(store, inp, utc_now(), bar)
     sys.stderr.write("\n")
     print(f"read {result.commits_read} commits and {result.sessions_read} sessions")
     for c in result.candidates:
@@ -212,7 +208,7 @@ def bundle_cmd(args: argparse.Namespace) -> int:
                 report = bundles.import_bundle(
                     store,
                     args.path,
-                    _now(),
+                    utc_now(),
                     Actor.cli(),
                     keep_status=args.keep_status,
                     replace_active=args.replace_active,

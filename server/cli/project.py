@@ -90,14 +90,13 @@ def _init_args(p: argparse.ArgumentParser) -> None:
     "`factorops starter remove`). Safe to run again.",
 )(_init_args)
 def init(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
     from factorops.tools.flywheel import inject as flywheel
+    from factorops.tools.kernel.clock import utc_now
     from factorops.tools.registry import components
 
     dd = open_datadir(args)
     setup_logging(args.verbose, dd.prepare_logs())  # the data dir's .gitignore first
-    now = datetime.now(UTC)
+    now = utc_now()
     # The same function a server's first use calls: same data dir, same starter guardrails.
     store = flywheel.open_project(dd, components(), now, starters=not args.no_starter)
     remote.ensure_token_quietly(dd)  # the bearer token for `serve --http`

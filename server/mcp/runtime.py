@@ -14,7 +14,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -25,6 +25,7 @@ from mcp import MCPDeprecationWarning
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.flywheel.inject import open_project
+from factorops.tools.kernel.clock import Clock, utc_now
 from factorops.tools.registry import components
 
 log = logging.getLogger("factorops.server")
@@ -40,10 +41,6 @@ def warm_secret_detector() -> None:
         redact("password = 'warm-up-value-1234'")
 
     threading.Thread(target=warm, name="factorops-warm-secrets", daemon=True).start()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -64,7 +61,7 @@ CallHook = Callable[["Runtime", CallRecord], None]
 class Runtime:
     project: Path | None = None
     data_dir: Path | None = None
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
     use_roots: bool = True
     # A new project gets the starter guardrails on first use, as `factorops init` gives them; False
     # is `init --no-starter` (tests that need a bare project use it).

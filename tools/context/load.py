@@ -300,7 +300,7 @@ def load(
         )
     result.left_out = result.left_out[:MAX_LEFT_OUT]
     if remaining >= 100:  # the flywheel: what this project learned about such tasks, if it fits
-        shown = flywheel.relevant(store, inp.task, budget=min(300, remaining - 40))
+        shown = flywheel.relevant(store, inp.task, now, budget=min(300, remaining - 40))
         if shown:
             block = "=== learned patterns ===\n" + "".join(f"- {p.title}: {p.advice}\n" for p in shown)
             cost = count_tokens(block)

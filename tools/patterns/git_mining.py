@@ -113,7 +113,7 @@ def read_commits(
         assert proc.stdout is not None
         done = 0
         buf = ""
-        for chunk in iter(lambda: proc.stdout.read(1 << 16), ""):  # type: ignore[union-attr]
+        for chunk in iter(lambda: proc.stdout.read(1 << 16), ""):
             buf += chunk
             *complete, buf = buf.split(_SEP_COMMIT)
             for block in complete:

@@ -309,7 +309,7 @@ def start(store: Store, inp: SessionStartInput, now: datetime) -> SessionStartRe
         {"Session": sid, "Factor": "VI"},
         lambda db, sha: _index_session(db, path, _dump(rec), sha),
     )
-    shown = flywheel.relevant(store, inp.goal)
+    shown = flywheel.relevant(store, inp.goal, now)
     flywheel.record_shown(store, sid, shown, "session_start", now)
     return SessionStartResult(session_id=sid, commit=sha, briefing=briefing, patterns=shown)
 

@@ -58,7 +58,7 @@ def briefing(store: Store, now: datetime, budget: int = BRIEFING_TOKENS) -> str 
         lines.append(
             f"Resume with session_resume (session_id={state.session_id}) or start anew with session_start."
         )
-    shown = inject.relevant(store, topic, limit=PATTERNS_MAX) if topic.strip() else []
+    shown = inject.relevant(store, topic, now, limit=PATTERNS_MAX) if topic.strip() else []
     if shown:
         lines.append("Relevant patterns:")
         lines.extend(f"- [{p.kind}] {p.title}: {' '.join(p.advice.split())}" for p in shown)
