@@ -4,8 +4,9 @@ A session is a goal pursued by an assistant; checkpoints record progress (summar
 decisions, open questions, files touched). Each start, checkpoint and end is one ledger file and
 one commit, so the history is reviewable in git; SQLite indexes it for fast resume.
 
-The resume state is context an assistant pays for in tokens, so it stays compact: the latest
-checkpoint only, lists capped, no history.
+The resume state is context an assistant pays for in tokens, so it stays within a budget whatever
+was saved (handoff.py): the latest checkpoint, every decision, the questions still open, the code
+state it was saved at (gitstate.py), older material summarised and named in `left_out`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.kernel.ids import new_id
 from factorops.tools.kernel.redact import redact
+
+from . import gitstate, handoff
+from .handoff import ResumeState
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -67,6 +71,7 @@ class CheckpointInput(BaseModel):
     next_steps: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
     decisions: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
     open_questions: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
+    answered_questions: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
     files_touched: list[FilePath] = Field(default_factory=list, max_length=FILES_MAX)
 
 
@@ -74,6 +79,7 @@ class SessionResumeInput(BaseModel):
     """Load what is needed to continue a session (default: the latest unfinished one)."""
 
     session_id: SessionId | None = None
+    checkpoint: int | None = Field(default=None, ge=1)
 
 
 class SessionEndInput(BaseModel):
@@ -94,20 +100,6 @@ class SessionEndInput(BaseModel):
 
 
 # -- outputs ---------------------------------------------------------------------------------------
-
-
-class ResumeState(CompactModel):
-    session_id: str
-    goal: str
-    status: Literal["open", "ended"]
-    age: str
-    checkpoints: int
-    summary: str | None = None
-    next_steps: list[str] = Field(default_factory=list)
-    decisions: list[str] = Field(default_factory=list)
-    open_questions: list[str] = Field(default_factory=list)
-    files_touched: list[str] = Field(default_factory=list)
-    last_checkpoint_at: datetime | None = None
 
 
 class SessionStartResult(CompactModel):
@@ -182,8 +174,8 @@ def _index_checkpoint(db: sqlite_utils.Database, path: str, data: bytes, sha: st
     ).fetchone()
     db.execute(
         """INSERT INTO checkpoints (id, session_id, seq, summary, next_steps, decisions, open_questions,
-                                    files_touched, created_at, commit_sha)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                    answered_questions, files_touched, created_at, commit_sha, git)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             rec["id"],
             rec["session_id"],
@@ -192,9 +184,11 @@ def _index_checkpoint(db: sqlite_utils.Database, path: str, data: bytes, sha: st
             json.dumps(rec["next_steps"]),
             json.dumps(rec["decisions"]),
             json.dumps(rec["open_questions"]),
+            json.dumps(rec.get("answered_questions", [])),
             json.dumps(rec["files_touched"]),
             rec["created_at"],
             sha,
+            json.dumps(rec["git"], sort_keys=True) if rec.get("git") else None,
         ],
     )
     db.execute(
@@ -265,6 +259,14 @@ COMPONENT = Component(
             """
             ALTER TABLE sessions ADD COLUMN approval_used TEXT;
             CREATE INDEX sessions_approval_used ON sessions (approval_used);
+            """,
+        ),
+        # The handoff (issue #18): questions a checkpoint settles, and the code state it was saved at.
+        Migration(
+            "sessions-003",
+            """
+            ALTER TABLE checkpoints ADD COLUMN answered_questions TEXT NOT NULL DEFAULT '[]';
+            ALTER TABLE checkpoints ADD COLUMN git TEXT;
             """,
         ),
     ),
@@ -338,6 +340,12 @@ def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointR
         "files_touched": inp.files_touched,
         "created_at": _iso(now),
     }
+    if inp.answered_questions:
+        rec["answered_questions"] = [_clean(s) for s in inp.answered_questions]
+    code = gitstate.capture(store.datadir.root)
+    if code is not None:
+        rec["git"] = code.model_dump(mode="json")
+    warnings = _unknown_answers(store, inp)
     path = f"{row['ledger_dir']}/checkpoints/{cid}.json"
     data = _dump(rec)
 
@@ -359,7 +367,22 @@ def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointR
         {"Session": inp.session_id, "Checkpoint": cid, "Factor": "VI"},
         index,
     )
-    return CheckpointResult(checkpoint_id=cid, seq=seq, commit=sha, warnings=_collisions(store, inp))
+    warnings += _collisions(store, inp)
+    return CheckpointResult(checkpoint_id=cid, seq=seq, commit=sha, warnings=warnings)
+
+
+def _unknown_answers(store: Store, inp: CheckpointInput) -> list[str]:
+    """An answered question that was never asked (or is already settled) is probably a typo: say so."""
+    if not inp.answered_questions:
+        return []
+    open_ = {handoff.key(q) for q in handoff.still_open(handoff.load(store, inp.session_id))}
+    unknown = [q for q in inp.answered_questions if handoff.key(q) not in open_]
+    if not unknown:
+        return []
+    return [
+        f"answered_questions: {'; '.join(repr(q) for q in unknown[:5])} matches no open question of this "
+        "session (compared ignoring case and spacing); session_resume lists the open ones"
+    ]
 
 
 def _collisions(store: Store, inp: CheckpointInput) -> list[str]:
@@ -500,13 +523,25 @@ def _unvalidated(store: Store, session_id: str) -> str | None:
 
 def resume(store: Store, inp: SessionResumeInput, now: datetime) -> ResumeState:
     if inp.session_id is None:
-        state = _latest_open(store, now)
-        if state is None:
+        row = store.db.execute(
+            "SELECT id FROM sessions WHERE status = 'open' ORDER BY updated_at DESC, id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
             raise DomainError(
                 "session_id", "no unfinished session in this project; call session_start to begin one"
             )
-        return state
-    return _state(store, _row(store, inp.session_id), now)
+        found = _row(store, row[0])
+    else:
+        found = _row(store, inp.session_id)
+    count = int(str(found["checkpoint_count"]))
+    if inp.checkpoint is not None and inp.checkpoint > count:
+        raise DomainError(
+            "checkpoint",
+            f"session {found['id']} has {count} checkpoint(s): give a number from 1 to {count}"
+            if count
+            else f"session {found['id']} has no checkpoint yet",
+        )
+    return _state(store, found, now, inp.checkpoint)
 
 
 def list_sessions(store: Store, limit: int = 50, status: str | None = None) -> list[SessionSummary]:
@@ -531,12 +566,7 @@ def _latest_open(store: Store, now: datetime) -> ResumeState | None:
     return None if row is None else _state(store, _row(store, row[0]), now)
 
 
-def _state(store: Store, row: dict[str, object], now: datetime) -> ResumeState:
-    ck = store.db.execute(
-        """SELECT summary, next_steps, decisions, open_questions, files_touched, created_at
-           FROM checkpoints WHERE session_id = ? ORDER BY seq DESC LIMIT 1""",
-        [row["id"]],
-    ).fetchone()
+def _state(store: Store, row: dict[str, object], now: datetime, seq: int | None = None) -> ResumeState:
     updated = datetime.fromisoformat(str(row["updated_at"]))
     state = ResumeState(
         session_id=str(row["id"]),
@@ -545,14 +575,7 @@ def _state(store: Store, row: dict[str, object], now: datetime) -> ResumeState:
         age=humanize_age(now - updated),
         checkpoints=int(str(row["checkpoint_count"])),
     )
-    if ck is not None:
-        state.summary = ck[0]
-        state.next_steps = json.loads(ck[1])
-        state.decisions = json.loads(ck[2])
-        state.open_questions = json.loads(ck[3])
-        state.files_touched = json.loads(ck[4])
-        state.last_checkpoint_at = datetime.fromisoformat(ck[5])
-    return state
+    return handoff.build(store, state, seq)
 
 
 def humanize_age(delta: object) -> str:
