@@ -228,3 +228,45 @@ def test_the_dashboard_sweeps_when_it_starts(store: Any, project: Path, tmp_path
         pass  # start-up and shut-down only: no page is read
     assert len(_runs(marker)) == 1 and aid in _runs(marker)[0]
     assert approvals._status(store, aid, clock()).escalated_at == clock()
+
+
+async def test_a_request_carries_risk_alternatives_and_rollback_and_people_see_them(
+    client: Client, runtime: Runtime, project: Path, clock: Clock
+) -> None:
+    listed = {t.name: t for t in (await client.list_tools()).tools}
+    props = listed["approval_request"].input_schema["properties"]
+    assert props["alternatives"]["description"] and props["rollback"]["description"]
+    assert set(props["risk"]["enum"]) == {"low", "medium", "high", "critical"}
+    clock.now = datetime.now(UTC)  # `factorops approvals` below runs on the real clock
+    full = (await client.call_tool("approval_request", REQ)).structured_content
+    bare = (
+        await client.call_tool(
+            "approval_request", {"action": "bump a pin", "rationale": "cve", "risk": "low"}
+        )
+    ).structured_content
+    assert full is not None and bare is not None
+
+    out = subprocess.run(
+        [sys.executable, "-m", "factorops", "approvals", "--project", str(project)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.split(bare["id"], 1)
+    assert "    risk: critical" in first
+    assert "    alternatives considered: a migration that renames the table" in first
+    assert "    rollback: restore from the nightly backup" in first
+    assert "    risk: low" in second and "    alternatives considered: (not given)" in second
+    assert "    rollback: (not given)" in second
+
+    store = await runtime.store(None)
+    web = TestClient(build(store, TOKEN, now=clock), base_url="http://127.0.0.1:8766")
+    web.get(f"/?token={TOKEN}")
+    page = web.get("/approvals").text
+    card = page.split(f'id="{full["id"]}"', 1)[1].split('class="card"', 1)[0]
+    assert "<dt>risk</dt>" in card and ">critical</dd>" in card
+    assert "<dt>alternatives considered</dt>" in card and "a migration that renames the table" in card
+    assert "<dt>rollback</dt>" in card and "restore from the nightly backup" in card
+    bare_card = page.split(f'id="{bare["id"]}"', 1)[1]
+    assert bare_card.count("(not given)") >= 2

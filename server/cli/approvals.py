@@ -62,15 +62,16 @@ def _shown(r: dict[str, object]) -> str:
     lines = [
         f"{one_line(str(r['id']))}  [{one_line(str(r['risk']))}] {one_line(str(r['action']), limit=500)}"
     ]
+    lines.append(f"    risk: {one_line(str(r['risk']))}")
     for label, key in (
         ("why", "rationale"),
         ("details", "details"),
-        ("alternatives", "alternatives"),
+        ("alternatives considered", "alternatives"),
         ("rollback", "rollback"),
     ):
         text = str(r.get(key) or "")
-        if text:
-            body = visible(text).replace("\n", "\n      ")
+        if text or key in ("alternatives", "rollback"):  # their absence is worth knowing too
+            body = visible(text).replace("\n", "\n      ") if text else "(not given)"
             lines.append(f"    {label}: {body}")
     lines.append(f"    session: {one_line(str(r.get('session_id') or 'none'))}")
     lines.append(f"    requested: {r['requested_at']}  times out: {r['expires_at']}")

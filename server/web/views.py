@@ -68,11 +68,15 @@ def approvals(pending: Sequence[Row], recent: Sequence[Row], csrf: Csrf) -> str:
             f'<p><strong class="action">{_shown(r["action"])}</strong></p>'
             f'<p class="muted">{_shown(r["rationale"])}</p>'
             + (f'<pre class="details">{_shown(r.get("details"))}</pre>' if r.get("details") else "")
+            + '<dl class="fields">'
+            + f'<dt>risk</dt><dd class="risk-{escape(str(r["risk"]))}">{escape(str(r["risk"]))}</dd>'
             + "".join(
-                f'<p class="muted">{label}: {_shown(r.get(key))}</p>'
+                f'<dt>{label}</dt><dd class="{key}">'
+                + (_shown(r.get(key)) if r.get(key) else '<span class="muted">(not given)</span>')
+                + "</dd>"
                 for label, key in (("alternatives considered", "alternatives"), ("rollback", "rollback"))
-                if r.get(key)
             )
+            + "</dl>"
             + "".join(
                 f'<p class="muted">note by {_shown(n.get("by"))}: {_shown(n.get("note"))}</p>'
                 for n in json.loads(str(r.get("notes") or "[]"))

@@ -51,10 +51,11 @@ class ApprovalRequestInput(BaseModel):
     rationale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     risk: Risk
     details: str = Field(default="", max_length=8000)
-    alternatives: str = Field(default="", max_length=2000)  # considered instead; shown to the person
-    rollback: str = Field(default="", max_length=2000)  # how to undo it; shown to the person
+    # What a person needs to decide quickly; shown by `factorops approvals` and the dashboard.
+    alternatives: str = Field(default="", max_length=2000, description="Considered instead")
+    rollback: str = Field(default="", max_length=2000, description="How to undo")
     timeout_s: int | None = Field(
-        default=None, ge=10, le=7 * 86400, description="Then denied (timeout); default 24h"
+        default=None, ge=10, le=7 * 86400, description="Default 24h"
     )
     session_id: str | None = Field(default=None, max_length=64)
 
