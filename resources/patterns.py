@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from factorops.store.store import Store
 from factorops.tools.patterns import markdown as pattern_markdown
 from factorops.tools.patterns import records as patterns
 
 
-def patterns_index(store: Store) -> str:
+def patterns_index(store: Store, now: datetime | None = None) -> str:
     rows = patterns.list_patterns(store, limit=200)
     rows = [r for r in rows if r["status"] != "retired"]
     if not rows:
@@ -21,8 +23,17 @@ def patterns_index(store: Store) -> str:
         out.append(
             f"| {r['id']} | {r['kind']} | {r['status']} | {float(str(r['confidence'])):.2f} | {title} |"
         )
+    if now is not None:  # maturity from citations: what a person may promote or retire
+        out += review_markdown(store, now)
     out += ["", "Read one with `agentops://patterns/{id}`."]
     return "\n".join(out) + "\n"
+
+
+def review_markdown(store: Store, now: datetime) -> list[str]:
+    from factorops.tools.flywheel import maturity
+
+    lines = maturity.review_lines(maturity.review(store, now))
+    return ["", "## For a person to decide", "", "```", *lines, "```"] if lines else []
 
 
 def pattern_detail(store: Store, pattern_id: str) -> str:

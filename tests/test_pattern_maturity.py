@@ -122,3 +122,98 @@ async def test_bad_citation_is_refused_naming_it_and_writes_nothing(
     assert store.ledger.head() == head  # nothing half-written: no end record, no pattern change
     assert patterns.get(store, a).times_used == 0
     await ok(client, "session_end", {"session_id": sid, "outcome": "partial", "helped": [a]})  # still open
+
+
+# -- 2. maturity from evidence ---------------------------------------------------------------------
+
+
+async def read_index(c: Client) -> str:
+    res = await c.read_resource("agentops://patterns")
+    return " ".join(getattr(x, "text", "") for x in res.contents)
+
+
+async def test_a_candidate_matures_from_citations_and_becomes_eligible(
+    client: Client, runtime: Runtime, clock: Clock
+) -> None:
+    store = await runtime.store(None)
+    c = candidate(store, clock, "Pin the provider SDK version in lock files")
+    sids = []
+    for i in range(2):
+        clock.advance(days=1)
+        sids.append(await run_session(client, f"upgrade attempt {i}", helped=[c]))
+    assert "For a person to decide" not in await read_index(client)  # discovery: 2 < 3
+    clock.advance(days=1)
+    sids.append(await run_session(client, "upgrade attempt 2", helped=[c]))
+    review = (await read_index(client)).split("## For a person to decide")[1]
+    assert "Eligible for promotion" in review and c in review and "validated" in review
+    assert "helped in 3 sessions, hurt in 0" in review and all(s in review for s in sids)
+    # Still a candidate: eligibility decides nothing; a person promotes.
+    assert patterns.get(store, c).status == "candidate"
+    for i in range(2):
+        sids.append(await run_session(client, f"more {i}", helped=[c]))
+    assert "general: helped in 5 sessions" in (await read_index(client))
+
+
+async def test_repeated_harm_deprecates_an_active_pattern(
+    client: Client, runtime: Runtime, clock: Clock
+) -> None:
+    store = await runtime.store(None)
+    a = active(store, clock, "Mock the database in integration tests")
+    await run_session(client, "s0", helped=[a])
+    for i in range(2):
+        await run_session(client, f"s{i + 1}", hurt=[a])
+    assert "Deprecated" not in await read_index(client)  # hurt 2 < 3
+    await run_session(client, "s3", hurt=[a])
+    review = (await read_index(client)).split("## For a person to decide")[1]
+    assert "Deprecated, proposed for retirement" in review and a in review
+    assert "repeatedly harmful: helped in 1 session, hurt in 3" in review
+    assert patterns.get(store, a).status == "active"  # a person retires
+
+
+async def test_unused_past_decay_deprecates(client: Client, runtime: Runtime, clock: Clock) -> None:
+    store = await runtime.store(None)
+    a = active(store, clock, "Keep feature flags out of the domain layer")
+    await run_session(client, "flags", helped=[a])
+    clock.advance(days=29)
+    assert "Deprecated" not in await read_index(client)
+    clock.advance(days=61)  # 90 days unused: confidence ~0.55 halves three times, below 0.2
+    review = (await read_index(client)).split("## For a person to decide")[1]
+    assert a in review and "unused for 90 days" in review
+
+
+async def test_cli_shows_stage_and_eligible_candidates_with_configured_thresholds(
+    project: Path, tmp_path: Path
+) -> None:
+    # The CLI reads the real clock, so the sessions here are recorded on it too (no simulated time).
+    from factorops.server.mcp.app import build_app
+
+    rt = Runtime(project=project, use_roots=False, starters=False)
+    try:
+        async with Client(build_app(rt)) as c:
+            store = await rt.store(None)
+            now = rt.now
+            pid = patterns.record(
+                store, patterns.PatternRecordInput(title="Batch writes", solution="x"), now()
+            ).id
+            other = patterns.record(store, patterns.PatternRecordInput(title="Other", solution="y"), now()).id
+            sids = [await run_session(c, f"goal {i}", helped=[pid]) for i in range(3)]
+            await run_session(c, "one more", helped=[other])
+    finally:
+        rt.close()
+    out = cli(project, "patterns", "list")
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith(f"  {pid}"))
+    assert "validated: helped in 3 sessions, hurt in 0" in line and all(s in line for s in sids)
+    assert f"  {other}" not in out.stdout  # one session is not enough
+    rows = {r["id"]: r for r in json.loads(cli(project, "patterns", "list", "--json").stdout)}
+    assert rows[pid]["stage"] == "validated" and rows[other]["stage"] == "discovery"
+    # The team's thresholds: validated after one helpful session, standard after three.
+    config = project / ".agentops" / "config.toml"
+    config.write_text("[maturity]\nvalidated = 1\ngeneral = 2\nstandard = 3\n")
+    rows = {r["id"]: r for r in json.loads(cli(project, "patterns", "list", "--json").stdout)}
+    assert rows[pid]["stage"] == "standard" and rows[other]["stage"] == "validated"
+    # A broken [maturity] table gives the defaults, with a warning naming the key.
+    config.write_text("[maturity]\nvalidated = 5\ngeneral = 2\n")
+    out = cli(project, "patterns", "list", "--json")
+    rows = {r["id"]: r for r in json.loads(out.stdout)}
+    assert rows[pid]["stage"] == "validated" and "maturity" in out.stderr

@@ -65,15 +65,26 @@ def patterns_cmd(args: argparse.Namespace) -> int:
 
     with opened_store(args) as store:
         if args.action == "list":
+            from factorops.tools.flywheel import maturity
+
             rows = patterns.list_patterns(store, status=args.status, kind=args.kind)
+            now = utc_now()
+            stages = {a.id: a for a in maturity.assess_all(store, now)}
+            for r in rows:  # maturity from citations (docs/patterns.md, Maturity)
+                if (a := stages.get(str(r["id"]))) is not None:
+                    r.update(stage=a.stage, why=a.why)
             if args.json:
                 print(json.dumps(rows, indent=2))
             elif not rows:
                 print("no patterns")
             for r in [] if args.json else rows:
                 print(
-                    f"{r['id']}  {r['status']:<9} {r['kind']:<12} {float(str(r['confidence'])):.2f}  {r['title']}"
+                    f"{r['id']}  {r['status']:<9} {r['kind']:<12} {float(str(r['confidence'])):.2f}  "
+                    f"{str(r.get('stage', '-')):<10} {r['title']}"
                 )
+            if not args.json:
+                for line in maturity.review_lines(maturity.review(store, now)):
+                    print(line)
         elif args.action == "show":
             print(views.pattern_detail(store, args.id))
         else:

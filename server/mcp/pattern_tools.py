@@ -100,7 +100,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
     )
     async def patterns_index() -> str:
         store = await runtime.store(None)
-        return await anyio.to_thread.run_sync(views.patterns_index, store)
+        return await anyio.to_thread.run_sync(views.patterns_index, store, runtime.now())
 
     @app.resource(
         "agentops://patterns/{pattern_id}",

@@ -32,7 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from factorops.store.datadir import DataDir
 
@@ -116,12 +124,33 @@ class Approvals(_Strict):
         return v
 
 
+class Maturity(_Strict):
+    """`[maturity]`: the evidence that moves a pattern along discovery -> validated -> general ->
+    standard, or to deprecated (docs/patterns.md, Maturity). Citations count distinct sessions."""
+
+    validated: int = Field(default=3, ge=1, le=10_000, description="helped in this many sessions")
+    general: int = Field(default=5, ge=1, le=10_000)
+    standard: int = Field(default=15, ge=1, le=10_000)
+    deprecate_hurt: int = Field(
+        default=3, ge=1, le=10_000, description="hurt in this many, and more than helped"
+    )
+    half_life_days: float = Field(default=30.0, gt=0, le=3650, description="confidence halves unused")
+    retire_below: float = Field(default=0.2, ge=0, le=1, description="faded confidence that deprecates")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Maturity:
+        if not self.validated <= self.general <= self.standard:
+            raise ValueError("validated <= general <= standard is required")
+        return self
+
+
 class Config(_Strict):
     """Every key a settings file may hold: the one description of the format (docs, examples)."""
 
     gates: list[Gate] = Field(default_factory=list)
     routing: Routing = Field(default_factory=Routing)
     approval_timeout_s: int = Field(default=APPROVAL_TIMEOUT_S, ge=10, le=7 * 86400)
+    maturity: Maturity = Field(default_factory=Maturity)
     approvals: Approvals = Field(default_factory=Approvals)
 
 
@@ -142,6 +171,7 @@ class Settings:
     _gates: list[Gate] = field(default_factory=list)
     _routing: Routing = field(default_factory=Routing)
     approval_timeout_s: int = APPROVAL_TIMEOUT_S
+    maturity: Maturity = field(default_factory=Maturity)  # defaults (and a warning) when broken
     approvals: Approvals = field(default_factory=Approvals)  # always usable: defaults when broken
 
     @property
@@ -341,6 +371,13 @@ def _validate(data: object, path: Path, prefix: str) -> Settings:
             settings._routing = Routing.model_validate(data.get("routing", {}))
         except ValidationError as exc:
             settings._break("routing", _problem(exc, path, f"{prefix}routing"))
+    if "maturity" in data:
+        try:
+            settings.maturity = Maturity.model_validate(data["maturity"])
+        except ValidationError as exc:
+            settings._note(
+                "maturity", f"{_problem(exc, path, f'{prefix}maturity')}; the default thresholds apply"
+            )
     if "approval_timeout_s" in data:
         try:
             settings.approval_timeout_s = _APPROVAL_TIMEOUT.validate_python(data["approval_timeout_s"])
