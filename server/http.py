@@ -56,7 +56,6 @@ MAX_BODY_BYTES = 1024 * 1024
 DRAIN_TIMEOUT_S = 30.0
 BODY_TIMEOUT_S = 5.0  # the whole request body must arrive within this long
 REVOCATION_POLL_S = 0.5  # how often an open response re-checks its token
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 class HttpConfigError(ValueError):

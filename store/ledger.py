@@ -440,10 +440,6 @@ class Ledger:
         with self.locked():
             self._git("gc", "--quiet")
 
-    def loose_objects(self) -> int:
-        out = self._git("count-objects")
-        return int(out.split()[0]) if out.split() and out.split()[0].isdigit() else 0
-
     def fsck(self) -> tuple[bool, str]:
         try:
             out = self._git("fsck", "--no-dangling", "--no-progress")

@@ -15,7 +15,7 @@ import types
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from enum import Enum
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -32,9 +32,6 @@ from factorops.tools.kernel.errors import DomainError
 from .runtime import Runtime
 
 log = logging.getLogger("factorops.server")
-
-In = TypeVar("In", bound=BaseModel)
-Out = TypeVar("Out", bound=BaseModel)
 
 SyncOp = Callable[[Store, Any, Any], Any]  # (store, input model, now) -> output model
 AsyncOp = Callable[[Runtime, Any, Context], Awaitable[Any]]  # (runtime, input model, ctx) -> output

@@ -76,16 +76,6 @@ def measure_context(
     return None if usage is None else bands.classify(usage.used, usage.window, settings)
 
 
-def latest_context(store: Store, settings: WatchSettings = DEFAULTS) -> bands.Band | None:
-    """The band last measured in the most recently active client session of this project, for the
-    tools (`context_load`, `session_start`) that cannot see a transcript themselves."""
-    row = store.db.execute(
-        "SELECT used_tokens, window FROM watch_sessions WHERE used_tokens IS NOT NULL "
-        "ORDER BY updated_at DESC LIMIT 1"
-    ).fetchone()
-    return None if row is None else bands.classify(int(row[0]), int(row[1]), settings)
-
-
 def record_edit(store: Store, client: str, client_session: str, now: datetime) -> None:
     with store.index.transaction() as db:
         db.execute(
