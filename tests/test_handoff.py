@@ -185,3 +185,27 @@ async def test_bad_checkpoint_index_names_the_field(client: Client) -> None:
     assert r.is_error and "checkpoint" in text and "1" in text and "Traceback" not in text
     r = await client.call_tool("session_resume", {"session_id": sid, "checkpoint": 0})
     assert r.is_error and "checkpoint" in r.content[0].text  # type: ignore[union-attr]
+
+
+async def test_checkpoint_save_warns_when_one_checkpoint_is_over_the_budget(client: Client) -> None:
+    sid = (await call(client, "session_start", {"goal": "g"}))[0]["session_id"]
+    big, _ = await call(client, "checkpoint_save", large_checkpoint(sid, 1))
+    assert any("2,000" in w and "handoff" in w for w in big["warnings"]), big
+    small, _ = await call(client, "checkpoint_save", {"session_id": sid, "summary": "short"})
+    assert "warnings" not in small
+
+
+async def test_checkpoint_save_reports_the_compression_ratio(client: Client) -> None:
+    sid = (await call(client, "session_start", {"goal": "g"}))[0]["session_id"]
+    plain, _ = await call(client, "checkpoint_save", {"session_id": sid, "summary": "s"})
+    assert "compression" not in plain  # no transcript known: no ratio
+    ck, _ = await call(
+        client,
+        "checkpoint_save",
+        {"session_id": sid, "summary": "done half", "decisions": ["d"], "transcript_tokens": 120000},
+    )
+    _, resumed = await call(client, "session_resume", {"session_id": sid})
+    assert ck["handoff_tokens"] == count_tokens(resumed)
+    assert ck["compression"] == round(120000 / ck["handoff_tokens"], 1)
+    r = await client.call_tool("checkpoint_save", {"session_id": sid, "summary": "s", "transcript_tokens": 0})
+    assert r.is_error and "transcript_tokens" in r.content[0].text  # type: ignore[union-attr]

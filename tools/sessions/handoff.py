@@ -125,14 +125,26 @@ def still_open(cps: list[Saved]) -> list[str]:
     return [q for _, _, q in sorted(open_.values(), key=lambda t: (-t[0], t[1]))]
 
 
-def tokens(state: ResumeState) -> int:
-    """Tokens of the JSON text the client receives for this result (as the MCP SDK writes it)."""
+def tokens(state: CompactModel, exact: bool = False) -> int:
+    """Tokens of the JSON text the client receives for this result (as the MCP SDK writes it).
+    Unless `exact`, a text of fewer bytes than half the budget is not tokenized: a token is at
+    least one byte, so it surely fits, and the vocabulary need not load."""
     from factorops.tools.kernel.tokens import count_tokens
 
     text = pydantic_core.to_json(state, fallback=str, indent=2).decode()
-    if len(text.encode()) <= BUDGET_TOKENS // 2:  # a token is at least one byte: surely within
+    if not exact and len(text.encode()) <= BUDGET_TOKENS // 2:
         return len(text.encode())
     return count_tokens(text)
+
+
+def alone_tokens(rec: dict[str, object]) -> int:
+    """About what one checkpoint record costs in a handoff on its own (its JSON text; at most its
+    byte count when that is below the budget, so small checkpoints never load the tokenizer)."""
+    from factorops.tools.kernel.tokens import count_tokens
+
+    text = json.dumps(rec, indent=2, ensure_ascii=False)
+    size = len(text.encode())
+    return size if size <= BUDGET_TOKENS else count_tokens(text)
 
 
 def build(store: Store, state: ResumeState, seq: int | None, budget: int = BUDGET_TOKENS) -> ResumeState:

@@ -73,6 +73,9 @@ class CheckpointInput(BaseModel):
     open_questions: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
     answered_questions: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
     files_touched: list[FilePath] = Field(default_factory=list, max_length=FILES_MAX)
+    transcript_tokens: int | None = Field(
+        default=None, ge=1, le=100_000_000, description="Client transcript size, for the compression ratio"
+    )
 
 
 class SessionResumeInput(BaseModel):
@@ -113,6 +116,8 @@ class CheckpointResult(CompactModel):
     checkpoint_id: str
     seq: int
     commit: str
+    handoff_tokens: int | None = None  # what session_resume returns now (given a transcript size)
+    compression: float | None = None  # transcript_tokens / handoff_tokens
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -367,8 +372,19 @@ def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointR
         {"Session": inp.session_id, "Checkpoint": cid, "Factor": "VI"},
         index,
     )
-    warnings += _collisions(store, inp)
-    return CheckpointResult(checkpoint_id=cid, seq=seq, commit=sha, warnings=warnings)
+    result = CheckpointResult(checkpoint_id=cid, seq=seq, commit=sha)
+    alone = handoff.alone_tokens(rec)
+    if alone > handoff.BUDGET_TOKENS:
+        warnings.append(
+            f"this checkpoint alone is about {alone:,} tokens, over the {handoff.BUDGET_TOKENS:,}-token "
+            "handoff budget: session_resume will shorten it (left_out says what); keep the summary to the "
+            "state of the work and the lists short"
+        )
+    if inp.transcript_tokens is not None:
+        result.handoff_tokens = handoff.tokens(_state(store, _row(store, inp.session_id), now), exact=True)
+        result.compression = round(inp.transcript_tokens / result.handoff_tokens, 1)
+    result.warnings = warnings + _collisions(store, inp)
+    return result
 
 
 def _unknown_answers(store: Store, inp: CheckpointInput) -> list[str]:
