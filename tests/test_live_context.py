@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client
 
 from factorops.store.store import Store
@@ -139,3 +140,74 @@ async def test_session_start_links_the_client_session_and_names_its_band(
 async def test_session_start_without_hooks_has_no_band(client: Client) -> None:
     started = await call(client, "session_start", {"goal": "add retries"})
     assert "context" not in started
+
+
+# -- every context-aware reply names the band --------------------------------------------------------
+
+BANDS = [
+    # percent of a 200k window, band, soft warning's advice, checkpoint advice (40% and up)
+    (10, "optimal", False, False),
+    (30, "good", False, False),
+    (36, "good", True, False),
+    (50, "warning", False, True),
+    (65, "critical", False, True),
+]
+
+
+@pytest.mark.parametrize(("pct", "band", "soft", "fresh"), BANDS)
+async def test_each_band_in_every_context_aware_reply(
+    client: Client, store: Store, clock: Clock, tmp_path: Path, pct: int, band: str, soft: bool, fresh: bool
+) -> None:
+    hook_saw(store, clock, write_transcript(tmp_path / "t.jsonl", pct * 2000))
+    started = await call(client, "session_start", {"goal": "add retries"})
+    sid = started["session_id"]
+    replies = {
+        "session_start": started,
+        "context_load": await call(client, "context_load", {"task": "demo", "session_id": sid}),
+        "checkpoint_save": await call(client, "checkpoint_save", {"session_id": sid, "summary": "halfway"}),
+        "session_resume": await call(client, "session_resume", {"session_id": sid}),
+    }
+    for tool, reply in replies.items():
+        ctx = reply["context"]
+        assert (ctx["band"], ctx["percent"], ctx["source"]) == (band, pct, "transcript"), tool
+        advice = ctx.get("advice", "")
+        assert ("plan a checkpoint" in advice) == soft, tool
+        assert ("checkpoint" in advice and "fresh session" in advice) == fresh, tool
+    report = await call(client, "metrics_report", {"period": "day"})
+    assert report["context_now"]["band"] == band
+    assert report["context_bands"] == {band: 1} and report["context_band"] == band
+
+
+async def test_thresholds_come_from_the_watch_table(
+    client: Client, store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    store.datadir.config_path.write_text("[watch]\ngood_at = 10\nwarning_at = 25\ncritical_at = 50\n")
+    hook_saw(store, clock, write_transcript(tmp_path / "t.jsonl", 60_000))  # 30%
+    out = await call(client, "context_load", {"task": "demo"})
+    assert out["context"]["band"] == "warning"
+
+
+async def test_metrics_report_names_the_band_of_each_load(
+    client: Client, store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    for used in (10_000, 70_000, 130_000):  # what each load starts from: optimal, good, critical
+        await call(client, "context_load", {"task": "demo", "used_tokens": used, "budget_tokens": 10})
+    report = await call(client, "metrics_report", {"period": "day"})
+    assert sum(report["context_bands"].values()) == 3 and report["context_bands"].get("critical") == 1
+    assert "context_now" not in report  # no hook recorded a client session
+    text = (await client.read_resource("agentops://metrics")).contents[0].text  # type: ignore[union-attr]
+    assert "median band" in text
+
+
+def test_the_session_start_hook_names_the_band(project: Path, tmp_path: Path) -> None:
+    from .test_hooks_events import Hooks, cli
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert cli("init", "--project", str(project), cwd=project, home=home).returncode == 0
+    hooks = Hooks(project, home, "claude-code")
+    write_transcript(hooks.transcript, 100_000)  # a resumed conversation at 50%
+    answer, _ = hooks.run("SessionStart", source="resume")
+    assert answer is not None
+    text = answer["hookSpecificOutput"]["additionalContext"]
+    assert "context 50% of 200k (warning)" in text and "fresh session" in text

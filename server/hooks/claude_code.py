@@ -142,7 +142,7 @@ def user_prompt_submit(ctx: Context) -> dict[str, Any] | None:
 
 
 def session_start(ctx: Context) -> dict[str, Any] | None:
-    from factorops.tools.watch import activity, briefing
+    from factorops.tools.watch import briefing
 
     store = ctx.store()
     if store is None:
@@ -150,12 +150,12 @@ def session_start(ctx: Context) -> dict[str, Any] | None:
             "systemMessage": "factorops hooks are installed but this project has no factorops data yet: "
             "run `factorops init` in it to enable guardrails, briefings and context bands."
         }
-    activity.note_session(
-        store, "claude-code", _session(ctx), _str(ctx.event.get("transcript_path")), ctx.now
-    )
+    # A resumed or compacted conversation starts with context already in use: name its band.
+    line = _band(ctx)
     full = ctx.full_store()  # the briefing reads patterns and sessions: every component's tables
     text = briefing.briefing(full, ctx.now) if full is not None else None
-    return _specific("SessionStart", additionalContext=text) if text else None
+    parts = [p for p in (text, line) if p]
+    return _specific("SessionStart", additionalContext="\n".join(parts)) if parts else None
 
 
 def pre_compact(ctx: Context) -> dict[str, Any] | None:

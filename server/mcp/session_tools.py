@@ -33,8 +33,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "Save progress (summary, next steps, decisions, questions, files) "
         "to the git ledger so any later session can resume.",
         sessions.CheckpointInput,
-        sessions.CheckpointResult,
-        sessions.checkpoint,
+        live.CheckpointLive,
+        live.checkpoint,
         hints=tool_hints(),
     )
     add_sync_tool(
@@ -43,8 +43,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "session_resume",
         "What a fresh assistant needs to continue a session (default: latest unfinished).",
         sessions.SessionResumeInput,
-        sessions.ResumeState,
-        sessions.resume,
+        live.ResumeLive,
+        live.resume,
         read_only=True,
     )
     add_sync_tool(

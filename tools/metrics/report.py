@@ -19,10 +19,12 @@ from pydantic import BaseModel
 from factorops.store.components import Component, Migration
 from factorops.store.store import Store
 from factorops.tools.flywheel import queries as flywheel_queries
+from factorops.tools.kernel import bands
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.oversight import queries as oversight_queries
 from factorops.tools.patterns import queries as pattern_queries
 from factorops.tools.sessions import queries as session_queries
+from factorops.tools.watch import live as watch_live
 
 from . import rollup as metrics_rollup
 
@@ -204,6 +206,9 @@ class MetricsReport(CompactModel):
     context_loads: int
     context_over_40pct: int
     median_context_share: float | None = None
+    context_band: bands.BandName | None = None  # the band of the median share
+    context_bands: dict[str, int] = {}  # context loads per band
+    context_now: watch_live.ContextBand | None = None  # measured by the hooks, latest client session
     validations: int
     validation_pass_rate: float | None = None
     approvals: int
@@ -253,6 +258,12 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         )
     ]
     shown, shown_sessions = flywheel_queries.injections(store, s)
+    thresholds = watch_live.settings_for(store)
+    per_band: dict[str, int] = {}
+    for x in shares:
+        name = bands.name_of(100 * x, thresholds)
+        per_band[name] = per_band.get(name, 0) + 1
+    median = statistics.median(shares) if shares else None
     used, helped = pattern_queries.usage_totals(store)
     return MetricsReport(
         patterns_shown_per_session=round(shown / shown_sessions, 2) if shown_sessions else None,
@@ -264,7 +275,10 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         outcomes=outcomes,
         context_loads=len(shares),
         context_over_40pct=sum(1 for x in shares if x > 0.4),
-        median_context_share=round(statistics.median(shares), 3) if shares else None,
+        median_context_share=round(median, 3) if median is not None else None,
+        context_band=bands.name_of(100 * median, thresholds) if median is not None else None,
+        context_bands={b: per_band[b] for b in bands.BAND_NAMES if b in per_band},
+        context_now=watch_live.band_for(store, now, None),
         validations=val.runs,
         validation_pass_rate=round(val.passed / val.runs, 3) if val.runs else None,
         approvals=asked.requested,
@@ -296,7 +310,17 @@ def render(r: MetricsReport) -> str:
     lines.append(
         f"- sessions: {r.sessions} ({', '.join(f'{k} {v}' for k, v in r.outcomes.items()) or 'none'})"
     )
-    lines.append(f"- context loads: {r.context_loads}, over the 40% rule: {r.context_over_40pct}")
+    lines.append(
+        f"- context loads: {r.context_loads}, over the 40% rule: {r.context_over_40pct}"
+        + (f"; median band {r.context_band}" if r.context_band else "")
+        + (f" ({', '.join(f'{k} {v}' for k, v in r.context_bands.items())})" if r.context_bands else "")
+    )
+    if r.context_now is not None:
+        c = r.context_now
+        lines.append(
+            f"- context now: {c.percent:.0f}% of {c.window_tokens} tokens ({c.band})"
+            + (f": {c.advice}" if c.advice else "")
+        )
     if r.validation_pass_rate is not None:
         lines.append(f"- validations: {r.validations}, pass rate {r.validation_pass_rate:.0%}")
     lines.append(
