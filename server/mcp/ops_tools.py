@@ -20,6 +20,7 @@ from factorops.store.store import Store
 from factorops.tools.kernel.actor import Actor
 from factorops.tools.metrics import report as metrics
 from factorops.tools.oversight import approvals, routing, validation
+from factorops.tools.watch import live as watch
 
 from .registration import (
     add_async_tool,
@@ -100,7 +101,7 @@ async def _validate(runtime: Runtime, inp: validation.ValidationRunInput, ctx: C
     now = runtime.now()
     progress = thread_progress(ctx)
 
-    return await anyio.to_thread.run_sync(lambda: validation.run(store, inp, now, progress))
+    return await anyio.to_thread.run_sync(lambda: watch.validate(store, inp, now, progress))
 
 
 def _metrics_hook(runtime: Runtime, rec: CallRecord) -> None:
@@ -148,7 +149,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "validation_run",
         "Run the project's configured validation gates (tests, lint, types).",
         validation.ValidationRunInput,
-        validation.ValidationRunResult,
+        watch.ValidationLive,
         _validate,
         # runs the commands the project configured as gates: they may reach beyond this machine
         hints=tool_hints(open_world=True),

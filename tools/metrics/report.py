@@ -25,6 +25,7 @@ from factorops.tools.oversight import queries as oversight_queries
 from factorops.tools.patterns import queries as pattern_queries
 from factorops.tools.sessions import queries as session_queries
 from factorops.tools.watch import live as watch_live
+from factorops.tools.watch import queries as watch_queries
 
 from . import rollup as metrics_rollup
 
@@ -218,6 +219,9 @@ class MetricsReport(CompactModel):
     patterns_shown_per_session: float | None = None
     pattern_help_rate: float | None = None
     repeat_failure_rate: float | None = None
+    spirals: int = 0  # debug spirals called (hooks and validation_run)
+    breakers_opened: int = 0
+    breakers_open_now: int = 0
     tools: list[ToolStat]
 
 
@@ -264,6 +268,7 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         name = bands.name_of(100 * x, thresholds)
         per_band[name] = per_band.get(name, 0) + 1
     median = statistics.median(shares) if shares else None
+    watched = watch_queries.counts(store, s)
     used, helped = pattern_queries.usage_totals(store)
     return MetricsReport(
         patterns_shown_per_session=round(shown / shown_sessions, 2) if shown_sessions else None,
@@ -279,6 +284,9 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         context_band=bands.name_of(100 * median, thresholds) if median is not None else None,
         context_bands={b: per_band[b] for b in bands.BAND_NAMES if b in per_band},
         context_now=watch_live.band_for(store, now, None),
+        spirals=watched.spirals,
+        breakers_opened=watched.breakers_opened,
+        breakers_open_now=watched.breakers_open_now,
         validations=val.runs,
         validation_pass_rate=round(val.passed / val.runs, 3) if val.runs else None,
         approvals=asked.requested,
@@ -321,6 +329,10 @@ def render(r: MetricsReport) -> str:
             f"- context now: {c.percent:.0f}% of {c.window_tokens} tokens ({c.band})"
             + (f": {c.advice}" if c.advice else "")
         )
+    lines.append(
+        f"- debug spirals: {r.spirals}; circuit breakers opened: {r.breakers_opened}"
+        f" (open now: {r.breakers_open_now})"
+    )
     if r.validation_pass_rate is not None:
         lines.append(f"- validations: {r.validations}, pass rate {r.validation_pass_rate:.0%}")
     lines.append(

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from factorops.tools.context import load as context
-from factorops.tools.kernel import bands
+from factorops.tools.kernel import bands, config
 from factorops.tools.kernel.compact import CompactModel
+from factorops.tools.kernel.errors import DomainError
+from factorops.tools.oversight import validation
 from factorops.tools.sessions import lifecycle as sessions
 
-from . import activity, transcript_usage
+from . import activity, records, spiral, transcript_usage
 from . import settings as watch_settings
 from .records import iso
 
@@ -161,9 +163,12 @@ def context_load(
             window = usage.window
     window = max(window, 1000)
     effective = inp.model_copy(update={"used_tokens": min(used, 10_000_000), "window_tokens": window})
-    result = context.load(store, effective, now, progress)
     band = band_reply(bands.classify(used, window, settings), source)
-    return ContextLoadLive(**dict(result), context=band)
+
+    def reply(r: context.ContextLoadResult) -> ContextLoadLive:
+        return ContextLoadLive(**dict(r), context=band)
+
+    return reply(context.load(store, effective, now, progress, wrap=reply))  # budgeted as sent
 
 
 def session_start(store: Store, inp: sessions.SessionStartInput, now: datetime) -> SessionStartLive:
@@ -185,7 +190,61 @@ def resume(store: Store, inp: sessions.SessionResumeInput, now: datetime) -> Res
     return ResumeLive(**dict(result), context=band_for(store, now, result.session_id))
 
 
+# -- validation_run: a run for the spiral detector and the breaker -----------------------------------
+
+
+class ValidationLive(validation.ValidationRunResult):
+    spiral: str | None = None  # a debug spiral called, or a breaker opened, with the advice
+
+
 def gate_command(argv: list[str]) -> str:
     """A validation gate's command as the spiral detector and the breaker key it: the same text a
     shell run of it has, so `pytest -q` typed in a shell and the gate running it are one command."""
     return shlex.join(argv)
+
+
+def _error_line(output: str) -> str:
+    lines = [ln for ln in output.splitlines() if ln.strip()]
+    return lines[-1][: spiral.ERROR_MAX] if lines else ""
+
+
+def validate(
+    store: Store,
+    inp: validation.ValidationRunInput,
+    now: datetime,
+    progress: validation.Progress | None = None,
+) -> ValidationLive:
+    """`validation_run` as one more run of each gate's command: a gate whose circuit breaker is
+    open is refused (the whole run, so a partial run never reads as a pass), and each gate's
+    outcome feeds the spiral detector and the breaker, in the caller's client session when one is
+    known (so a gate failing after the same command failed in the shell is one spiral)."""
+    settings = settings_for(store)
+    cs = client_session(store, now, inp.session_id)
+    who = cs.client_session if cs is not None else f"mcp:{inp.session_id or '-'}"
+    keys: dict[str, str] = {}
+    try:
+        cfg = config.load_for(store.datadir)
+        gates = [cfg.gate(inp.gate)] if inp.gate else cfg.gates
+    except DomainError:
+        gates = []  # validation.run refuses with the same message
+    for g in gates:
+        key = gate_command(g.command)
+        verdict = spiral.gate(store, key, now)
+        if not verdict.allowed:
+            raise DomainError("gate", f"gate {g.name!r} is refused: {verdict.reason}")
+        keys[g.name] = key
+    result = validation.run(store, inp, now, progress)
+    calls: list[str] = []
+    events: list[records.WatchEvent] = []
+    for r in result.results:
+        command = keys.get(r.gate)
+        if command is None:
+            continue
+        out = spiral.record_run(store, who, command, r.passed, now, _error_line(r.output), settings)
+        events.extend(out.events)
+        advice = out.advice()
+        if advice:
+            calls.append(f"gate {r.gate}: {advice}")
+    if events:
+        records.log_events(store, events)
+    return ValidationLive(**dict(result), spiral=" ".join(calls) or None)
