@@ -28,7 +28,6 @@ from factorops.tools.kernel.actor import Actor
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.metrics import report as metrics
 from factorops.tools.oversight import approvals
-from factorops.tools.patterns import markdown as pattern_markdown
 from factorops.tools.patterns import records as patterns
 from factorops.tools.sessions import lifecycle as sessions
 from factorops.tools.sessions import queries as session_queries
@@ -170,7 +169,7 @@ def build(
             p = patterns.get(store, request.path_params["pid"])
         except DomainError as exc:
             return _html("Pattern not found", "patterns", f"<p>{escape(exc.message)}</p>", status=404)
-        body = views.pattern(p, pattern_markdown.render(p), csrf_of(request))
+        body = views.pattern(p, csrf_of(request))
         return _html(p.title, "patterns", body, request.query_params.get("flash", ""))
 
     def promote(request: Request, form: dict[str, Any], person: str) -> Response:

@@ -22,6 +22,8 @@ th { font-size:.8rem; text-transform:uppercase; letter-spacing:.03em; color:var(
 .denied, .failed, .retired, .expired { background:#f8e1df; color:var(--bad); }
 dl.fields { display:grid; grid-template-columns:max-content 1fr; gap:.2rem .8rem; margin:.5rem 0; }
 dl.fields dt { color:var(--muted); } dl.fields dd { margin:0; white-space:pre-wrap; overflow-wrap:anywhere; }
+.prose h2 { font-size:1rem; } .prose { background:#fff; border:1px solid var(--line); border-radius:6px; padding:.2rem 1.2rem 1rem; }
+q { quotes:"\201C" "\201D"; font-style:italic; }
 .escalated { background:#fdecc8; color:#7a4b00; }
 form.inline { display:inline; }
 input[type=text], input[type=search] { padding:.35rem .5rem; border:1px solid var(--line); border-radius:4px; min-width:16rem; }

@@ -132,18 +132,113 @@ def patterns(rows: Sequence[Row], query: str, status: str | None) -> str:
     return "".join(body)
 
 
-def pattern(p: Pattern, markdown: str, csrf: Csrf) -> str:
+def pattern(p: Pattern, csrf: Csrf) -> str:
+    """A pattern for a person: its fields as a definition list, problem and solution as text
+    (Markdown-lite), no front matter and no JSON."""
     actions = ""
     if p.status == "candidate":
         actions = (
-            f'<form method="post" action="/patterns/{escape(p.id)}/promote">'
+            f'<form method="post" class="inline" action="/patterns/{escape(p.id)}/promote">'
             f'<input type="hidden" name="csrf" value="{csrf(f"/patterns/{p.id}/promote")}">'
-            '<button class="approve">Promote to active</button></form>'
+            '<button class="approve">Promote to active</button></form> '
         )
+    if actions:
+        actions = f'<div class="actions">{actions}</div>'
+    fields: list[tuple[str, str]] = [
+        ("id", f"<code>{escape(p.id)}</code>"),
+        ("kind", escape(p.kind)),
+        ("status", f'<span class="badge {p.status}">{p.status}</span>'),
+        ("confidence", f"{p.confidence:.2f}"),
+        ("used", f"{p.times_used} times, helped {p.times_helped}"),
+        ("source", escape(p.source)),
+        ("created", f"{p.created:%Y-%m-%d %H:%M}"),
+        ("updated", f"{p.updated:%Y-%m-%d %H:%M}"),
+    ]
+    if p.tags:
+        fields.append(("tags", " ".join(f'<span class="badge">{_shown(t)}</span>' for t in p.tags)))
+    if p.scope:
+        fields.append(("scope", " ".join(f"<code>{_shown(g)}</code>" for g in p.scope)))
+    if p.revises:
+        fields.append(("revises", f'<a href="/patterns/{escape(p.revises)}">{escape(p.revises)}</a>'))
+    if p.changed_by is not None:
+        fields.append(("changed by", _shown(p.changed_by.label)))
+    if p.rule is not None:
+        r = p.rule
+        parts = [f"effect {escape(r.effect)}"]
+        parts += [f"command matches <code>{_shown(r.command_regex)}</code>"] if r.command_regex else []
+        parts += [f"action matches <code>{_shown(r.action_regex)}</code>"] if r.action_regex else []
+        parts += [f"check <code>{escape(r.check)}</code>"] if r.check else []
+        parts += (
+            [f"paths {' '.join(f'<code>{_shown(g)}</code>' for g in r.path_globs)}"] if r.path_globs else []
+        )
+        fields.append(("rule", "; ".join(parts)))
+    ev = p.evidence
+    for label, refs in (
+        ("sessions", ev.sessions),
+        ("checkpoints", ev.checkpoints),
+        ("commits", ev.commits),
+        ("transcripts", ev.transcripts),
+    ):
+        if refs:
+            fields.append((f"evidence: {label}", " ".join(f"<code>{_shown(x)}</code>" for x in refs)))
+    if ev.excerpt:
+        fields.append(("evidence: excerpt", f"<q>{_shown(ev.excerpt)}</q>"))
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in fields)
     return (
-        f'<p><span class="badge {p.status}">{p.status}</span> {escape(p.kind)} · confidence {p.confidence:.2f} · '
-        f"used {p.times_used}, helped {p.times_helped}</p>{actions}<pre>{escape(visible(markdown))}</pre>"
+        f'<dl class="fields pattern">{dl}</dl>{actions}'
+        f'<section class="prose"><h2>Problem</h2>{markdown_lite(p.problem)}'
+        f"<h2>Solution</h2>{markdown_lite(p.solution)}</section>"
     )
+
+
+def markdown_lite(text: str) -> str:
+    """Enough Markdown for a pattern's text, everything escaped first: paragraphs, `-`/`*` lists,
+    fenced code blocks and `inline code`. Anything else stays as plain text."""
+    if not text.strip():
+        return '<p class="muted">(not described)</p>'
+    out: list[str] = []
+    para: list[str] = []
+    items: list[str] = []
+    code: list[str] | None = None
+
+    def inline(line: str) -> str:
+        parts = _shown(line).split("`")
+        return "".join(
+            f"<code>{x}</code>" if i % 2 and i < len(parts) - 1 else x for i, x in enumerate(parts)
+        )
+
+    def flush() -> None:
+        if para:
+            out.append(f"<p>{'<br>'.join(inline(x) for x in para)}</p>")
+            para.clear()
+        if items:
+            out.append("<ul>" + "".join(f"<li>{inline(x)}</li>" for x in items) + "</ul>")
+            items.clear()
+
+    for line in text.strip().splitlines():
+        if code is not None:
+            if line.strip().startswith("```"):
+                out.append(f"<pre><code>{_shown(chr(10).join(code))}</code></pre>")
+                code = None
+            else:
+                code.append(line)
+        elif line.strip().startswith("```"):
+            flush()
+            code = []
+        elif line.lstrip().startswith(("- ", "* ")):
+            if para:
+                flush()
+            items.append(line.lstrip()[2:])
+        elif not line.strip():
+            flush()
+        else:
+            if items:
+                flush()
+            para.append(line.strip())
+    if code is not None:
+        out.append(f"<pre><code>{_shown(chr(10).join(code))}</code></pre>")
+    flush()
+    return "".join(out)
 
 
 def sessions(rows: Sequence[SessionSummary]) -> str:

@@ -1,0 +1,150 @@
+"""The dashboard as a person uses it, in a real browser (headless Debian Chromium via Playwright)
+against a real `factorops dashboard` process: rendered pattern pages, retiring a pattern, a phone
+screen, the 404 page, signing in from an approval link, the metrics colours and period.
+
+Assertions are on DOM facts; each test saves screenshots under its tmp dir for people to look at.
+The records are made on the real clock, which the dashboard process uses."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from factorops.store.datadir import DataDir
+from factorops.store.store import Store
+from factorops.tools.kernel.actor import Actor
+from factorops.tools.oversight import approvals
+from factorops.tools.patterns import records as patterns
+from factorops.tools.registry import components
+from factorops.tools.sessions import lifecycle as sessions
+
+from .test_dashboard_browser import CHROMIUM, dashboard
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+]
+PHONE = {"width": 390, "height": 844}
+PROBLEM = (
+    "Deploys failed when the cache was cold.\n\n- warm the cache\n- then deploy\n\nRun `make warm` first."
+)
+
+
+@dataclass
+class Site:
+    base: str
+    token: str
+    project: Path
+    active: str
+    candidate: str
+    approval: str
+    session: str
+
+
+@pytest.fixture
+def site(project: Path) -> Iterator[Site]:
+    subprocess.run(
+        [sys.executable, "-m", "factorops", "init", "--no-starter", "--project", str(project)],
+        check=True,
+        capture_output=True,
+    )
+    now = datetime.now(UTC)
+    store = Store.open(DataDir.for_project(project), components())
+    try:
+        person = Actor.cli("tester")
+        active = patterns.record(
+            store,
+            patterns.PatternRecordInput(
+                title="Warm the cache before deploying",
+                problem=PROBLEM,
+                solution="```\nmake warm && make deploy\n```",
+                tags=["deploy"],
+                scope=["deploy/**"],
+            ),
+            now,
+        ).id
+        patterns.set_status(store, active, "active", now, person)
+        candidate = patterns.record(
+            store,
+            patterns.PatternRecordInput(title="Pin the toolchain", solution="Use rust-toolchain.toml"),
+            now,
+        ).id
+        ids = []
+        for goal, outcome in (
+            ("ship the release", "partial"),
+            ("fix the flaky test", "failed"),
+            ("write the docs", None),
+        ):
+            sid = sessions.start(store, sessions.SessionStartInput(goal=goal), now).session_id
+            ids.append(sid)
+            if outcome:
+                sessions.end(store, sessions.SessionEndInput(session_id=sid, outcome=outcome), now)
+        aid = approvals.create(
+            store,
+            approvals.ApprovalRequestInput(
+                action="swap production DB credentials " + "x" * 120,
+                rationale="rotation",
+                risk="critical",
+                alternatives="wait a week",
+                rollback="swap the old ones back",
+            ),
+            now,
+        ).id
+    finally:
+        store.close()
+    with dashboard(project) as url:
+        base, token = url.split("/?token=")
+        yield Site(base, token, project, active, candidate, aid, ids[0])
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def _signed_in(browser: Any, site: Site, viewport: dict[str, int] | None = None) -> Any:
+    page = await browser.new_page(viewport=viewport or {"width": 1100, "height": 800})
+    await page.goto(f"{site.base}/?token={site.token}")
+    return page
+
+
+async def test_a_pattern_page_is_rendered_not_dumped(site: Site, tmp_path: Path) -> None:
+    async with chromium() as browser:
+        page = await _signed_in(browser, site)
+        await page.goto(f"{site.base}/patterns/{site.active}")
+        await page.screenshot(path=str(tmp_path / "pattern.png"), full_page=True)
+        main = await page.inner_text("main")
+        assert await page.inner_text("h1") == "Warm the cache before deploying"
+        assert "---" not in main and '{"' not in main and '["' not in main, main
+        assert "title:" not in main and "status:" not in main
+        terms = await page.locator("dl.pattern dt").all_inner_texts()
+        assert {"kind", "status", "confidence", "tags", "scope"} <= set(terms), terms
+        assert await page.locator("dl.pattern dd code", has_text="deploy/**").count() == 1
+        assert await page.locator(".prose li").all_inner_texts() == ["warm the cache", "then deploy"]
+        assert await page.locator(".prose p code").inner_text() == "make warm"
+        assert await page.locator(".prose pre code").inner_text() == "make warm && make deploy"
+        assert await page.locator("pre", has_text="---").count() == 0
