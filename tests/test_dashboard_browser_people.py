@@ -26,6 +26,7 @@ from factorops.tools.patterns import records as patterns
 from factorops.tools.registry import components
 from factorops.tools.sessions import lifecycle as sessions
 
+from .conftest import git
 from .test_dashboard_browser import CHROMIUM, dashboard
 
 pytestmark = [
@@ -148,3 +149,18 @@ async def test_a_pattern_page_is_rendered_not_dumped(site: Site, tmp_path: Path)
         assert await page.locator(".prose p code").inner_text() == "make warm"
         assert await page.locator(".prose pre code").inner_text() == "make warm && make deploy"
         assert await page.locator("pre", has_text="---").count() == 0
+
+
+async def test_a_person_retires_an_active_pattern(site: Site, tmp_path: Path) -> None:
+    async with chromium() as browser:
+        page = await _signed_in(browser, site)
+        await page.goto(f"{site.base}/patterns/{site.active}")
+        await page.screenshot(path=str(tmp_path / "pattern-active.png"), full_page=True)
+        await page.locator("button", has_text="Retire").click()
+        await page.wait_for_load_state()
+        await page.screenshot(path=str(tmp_path / "pattern-retired.png"), full_page=True)
+        assert await page.inner_text(".flash") == "retired"
+        assert await page.locator("dl.pattern .badge.retired").inner_text() == "retired"
+        assert await page.locator("button", has_text="Retire").count() == 0
+    log = git(site.project / ".agentops" / "ledger", "log", "-1", "--format=%s%n%b")
+    assert f"pattern: retired {site.active}" in log and "via dashboard" in log, log

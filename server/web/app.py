@@ -180,6 +180,15 @@ def build(
             return _back(f"/patterns/{pid}", exc.message)
         return _back(f"/patterns/{pid}", "promoted")
 
+    def retire(request: Request, form: dict[str, Any], person: str) -> Response:
+        """A person's retirement: the same domain call as `factorops patterns retire`."""
+        pid = request.path_params["pid"]
+        try:
+            patterns.set_status(store, pid, "retired", now(), Actor.dashboard(person))
+        except DomainError as exc:
+            return _back(f"/patterns/{pid}", exc.message)
+        return _back(f"/patterns/{pid}", "retired")
+
     def sessions_page(request: Request) -> Response:
         return _html("Sessions", "sessions", views.sessions(sessions.list_sessions(store, limit=50)))
 
@@ -204,6 +213,7 @@ def build(
         Route("/patterns", guarded(patterns_page)),
         Route("/patterns/{pid}", guarded(pattern_page)),
         Route("/patterns/{pid}/promote", posting(promote), methods=["POST"]),
+        Route("/patterns/{pid}/retire", posting(retire), methods=["POST"]),
         Route("/sessions", guarded(sessions_page)),
         Route("/sessions/{sid}", guarded(session_page)),
         Route("/metrics", guarded(metrics_page)),

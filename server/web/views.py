@@ -142,6 +142,13 @@ def pattern(p: Pattern, csrf: Csrf) -> str:
             f'<input type="hidden" name="csrf" value="{csrf(f"/patterns/{p.id}/promote")}">'
             '<button class="approve">Promote to active</button></form> '
         )
+    if p.status in ("candidate", "active"):
+        what = "Retire" if p.status == "active" else "Retire (decline)"
+        actions += (
+            f'<form method="post" class="inline" action="/patterns/{escape(p.id)}/retire">'
+            f'<input type="hidden" name="csrf" value="{csrf(f"/patterns/{p.id}/retire")}">'
+            f'<button class="deny">{what}</button></form>'
+        )
     if actions:
         actions = f'<div class="actions">{actions}</div>'
     fields: list[tuple[str, str]] = [
