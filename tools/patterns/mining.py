@@ -3,7 +3,8 @@
 Sources:
 - git (`git_mining`): reverts, fix-after-fix chains on the same file, hot spots, files that change
   together, the commit-message convention;
-- sessions: learnings recorded at session end, and files that keep appearing in failed sessions.
+- sessions: learnings recorded at session end, and files that keep appearing in failed sessions
+  (at least three distinct ones: a recurring claim needs three independent occurrences).
 
 Mining is incremental: the last mined git commit and the last mined session are cursors in the
 `meta` table, and the running totals the detectors need are in `mining_files`/`mining_pairs`, so
@@ -43,7 +44,7 @@ GIT_CURSOR = "mined_git_head"
 GIT_COMMITS = "mined_git_commits"
 GIT_CONVENTIONAL = "mined_git_conventional"
 SESSION_CURSOR = "mined_sessions_until"  # "<last ended_at>|<ids that ended then>"
-FAILED_SESSIONS_MIN = 2
+FAILED_SESSIONS_MIN = 3  # a recurring claim needs three independent occurrences (sessions)
 
 
 def _since(value: str | None) -> str | None:
@@ -325,6 +326,7 @@ def mine(
                 found += git_mining.observe(stats, c)
                 result.commits_read += 1
             found += git_mining.summarise(stats)
+            found = git_mining.refine(root, found, stats)
             git_mining.quote_subjects(root, found)
     total = todo + 2
     if "sessions" in inp.sources:
