@@ -124,6 +124,13 @@ class Approvals(_Strict):
         return v
 
 
+class SessionsSettings(_Strict):
+    """`[sessions]`: an open session idle longer than `stale_after_hours` is stale (session_start
+    and the briefing say so; file-collision warnings ignore it). Defaults when broken."""
+
+    stale_after_hours: float = Field(default=4, gt=0, le=24 * 365)
+
+
 class Maturity(_Strict):
     """`[maturity]`: the evidence that moves a pattern along discovery -> validated -> general ->
     standard, or to deprecated (docs/patterns.md, Maturity). Citations count distinct sessions."""
@@ -152,6 +159,7 @@ class Config(_Strict):
     approval_timeout_s: int = Field(default=APPROVAL_TIMEOUT_S, ge=10, le=7 * 86400)
     maturity: Maturity = Field(default_factory=Maturity)
     approvals: Approvals = Field(default_factory=Approvals)
+    sessions: SessionsSettings = Field(default_factory=SessionsSettings)
 
 
 SECTIONS = tuple(Config.model_fields)  # gates, routing, approval_timeout_s, approvals
@@ -173,6 +181,7 @@ class Settings:
     approval_timeout_s: int = APPROVAL_TIMEOUT_S
     maturity: Maturity = field(default_factory=Maturity)  # defaults (and a warning) when broken
     approvals: Approvals = field(default_factory=Approvals)  # always usable: defaults when broken
+    sessions: SessionsSettings = field(default_factory=SessionsSettings)  # defaults when broken
 
     @property
     def gates(self) -> list[Gate]:
@@ -390,6 +399,11 @@ def _validate(data: object, path: Path, prefix: str) -> Settings:
             settings.approvals = Approvals.model_validate(data["approvals"])
         except ValidationError as exc:
             _broken_section(settings, "approvals", _problem(exc, path, f"{prefix}approvals"))
+    if "sessions" in data:
+        try:
+            settings.sessions = SessionsSettings.model_validate(data["sessions"])
+        except ValidationError as exc:
+            settings._note("sessions", f"{_problem(exc, path, f'{prefix}sessions')}; the defaults apply")
     return settings
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -23,6 +23,7 @@ from factorops.store.store import Store
 from factorops.tools.flywheel import inject as flywheel
 from factorops.tools.flywheel.inject import InjectedPattern
 from factorops.tools.guardrails import starters as starter_guardrails
+from factorops.tools.kernel import config
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.kernel.ids import new_id
@@ -109,6 +110,7 @@ class SessionStartResult(CompactModel):
     session_id: str
     commit: str
     briefing: ResumeState | None = None
+    stale_sessions: list[str] = Field(default_factory=list)  # open, idle past the stale limit
     patterns: list[InjectedPattern] = Field(default_factory=list)
 
 
@@ -318,7 +320,39 @@ def start(store: Store, inp: SessionStartInput, now: datetime) -> SessionStartRe
     )
     shown = flywheel.relevant(store, inp.goal, now)
     flywheel.record_shown(store, sid, shown, "session_start", now)
-    return SessionStartResult(session_id=sid, commit=sha, briefing=briefing, patterns=shown)
+    return SessionStartResult(
+        session_id=sid, commit=sha, briefing=briefing, patterns=shown, stale_sessions=_stale_list(store, now)
+    )
+
+
+def stale_after(store: Store) -> timedelta:
+    """How long an open session may sit idle before it is stale (`[sessions] stale_after_hours`)."""
+    return timedelta(hours=config.load_for(store.datadir).sessions.stale_after_hours)
+
+
+def _stale_cutoff(store: Store, now: datetime) -> str:
+    return _iso(now - stale_after(store))
+
+
+def _stale_list(store: Store, now: datetime, limit: int = 5) -> list[str]:
+    """Open sessions idle past the limit, most recent first: end them (abandoned, partial) or
+    resume them; until then briefings call them stale and collision warnings ignore them."""
+    cutoff = _stale_cutoff(store, now)
+    rows = store.db.execute(
+        """SELECT id, goal, updated_at FROM sessions WHERE status = 'open' AND updated_at < ?
+           ORDER BY updated_at DESC, id DESC LIMIT ?""",
+        [cutoff, limit + 1],
+    ).fetchall()
+    out = [
+        f"{sid} idle {humanize_age(now - datetime.fromisoformat(updated))}: {' '.join(goal.split())[:80]}"
+        for sid, goal, updated in rows[:limit]
+    ]
+    if len(rows) > limit:
+        more = store.db.execute(
+            "SELECT COUNT(*) FROM sessions WHERE status = 'open' AND updated_at < ?", [cutoff]
+        ).fetchone()[0]
+        out.append(f"and {more - limit} more; agentops://sessions lists them")
+    return out
 
 
 def _open_row(store: Store, session_id: str) -> dict[str, object]:
@@ -383,7 +417,7 @@ def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointR
     if inp.transcript_tokens is not None:
         result.handoff_tokens = handoff.tokens(_state(store, _row(store, inp.session_id), now), exact=True)
         result.compression = round(inp.transcript_tokens / result.handoff_tokens, 1)
-    result.warnings = warnings + _collisions(store, inp)
+    result.warnings = warnings + _collisions(store, inp, now)
     return result
 
 
@@ -401,15 +435,16 @@ def _unknown_answers(store: Store, inp: CheckpointInput) -> list[str]:
     ]
 
 
-def _collisions(store: Store, inp: CheckpointInput) -> list[str]:
-    """Two open sessions editing the same files collide (the file-collision starter guardrail)."""
+def _collisions(store: Store, inp: CheckpointInput, now: datetime) -> list[str]:
+    """Two open sessions editing the same files collide (the file-collision starter guardrail).
+    A stale session (idle past the limit) is left out: abandoned work does not block anyone."""
     if not inp.files_touched or not flywheel.starter_active(store, "file-collision"):
         return []
     others: dict[str, list[str]] = {}
     for sid, files in store.db.execute(
         """SELECT c.session_id, c.files_touched FROM checkpoints c JOIN sessions s ON s.id = c.session_id
-           WHERE s.status = 'open' AND c.session_id != ?""",
-        [inp.session_id],
+           WHERE s.status = 'open' AND c.session_id != ? AND s.updated_at >= ?""",
+        [inp.session_id, _stale_cutoff(store, now)],
     ).fetchall():
         others.setdefault(sid, []).extend(json.loads(files))
     decision = starter_guardrails.check_file_collision(inp.files_touched, others)
@@ -591,12 +626,12 @@ def _state(store: Store, row: dict[str, object], now: datetime, seq: int | None 
         age=humanize_age(now - updated),
         checkpoints=int(str(row["checkpoint_count"])),
     )
+    if row["status"] == "open" and now - updated > stale_after(store):
+        state.stale = True
     return handoff.build(store, state, seq)
 
 
 def humanize_age(delta: object) -> str:
-    from datetime import timedelta
-
     assert isinstance(delta, timedelta)
     secs = max(0, int(delta.total_seconds()))
     if secs < 60:

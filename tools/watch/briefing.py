@@ -44,7 +44,8 @@ def briefing(store: Store, now: datetime, budget: int = BRIEFING_TOKENS) -> str 
         state = None
     if state is not None:
         topic = " ".join([state.goal, state.summary or "", *state.next_steps])
-        lines.append(f"Unfinished session {state.session_id} ({state.age} ago): {state.goal}")
+        stale = ", stale: idle past the limit; end it or resume it" if state.stale else ""
+        lines.append(f"Unfinished session {state.session_id} ({state.age} ago{stale}): {state.goal}")
         if state.summary:
             lines.append(f"Last checkpoint: {state.summary}")
         for title, items in (
