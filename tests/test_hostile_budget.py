@@ -8,19 +8,33 @@ bench/bench_shell.py). The same input gets the same decision every time, however
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
 from factorops.server.mcp.runtime import Runtime
+from factorops.store.datadir import DataDir
+from factorops.store.store import Store
 from factorops.tools.flywheel.inject import install_starters
+from factorops.tools.guardrails.check import matcher
 from factorops.tools.guardrails.shell import normalise
 from factorops.tools.patterns.model import GuardrailRule, Pattern
-from factorops.tools.patterns.records import upsert
+from factorops.tools.patterns.records import PatternRecordInput, get, record, save, set_status, upsert
+from factorops.tools.patterns.rule_regex import MAX_REPEAT
+from factorops.tools.registry import components
 
-from .conftest import Clock
+from .conftest import Clock, git
 
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
 HOSTILE_RULES = [r"(\w|\w)*$", r"(a|a)*$", r"((a)*)*$", r"(x+x+)+y"]
 FORCE_PUSH = "starter-force-push-default-branch"
 
@@ -128,3 +142,87 @@ def test_budgets_are_deterministic() -> None:
         for _ in range(3):
             again = normalise(cmd)
             assert (again.reason, again.commands) == (first.reason, first.commands)
+
+
+# ---- item 2: counted repeats that make RE2 slow are refused at record, import and load ----------
+
+WORST = r"(?:[ab][ab]?){999}!"  # linear in RE2, but ~370 ms per search of 10,000 characters
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "factorops", *args], capture_output=True, text=True, timeout=180
+    )
+
+
+async def test_slow_counted_repeat_is_refused_at_record(client: Client) -> None:
+    r = await client.call_tool("pattern_record", {"title": "t", "kind": "guardrail", "match": WORST})
+    assert r.is_error
+    msg = str(r.content[0].text)  # type: ignore[union-attr]
+    assert "match: the counted repeat (?:[ab][ab]?){999} repeats up to 999 times" in msg, msg
+    assert f"limit {MAX_REPEAT}" in msg
+    r = await client.call_tool(
+        "pattern_record", {"title": "t", "kind": "guardrail", "match": r"rm\s{1,10}-rf"}
+    )
+    assert not r.is_error, r.content
+
+
+def test_slow_counted_repeat_is_refused_at_import(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        root.mkdir()
+        git(root, "init", "-q")
+        assert _cli("init", "--project", str(root), "--no-starter").returncode == 0
+    # a bundle made by an older factorops, whose rule was accepted before the cap: export a
+    # harmless rule, then put the slow regex in its place (with the manifest's hash to match)
+    with Store.open(DataDir.for_project(a), components()) as store:
+        pid = record(store, PatternRecordInput(title="Slow rule", kind="guardrail", match="wgetx"), NOW).id
+    exported = tmp_path / "a.tar.gz"
+    assert (
+        _cli("bundle", "export", str(exported), "--include-candidates", "--project", str(a)).returncode == 0
+    )
+    with tarfile.open(exported) as tar:
+        f = tar.extractfile(f"patterns/{pid}.md")
+        assert f is not None
+        data = f.read()
+    assert data.count(b"wgetx") == 1
+    data = data.replace(b"wgetx", WORST.encode())
+    bundle = tmp_path / "old.tar.gz"
+    members = [(f"patterns/{pid}.md", data)]
+    manifest = {
+        "format": "factorops-bundle",
+        "version": 1,
+        "members": [{"path": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in members],
+    }
+    with tarfile.open(bundle, "w:gz") as tar:
+        for name, blob in [("manifest.json", json.dumps(manifest).encode()), *members]:
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    head = git(b / ".agentops" / "ledger", "rev-parse", "HEAD")
+    r = _cli("bundle", "import", str(bundle), "--project", str(b))
+    assert r.returncode != 0
+    assert "guardrail rule refused" in r.stderr, r.stderr
+    assert "(?:[ab][ab]?){999} repeats up to 999 times" in r.stderr and f"limit {MAX_REPEAT}" in r.stderr
+    assert git(b / ".agentops" / "ledger", "rev-parse", "HEAD") == head  # nothing written
+
+
+async def test_slow_counted_repeat_in_the_ledger_is_disabled_at_load(
+    client: Client, runtime: Runtime, clock: Clock
+) -> None:
+    store = await runtime.store(None)
+    install_starters(store, clock())
+    r = await client.call_tool(
+        "pattern_record", {"title": "Old slow rule", "kind": "guardrail", "match": "wget"}
+    )
+    pid = r.structured_content["id"]  # type: ignore[index]
+    set_status(store, pid, "active", clock(), by="test")
+    p = get(store, pid)
+    assert p.rule is not None
+    p.rule.command_regex = WORST  # as a project written before the cap holds it
+    save(store, p, "hand edit: a rule from before the repeat cap")
+    got = await check(client, "a" * 9_000 + "! wget")
+    assert got == {"decision": "allow"}  # the rule is not run
+    invalid = matcher(store).invalid
+    assert [i.title for i in invalid] == ["Old slow rule"]
+    assert "(?:[ab][ab]?){999} repeats up to 999 times" in invalid[0].error

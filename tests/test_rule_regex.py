@@ -13,8 +13,10 @@ import pytest
 
 from factorops.tools.patterns import rule_regex
 from factorops.tools.patterns.rule_regex import (
+    MAX_ACTION_REPEAT,
     MAX_PATTERN_CHARS,
     MAX_PROGRAM_SIZE,
+    MAX_REPEAT,
     RulePattern,
     RuleRegexError,
     compile_rule,
@@ -29,7 +31,7 @@ HOSTILE_PATTERNS = [
     r"((a)*)*$",
     r"(a+)+$",
     r"(x+x+)+y",
-    r"(.*a){20}$",
+    r"(.*a){10}$",
     r"^(\w+\s?)*$",
 ]
 HOSTILE_SUBJECTS = ["a" * 9999 + "!", "x" * 10000, "a " * 5000]
@@ -76,10 +78,16 @@ def test_hostile_answers_are_right() -> None:
         (r"[^[:space:]x]", "POSIX class [:space:] is read differently"),
         ("", "empty rule regex"),
         ("a" * (MAX_PATTERN_CHARS + 1), f"limit {MAX_PATTERN_CHARS}"),
-        (r"\w{700}", f"RE2 instructions (limit {MAX_PROGRAM_SIZE})"),
-        (r"\pL{100}", "too large for RE2's memory limit"),
-        (r"a{1001}", "RE2 repeats at most 1000 times"),
-        (r"(?:a{100}){20}", "RE2 repeats at most 1000 times"),
+        (r"\pL" * 30, f"RE2 instructions (limit {MAX_PROGRAM_SIZE})"),
+        (r"\pL{10}\pL{10}\pL{10}\pL{10}\pL{10}\pL{10}", "too large for RE2's memory limit"),
+        (r"a{1001}", "the counted repeat a{1001} repeats up to 1001 times"),
+        (r"(?:a{4}){5}", "the counted repeat (?:a{4}){5} repeats up to 20 times (nested repeats multiplied"),
+        (r"(?:[ab][ab]?){999}!", "(?:[ab][ab]?){999} repeats up to 999 times"),
+        (
+            r"[ab]*a[ab]{120}",
+            f"[ab]{{120}} repeats up to 120 times (nested repeats multiplied; limit {MAX_REPEAT})",
+        ),
+        (r"force.{0,60}push", "the counted repeat .{0,60} repeats up to 60 times"),
         ("[unclosed", "not a valid regular expression (RE2 syntax): missing ]"),
         ("(unclosed", "not a valid regular expression (RE2 syntax): missing )"),
         ("a**", "a quantifier cannot follow another one"),
@@ -157,9 +165,26 @@ def test_search_and_find_take_any_text() -> None:
 
 
 def test_a_stricter_program_limit_can_be_asked_for() -> None:
-    assert compile_rule(r"\w{100}").program_size > 500
+    assert compile_rule(r"\w{10}\w{10}\w{10}\w{10}\w{10}\w{10}\w{10}\w{10}").program_size > 500
     with pytest.raises(RuleRegexError, match=r"instructions \(limit 500\)"):
-        compile_rule(r"\w{100}", max_program_size=500)
+        compile_rule(r"\w{10}\w{10}\w{10}\w{10}\w{10}\w{10}\w{10}\w{10}", max_program_size=500)
+
+
+def test_counted_repeats_are_capped_and_escapes_are_not_repeats() -> None:
+    """An action regex (searching at most 2,000 characters) may count further than a command regex."""
+    assert compile_rule(r"a{10}").search("a" * 10)
+    assert compile_rule(r"(?:a{2}){5}").search("a" * 10)
+    assert compile_rule(r"force.{0,60}push", max_repeat=MAX_ACTION_REPEAT).search("force it to push")
+    with pytest.raises(RuleRegexError, match=f"limit {MAX_ACTION_REPEAT}"):
+        compile_rule(r"force.{0,65}push", max_repeat=MAX_ACTION_REPEAT)
+    assert regex_problem(r"a{11}") is not None and regex_problem(r"a{11}", max_repeat=11) is None
+    # \x{...} and \p{...} are characters, braces inside classes are literal, \{ is a brace
+    assert compile_rule(r"a\x{2014}{3}b").search("a\u2014\u2014\u2014b")
+    assert compile_rule(r"\p{Greek}+[{1000}]+").search("\u03b1{10}")
+    assert compile_rule(r"\{1000\}").search("{1000}")
+    # past RE2's own cap, RE2's message still explains it
+    with pytest.raises(RuleRegexError, match="RE2 repeats at most 1000 times"):
+        compile_rule(r"(?:a{100}){20}", max_repeat=10_000)
 
 
 def test_wrong_type_is_a_rule_error() -> None:

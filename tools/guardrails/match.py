@@ -42,7 +42,13 @@ from pydantic import BaseModel, Field
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.patterns.model import PatternCandidate
-from factorops.tools.patterns.rule_regex import RulePattern, RuleRegexError, compile_rule, encode_text
+from factorops.tools.patterns.rule_regex import (
+    MAX_ACTION_REPEAT,
+    RulePattern,
+    RuleRegexError,
+    compile_rule,
+    encode_text,
+)
 
 from .checks import CHECKS, CheckContext, keyword_in
 from .shell import Normalised, canonical, normalise
@@ -124,7 +130,9 @@ class GuardrailMatcher:
                 continue
             try:
                 command = compile_rule(r.command_regex) if r.command_regex and not check else None
-                action = compile_rule(r.action_regex) if r.action_regex else None
+                action = (
+                    compile_rule(r.action_regex, max_repeat=MAX_ACTION_REPEAT) if r.action_regex else None
+                )
             except RuleRegexError as exc:
                 self.invalid.append(InvalidRule(title=p.title, error=f"regex does not compile: {exc}"))
                 continue

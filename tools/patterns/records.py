@@ -49,6 +49,7 @@ from .model import (
     PatternKind,
     PatternStatus,
 )
+from .rule_regex import MAX_ACTION_REPEAT, MAX_REPEAT
 from .rule_regex import regex_problem as _rule_regex_problem
 
 if TYPE_CHECKING:
@@ -440,21 +441,22 @@ def _with_actor(trailers: dict[str, str], actor: Actor | None) -> dict[str, str]
     return {**trailers, "Actor": one_line(actor.label)} if actor is not None else trailers
 
 
-def regex_problem(pattern: str) -> str | None:
+def regex_problem(pattern: str, *, action: bool = False) -> str | None:
     """Why a guardrail regex is refused (None when it is fine): RE2 syntax and size limits.
 
     Rules are compiled with RE2 (`rule_regex`), which runs in linear time, so no regex can hang
     `guardrail_check`; what RE2 cannot run (lookaround, backreferences) is refused with the reason.
+    An action regex searches shorter text, so it may use larger counted repeats.
     """
-    return _rule_regex_problem(pattern)
+    return _rule_regex_problem(pattern, max_repeat=MAX_ACTION_REPEAT if action else MAX_REPEAT)
 
 
 def rule_problem(rule: GuardrailRule | None) -> str | None:
     """Why a stored or imported rule is refused (None when it is fine)."""
     if rule is None:
         return None
-    for pattern in (rule.command_regex, rule.action_regex):
-        problem = regex_problem(pattern) if pattern else None
+    for pattern, action in ((rule.command_regex, False), (rule.action_regex, True)):
+        problem = regex_problem(pattern, action=action) if pattern else None
         if problem:
             return f"{pattern!r}: {problem}"
     return None

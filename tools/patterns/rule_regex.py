@@ -30,6 +30,18 @@ Bounds: a pattern longer than `MAX_PATTERN_CHARS`, or whose compiled program has
 (RE2's `max_mem`: program plus the lazily built DFA cache; past it RE2 falls back to its NFA,
 slower but still linear). So a huge pattern is refused, not slow, and many rules cannot grow
 without bound in memory.
+
+Linear is not the same as fast. RE2's worst case is a counted repeat after something that can
+match at many places (`(?:[ab][ab]?){999}!`, `[ab]*a[ab]{120}`, `a[^!]{0,60}!`): the DFA needs a
+state per combination of live counts, thrashes its cache, and each character then costs time in
+proportion to the count (373 ms for one search of 10,000 characters with `{999}`; ~22 ms with a
+`{0,60}` window; ~4 ms with `{0,10}`). So the largest counted repeat, nested repeats multiplied
+(`(?:a{2}){5}` counts 10), is capped: `MAX_REPEAT` (10) for command regexes, which search
+commands of up to 10,000 characters, and `MAX_ACTION_REPEAT` (64) for action regexes, which
+search action descriptions of at most 2,000 characters (the shipped plain-language rules use
+`{0,60}` proximity windows), so each search stays within about 5 ms on its longest input
+(bench/bench_rule_regex.py part 3). A repeat written out by hand (`[ab][ab][ab]...`) is bounded by
+the program-size cap instead; its cost is reported by the same benchmark.
 """
 
 from __future__ import annotations
@@ -51,6 +63,9 @@ MAX_PROGRAM_SIZE = 5000
 # RE2's max_mem per compiled rule: the program plus the lazily built DFA cache. Past it RE2 runs
 # its NFA instead (slower, still linear); 1,000 rules can never hold more than ~1 GiB.
 MAX_MEM = 1 << 20
+# The largest counted repeat, nested repeats multiplied (see the module docstring).
+MAX_REPEAT = 10
+MAX_ACTION_REPEAT = 64
 
 _WHY = "rules use linear-time RE2 syntax"
 # `(?` followed by these: the construct, for the message.
@@ -120,13 +135,19 @@ class RulePattern:
 
 
 def compile_rule(
-    pattern: str, *, ignore_case: bool = True, max_program_size: int = MAX_PROGRAM_SIZE
+    pattern: str,
+    *,
+    ignore_case: bool = True,
+    max_program_size: int = MAX_PROGRAM_SIZE,
+    max_repeat: int = MAX_REPEAT,
 ) -> RulePattern:
     """Compile a user-supplied rule regex with RE2, or raise `RuleRegexError` saying why not.
 
     `ignore_case` matches the guardrail convention (rules are case-insensitive; a part that needs
     case says so inline with `(?-i:...)`, which RE2 supports). `max_program_size` bounds the
-    compiled program, and with it the worst-case cost per character searched.
+    compiled program, `max_repeat` the largest counted repeat (nested ones multiplied), and with
+    them the worst-case cost per character searched: `MAX_REPEAT` for command regexes,
+    `MAX_ACTION_REPEAT` for action regexes (which search at most 2,000 characters).
     """
     if not isinstance(pattern, str):
         raise RuleRegexError(pattern, f"a rule regex must be text, not {type(pattern).__name__}")
@@ -137,6 +158,14 @@ def compile_rule(
             pattern, f"the regex is {len(pattern)} characters long (limit {MAX_PATTERN_CHARS}); simplify it"
         )
     translated = _translate(pattern)
+    weight, construct = _repeat_weight(translated)
+    if weight > max_repeat:
+        raise RuleRegexError(
+            pattern,
+            f"the counted repeat {construct} repeats up to {weight} times (nested repeats multiplied; "
+            f"limit {max_repeat}): a search would cost time in proportion to it on every command; "
+            "use * or + (e.g. [^;]* instead of [^;]{0,100}) or a smaller count",
+        )
     try:
         translated.encode("utf-8")
     except UnicodeEncodeError:
@@ -155,15 +184,15 @@ def compile_rule(
         raise RuleRegexError(
             pattern,
             f"the regex compiles to {size} RE2 instructions (limit {max_program_size}); "
-            "large counted repeats such as \\w{1000} or big Unicode classes cost the most",
+            "long written-out repeats or big Unicode classes such as \\pL cost the most",
         )
     return RulePattern(pattern, translated, ignore_case, size, regex)
 
 
-def regex_problem(pattern: str, *, ignore_case: bool = True) -> str | None:
+def regex_problem(pattern: str, *, ignore_case: bool = True, max_repeat: int = MAX_REPEAT) -> str | None:
     """Why a rule regex is refused, or None: the drop-in for the store's old "could hang" check."""
     try:
-        compile_rule(pattern, ignore_case=ignore_case)
+        compile_rule(pattern, ignore_case=ignore_case, max_repeat=max_repeat)
     except RuleRegexError as exc:
         return exc.reason
     return None
@@ -277,6 +306,72 @@ def _translate(pattern: str) -> str:
         out.append(c)
         i += 1
     return "".join(out)
+
+
+def _repeat_weight(pattern: str) -> tuple[int, str]:
+    """The largest counted repeat of a translated pattern, nested repeats multiplied, and its text.
+
+    A bounded `{m,n}` counts n, an open `{m,}` counts m. Escapes and character classes are skipped
+    the way `_translate` reads them; anything malformed is left for RE2 to report.
+    """
+    best, best_text = 1, ""
+    # per open group: (start index, largest weight inside it so far)
+    stack: list[tuple[int, int]] = []
+    inner = 1  # weight of the last atom (a group's inner weight, or 1)
+    top = 1  # largest weight at the current level
+    i, n = 0, len(pattern)
+    atom = 0  # where the last atom (the one a quantifier applies to) starts
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            atom = i
+            if pattern[i + 1 : i + 2] in ("x", "p", "P") and pattern[i + 2 : i + 3] == "{":
+                close = pattern.find("}", i)
+                i = close + 1 if close > 0 else n  # \x{2014}, \p{Greek}: not a repeat
+            else:
+                i += 2
+            inner = 1
+            continue
+        if c == "[":
+            atom = i
+            j = i + 1
+            if pattern[j : j + 1] == "^":
+                j += 1
+            if pattern[j : j + 1] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            inner = 1
+            continue
+        if c == "(":
+            stack.append((i, top))
+            top = 1
+            i += 1
+            continue
+        if c == ")":
+            inner = top
+            atom, top = stack.pop() if stack else (0, 1)
+            top = max(top, inner)
+            i += 1
+            continue
+        if c == "{":
+            m = _REPEAT.match(pattern, i)
+            if m and (m.group(1) or m.group(3)):
+                lo, comma, hi = m.group(1), m.group(2), m.group(3)
+                count = int(hi) if comma and hi else int(lo or "0")
+                weight = max(1, count) * inner
+                top = max(top, weight)
+                if weight > best:
+                    best, best_text = weight, pattern[atom:i] + m.group(0)
+                inner = weight
+                i = m.end()
+                continue
+        if c not in "*+?":
+            atom = i
+            inner = 1
+        i += 1
+    return best, best_text
 
 
 def _explain(exc: Exception) -> str:
