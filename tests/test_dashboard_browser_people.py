@@ -164,3 +164,29 @@ async def test_a_person_retires_an_active_pattern(site: Site, tmp_path: Path) ->
         assert await page.locator("button", has_text="Retire").count() == 0
     log = git(site.project / ".agentops" / "ledger", "log", "-1", "--format=%s%n%b")
     assert f"pattern: retired {site.active}" in log and "via dashboard" in log, log
+
+
+async def test_every_page_fits_a_phone_screen(site: Site, tmp_path: Path) -> None:
+    paths = [
+        "/approvals",
+        f"/approvals/{site.approval}",
+        "/patterns",
+        f"/patterns/{site.active}",
+        f"/patterns/{site.candidate}",
+        "/sessions",
+        f"/sessions/{site.session}",
+        "/metrics",
+        "/metrics?period=all",
+        "/no/such/page",
+    ]
+    async with chromium() as browser:
+        page = await _signed_in(browser, site, PHONE)
+        for i, path in enumerate(paths):
+            await page.goto(f"{site.base}{path}")
+            await page.screenshot(path=str(tmp_path / f"phone-{i}.png"), full_page=True)
+            width = await page.evaluate("document.scrollingElement.scrollWidth")
+            assert width <= 390, (path, width)
+        signed_out = await browser.new_page(viewport=PHONE)
+        await signed_out.goto(f"{site.base}/approvals/{site.approval}")
+        await signed_out.screenshot(path=str(tmp_path / "phone-sign-in.png"), full_page=True)
+        assert await signed_out.evaluate("document.scrollingElement.scrollWidth") <= 390
