@@ -30,9 +30,10 @@ def patterns_index(store: Store, now: datetime | None = None) -> str:
 
 
 def review_markdown(store: Store, now: datetime) -> list[str]:
-    from factorops.tools.flywheel import maturity
+    from factorops.tools.flywheel import contradictions, maturity
 
     lines = maturity.review_lines(maturity.review(store, now))
+    lines += contradictions.lines(contradictions.find(store))
     return ["", "## For a person to decide", "", "```", *lines, "```"] if lines else []
 
 

@@ -217,3 +217,42 @@ async def test_cli_shows_stage_and_eligible_candidates_with_configured_threshold
     out = cli(project, "patterns", "list", "--json")
     rows = {r["id"]: r for r in json.loads(out.stdout)}
     assert rows[pid]["stage"] == "validated" and "maturity" in out.stderr
+
+
+# -- 4. contradictions -----------------------------------------------------------------------------
+
+
+async def test_contradicting_active_patterns_are_flagged_everywhere(
+    client: Client, runtime: Runtime, clock: Clock, project: Path
+) -> None:
+    store = await runtime.store(None)
+    do = active(store, clock, "Use mocks in integration tests", scope=["tests/integration/*"])
+    dont = active(
+        store, clock, "Never use mocks in integration tests", scope=["tests/integration/test_db.py"]
+    )
+    squash = active(store, clock, "Squash commits before merging")
+    anti = active(store, clock, "Squash commits before merging", kind="anti-pattern", scope=["src/**"])
+    # Not contradictions: disjoint scopes; the same advice twice; a candidate.
+    active(store, clock, "Pin versions in the lock file", scope=["web/*"])
+    active(store, clock, "Do not pin versions in the lock file", scope=["tools/*"])
+    active(store, clock, "Run the linter before committing")
+    active(store, clock, "Always run the linter before committing code")
+    candidate(store, clock, "Never squash commits before merging")
+    index = await read_index(client)
+    assert "Contradicting active patterns" in index
+    flagged = [line for line in index.splitlines() if " vs " in line]
+    assert len(flagged) == 2, flagged
+    assert any(do in x and dont in x and "tests/integration" in x for x in flagged)
+    assert any(squash in x and anti in x for x in flagged)
+    out = cli(project, "patterns", "list")
+    assert out.returncode == 0, out.stderr
+    pairs = [line for line in out.stdout.splitlines() if " vs " in line]
+    assert any(do in x and dont in x for x in pairs) and any(squash in x and anti in x for x in pairs)
+    doc = cli(project, "doctor")
+    warned = [x for x in (doc.stdout + doc.stderr).splitlines() if "contradicting active patterns" in x]
+    assert any(do in x and dont in x for x in warned) and any(squash in x and anti in x for x in warned)
+    assert "patterns retire" in doc.stdout + doc.stderr
+    # A person retires one: the flag goes.
+    patterns.set_status(store, dont, "retired", clock(), by="test")
+    after = [x for x in (await read_index(client)).splitlines() if " vs " in x]
+    assert len(after) == 1 and squash in after[0]

@@ -83,7 +83,10 @@ def patterns_cmd(args: argparse.Namespace) -> int:
                     f"{str(r.get('stage', '-')):<10} {r['title']}"
                 )
             if not args.json:
-                for line in maturity.review_lines(maturity.review(store, now)):
+                from factorops.tools.flywheel import contradictions
+
+                review = maturity.review_lines(maturity.review(store, now))
+                for line in review + contradictions.lines(contradictions.find(store)):
                     print(line)
         elif args.action == "show":
             print(views.pattern_detail(store, args.id))

@@ -328,6 +328,13 @@ def _check_index(dd: DataDir, checks: _Checks) -> None:
                 "no guardrails active: guardrail_check allows every action",
                 f"install the starter set: {advice(dd, 'starter', 'install')}",
             )
+        from factorops.tools.flywheel import contradictions
+
+        for c in contradictions.find(store):  # flagged for a person (docs/patterns.md)
+            checks.warn(
+                f"contradicting active patterns {c.a} and {c.b}: {c.why}",
+                f"retire or revise one: {advice(dd, 'patterns', 'retire', c.b)}",
+            )
 
 
 def _apply_fixes(dd: DataDir) -> None:
