@@ -190,3 +190,16 @@ async def test_every_page_fits_a_phone_screen(site: Site, tmp_path: Path) -> Non
         await signed_out.goto(f"{site.base}/approvals/{site.approval}")
         await signed_out.screenshot(path=str(tmp_path / "phone-sign-in.png"), full_page=True)
         assert await signed_out.evaluate("document.scrollingElement.scrollWidth") <= 390
+
+
+async def test_the_404_page_has_the_site_around_it(site: Site, tmp_path: Path) -> None:
+    async with chromium() as browser:
+        page = await _signed_in(browser, site)
+        for path in ("/no/such/page", "/patterns/pat-nope", "/sessions/ses-nope"):
+            response = await page.goto(f"{site.base}{path}")
+            await page.screenshot(path=str(tmp_path / f"404-{path.count('/')}.png"), full_page=True)
+            assert response is not None and response.status == 404
+            assert await page.title() == "Not found · factorops", path
+            links = await page.locator("header nav a").all_inner_texts()
+            assert links == ["Approvals", "Patterns", "Sessions", "Metrics"]
+            assert await page.locator("main a[href='/approvals']").count() >= 1

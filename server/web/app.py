@@ -12,7 +12,6 @@ import getpass
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
@@ -46,6 +45,15 @@ def _now() -> datetime:
 
 def _html(title: str, active: str, body: str, flash: str = "", status: int = 200) -> HTMLResponse:
     return HTMLResponse(views.page(title, active, body, flash), status_code=status)
+
+
+def _not_found(what: str, active: str = "") -> HTMLResponse:
+    return _html("Not found", active, views.not_found(what), status=404)
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 (no such route) as a page of the site, with its navigation."""
+    return _not_found(f"There is no page at {request.url.path[:200]}.")
 
 
 def _back(path: str, message: str) -> RedirectResponse:
@@ -168,7 +176,7 @@ def build(
         try:
             p = patterns.get(store, request.path_params["pid"])
         except DomainError as exc:
-            return _html("Pattern not found", "patterns", f"<p>{escape(exc.message)}</p>", status=404)
+            return _not_found(exc.message, "patterns")
         body = views.pattern(p, csrf_of(request))
         return _html(p.title, "patterns", body, request.query_params.get("flash", ""))
 
@@ -195,7 +203,7 @@ def build(
     def session_page(request: Request) -> Response:
         found = session_queries.detail(store, request.path_params["sid"])
         if found is None:
-            return _html("Session not found", "sessions", "<p>No such session.</p>", status=404)
+            return _not_found(f"No session {request.path_params['sid']!r}.", "sessions")
         return _html(found.goal[:120], "sessions", views.session(found))
 
     def metrics_page(request: Request) -> Response:
@@ -218,7 +226,9 @@ def build(
         Route("/sessions/{sid}", guarded(session_page)),
         Route("/metrics", guarded(metrics_page)),
     ]
-    return LocalOnly(Starlette(routes=routes, lifespan=_sweeping(store, now)))
+    return LocalOnly(
+        Starlette(routes=routes, lifespan=_sweeping(store, now), exception_handlers={404: _no_route})
+    )
 
 
 SWEEP_EVERY_S = 60.0

@@ -38,6 +38,16 @@ def page(title: str, active: str, body: str, flash: str = "") -> str:
     )
 
 
+def not_found(what: str) -> str:
+    """The body of every 404: what was missing and where to go instead."""
+    links = " · ".join(f'<a href="/{key}">{label}</a>' for key, label in NAV)
+    return (
+        f'<div class="card"><p>{escape(what)}</p>'
+        f"<p>The link may be old, or the record may be in another project's dashboard.</p>"
+        f"<p>Go to: {links}</p></div>"
+    )
+
+
 SIGN_IN = (
     "<p>Open the link <code>factorops dashboard</code> printed: it carries this install's "
     "token (<code>factorops token show</code>).</p>"
