@@ -126,3 +126,32 @@ async def test_an_unknown_gate_is_still_named(client: Client, project: Path) -> 
     configure(project)
     ok, text = await run(client, {"gate": "nope"})
     assert not ok and "no gate 'nope'" in str(text)
+
+
+def test_cursor_is_told_of_a_spiral_before_the_next_try(project: Path, tmp_path: Path) -> None:
+    """Cursor's events never say how a command ended, so its beforeShellExecution answer calls the
+    spiral the command is in (failures recorded in the project), through the installed command."""
+    from factorops.store.datadir import DataDir
+    from factorops.tools.registry import components
+    from factorops.tools.watch import spiral
+
+    from .test_hooks_events import Hooks, cli
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert cli("init", "--project", str(project), cwd=project, home=home).returncode == 0
+    cursor = Hooks(project, home, "cursor")
+    quiet, _ = cursor.run("beforeShellExecution.force_push", command="pytest -q tests")
+    assert quiet == {}
+    s = Store.open(DataDir.for_project(project), components())
+    try:
+        now = Clock().now
+        for _ in range(3):
+            spiral.record_run(s, "mcp:ses-1", "pytest -q tests", False, now, "1 failed")
+    finally:
+        s.close()
+    answer, _ = cursor.run("beforeShellExecution.force_push", command="pytest  -q 'tests'")
+    assert answer is not None and "permission" not in answer  # advice only: never an allow
+    assert "Debug spiral" in answer["agentMessage"] and "failed its last 3 runs" in answer["agentMessage"]
+    other, _ = cursor.run("beforeShellExecution.force_push", command="ls")
+    assert other == {}

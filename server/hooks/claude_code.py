@@ -11,14 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .common import command_verdict, dispatch
+from .common import text as _str
 from .run import Context
 
 EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 CONTEXT_MAX = 4000  # characters of additionalContext we ever add
-
-
-def _str(v: object) -> str | None:
-    return v if isinstance(v, str) and v else None
 
 
 def _specific(event: str, **fields: Any) -> dict[str, Any]:
@@ -53,9 +51,7 @@ def pre_tool_use(ctx: Context) -> dict[str, Any] | None:
         command = _str(ti.get("command"))
         if command is None:
             return None
-        verdict = before(None, ctx.now, command=command)  # person-only: no store needed
-        if verdict.effect == "none":
-            verdict = before(ctx.store(), ctx.now, command=command)
+        verdict = command_verdict(ctx, command)
     elif tool in EDIT_TOOLS:
         path = _str(ti.get("file_path")) or _str(ti.get("notebook_path"))
         if path is None:
@@ -215,10 +211,4 @@ EVENTS = tuple(HANDLERS)
 
 
 def handle(ctx: Context) -> dict[str, Any] | None:
-    name = ctx.event.get("hook_event_name")
-    handler = HANDLERS.get(name) if isinstance(name, str) else None
-    if handler is None:
-        from .run import BadEvent
-
-        raise BadEvent(f"hook_event_name {name!r} is not one factorops handles ({', '.join(EVENTS)})")
-    return handler(ctx)
+    return dispatch(HANDLERS, ctx)

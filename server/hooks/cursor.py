@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .common import command_verdict, dispatch
+from .common import text as _str
 from .run import BadEvent, Context
-
-
-def _str(v: object) -> str | None:
-    return v if isinstance(v, str) and v else None
 
 
 def _session(ctx: Context) -> str:
@@ -36,15 +34,13 @@ def _answer(verdict: Any) -> dict[str, Any]:
 
 
 def before_shell_execution(ctx: Context) -> dict[str, Any]:
-    from factorops.tools.watch.before import before
-
     command = _str(ctx.event.get("command"))
     if command is None:
         raise BadEvent("beforeShellExecution without a command")
-    verdict = before(None, ctx.now, command=command)
-    if verdict.effect == "none":
-        verdict = before(ctx.store(), ctx.now, command=command)
-    return _answer(verdict)
+    # Cursor's events say nothing of a command's outcome, so no after-run answer can call a debug
+    # spiral as Claude Code's PostToolUseFailure does: the spiral is called here, before the next
+    # try, from the failures recorded in the project (validation_run, other clients).
+    return _answer(command_verdict(ctx, command, spiral_note=True))
 
 
 def before_mcp_execution(ctx: Context) -> dict[str, Any]:
@@ -85,8 +81,4 @@ EVENTS = tuple(HANDLERS)
 
 
 def handle(ctx: Context) -> dict[str, Any] | None:
-    name = ctx.event.get("hook_event_name")
-    handler = HANDLERS.get(name) if isinstance(name, str) else None
-    if handler is None:
-        raise BadEvent(f"hook_event_name {name!r} is not one factorops handles ({', '.join(EVENTS)})")
-    return handler(ctx)
+    return dispatch(HANDLERS, ctx)

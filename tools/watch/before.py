@@ -19,6 +19,8 @@ from .fence import fence
 if TYPE_CHECKING:
     from factorops.store.store import Store
 
+    from .settings import WatchSettings
+
 Effect = Literal["none", "warn", "deny"]
 
 
@@ -36,7 +38,10 @@ def before(
     command: str | None = None,
     paths: list[str] | None = None,
     action: str | None = None,
+    spiral_settings: WatchSettings | None = None,
 ) -> Verdict:
+    """`spiral_settings`: also call a debug spiral the command is in (a client with no after-run
+    event cannot be told after the failure)."""
     if command:
         person = commands.person_only(command)
         if person is not None:
@@ -53,6 +58,9 @@ def before(
         if not g.allowed:
             return Verdict("deny", g.reason)
         note = g.reason
+        if spiral_settings is not None:
+            call = spiral.standing(store, command, spiral_settings)
+            note = " ".join(x for x in (note, call) if x)
     if not (command or paths or action):
         return Verdict("none", context=note)
     from factorops.tools.guardrails.check import GuardrailCheckInput, check

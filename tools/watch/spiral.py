@@ -155,6 +155,16 @@ def record_run(
     return out
 
 
+def standing(store: Store, command: str, settings: WatchSettings = DEFAULTS) -> str | None:
+    """The debug spiral `command` is in now, with the advice: its last `spiral_repeats` runs in the
+    project failed. Read only, for a client whose events never report a command's outcome."""
+    key = commands.normalise(command)
+    n = _consecutive_failures(store, key)
+    if n < settings.spiral_repeats:
+        return None
+    return Outcome(command=key, spiral=f"`{key}` failed its last {n} runs in a row").advice()
+
+
 def gate(store: Store, command: str, now: datetime) -> Gate:
     """May `command` run now? Refused while its breaker is open; after the cool-down the breaker
     half-opens and lets exactly one try through until that try's outcome is recorded (or another
