@@ -203,3 +203,39 @@ async def test_the_404_page_has_the_site_around_it(site: Site, tmp_path: Path) -
             links = await page.locator("header nav a").all_inner_texts()
             assert links == ["Approvals", "Patterns", "Sessions", "Metrics"]
             assert await page.locator("main a[href='/approvals']").count() >= 1
+
+
+async def test_an_approval_link_signs_in_with_a_pasted_token_and_lands_on_the_request(
+    site: Site, tmp_path: Path
+) -> None:
+    async with chromium() as browser:
+        context = await browser.new_context()
+        page = await context.new_page()
+        link = f"{site.base}/approvals/{site.approval}"
+        await page.goto(link)
+        await page.screenshot(path=str(tmp_path / "sign-in.png"), full_page=True)
+        field = page.locator("form#sign-in input[name=token]")
+        assert await field.get_attribute("type") == "password"
+        await field.fill("not-the-token")
+        await page.locator("form#sign-in button").click()
+        await page.wait_for_load_state()
+        assert "wrong token" in await page.inner_text("main")
+        assert await page.locator("form#sign-in input[name=token]").count() == 1
+        await page.locator("form#sign-in input[name=token]").fill(site.token)
+        await page.locator("form#sign-in button").click()
+        await page.wait_for_load_state()
+        await page.screenshot(path=str(tmp_path / "signed-in.png"), full_page=True)
+        assert page.url == link  # the requested page, and no token in the address
+        card = page.locator(f"[id='{site.approval}']")
+        assert await card.locator("button.approve").count() == 1
+        assert "swap the old ones back" in await card.inner_text()
+        cookies = await context.cookies()
+        assert any(c["name"] == "factorops_dashboard" and c["httpOnly"] for c in cookies)
+        # A sign-in posted from another site is refused.
+        other = await context.request.post(
+            f"{site.base}/sign-in",
+            form={"token": site.token, "next": "/approvals"},
+            headers={"Origin": "http://evil.example"},
+            max_redirects=0,
+        )
+        assert other.status == 403

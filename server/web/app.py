@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import hmac
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +49,15 @@ def _html(title: str, active: str, body: str, flash: str = "", status: int = 200
     return HTMLResponse(views.page(title, active, body, flash), status_code=status)
 
 
+SIGN_IN_COOKIE = "factorops_sign_in"
+
+
+def _local(path: str) -> str:
+    """Where to go after signing in: a path on this site, never another site (`//evil`, `\\evil`)."""
+    ok = path.startswith("/") and not path.startswith("//") and "\\" not in path and path.isprintable()
+    return path[:500] if ok else "/approvals"
+
+
 def _not_found(what: str, active: str = "") -> HTMLResponse:
     return _html("Not found", active, views.not_found(what), status=404)
 
@@ -79,13 +90,24 @@ def build(
         token = cookie_token(request)
         return lambda action: csrf_for(token, action)
 
-    def sign_in() -> Response:
-        return _html("Sign in", "", views.SIGN_IN, status=401)
+    def sign_in(next_path: str, error: str = "", status: int = 401) -> Response:
+        """The sign-in form; a fresh nonce in a cookie scoped to /sign-in and in the form (double
+        submit), so another site cannot sign this browser in with a token of its choosing."""
+        nonce = secrets.token_urlsafe(24)
+        resp = _html("Sign in", "", views.sign_in(next_path, nonce, error), status=status)
+        resp.set_cookie(
+            SIGN_IN_COOKIE, nonce, httponly=True, samesite="strict", max_age=1800, path="/sign-in"
+        )
+        return resp
+
+    def asked_for(request: Request) -> str:
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
 
     def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
             if signed_in(creds, request) is None:
-                return sign_in()
+                return sign_in(asked_for(request))
             return await anyio.to_thread.run_sync(handler, request)
 
         return run
@@ -96,7 +118,7 @@ def build(
         async def run(request: Request) -> Response:
             caller = signed_in(creds, request)
             if caller is None:
-                return sign_in()
+                return sign_in("/approvals")
             if not same_origin(request):
                 return PlainTextResponse("cross-origin request refused", status_code=403)
             if not may_decide(creds, caller):
@@ -121,8 +143,30 @@ def build(
             resp.set_cookie(COOKIE, given, httponly=True, samesite="strict", max_age=7 * 86400)
             return resp
         if signed_in(creds, request) is None:
-            return sign_in()
+            return sign_in("/approvals")
         return RedirectResponse("/approvals", status_code=303)
+
+    async def sign_in_post(request: Request) -> Response:
+        """The pasted token, checked like the link's: a cookie on success, then the page asked for."""
+        if not same_origin(request):
+            return PlainTextResponse("cross-origin request refused", status_code=403)
+        form = await request.form()
+        nonce = str(form.get("nonce", ""))
+        if not nonce or not hmac.compare_digest(
+            nonce.encode(), request.cookies.get(SIGN_IN_COOKIE, "").encode()
+        ):
+            return sign_in(
+                _local(str(form.get("next", ""))), "The sign-in form expired; paste the token again.", 403
+            )
+        next_path = _local(str(form.get("next", "")))
+        if creds.identify(str(form.get("token", "")).strip()) is None:
+            return sign_in(next_path, "wrong token: check `factorops token show` (or your own token)")
+        resp = RedirectResponse(next_path, status_code=303)
+        resp.set_cookie(
+            COOKIE, str(form.get("token", "")).strip(), httponly=True, samesite="strict", max_age=7 * 86400
+        )
+        resp.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")
+        return resp
 
     def style(_: Request) -> Response:
         return Response(CSS, media_type="text/css")
@@ -132,6 +176,20 @@ def build(
         recent = [r for r in approvals.recent(store, 20, now()) if r["status"] != "pending"]
         flash = request.query_params.get("flash", "")
         return _html("Approvals", "approvals", views.approvals(pending, recent, csrf_of(request)), flash)
+
+    def approval_page(request: Request) -> Response:
+        """One request: the page an assistant's link opens (`approvals.link`)."""
+        aid = request.path_params["aid"]
+        try:
+            row = approvals.record(store, aid, now())
+        except DomainError as exc:
+            return _not_found(exc.message, "approvals")
+        flash = request.query_params.get("flash", "")
+        if row["status"] == "pending":
+            body = views.approvals([row], [], csrf_of(request))
+        else:
+            body = views.approval(row)
+        return _html(f"Approval {aid}", "approvals", body, flash)
 
     def decide(request: Request, form: dict[str, Any], person: str) -> Response:
         choice = form.get("decision")
@@ -217,6 +275,8 @@ def build(
         Route("/", index),
         Route("/style.css", style),
         Route("/approvals", guarded(approvals_page)),
+        Route("/sign-in", sign_in_post, methods=["POST"]),
+        Route("/approvals/{aid}", guarded(approval_page)),
         Route("/approvals/{aid}/decide", posting(decide), methods=["POST"]),
         Route("/patterns", guarded(patterns_page)),
         Route("/patterns/{pid}", guarded(pattern_page)),

@@ -48,10 +48,36 @@ def not_found(what: str) -> str:
     )
 
 
-SIGN_IN = (
-    "<p>Open the link <code>factorops dashboard</code> printed: it carries this install's "
-    "token (<code>factorops token show</code>).</p>"
-)
+def sign_in(next_path: str, nonce: str, error: str = "") -> str:
+    """A form to paste a token into; it posts (never a URL: URLs end up in histories and logs)
+    and comes back to `next_path`, the page that was asked for."""
+    alert = f'<div class="flash error" role="alert">{escape(error)}</div>' if error else ""
+    return (
+        f'{alert}<form id="sign-in" class="card" method="post" action="/sign-in">'
+        "<p>Paste a token: this install's (<code>factorops token show</code>) or your own "
+        "(<code>factorops token add NAME</code> makes one).</p>"
+        '<p><label for="token">Token</label><br>'
+        '<input type="password" id="token" name="token" autocomplete="current-password" required autofocus></p>'
+        f'<input type="hidden" name="next" value="{escape(next_path)}">'
+        f'<input type="hidden" name="nonce" value="{escape(nonce)}">'
+        '<button class="approve">Sign in</button></form>'
+        '<p class="muted">The link <code>factorops dashboard</code> printed signs you in too.</p>'
+    )
+
+
+def approval(r: Row) -> str:
+    """A request no longer pending: what was asked and how it ended."""
+    reason = f" ({escape(str(r['reason']))})" if r.get("reason") else ""
+    return (
+        f'<div class="card" id="{escape(str(r["id"]))}"><p><strong class="action">{_shown(r["action"])}</strong></p>'
+        f'<dl class="fields"><dt>status</dt><dd><span class="badge {escape(str(r["status"]))}">'
+        f"{escape(str(r['status']))}</span>{reason}</dd>"
+        f"<dt>risk</dt><dd>{escape(str(r['risk']))}</dd>"
+        f"<dt>decided by</dt><dd>{_shown(r.get('decided_by') or '')}</dd>"
+        f"<dt>when</dt><dd>{escape(str(r.get('decided_at') or '')[:19])}</dd>"
+        f"<dt>comment</dt><dd>{_shown(r.get('comment') or '')}</dd></dl>"
+        '<p><a href="/approvals">All approvals</a></p></div>'
+    )
 
 
 def _shown(value: object) -> str:

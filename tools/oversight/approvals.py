@@ -54,9 +54,7 @@ class ApprovalRequestInput(BaseModel):
     # What a person needs to decide quickly; shown by `factorops approvals` and the dashboard.
     alternatives: str = Field(default="", max_length=2000, description="Considered instead")
     rollback: str = Field(default="", max_length=2000, description="How to undo")
-    timeout_s: int | None = Field(
-        default=None, ge=10, le=7 * 86400, description="Default 24h"
-    )
+    timeout_s: int | None = Field(default=None, ge=10, le=7 * 86400, description="Default 24h")
     session_id: str | None = Field(default=None, max_length=64)
 
 
@@ -266,6 +264,12 @@ def _row(store: Store, approval_id: str) -> dict[str, object]:
     if row is None:
         raise NotFound("id", f"no approval {approval_id!r}; list them with `factorops approvals`")
     return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def record(store: Store, approval_id: str, now: datetime) -> dict[str, object]:
+    """One request's row, every column (swept first), for a page showing it."""
+    status(store, approval_id, now)
+    return _row(store, approval_id)
 
 
 def status(store: Store, approval_id: str, now: datetime) -> Approval:
