@@ -63,3 +63,12 @@ def test_dead_code_is_gone() -> None:
         (activity, "latest_context"),
     ]
     assert [name for owner, name in gone if hasattr(owner, name)] == []
+
+
+def test_resources_are_read_through_one_helper() -> None:
+    """Opening the store, rendering in a worker thread and turning NotFound / DomainError into the
+    SDK's resource errors is written once (registration.read_view), not in every resource."""
+    for name in ("pattern_tools.py", "session_tools.py"):
+        text = (ROOT / "server/mcp" / name).read_text()
+        assert "read_view(" in text
+        assert "except NotFound" not in text and "except DomainError" not in text, name

@@ -7,16 +7,15 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
 from factorops.resources import factors as factor_views
 from factorops.resources import patterns as views
 from factorops.tools.guardrails import check as guardrails
-from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.patterns import mining as pattern_mining
 from factorops.tools.patterns import records as patterns
 
-from .registration import actor_for, add_async_tool, add_sync_tool, thread_progress
+from .registration import actor_for, add_async_tool, add_sync_tool, read_view, thread_progress
 from .runtime import Runtime
 
 
@@ -99,8 +98,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "agentops://patterns", name="patterns", mime_type="text/markdown", description="Patterns index"
     )
     async def patterns_index() -> str:
-        store = await runtime.store(None)
-        return await anyio.to_thread.run_sync(views.patterns_index, store, runtime.now())
+        return await read_view(runtime, None, views.patterns_index, runtime.now())
 
     @app.resource(
         "agentops://patterns/{pattern_id}",
@@ -109,20 +107,13 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         description="One pattern as Markdown",
     )
     async def pattern_detail(pattern_id: str, ctx: Context) -> str:
-        store = await runtime.store(ctx)
-        try:
-            return await anyio.to_thread.run_sync(views.pattern_detail, store, pattern_id)
-        except NotFound as exc:
-            raise ResourceNotFoundError(str(exc)) from None
-        except DomainError as exc:  # a hand edit broke the file: say so, name the file
-            raise ResourceError(str(exc)) from None
+        return await read_view(runtime, ctx, views.pattern_detail, pattern_id)
 
     @app.resource(
         "agentops://guardrails", name="guardrails", mime_type="text/markdown", description="Active guardrails"
     )
     async def guardrails_list() -> str:
-        store = await runtime.store(None)
-        return await anyio.to_thread.run_sync(views.guardrails_view, store)
+        return await read_view(runtime, None, views.guardrails_view)
 
     @app.resource(
         "agentops://factors",

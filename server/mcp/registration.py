@@ -15,11 +15,11 @@ import types
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from enum import Enum
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypedDict, Union, Unpack, get_args, get_origin
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel
@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from factorops.store.ledger import LedgerError
 from factorops.store.store import Store
 from factorops.tools.kernel.actor import Actor
-from factorops.tools.kernel.errors import DomainError
+from factorops.tools.kernel.errors import DomainError, NotFound
 
 from .runtime import Runtime
 
@@ -125,6 +125,14 @@ def tool_hints(
     )
 
 
+class ToolOptions(TypedDict, total=False):
+    """How a tool is announced: `read_only` for a tool that changes nothing, or `hints` of its own
+    (`tool_hints(...)`); without either, a tool that changes state is additive, not idempotent, local."""
+
+    read_only: bool
+    hints: ToolAnnotations | None
+
+
 def add_sync_tool(
     app: MCPServer,
     runtime: Runtime,
@@ -133,8 +141,7 @@ def add_sync_tool(
     model: type[BaseModel],
     out: type[BaseModel],
     op: SyncOp,
-    read_only: bool = False,
-    hints: ToolAnnotations | None = None,
+    **options: Unpack[ToolOptions],
 ) -> None:
     """Register `op(store, model_instance, now)`; it runs in a worker thread."""
 
@@ -143,7 +150,7 @@ def add_sync_tool(
         now = runtime.now()
         return await anyio.to_thread.run_sync(lambda: op(store, inp, now))
 
-    add_async_tool(app, runtime, name, description, model, out, run, read_only, hints)
+    add_async_tool(app, runtime, name, description, model, out, run, **options)
 
 
 def add_async_tool(
@@ -154,8 +161,7 @@ def add_async_tool(
     model: type[BaseModel],
     out: type[BaseModel],
     op: AsyncOp,
-    read_only: bool = False,
-    hints: ToolAnnotations | None = None,
+    **options: Unpack[ToolOptions],
 ) -> None:
     """Register `await op(runtime, model_instance, ctx)` for tools that talk back to the client
     (progress, elicitation) and so must stay on the event loop."""
@@ -171,26 +177,27 @@ def add_async_tool(
             raise ToolError(storage_error(exc)) from None
         return result
 
-    _register(app, name, description, model, out, tool, read_only, hints)
-
-
-def _register(
-    app: MCPServer,
-    name: str,
-    description: str,
-    model: type[BaseModel],
-    out: type[BaseModel],
-    tool: Callable[..., Any],
-    read_only: bool,
-    hints: ToolAnnotations | None,
-) -> None:
     _apply_signature(tool, signature_for(model, out))
     tool.__name__ = name
     # Every tool states all four hints; a tool that changes state without passing its own is
     # additive (nothing is lost: every change is a new ledger commit), not idempotent, local.
-    annotations = hints or tool_hints(read_only=read_only)
+    annotations = options.get("hints") or tool_hints(read_only=options.get("read_only", False))
     app.add_tool(tool, name=name, description=description, annotations=annotations, structured_output=True)
     _strings_stay_strings(app, name)
+
+
+async def read_view(runtime: Runtime, ctx: Context | None, render: Callable[..., str], *args: Any) -> str:
+    """A resource's Markdown: `render(store, *args)` in a worker thread. An id that names nothing is
+    a resource-not-found error; another `DomainError` (a hand edit broke the ledger file) a resource
+    error that names the file. Static resources get no Context from the SDK (`ctx=None`), so no
+    roots: the store an earlier request opened (or --project / the working directory) is used."""
+    store = await runtime.store(ctx)
+    try:
+        return await anyio.to_thread.run_sync(lambda: render(store, *args))
+    except NotFound as exc:
+        raise ResourceNotFoundError(str(exc)) from None
+    except DomainError as exc:
+        raise ResourceError(str(exc)) from None
 
 
 def admits_str(annotation: Any) -> bool:

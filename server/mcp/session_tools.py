@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from factorops.resources import sessions as views
-from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.sessions import lifecycle as sessions
 from factorops.tools.watch import live
 
-from .registration import add_sync_tool, tool_hints
+from .registration import add_sync_tool, read_view, tool_hints
 from .runtime import Runtime
 
 
@@ -65,10 +63,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         description="Recent sessions, newest first",
     )
     async def sessions_list() -> str:
-        # Static resources get no Context in the SDK, so no roots: the store opened by an earlier
-        # tool call (or --project / the working directory) is used.
-        store = await runtime.store(None)
-        return await anyio.to_thread.run_sync(views.sessions_index, store)
+        return await read_view(runtime, None, views.sessions_index)
 
     @app.resource(
         "agentops://sessions/{session_id}",
@@ -77,13 +72,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         description="One session: resume state and checkpoint timeline",
     )
     async def session_detail(session_id: str, ctx: Context) -> str:
-        store = await runtime.store(ctx)
-        try:
-            return await anyio.to_thread.run_sync(views.session_detail, store, session_id, runtime.now())
-        except NotFound as exc:
-            raise ResourceNotFoundError(str(exc)) from None
-        except DomainError as exc:
-            raise ResourceError(str(exc)) from None
+        return await read_view(runtime, ctx, views.session_detail, session_id, runtime.now())
 
     @app.prompt(name="resume", description="Continue the latest unfinished session (or the one given)")
     async def resume_prompt(ctx: Context, session_id: str | None = None) -> str:
