@@ -44,7 +44,9 @@ from pydantic import (
 
 from factorops.store.datadir import DataDir
 
+from . import watch_config
 from .errors import DomainError
+from .watch_config import WatchSettings
 
 Workflow = Literal["research", "plan", "implement", "review"]
 Tier = Literal["small", "medium", "large"]
@@ -157,6 +159,7 @@ class Config(_Strict):
     gates: list[Gate] = Field(default_factory=list)
     routing: Routing = Field(default_factory=Routing)
     approval_timeout_s: int = Field(default=APPROVAL_TIMEOUT_S, ge=10, le=7 * 86400)
+    watch: WatchSettings = Field(default_factory=WatchSettings)  # typed in watch_config.py
     maturity: Maturity = Field(default_factory=Maturity)
     approvals: Approvals = Field(default_factory=Approvals)
     sessions: SessionsSettings = Field(default_factory=SessionsSettings)
@@ -179,6 +182,7 @@ class Settings:
     _gates: list[Gate] = field(default_factory=list)
     _routing: Routing = field(default_factory=Routing)
     approval_timeout_s: int = APPROVAL_TIMEOUT_S
+    watch: WatchSettings = field(default_factory=WatchSettings)  # defaults for a bad value
     maturity: Maturity = field(default_factory=Maturity)  # defaults (and a warning) when broken
     approvals: Approvals = field(default_factory=Approvals)  # always usable: defaults when broken
     sessions: SessionsSettings = field(default_factory=SessionsSettings)  # defaults when broken
@@ -404,6 +408,10 @@ def _validate(data: object, path: Path, prefix: str) -> Settings:
             settings.sessions = SessionsSettings.model_validate(data["sessions"])
         except ValidationError as exc:
             settings._note("sessions", f"{_problem(exc, path, f'{prefix}sessions')}; the defaults apply")
+    if watch_config.SECTION in data:  # a bad threshold falls back to its default, with a warning
+        settings.watch, problems = watch_config.validate(data[watch_config.SECTION], f"{prefix}watch")
+        for problem in problems:
+            settings._note("watch", f"{path}: {problem}")
     return settings
 
 
