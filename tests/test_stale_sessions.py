@@ -10,6 +10,7 @@ from typing import Any
 
 from mcp import Client
 
+from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
@@ -96,3 +97,40 @@ def test_the_session_start_hook_says_a_session_is_stale(project: Path, tmp_path:
     assert answer is not None
     text = answer["hookSpecificOutput"]["additionalContext"]
     assert sid in text and "stale" in text
+
+
+async def test_the_collision_check_asks_only_for_the_paths_it_checks(
+    client: Client, runtime: Runtime, clock: Clock, project: Path
+) -> None:
+    """Issue #19: the check must not read and decode every checkpoint of every open session. The
+    other session's older checkpoint rows are made undecodable in the index: a check that reads
+    them fails, one that asks the session_files index for the paths it checks does not."""
+    store = await runtime.store(None)
+    flywheel.install_starter(store, clock())
+    a = (await ok(client, "session_start", {"goal": "a"}))["session_id"]
+    for i in range(5):
+        await ok(
+            client,
+            "checkpoint_save",
+            {"session_id": a, "summary": f"s{i}", "files_touched": [f"src/f{i}.py"]},
+        )
+    b = (await ok(client, "session_start", {"goal": "b"}))["session_id"]
+    with store.index.transaction() as db:
+        db.execute("UPDATE checkpoints SET files_touched = 'not json' WHERE session_id = ? AND seq < 5", [a])
+    hit = await ok(
+        client, "checkpoint_save", {"session_id": b, "summary": "x", "files_touched": ["./src/f3.py"]}
+    )
+    assert any(a in w and "src/f3.py" in w for w in hit["warnings"])
+    # The index is rebuilt from the ledger like every other table.
+    runtime.close()
+    r = cli("rebuild", "--project", str(project), cwd=project, home=project)
+    assert r.returncode == 0, r.stderr
+    rt = Runtime(project=project, clock=clock, use_roots=False, starters=False)
+    try:
+        async with Client(build_app(rt)) as again:
+            got = await ok(
+                again, "checkpoint_save", {"session_id": a, "summary": "y", "files_touched": ["src/f3.py"]}
+            )
+    finally:
+        rt.close()
+    assert any(b in w and "src/f3.py" in w for w in got["warnings"])

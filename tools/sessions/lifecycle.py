@@ -12,6 +12,7 @@ state it was saved at (gitstate.py), older material summarised and named in `lef
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -203,6 +204,17 @@ def _index_checkpoint(db: sqlite_utils.Database, path: str, data: bytes, sha: st
            WHERE id = ?""",
         [rec["created_at"], rec["session_id"]],
     )
+    paths = {norm_path(p) for p in rec["files_touched"] if isinstance(p, str) and p.strip()}
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO session_files (path, session_id) VALUES (?, ?)",
+        [(p, rec["session_id"]) for p in sorted(paths)],
+    )
+
+
+def norm_path(path: str) -> str:
+    """A touched file as the collision check compares it (the file-collision guardrail's rule)."""
+    p = posixpath.normpath(path.strip().replace("\\", "/"))
+    return p[2:] if p.startswith("./") else p
 
 
 def _index_end(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
@@ -276,13 +288,29 @@ COMPONENT = Component(
             ALTER TABLE checkpoints ADD COLUMN git TEXT;
             """,
         ),
+        # The files each session touched, by path (issue #19): the collision check asks only for the
+        # paths it checks instead of reading and decoding every checkpoint of every open session.
+        Migration(
+            "sessions-004",
+            r"""
+            CREATE TABLE session_files (
+                path TEXT NOT NULL,
+                session_id TEXT NOT NULL REFERENCES sessions(id),
+                PRIMARY KEY (path, session_id)
+            ) WITHOUT ROWID;
+            INSERT OR IGNORE INTO session_files (path, session_id)
+                SELECT CASE WHEN p LIKE './%' THEN substr(p, 3) ELSE p END, session_id
+                FROM (SELECT replace(j.value, '\', '/') AS p, c.session_id AS session_id
+                      FROM checkpoints c, json_each(c.files_touched) j);
+            """,
+        ),
     ),
     kinds=(
         RecordKind("session", r"sessions/\d{4}-\d{2}/[^/]+/session\.json", _index_session),
         RecordKind("checkpoint", r"sessions/\d{4}-\d{2}/[^/]+/checkpoints/[^/]+\.json", _index_checkpoint),
         RecordKind("session_end", r"sessions/\d{4}-\d{2}/[^/]+/end\.json", _index_end),
     ),
-    ledger_tables=("sessions", "checkpoints"),
+    ledger_tables=("sessions", "checkpoints", "session_files"),
 )
 
 
@@ -437,16 +465,25 @@ def _unknown_answers(store: Store, inp: CheckpointInput) -> list[str]:
 
 def _collisions(store: Store, inp: CheckpointInput, now: datetime) -> list[str]:
     """Two open sessions editing the same files collide (the file-collision starter guardrail).
-    A stale session (idle past the limit) is left out: abandoned work does not block anyone."""
+    A stale session (idle past the limit) is left out: abandoned work does not block anyone.
+
+    Asks the `session_files` index for the paths of this checkpoint only, so the cost does not grow
+    with the other sessions' checkpoints."""
     if not inp.files_touched or not flywheel.starter_active(store, "file-collision"):
         return []
+    mine = sorted({norm_path(p) for p in inp.files_touched if p.strip()})
     others: dict[str, list[str]] = {}
-    for sid, files in store.db.execute(
-        """SELECT c.session_id, c.files_touched FROM checkpoints c JOIN sessions s ON s.id = c.session_id
-           WHERE s.status = 'open' AND c.session_id != ? AND s.updated_at >= ?""",
-        [inp.session_id, _stale_cutoff(store, now)],
-    ).fetchall():
-        others.setdefault(sid, []).extend(json.loads(files))
+    for chunk in range(0, len(mine), 500):
+        part = mine[chunk : chunk + 500]
+        for sid, path in store.db.execute(
+            f"""SELECT f.session_id, f.path FROM session_files f JOIN sessions s ON s.id = f.session_id
+                WHERE f.path IN ({",".join("?" * len(part))}) AND f.session_id != ?
+                  AND s.status = 'open' AND s.updated_at >= ?""",
+            [*part, inp.session_id, _stale_cutoff(store, now)],
+        ).fetchall():
+            others.setdefault(sid, []).append(path)
+    if not others:
+        return []
     decision = starter_guardrails.check_file_collision(inp.files_touched, others)
     return [m.why for m in decision.matches]
 
