@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from factorops.store.components import Component
 from factorops.store.datadir import DataDir
@@ -79,6 +80,10 @@ class Store:
         self.index = Index(datadir.db_path)
         self.ledger = Ledger(datadir.ledger_path, datadir.lock_path)
         self.created = False  # whether `open` created the ledger
+        # Data derived from this store (compiled guardrails, the metrics event buffer), by owner:
+        # kept with the data it comes from, so it goes with the store and never outlives it.
+        self._derived: dict[str, tuple[object, object]] = {}
+        self._derived_lock = threading.RLock()
 
     @classmethod
     def open(
@@ -213,6 +218,30 @@ class Store:
                 self.ledger.undo_last(previous, list(files))
                 raise
         return sha, result
+
+    def derived(self, key: str, version: object, build: Callable[[], T]) -> T:
+        """The value `build()` made from this store's data under `key`, made again when `version`
+        (e.g. a counter its writers bump) differs from the one it was made at. Built under a lock, so
+        concurrent callers get the same object."""
+        with self._derived_lock:
+            hit = self._derived.get(key)
+            if hit is not None and hit[0] == version:
+                return cast(T, hit[1])
+            value = build()
+            self._derived[key] = (version, value)
+            return value
+
+    def kept(self, key: str) -> object | None:
+        """What `derived` keeps under `key`, without building it (None when there is nothing)."""
+        with self._derived_lock:
+            hit = self._derived.get(key)
+        return None if hit is None else hit[1]
+
+    def forget(self, key: str) -> object | None:
+        """Drop what `derived` keeps under `key`; returns it (None when there was nothing)."""
+        with self._derived_lock:
+            hit = self._derived.pop(key, None)
+        return None if hit is None else hit[1]
 
     def catch_up(self) -> CatchUp:
         """Index ledger commits the index has not seen (after a crash or a sync pull)."""

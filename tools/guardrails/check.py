@@ -11,7 +11,6 @@ one primary-key read of the meta table plus the matching itself.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from typing import Annotated
 
@@ -69,17 +68,14 @@ class _Guard(PatternCandidate):
     id: str
 
 
-_cache_lock = threading.Lock()
-_cache: dict[str, tuple[str, GuardrailMatcher]] = {}  # db path -> (patterns_version, matcher)
-
-
 def matcher(store: Store) -> GuardrailMatcher:
-    """The compiled active guardrails of this store, rebuilt only when patterns changed."""
+    """The compiled active guardrails of this store, kept on the store and rebuilt only when
+    patterns changed."""
     version = store.index.get_meta(VERSION_KEY) or "0"
-    key = str(store.datadir.db_path)
-    cached = _cache.get(key)
-    if cached is not None and cached[0] == version:
-        return cached[1]
+    return store.derived("guardrails.matcher", version, lambda: _compile(store))
+
+
+def _compile(store: Store) -> GuardrailMatcher:
     rows = store.db.execute(
         "SELECT id, title, solution, rule FROM patterns "
         "WHERE kind = 'guardrail' AND status = 'active' AND rule IS NOT NULL ORDER BY id"
@@ -88,10 +84,7 @@ def matcher(store: Store) -> GuardrailMatcher:
         _Guard(id=pid, title=title, solution=solution, rule=_with_shipped_check(pid, json.loads(rule)))
         for pid, title, solution, rule in rows
     ]
-    compiled = GuardrailMatcher(guards)
-    with _cache_lock:
-        _cache[key] = (version, compiled)
-    return compiled
+    return GuardrailMatcher(guards)
 
 
 def _with_shipped_check(pid: str, stored: dict[str, object]) -> GuardrailRule:

@@ -131,31 +131,25 @@ class EventBuffer:
         self.flush()
 
 
-_buffers: dict[int, EventBuffer] = {}
-_buffers_lock = threading.Lock()
+_BUFFER = "metrics.events"
 
 
 def buffer_for(store: Store) -> EventBuffer:
-    with _buffers_lock:
-        buf = _buffers.get(id(store))
-        if buf is None or buf.store is not store:
-            buf = _buffers[id(store)] = EventBuffer(store)
-        return buf
+    """This store's event buffer (one per store, kept on it)."""
+    return store.derived(_BUFFER, None, lambda: EventBuffer(store))
 
 
 def flush(store: Store) -> None:
     """Write the events recorded so far (before a report reads them)."""
-    with _buffers_lock:
-        buf = _buffers.get(id(store))
-    if buf is not None and buf.store is store:
+    buf = store.kept(_BUFFER)
+    if isinstance(buf, EventBuffer):
         buf.flush()
 
 
 def close(store: Store) -> None:
     """Write the rest and stop the writer: call before the store closes."""
-    with _buffers_lock:
-        buf = _buffers.pop(id(store), None)
-    if buf is not None and buf.store is store:
+    buf = store.forget(_BUFFER)
+    if isinstance(buf, EventBuffer):
         buf.close()
 
 
