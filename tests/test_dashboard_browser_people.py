@@ -239,3 +239,24 @@ async def test_an_approval_link_signs_in_with_a_pasted_token_and_lands_on_the_re
             max_redirects=0,
         )
         assert other.status == 403
+
+
+async def test_metrics_colours_and_period(site: Site, tmp_path: Path) -> None:
+    async with chromium() as browser:
+        page = await _signed_in(browser, site)
+        await page.goto(f"{site.base}/metrics")
+        await page.screenshot(path=str(tmp_path / "metrics-week.png"), full_page=True)
+        fills = {}
+        for outcome in ("open", "partial", "failed"):
+            bar = page.locator(f"figure.outcomes rect[data-label='{outcome}']")
+            fills[outcome] = await bar.get_attribute("fill")
+        assert len(set(fills.values())) == 3, fills
+        legend = await page.locator("figure.outcomes .legend li").all_inner_texts()
+        assert any("open" in x and "1" in x for x in legend) and any("partial" in x for x in legend)
+        assert "last 7 days" in await page.inner_text(".period")
+        assert await page.locator("a[aria-current=page]").inner_text() == "week"
+        await page.locator(".period a", has_text="day").click()
+        await page.wait_for_load_state()
+        await page.screenshot(path=str(tmp_path / "metrics-day.png"), full_page=True)
+        assert "last 24 hours" in await page.inner_text(".period")
+        assert await page.locator("a[aria-current=page]").inner_text() == "day"

@@ -35,6 +35,8 @@ button.deny { background:var(--bad); color:#fff; border-color:var(--bad); }
 pre { background:#fff; border:1px solid var(--line); padding:1rem; overflow:auto; white-space:pre-wrap; overflow-wrap:anywhere; }
 figure { margin:1rem 0; } figcaption { font-weight:600; margin-bottom:.3rem; }
 .flash { background:#eef4fb; border:1px solid #cfe0f3; padding:.5rem .8rem; border-radius:4px; margin-bottom:1rem; }
+.period a { margin:0 .2rem; } .period a.on { font-weight:700; color:var(--fg); text-decoration:none; border-bottom:2px solid var(--accent); }
+ul.legend { list-style:none; padding:0; margin:.3rem 0; display:flex; flex-wrap:wrap; gap:.3rem 1rem; font-size:.9rem; }
 .flash.error { background:#f8e1df; border-color:#f0c2bd; }
 /* Phones (390 px and up): nothing wider than the screen; wide tables scroll inside themselves. */
 @media (max-width: 700px) {

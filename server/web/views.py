@@ -314,10 +314,31 @@ def session(s: SessionDetail) -> str:
     return "".join(body)
 
 
+# One colour per session outcome, told apart without colour too (labels and a text legend).
+OUTCOME_COLORS = {
+    "success": "#2e7d4f",
+    "partial": "#c77700",
+    "failed": "#b3362d",
+    "abandoned": "#6b7485",
+    "open": "#3b6ea5",
+}
+PERIOD_TEXT = {
+    "day": "the last 24 hours",
+    "week": "the last 7 days",
+    "month": "the last 30 days",
+    "all": "all time",
+}
+
+
 def metrics(r: MetricsReport, period: str) -> str:
     links = " ".join(
-        f'<a href="/metrics?period={p}"{" class=on" if p == period else ""}>{p}</a>' for p in PERIODS
+        f'<a href="/metrics?period={p}" aria-current="page" class="on">{p}</a>'
+        if p == period
+        else f'<a href="/metrics?period={p}">{p}</a>'
+        for p in PERIODS
     )
+    since = f" (since {r.since:%Y-%m-%d %H:%M} UTC)" if r.since is not None else ""
+    shown = f'<p class="period">Showing <strong>{PERIOD_TEXT.get(period, period)}</strong>{since} · period: {links}</p>'
     facts = (
         f"<p>{r.sessions} sessions · {r.context_loads} context loads ({r.context_over_40pct} over 40%) · "
         f"{r.validations} validations"
@@ -325,8 +346,14 @@ def metrics(r: MetricsReport, period: str) -> str:
         + f" · {r.approvals} approvals · {r.patterns_active} active patterns</p>"
     )
     charts = (
-        svg.bars("Session outcomes", sorted(r.outcomes.items(), key=lambda kv: -kv[1]), color="#2e7d4f")
+        svg.bars(
+            "Session outcomes",
+            sorted(r.outcomes.items(), key=lambda kv: -kv[1]),
+            colors=OUTCOME_COLORS,
+            css_class="outcomes",
+            legend=True,
+        )
         + svg.bars("Tool calls", [(t.tool, t.calls) for t in r.tools[:12]])
         + svg.bars("Tool p50 latency (ms)", [(t.tool, t.p50_ms) for t in r.tools[:12]], color="#8a5a9e")
     )
-    return f"<p>{links}</p>{facts}{charts}"
+    return f"{shown}{facts}{charts}"
