@@ -35,6 +35,7 @@ from . import markdown as pattern_markdown
 from . import records as patterns
 from .model import Pattern
 from .safe_tar import ArchiveError, read_members
+from .scrub import scrub_pattern
 
 FORMAT = "factorops-bundle"
 VERSION = 1
@@ -210,7 +211,9 @@ def import_bundle(
         require_person(actor, "import patterns as active", "keep_status")
     if replace_active:
         require_person(actor, "replace active patterns with a bundle's", "replace_active")
-    incoming = verify(path)
+    # A bundle is text from elsewhere, like a mined commit or an assistant's record: it enters the
+    # ledger through the same redactor (an older or foreign factorops may have exported a secret).
+    incoming = [scrub_pattern(p)[0] for p in verify(path)]
     report = ImportReport(dry_run=dry_run)
 
     def decide() -> patterns.Plan:
@@ -228,19 +231,21 @@ def import_bundle(
     else:
         report.commit, _ = patterns.apply_latest(store, decide, {"Factor": "XII"}, actor)
     for item in report.plan:
-        if item.action == "add":
-            report.added.append(item.id)
-        elif item.action == "update":
-            report.updated.append(item.id)
-        elif item.action == "revise":
-            report.revisions.append(f"{item.id} (revises {item.target})")
-        elif item.action == "replace":
-            report.replaced.append(item.id)
-        elif item.action in ("unchanged", "proposed"):
-            report.unchanged.append(item.target or item.id)
-        else:
-            report.duplicates.append(f"{item.id} (same as {item.target})")
+        bucket, text = _REPORTED[item.action]
+        getattr(report, bucket).append(text.format(id=item.id, target=item.target or item.id))
     return report
+
+
+# Where each planned action is listed in the report, and how.
+_REPORTED: dict[Action, tuple[str, str]] = {
+    "add": ("added", "{id}"),
+    "update": ("updated", "{id}"),
+    "revise": ("revisions", "{id} (revises {target})"),
+    "replace": ("replaced", "{id}"),
+    "unchanged": ("unchanged", "{target}"),
+    "proposed": ("unchanged", "{target}"),
+    "duplicate": ("duplicates", "{id} (same as {target})"),
+}
 
 
 def _plan(
@@ -263,83 +268,55 @@ def _plan(
         if p.revises is not None and not (store.ledger.path / f"patterns/{p.revises}.md").is_file():
             p = p.model_copy(update={"revises": None})  # it revises something this project lacks
         if (store.ledger.path / f"patterns/{p.id}.md").is_file():
-            local = patterns.get(store, p.id)
-            # The bundle brings content; the lifecycle (status, when it was made, how it was used)
-            # is this project's. Same content is unchanged even if the two were made at other times
-            # (the starter rules of two projects installed on different days).
-            theirs = p.model_copy(update={k: getattr(local, k) for k in _LOCAL_FIELDS})
-            if pattern_markdown.render(theirs) == pattern_markdown.render(local):
-                items.append(PlanItem(action="unchanged", id=p.id, title=p.title, status=local.status))
-                continue
-            theirs = theirs.model_copy(update={"updated": now})
-            changes = patterns.content_changes(local, theirs)
-            if local.status != "active" or not changes:
-                # A candidate (or a retired pattern) takes the bundle's content; an active one takes
-                # only evidence and counters-free fields that change no behaviour.
-                if changes:
-                    theirs = theirs.model_copy(update={"changed_by": actor})
-                else:
-                    theirs = theirs.model_copy(update={"changed_by": local.changed_by})
-                to_write.append(theirs)
-                items.append(
-                    PlanItem(
-                        action="update",
-                        id=p.id,
-                        title=p.title,
-                        status=local.status,
-                        changes=changes or ["evidence or confidence"],
-                    )
-                )
-            elif replace_active:
-                to_write.append(theirs.model_copy(update={"changed_by": actor}))
-                items.append(
-                    PlanItem(
-                        action="replace",
-                        id=p.id,
-                        title=p.title,
-                        target=p.id,
-                        status="active",
-                        changes=changes,
-                    )
-                )
+            item, write = _plan_existing(store, p, now, actor, replace_active)
+        else:
+            words = patterns.title_words(p.title)
+            dup = patterns.find_duplicate(store, p.title, p.kind) or next(
+                (i for w, k, i in taken if k == p.kind and patterns.similar(w, words)), None
+            )
+            if dup is not None:
+                item, write = PlanItem(action="duplicate", id=p.id, title=p.title, target=dup), None
             else:
-                waiting = next(
-                    (r for r in patterns.open_revisions(store, local.id) if patterns.same_content(r, theirs)),
-                    None,
-                )
-                if waiting is not None:
-                    items.append(
-                        PlanItem(
-                            action="proposed",
-                            id=waiting.id,
-                            title=p.title,
-                            target=local.id,
-                            status="candidate",
-                            changes=changes,
-                        )
-                    )
-                    continue
-                rev = patterns.revision(local, theirs, now, actor)
-                to_write.append(rev)
-                items.append(
-                    PlanItem(
-                        action="revise",
-                        id=rev.id,
-                        title=p.title,
-                        target=local.id,
-                        status="candidate",
-                        changes=changes,
-                    )
-                )
-            continue
-        words = patterns.title_words(p.title)
-        dup = patterns.find_duplicate(store, p.title, p.kind) or next(
-            (i for w, k, i in taken if k == p.kind and patterns.similar(w, words)), None
-        )
-        if dup is not None:
-            items.append(PlanItem(action="duplicate", id=p.id, title=p.title, target=dup))
-            continue
-        taken.append((words, p.kind, p.id))
-        to_write.append(p)
-        items.append(PlanItem(action="add", id=p.id, title=p.title, status=p.status))
+                taken.append((words, p.kind, p.id))
+                item, write = PlanItem(action="add", id=p.id, title=p.title, status=p.status), p
+        items.append(item)
+        if write is not None:
+            to_write.append(write)
     return items, to_write
+
+
+def _plan_existing(
+    store: Store, p: Pattern, now: datetime, actor: Actor, replace_active: bool
+) -> tuple[PlanItem, Pattern | None]:
+    """A bundle member whose id exists here: what becomes of it, and what (if anything) is written."""
+    local = patterns.get(store, p.id)
+    # The bundle brings content; the lifecycle (status, when it was made, how it was used) is this
+    # project's. Same content is unchanged even if the two were made at other times (the starter
+    # rules of two projects installed on different days).
+    theirs = p.model_copy(update={k: getattr(local, k) for k in _LOCAL_FIELDS})
+    if pattern_markdown.render(theirs) == pattern_markdown.render(local):
+        return PlanItem(action="unchanged", id=p.id, title=p.title, status=local.status), None
+    theirs = theirs.model_copy(update={"updated": now})
+    changes = patterns.content_changes(local, theirs)
+    action: Action
+    if local.status != "active" or not changes:
+        # A candidate (or a retired pattern) takes the bundle's content; an active one takes only
+        # evidence and counters-free fields that change no behaviour.
+        action, item_id, target, status = "update", p.id, None, local.status
+        write = theirs.model_copy(update={"changed_by": actor if changes else local.changed_by})
+        changes = changes or ["evidence or confidence"]
+    elif replace_active:
+        action, item_id, target, status = "replace", p.id, p.id, "active"
+        write = theirs.model_copy(update={"changed_by": actor})
+    else:
+        waiting = next(
+            (r for r in patterns.open_revisions(store, local.id) if patterns.same_content(r, theirs)), None
+        )
+        if waiting is not None:
+            action, item_id, write = "proposed", waiting.id, None
+        else:
+            write = patterns.revision(local, theirs, now, actor)
+            action, item_id = "revise", write.id
+        target, status = local.id, "candidate"
+    item = PlanItem(action=action, id=item_id, title=p.title, target=target, status=status, changes=changes)
+    return item, write

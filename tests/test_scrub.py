@@ -1,0 +1,100 @@
+"""Secrets that reach the ledger by a way other than recording (issue #13): bundles from elsewhere,
+records written before redaction existed, rules from before RE2. Through the real CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from factorops.tools.patterns import markdown as pattern_markdown
+from factorops.tools.patterns.model import Evidence, Pattern
+
+from .conftest import git
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+# test values shaped like real credentials (not real ones)
+AWS_KEY = "AKIAZ3MXQ7JX2LPV4N5W"
+GITHUB_TOKEN = "ghp_1234567890abcdefghijABCDEFGHIJ123456"
+STRIPE_KEY = "sk_live_51H8abcdefghijklmnopqrstu"
+SECRETS = (AWS_KEY, GITHUB_TOKEN, STRIPE_KEY)
+
+
+def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "factorops", *args, "--project", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def fresh(root: Path, *init_args: str) -> Path:
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    r = cli(root, "init", *init_args)
+    assert r.returncode == 0, r.stderr
+    return root
+
+
+def ledger_text(project: Path) -> str:
+    ledger = project / ".agentops" / "ledger"
+    out = []
+    for name in git(ledger, "ls-tree", "-r", "--name-only", "HEAD").splitlines():
+        out.append(git(ledger, "show", f"HEAD:{name}"))
+    return "\n".join(out)
+
+
+def leaky_pattern(pid: str = "pat-20261125-000000-5ec2e7aa") -> Pattern:
+    return Pattern(
+        id=pid,
+        title=f"Deploy with key {AWS_KEY}",
+        kind="pattern",
+        status="active",
+        problem=f"the deploy script needs GITHUB_TOKEN={GITHUB_TOKEN} in the environment",
+        solution=f"export STRIPE_KEY={STRIPE_KEY} before running it",
+        tags=["deploy"],
+        evidence=Evidence(excerpt=f"curl -u {AWS_KEY}: https://example.com"),
+        created=NOW,
+        updated=NOW,
+    )
+
+
+def write_bundle(path: Path, patterns: list[Pattern]) -> Path:
+    members = [(f"patterns/{p.id}.md", pattern_markdown.render(p).encode()) for p in patterns]
+    manifest = {
+        "format": "factorops-bundle",
+        "version": 1,
+        "members": [{"path": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in members],
+    }
+    with tarfile.open(path, "w:gz") as tar:
+        for name, blob in [("manifest.json", json.dumps(manifest).encode()), *members]:
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return path
+
+
+def test_bundle_import_redacts_incoming_text(tmp_path: Path) -> None:
+    project = fresh(tmp_path / "p", "--no-starter")
+    bundle = write_bundle(tmp_path / "leaky.tar.gz", [leaky_pattern()])
+    r = cli(project, "bundle", "import", str(bundle))
+    assert r.returncode == 0, r.stderr
+    for secret in SECRETS:
+        assert secret not in r.stdout
+    text = ledger_text(project)
+    assert "[REDACTED:aws-access-key]" in text and "[REDACTED:github-token]" in text
+    assert "[REDACTED:stripe-key]" in text
+    shown = cli(project, "patterns", "show", "pat-20261125-000000-5ec2e7aa")
+    assert shown.returncode == 0, shown.stderr
+    found = cli(project, "patterns", "list")
+    assert "pat-20261125-000000-5ec2e7aa" in found.stdout, found.stdout
+    for secret in SECRETS:
+        assert secret not in text
+        assert secret not in shown.stdout and secret not in found.stdout
