@@ -270,3 +270,21 @@ async def test_a_request_carries_risk_alternatives_and_rollback_and_people_see_t
     assert "<dt>rollback</dt>" in card and "restore from the nightly backup" in card
     bare_card = page.split(f'id="{bare["id"]}"', 1)[1]
     assert bare_card.count("(not given)") >= 2
+
+
+async def test_the_cli_reports_a_timed_out_or_unknown_request_in_one_line(
+    client: Client, project: Path, clock: Clock
+) -> None:
+    clock.now = datetime.now(UTC) - timedelta(hours=2)  # the child runs on the real clock
+    aid = (await client.call_tool("approval_request", {**REQ, "timeout_s": 3600})).structured_content["id"]  # type: ignore[index]
+    for target, needle in ((aid, "timed out"), ("apr-nope", "no approval 'apr-nope'")):
+        out = subprocess.run(
+            [sys.executable, "-m", "factorops", "deny", target, "--project", str(project)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    log = git(project / ".agentops" / "ledger", "log", "--format=%s")
+    assert f"approval: denied (timeout) {aid}" in log  # the CLI's own sweep recorded the time-out

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 
-from .base import CliError, command, no_args, open_store
+from .base import command, no_args, opened_store
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -25,13 +24,10 @@ def _now():  # type: ignore[no-untyped-def]
 def approvals_cmd(args: argparse.Namespace) -> int:
     from factorops.tools.oversight import approvals
 
-    store = open_store(args)
-    try:
+    with opened_store(args) as store:
         now = _now()
         rows = approvals.pending(store, now)
         closed = [r for r in approvals.recent(store, 10, now) if r["status"] != "pending"]
-    finally:
-        store.close()
     if not rows:
         print("no pending approvals")
     for r in rows:
@@ -89,16 +85,10 @@ def _decide_args(p: argparse.ArgumentParser) -> None:
 
 def _decide(args: argparse.Namespace, approve: bool) -> int:
     from factorops.tools.kernel.actor import Actor
-    from factorops.tools.kernel.errors import DomainError
     from factorops.tools.oversight import approvals
 
-    store = open_store(args)
-    try:
+    with opened_store(args) as store:
         a = approvals.decide(store, args.id, approve, Actor.cli(), args.comment, _now())
-    except DomainError as exc:
-        raise CliError(exc.message) from None
-    finally:
-        store.close()
     print(f"{a.id} {a.status}")
     return 0
 
