@@ -1,22 +1,25 @@
-"""Outlines and symbols of source files, for files too big to load whole and for ranking.
+"""Outlines, definitions and references of source files, for ranking, repo maps and whole-definition loads.
 
-An outline lists definitions (classes, functions, methods nested under their class) with line
-numbers and signatures: enough for an assistant to know what a file offers and ask for the lines it
-needs. Python goes through tree-sitter (error-tolerant: a file mid-edit still outlines); other
-languages use line patterns. The grammar is loaded on first use, not at server start.
+Python, JavaScript, TypeScript/TSX, Go, Rust, Java, C, C++ and Ruby go through tree-sitter, with the
+per-language grammar wheels from PyPI (offline; error-tolerant, so a file mid-edit still outlines).
+A definition is the whole node (decorators, `export`, `template<...>` included) so a load can give
+whole functions and classes, never fragments. References are the identifiers the syntax tree
+holds (comments and strings are not references). Kotlin, C# and Markdown headings use line
+patterns. Grammars load on first use, not at server start.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from factorops.tools.kernel.tokens import count_tokens
 
-_parser: Any = None
-_parser_lock = threading.Lock()
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{2,}\b")
+_NAME = re.compile(r"[A-Za-z_$][\w$]*")
 _KEYWORDS = frozenset(
     [
         "and",
@@ -99,137 +102,325 @@ _KEYWORDS = frozenset(
     ]
 )
 
-# (regex, kind) per language family; group 1 is the name
+
+# Tree-sitter: (module, function) of each grammar wheel, and the definitions worth listing.
+_GRAMMARS: dict[str, tuple[str, str]] = {
+    "py": ("tree_sitter_python", "language"),
+    "js": ("tree_sitter_javascript", "language"),
+    "ts": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rs": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+    "rb": ("tree_sitter_ruby", "language"),
+}
+_JS_DEFS = """
+(function_declaration name: (_) @name) @def.function
+(generator_function_declaration name: (_) @name) @def.function
+(class_declaration name: (_) @name) @def.class
+(method_definition name: (_) @name) @def.method
+(variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)]) @def.function
+"""
+_TS_DEFS = (
+    _JS_DEFS
+    + """
+(abstract_class_declaration name: (_) @name) @def.class
+(interface_declaration name: (_) @name) @def.type
+(type_alias_declaration name: (_) @name) @def.type
+(enum_declaration name: (_) @name) @def.type
+(function_signature name: (_) @name) @def.function
+(abstract_method_signature name: (_) @name) @def.method
+(internal_module name: (_) @name) @def.module
+"""
+)
+_C_DEFS = """
+(function_definition declarator: (function_declarator declarator: (_) @name)) @def.function
+(function_definition declarator: (pointer_declarator declarator: (function_declarator declarator: (_) @name))) @def.function
+(declaration declarator: (function_declarator declarator: (_) @name)) @def.function
+(struct_specifier name: (_) @name body: (_)) @def.type
+(union_specifier name: (_) @name body: (_)) @def.type
+(enum_specifier name: (_) @name body: (_)) @def.type
+(type_definition declarator: (type_identifier) @name) @def.type
+"""
+_DEF_QUERIES: dict[str, str] = {
+    "py": """
+(class_definition name: (_) @name) @def.class
+(function_definition name: (_) @name) @def.function
+""",
+    "js": _JS_DEFS,
+    "ts": _TS_DEFS,
+    "tsx": _TS_DEFS,
+    "go": """
+(function_declaration name: (_) @name) @def.function
+(method_declaration name: (_) @name) @def.method
+(type_spec name: (_) @name) @def.type
+""",
+    "rs": """
+(function_item name: (_) @name) @def.function
+(function_signature_item name: (_) @name) @def.function
+(struct_item name: (_) @name) @def.type
+(enum_item name: (_) @name) @def.type
+(union_item name: (_) @name) @def.type
+(trait_item name: (_) @name) @def.type
+(type_item name: (_) @name) @def.type
+(mod_item name: (_) @name) @def.module
+(macro_definition name: (_) @name) @def.function
+(impl_item type: (_) @name) @def.impl
+""",
+    "java": """
+(class_declaration name: (_) @name) @def.class
+(interface_declaration name: (_) @name) @def.class
+(enum_declaration name: (_) @name) @def.class
+(record_declaration name: (_) @name) @def.class
+(annotation_type_declaration name: (_) @name) @def.class
+(method_declaration name: (_) @name) @def.method
+(constructor_declaration name: (_) @name) @def.method
+""",
+    "c": _C_DEFS,
+    "cpp": _C_DEFS
+    + """
+(function_definition declarator: (reference_declarator (function_declarator declarator: (_) @name))) @def.function
+(field_declaration declarator: (function_declarator declarator: (_) @name)) @def.method
+(class_specifier name: (_) @name body: (_)) @def.class
+(namespace_definition name: (_) @name) @def.module
+""",
+    "rb": """
+(class name: (_) @name) @def.class
+(module name: (_) @name) @def.module
+(method name: (_) @name) @def.method
+(singleton_method name: (_) @name) @def.method
+""",
+}
+# Node kinds that name something another definition may define; whichever a grammar has.
+_REF_KINDS = (
+    "identifier",
+    "type_identifier",
+    "field_identifier",
+    "property_identifier",
+    "constant",
+    "namespace_identifier",
+    "package_identifier",
+)
+# A definition's whole text starts at these wrappers (decorators, export, template<>, `const f =`).
+_WRAPPERS = frozenset(
+    [
+        "decorated_definition",
+        "export_statement",
+        "lexical_declaration",
+        "variable_declaration",
+        "template_declaration",
+        "type_declaration",
+    ]
+)
+_EXT = {
+    ".py": "py",
+    ".pyi": "py",
+    ".js": "js",
+    ".jsx": "js",
+    ".mjs": "js",
+    ".cjs": "js",
+    ".ts": "ts",
+    ".mts": "ts",
+    ".cts": "ts",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rs",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".cxx": "cpp",
+    ".hpp": "cpp",
+    ".hh": "cpp",
+    ".hxx": "cpp",
+    ".rb": "rb",
+    ".kt": "kt",
+    ".cs": "kt",
+    ".md": "md",
+}
+# Line patterns for what has no grammar here; group 1 is the name.
 _PATTERNS: dict[str, list[tuple[re.Pattern[str], str]]] = {
-    "js": [
-        (
-            re.compile(r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)"),
-            "function",
-        ),
-        (re.compile(r"^\s*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+([A-Za-z_$][\w$]*)"), "class"),
-        (re.compile(r"^\s*(?:export\s+)?(?:interface|type|enum)\s+([A-Za-z_$][\w$]*)"), "type"),
+    "kt": [
         (
             re.compile(
-                r"^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s*)?(?:\(|function|[A-Za-z_$][\w$]*\s*=>)"
-            ),
-            "function",
-        ),
-    ],
-    "go": [
-        (re.compile(r"^func\s+(?:\([^)]*\)\s*)?([A-Za-z_]\w*)"), "function"),
-        (re.compile(r"^type\s+([A-Za-z_]\w*)"), "type"),
-    ],
-    "rs": [
-        (re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?fn\s+([A-Za-z_]\w*)"), "function"),
-        (re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:struct|enum|trait|type)\s+([A-Za-z_]\w*)"), "type"),
-        (re.compile(r"^\s*impl(?:<[^>]*>)?\s+(?:[\w:<>]+\s+for\s+)?([A-Za-z_]\w*)"), "impl"),
-    ],
-    "java": [
-        (
-            re.compile(
-                r"^\s*(?:public|private|protected|static|final|abstract|\s)*(?:class|interface|enum|record)\s+([A-Za-z_]\w*)"
+                r"^\s*(?:public|private|protected|internal|static|final|abstract|open|data|sealed|\s)*"
+                r"(?:class|interface|enum|record|object|struct)\s+([A-Za-z_]\w*)"
             ),
             "class",
         ),
+        (re.compile(r"^\s*(?:[\w<>\[\],]+\s+)*fun\s+(?:<[^>]*>\s*)?(?:[\w.]+\.)?([a-zA-Z_]\w*)"), "method"),
         (
             re.compile(
-                r"^\s*(?:public|private|protected|static|final|synchronized|\s)+[\w<>\[\],\s]+\s+([a-zA-Z_]\w*)\s*\([^;]*$"
+                r"^\s*(?:public|private|protected|internal|static|async|override|virtual|\s)+"
+                r"[\w<>\[\],\s]+\s+([a-zA-Z_]\w*)\s*\([^;]*$"
             ),
             "method",
         ),
     ],
     "md": [(re.compile(r"^(#{1,6}\s+.+?)\s*$"), "heading")],
-    "rb": [(re.compile(r"^\s*(?:def|class|module)\s+([A-Za-z_][\w.?!]*)"), "definition")],
-}
-_EXT = {
-    ".js": "js",
-    ".jsx": "js",
-    ".ts": "js",
-    ".tsx": "js",
-    ".mjs": "js",
-    ".cjs": "js",
-    ".go": "go",
-    ".rs": "rs",
-    ".java": "java",
-    ".kt": "java",
-    ".cs": "java",
-    ".md": "md",
-    ".rb": "rb",
 }
 
 
-def _language(path: str) -> str | None:
-    if path.endswith((".py", ".pyi")):
-        return "py"
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    kind: str  # class, function, method, type, module, impl, heading
+    line: int  # 1-based line of its header (the `def`/`class` line)
+    start: int  # first line of the whole definition (decorators, export included)
+    end: int  # last line
+    depth: int  # nesting under other definitions
+
+    @property
+    def lines(self) -> int:
+        return self.end - self.start + 1
+
+
+_languages: dict[str, tuple[Any, Any, Any]] = {}  # lang -> (Language, defs Query, refs Query)
+_load_lock = threading.Lock()
+_local = threading.local()  # parsers are not thread-safe: one per thread and language
+
+
+def language_of(path: str) -> str | None:
     dot = path.rfind(".")
     return _EXT.get(path[dot:].lower()) if dot >= 0 else None
 
 
-def _python_parser() -> Any:
-    global _parser
-    if _parser is None:
-        with _parser_lock:
-            if _parser is None:
-                import tree_sitter_python
-                from tree_sitter import Language, Parser
+def _grammar(lang: str) -> tuple[Any, Any, Any] | None:
+    got = _languages.get(lang)
+    if got is None and lang in _GRAMMARS:
+        with _load_lock:
+            got = _languages.get(lang)
+            if got is None:
+                from tree_sitter import Language, Query
 
-                _parser = Parser(Language(tree_sitter_python.language()))
-    return _parser
+                module, fn = _GRAMMARS[lang]
+                language = Language(getattr(importlib.import_module(module), fn)())
+                kinds = [k for k in _REF_KINDS if language.id_for_node_kind(k, True)]
+                refs = Query(language, " ".join(f"({k}) @ref" for k in kinds))
+                got = _languages[lang] = (language, Query(language, _DEF_QUERIES[lang]), refs)
+    return got
 
 
-def _python_defs(text: str) -> list[tuple[str, str, int, int]]:
-    """(name, kind, line, depth) for classes and functions, nested, in source order."""
-    tree = _python_parser().parse(text.encode("utf-8", errors="replace"))
-    out: list[tuple[str, str, int, int]] = []
+def _parse(lang: str, text: str) -> tuple[Any, tuple[Any, Any, Any]] | None:
+    grammar = _grammar(lang)
+    if grammar is None:
+        return None
+    parsers: dict[str, Any] = _local.__dict__.setdefault("parsers", {})
+    parser = parsers.get(lang)
+    if parser is None:
+        from tree_sitter import Parser
 
-    def visit(node: Any, depth: int) -> None:
-        for child in node.children:
-            target = child
-            if child.type == "decorated_definition":
-                target = child.child_by_field_name("definition") or child
-            if target.type in ("class_definition", "function_definition"):
-                name_node = target.child_by_field_name("name")
-                if name_node is not None:
-                    kind = (
-                        "class" if target.type == "class_definition" else ("method" if depth else "function")
-                    )
-                    out.append(
-                        (name_node.text.decode(errors="replace"), kind, target.start_point[0] + 1, depth)
-                    )
-                body = target.child_by_field_name("body")
-                if body is not None and depth < 3:
-                    visit(body, depth + 1)
+        parser = parsers[lang] = Parser(grammar[0])
+    return parser.parse(text.encode("utf-8", errors="replace")), grammar
 
-    visit(tree.root_node, 0)
+
+def _clean_name(raw: str) -> str:
+    """`Foo::bar` -> bar, `Vec<T>` -> Vec, `self.up` -> up: the name other files would write."""
+    names = _NAME.findall(raw.split("<", 1)[0])
+    return names[-1] if names else raw.strip()
+
+
+def _tree_defs(tree: Any, query: Any) -> list[Definition]:
+    from tree_sitter import QueryCursor
+
+    found: dict[tuple[int, int], tuple[str, str, Any]] = {}
+    for _pattern, caps in QueryCursor(query).matches(tree.root_node):
+        name_nodes = caps.get("name")
+        if not name_nodes:
+            continue
+        for key, nodes in caps.items():
+            if key.startswith("def."):
+                node = nodes[0]
+                span = (node.start_byte, node.end_byte)
+                if span not in found:  # the first (most specific) pattern names it
+                    text = (name_nodes[0].text or b"").decode("utf-8", errors="replace")
+                    found[span] = (_clean_name(text), key[4:], node)
+    defs: list[tuple[int, int, str, str, int, int, int]] = []
+    for name, kind, node in found.values():
+        outer = node
+        while outer.parent is not None and outer.parent.type in _WRAPPERS:
+            outer = outer.parent
+        defs.append(
+            (
+                outer.start_byte,
+                -outer.end_byte,
+                name,
+                kind,
+                node.start_point[0] + 1,
+                outer.start_point[0] + 1,
+                outer.end_point[0] + 1,
+            )
+        )
+    defs.sort()
+    out: list[Definition] = []
+    stack: list[tuple[int, str]] = []  # (end byte, kind) of the enclosing definitions
+    for start_b, neg_end, name, kind, line, start, end in defs:
+        while stack and stack[-1][0] <= start_b:
+            stack.pop()
+        if kind == "function" and stack and stack[-1][1] in ("class", "impl", "type"):
+            kind = "method"
+        out.append(Definition(name, kind, line, start, end, len(stack)))
+        stack.append((-neg_end, kind))
     return out
 
 
-def _pattern_defs(lang: str, text: str) -> list[tuple[str, str, int, int]]:
-    out = []
-    for i, line in enumerate(text.splitlines(), start=1):
+def _pattern_defs(lang: str, text: str) -> list[Definition]:
+    out: list[Definition] = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines, start=1):
         for rx, kind in _PATTERNS[lang]:
             m = rx.match(line)
             if m:
-                depth = (len(line) - len(line.lstrip())) // 2 if lang != "md" else m.group(1).count("#") - 1
-                out.append((m.group(1), kind, i, min(depth, 4)))
+                depth = (len(line) - len(line.lstrip())) // 4 if lang != "md" else m.group(1).count("#") - 1
+                out.append(Definition(m.group(1), kind, i, i, i, min(depth, 4)))
                 break
-    return out
+    # Without a tree a definition runs to the next one at the same or a shallower level.
+    fixed: list[Definition] = []
+    for j, d in enumerate(out):
+        end = len(lines)
+        for nxt in out[j + 1 :]:
+            if nxt.depth <= d.depth:
+                end = nxt.start - 1
+                break
+        fixed.append(Definition(d.name, d.kind, d.line, d.start, max(d.start, end), d.depth))
+    return fixed
 
 
-def definitions(path: str, text: str) -> list[tuple[str, str, int, int]]:
-    lang = _language(path)
-    if lang == "py":
-        return _python_defs(text)
-    if lang is not None:
+def definitions(path: str, text: str) -> list[Definition]:
+    """Every definition in source order, with its whole extent and nesting."""
+    lang = language_of(path)
+    if lang is None:
+        return []
+    if lang in _PATTERNS:
         return _pattern_defs(lang, text)
-    return []
+    parsed = _parse(lang, text)
+    if parsed is None:
+        return []
+    tree, (_language, defs_q, _refs_q) = parsed
+    return _tree_defs(tree, defs_q)
 
 
 def symbols(path: str, text: str) -> tuple[list[tuple[str, str, int]], list[str]]:
     """What a file defines (name, kind, line) and the identifiers it references."""
-    defs = [(n, k, ln) for n, k, ln, _ in definitions(path, text) if k != "heading"]
+    lang = language_of(path)
+    parsed = _parse(lang, text) if lang is not None and lang not in _PATTERNS else None
+    if parsed is not None:
+        from tree_sitter import QueryCursor
+
+        tree, (_language, defs_q, refs_q) = parsed
+        defs = [(d.name, d.kind, d.line) for d in _tree_defs(tree, defs_q)]
+        own = {n for n, _, _ in defs}
+        idents: set[str] = set()
+        for nodes in QueryCursor(refs_q).captures(tree.root_node).values():
+            idents.update((n.text or b"").decode("utf-8", errors="replace") for n in nodes)
+        names = sorted(i for i in idents if len(i) >= 3 and i not in own and i.lower() not in _KEYWORDS)
+        return defs, names[:2000]
+    defs = [(d.name, d.kind, d.line) for d in definitions(path, text) if d.kind != "heading"]
     own = {n for n, _, _ in defs}
-    refs = []
+    refs: list[str] = []
     seen: set[str] = set()
     for ident in _IDENT.findall(text):
         if ident in seen or ident in own or ident.lower() in _KEYWORDS:
@@ -241,15 +432,15 @@ def symbols(path: str, text: str) -> tuple[list[tuple[str, str, int]], list[str]
     return defs, refs
 
 
+def signature(lines: list[str], d: Definition, width: int = 160) -> str:
+    src = lines[d.line - 1].strip() if 0 < d.line <= len(lines) else d.name
+    return src if d.kind == "heading" or len(src) <= width else src[: width - 3] + "..."
+
+
 def outline(path: str, text: str) -> str:
     """`L<line> <signature>` per definition, indented by nesting; empty when nothing is found."""
     lines = text.splitlines()
-    out = []
-    for _name, kind, line, depth in definitions(path, text):
-        src = lines[line - 1].strip() if line - 1 < len(lines) else ""
-        if kind != "heading" and len(src) > 160:
-            src = src[:157] + "..."
-        out.append(f"{'  ' * depth}L{line} {src}")
+    out = [f"{'  ' * d.depth}L{d.line} {signature(lines, d)}" for d in definitions(path, text)]
     if not out:
         return ""
     return f"outline of {path} ({len(lines)} lines):\n" + "\n".join(out) + "\n"
