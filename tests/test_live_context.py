@@ -211,3 +211,15 @@ def test_the_session_start_hook_names_the_band(project: Path, tmp_path: Path) ->
     assert answer is not None
     text = answer["hookSpecificOutput"]["additionalContext"]
     assert "context 50% of 200k (warning)" in text and "fresh session" in text
+
+
+async def test_thresholds_from_pyproject_when_there_is_no_config_toml(
+    client: Client, store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    assert not store.datadir.config_path.exists()
+    (store.datadir.root / "pyproject.toml").write_text(
+        "[tool.factorops.watch]\ngood_at = 10\nwarning_at = 25\ncritical_at = 50\n"
+    )
+    hook_saw(store, clock, write_transcript(tmp_path / "t.jsonl", 60_000))  # 30%
+    out = await call(client, "context_load", {"task": "demo"})
+    assert out["context"]["band"] == "warning"

@@ -2,16 +2,18 @@
 
 0-20% optimal, 20-40% good, 40-60% warning, 60%+ critical, with a soft warning from 35%: past 40%
 of the window an assistant's recall of early context degrades, so from there the advice is to
-checkpoint and start a fresh session. The thresholds are the team's (`[watch]` in config.toml);
-the classification is pure and lives in the kernel so every layer can name a band: the hooks, the
-tools' replies (`context_load`, the session tools) and `metrics_report`. Standard library only: the
-hooks import it on their hot path.
+checkpoint and start a fresh session. The thresholds are the team's (`[watch]` in config.toml,
+typed in `watch_config.py`); the classification is pure and lives in the kernel so every layer can
+name a band: the hooks, the tools' replies (`context_load`, the session tools) and
+`metrics_report`. Standard library only: the hooks import it on their hot path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from .watch_config import DEFAULTS
 
 BandName = Literal["optimal", "good", "warning", "critical"]
 BAND_NAMES: tuple[BandName, ...] = ("optimal", "good", "warning", "critical")
@@ -30,15 +32,7 @@ class Thresholds(Protocol):
     def soft_warning_at(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class BandThresholds:
-    good_at: float = 20.0
-    warning_at: float = 40.0
-    critical_at: float = 60.0
-    soft_warning_at: float = 35.0
-
-
-DEFAULT_THRESHOLDS = BandThresholds()
+DEFAULT_THRESHOLDS: Thresholds = DEFAULTS  # the methodology's values (`[watch]`'s defaults)
 
 
 @dataclass(frozen=True)

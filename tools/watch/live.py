@@ -67,8 +67,9 @@ def band_reply(b: bands.Band, source: Source) -> ContextBand:
 
 
 def settings_for(store: Store) -> watch_settings.WatchSettings:
-    """The project's watch thresholds (`[watch]` in the data dir's config.toml, else defaults)."""
-    return watch_settings.load(store.datadir.config_path)
+    """The project's watch thresholds: the `[watch]` section of the team's configuration (the data
+    dir's config.toml, else pyproject's [tool.factorops]); a bad value falls back to its default."""
+    return config.load_for(store.datadir).watch
 
 
 @dataclass(frozen=True)
