@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Migration:
 
 # index(db, ledger_path, file_bytes, commit_sha) -> None; must be idempotent (upsert), because
 # catch-up may hand it a file it already indexed.
-Indexer = Callable[["sqlite_utils.Database", str, bytes, str], None]
+Indexer = Callable[["Database", str, bytes, str], None]
 
 
 @dataclass(frozen=True)

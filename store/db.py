@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from factorops.store.components import Component
-
-if TYPE_CHECKING:
-    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 60_000
 
 
-def connect(path: Path) -> sqlite_utils.Database:
-    import sqlite_utils  # imported on first use: it pulls in numpy when present (start-up time)
+class Database:
+    """One connection to the index: `execute(sql, parameters)` and the `sqlite3` connection `conn`.
 
+    This is all the code used of sqlite-utils' `Database`, which the store wrapped until the
+    dependency was dropped (docs/architecture.md says why); the call sites kept their shape."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> sqlite3.Cursor:
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+
+
+def connect(path: Path) -> Database:
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
@@ -33,7 +45,7 @@ def connect(path: Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    return sqlite_utils.Database(conn)
+    return Database(conn)
 
 
 class Index:
@@ -42,12 +54,12 @@ class Index:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._all: list[sqlite_utils.Database] = []
+        self._all: list[Database] = []
         self._all_lock = threading.Lock()
 
     @property
-    def db(self) -> sqlite_utils.Database:
-        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+    def db(self) -> Database:
+        db: Database | None = getattr(self._local, "db", None)
         if db is None:
             db = connect(self.path)
             self._local.db = db
@@ -56,7 +68,7 @@ class Index:
         return db
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self) -> Iterator[Database]:
         """One write transaction on this thread's connection; used inside another, a savepoint.
 
         Outermost: BEGIN IMMEDIATE (take the write lock up front so two writers never deadlock on
@@ -121,7 +133,7 @@ class Index:
         return None if row is None else str(row[0])
 
     @staticmethod
-    def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
+    def set_meta(db: Database, key: str, value: str) -> None:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
 
     def close(self) -> None:

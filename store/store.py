@@ -31,7 +31,7 @@ from factorops.store.errors import StorageError, unusable_datadir, unusable_inde
 from factorops.store.ledger import Ledger, LedgerStatus
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 log = logging.getLogger("factorops.store")
 
@@ -178,7 +178,7 @@ class Store:
         return errors
 
     @property
-    def db(self) -> sqlite_utils.Database:
+    def db(self) -> Database:
         return self.index.db
 
     def write(
@@ -186,17 +186,17 @@ class Store:
         files: Mapping[str, bytes],
         message: str,
         trailers: Mapping[str, str],
-        index: Callable[[sqlite_utils.Database, str], T],
+        index: Callable[[Database, str], T],
     ) -> tuple[str, T]:
         """Commit `files` to the ledger, then run `index(db, sha)` in one SQLite transaction."""
         return self.write_checked(lambda _db: files, message, trailers, index)
 
     def write_checked(
         self,
-        prepare: Callable[[sqlite_utils.Database], Mapping[str, bytes]],
+        prepare: Callable[[Database], Mapping[str, bytes]],
         message: str,
         trailers: Mapping[str, str],
-        index: Callable[[sqlite_utils.Database, str], T],
+        index: Callable[[Database, str], T],
     ) -> tuple[str, T]:
         """Read-modify-write under the ledger lock: `prepare(db)` sees the latest indexed state
         (every live writer indexes before it lets the lock go) and returns the files to commit, or

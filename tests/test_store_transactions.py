@@ -72,3 +72,22 @@ def test_a_failing_commit_is_rolled_back_and_the_connection_stays_usable(index: 
         db.execute("INSERT INTO parent (id) VALUES (42)")
         db.execute("INSERT INTO child (id, parent_id) VALUES (1, 42)")
     assert _rows(index.path, "child") == [1]
+
+
+def test_the_store_needs_no_sqlite_utils(tmp_path: Path) -> None:
+    """sqlite-utils is no longer a dependency: opening a store and writing through it never imports it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from factorops.store.datadir import DataDir\nfrom factorops.store.store import Store\n"
+        "from factorops.tools.registry import components\n"
+        f"root = Path({str(tmp_path)!r})\n"
+        "with Store.open(DataDir.for_project(root), components()) as s:\n"
+        "    with s.index.transaction() as db:\n"
+        "        db.execute('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', ['k', 'v'])\n"
+        "    print(s.index.get_meta('k'), 'sqlite_utils' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["v", "False"]

@@ -20,7 +20,7 @@ from factorops.store.components import Component, Migration
 from factorops.tools.kernel.tokens import DEFAULT_ENCODING, count_many
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 COMPONENT = Component(
     name="repo_index",
@@ -119,7 +119,7 @@ def _symbol_text(path: str, symbols: Symbols) -> str:
 
 
 def refresh(
-    db: sqlite_utils.Database,
+    db: Database,
     entries: Iterable[Entry],
     read: Reader,
     symbols_of: SymbolFn,
@@ -232,7 +232,7 @@ def _delete(conn: object, path: str) -> None:
     c.execute("DELETE FROM repo_refs WHERE path = ?", [path])  # type: ignore[attr-defined]
 
 
-def _cached_tokens(db: sqlite_utils.Database, ids: set[str], encoding: str) -> dict[str, int]:
+def _cached_tokens(db: Database, ids: set[str], encoding: str) -> dict[str, int]:
     if not ids:
         return {}
     out: dict[str, int] = {}
@@ -248,7 +248,7 @@ def _cached_tokens(db: sqlite_utils.Database, ids: set[str], encoding: str) -> d
     return out
 
 
-def cached_count(db: sqlite_utils.Database, content_id: str, text: str, encoding: str) -> tuple[int, bool]:
+def cached_count(db: Database, content_id: str, text: str, encoding: str) -> tuple[int, bool]:
     """Token count of one text by identity, from the cache when possible; returns (count, was_cached)."""
     row = db.execute(
         "SELECT tokens FROM token_cache WHERE content_id = ? AND encoding = ?", [content_id, encoding]

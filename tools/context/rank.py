@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from .index import split_identifier
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 STOPWORDS = frozenset(
     [
@@ -164,7 +164,7 @@ def fts_query(terms: list[str]) -> str:
 
 
 def rank(
-    db: sqlite_utils.Database,
+    db: Database,
     task: str,
     explicit: list[str],
     session_files: list[str],
@@ -258,7 +258,7 @@ def _prior(path: str, task_terms: set[str]) -> float:
     return 1.0
 
 
-def _named_like(db: sqlite_utils.Database, words: list[str]) -> list[str]:
+def _named_like(db: Database, words: list[str]) -> list[str]:
     out: list[str] = []
     for word in words[:20]:
         rows = db.execute(
@@ -273,7 +273,7 @@ def _named_like(db: sqlite_utils.Database, words: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _boost_used_matches(db: sqlite_utils.Database, ranked: dict[str, Ranked], explicit: list[str]) -> None:
+def _boost_used_matches(db: Database, ranked: dict[str, Ranked], explicit: list[str]) -> None:
     """A file the best matches depend on, and that itself matches the task, is likely part of it."""
     heads = [(p, 1.0) for p in explicit]
     heads += [(r.path, r.score) for r in sorted(ranked.values(), key=lambda r: -r.score)[:3]]
@@ -309,7 +309,7 @@ def _pair_tests(ranked: dict[str, Ranked], known: set[str], explicit: list[str])
                 target.add(0.45 * base, f"tests for {path}")
 
 
-def _matched_terms(db: sqlite_utils.Database, path: str, terms: list[str]) -> list[str]:
+def _matched_terms(db: Database, path: str, terms: list[str]) -> list[str]:
     low = path.lower()
     hits = [t for t in terms if t in low]
     if len(hits) < 3:
@@ -322,7 +322,7 @@ def _matched_terms(db: sqlite_utils.Database, path: str, terms: list[str]) -> li
 
 
 def personalized_pagerank(
-    db: sqlite_utils.Database, seeds: dict[str, float], alpha: float = 0.85, iterations: int = 20
+    db: Database, seeds: dict[str, float], alpha: float = 0.85, iterations: int = 20
 ) -> dict[str, float]:
     """PageRank with restarts to `seeds`, on the reference graph around them (two hops)."""
     if not seeds:

@@ -26,7 +26,7 @@ from . import detectors as transcript_detectors
 from . import transcripts
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 COMPONENT = Component(
     name="transcript_mining",
@@ -77,7 +77,7 @@ def mine(
     found = transcript_detectors.merge_candidates(found)
     to_write, result.candidates = pattern_mining.merge_candidates(store, found, now)
 
-    def index(db: sqlite_utils.Database, sha: str | None) -> None:
+    def index(db: Database, sha: str | None) -> None:
         for p in to_write:
             patterns.upsert(db, p, sha or "")
         for path, st in states.items():

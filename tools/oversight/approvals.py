@@ -37,7 +37,7 @@ from factorops.tools.kernel.ids import new_id
 from . import escalation
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 Risk = Literal["low", "medium", "high", "critical"]
 Status = Literal["pending", "approved", "denied", "expired"]
@@ -85,7 +85,7 @@ def _dump(d: Mapping[str, object]) -> bytes:
     return (json.dumps(d, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _index_request(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index_request(db: Database, path: str, data: bytes, sha: str) -> None:
     r = json.loads(data)
     db.execute(
         """INSERT INTO approvals (id, action, rationale, risk, details, session_id, requested_at, expires_at,
@@ -110,7 +110,7 @@ def _index_request(db: sqlite_utils.Database, path: str, data: bytes, sha: str) 
     )
 
 
-def _index_note(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index_note(db: Database, path: str, data: bytes, sha: str) -> None:
     n = json.loads(data)
     row = db.execute("SELECT notes FROM approvals WHERE id = ?", [n["approval_id"]]).fetchone()
     if row is None:
@@ -122,7 +122,7 @@ def _index_note(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> 
     db.execute("UPDATE approvals SET notes = ? WHERE id = ?", [json.dumps(notes), n["approval_id"]])
 
 
-def _index_decision(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index_decision(db: Database, path: str, data: bytes, sha: str) -> None:
     d = json.loads(data)
     db.execute(
         """UPDATE approvals SET status=?, decided_at=?, decided_by=?, via=?, comment=?, decision_sha=?, reason=?
@@ -140,7 +140,7 @@ def _index_decision(db: sqlite_utils.Database, path: str, data: bytes, sha: str)
     )
 
 
-def _index_escalation(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index_escalation(db: Database, path: str, data: bytes, sha: str) -> None:
     e = json.loads(data)
     db.execute(
         "UPDATE approvals SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL",
@@ -357,7 +357,7 @@ def sweep(store: Store, now: datetime) -> dict[str, list[str]]:
 def _time_out(store: Store, approval_id: str, now: datetime) -> None:
     holder: dict[str, bytes] = {}
 
-    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+    def prepare(db: Database) -> dict[str, bytes]:
         r = _row(store, approval_id)
         if r["status"] != "pending":
             raise _Skip("id", "already decided")
@@ -389,7 +389,7 @@ def _escalate(store: Store, approval_id: str, now: datetime, after_s: int) -> di
     row: dict[str, object] = {}
     files: dict[str, bytes] = {}
 
-    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+    def prepare(db: Database) -> dict[str, bytes]:
         r = _row(store, approval_id)
         if r["status"] != "pending" or r.get("escalated_at"):
             raise _Skip("id", "already escalated or decided")
@@ -430,7 +430,7 @@ def decide(
     holder: dict[str, str] = {}
     sweep(store, now)
 
-    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+    def prepare(db: Database) -> dict[str, bytes]:
         current = _status(store, approval_id, now)
         if current.status == "expired" or current.reason == "timeout":
             raise DomainError(

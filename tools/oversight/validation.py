@@ -30,7 +30,7 @@ from factorops.tools.kernel.tokens import count_tokens
 from . import gates as gate_runner
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 OUTPUT_BUDGET = 1200  # tokens of output per gate in the result
 MAX_LINE = 400  # characters of one output line kept when trimming
@@ -94,7 +94,7 @@ def trim_output(text: str, budget: int = OUTPUT_BUDGET) -> str:
     )
 
 
-def _index(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index(db: Database, path: str, data: bytes, sha: str) -> None:
     r = json.loads(data)
     for g in r["gates"]:
         db.execute(

@@ -36,7 +36,7 @@ from . import records as patterns
 from .model import Evidence, Pattern, PatternCandidate
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 Source = Literal["git", "sessions"]
 Progress = Callable[[float, float, str], None]
@@ -101,7 +101,7 @@ def load_git_stats(store: Store) -> git_mining.GitStats:
     return stats
 
 
-def _save_git_stats(db: sqlite_utils.Database, stats: git_mining.GitStats, head: str | None) -> None:
+def _save_git_stats(db: Database, stats: git_mining.GitStats, head: str | None) -> None:
     for path in stats.touched:
         db.execute(
             """INSERT INTO mining_files (path, changes, recent_fixes, last_shas) VALUES (?, ?, ?, ?)
@@ -130,7 +130,7 @@ def _save_git_stats(db: sqlite_utils.Database, stats: git_mining.GitStats, head:
 
 
 def session_candidates(
-    db: sqlite_utils.Database, cursor: str | None
+    db: Database, cursor: str | None
 ) -> tuple[list[PatternCandidate], int, str | None, dict[str, list[str]]]:
     """Learnings and repeated failures of sessions ended after `cursor`; returns the candidates,
     the number of sessions read, the new cursor and the updated failed-session lists per file."""
@@ -196,7 +196,7 @@ def session_candidates(
     return out, len(rows), new_cursor, failed
 
 
-def _goals(db: sqlite_utils.Database, sids: list[str]) -> str | None:
+def _goals(db: Database, sids: list[str]) -> str | None:
     """The goals of these sessions, newest first, quoted for the evidence (so they are searchable)."""
     marks = ",".join("?" * len(sids))
     rows = db.execute(
@@ -208,7 +208,7 @@ def _goals(db: sqlite_utils.Database, sids: list[str]) -> str | None:
     return text if len(text) <= git_mining.EXCERPT_MAX else text[: git_mining.EXCERPT_MAX - 1] + "…"
 
 
-def _save_failures(db: sqlite_utils.Database, failed: dict[str, list[str]]) -> None:
+def _save_failures(db: Database, failed: dict[str, list[str]]) -> None:
     for path, sids in failed.items():
         db.execute(
             """INSERT INTO mining_files (path, failed_sessions) VALUES (?, ?)
@@ -272,7 +272,7 @@ def merge_and_write(
     now: datetime,
     message: str,
     actor: Actor | None = None,
-    also: Callable[[sqlite_utils.Database], None] | None = None,
+    also: Callable[[Database], None] | None = None,
 ) -> tuple[str | None, list[MinedItem]]:
     """Merge `found` into the stored patterns and write them in one commit, against the latest state
     under the ledger lock, so evidence another process added meanwhile is kept, not overwritten.
@@ -337,7 +337,7 @@ def mine(
         found += cands
     report(todo + 1, total, f"merging {len(found)} findings")
 
-    def index(db: sqlite_utils.Database) -> None:
+    def index(db: Database) -> None:
         if stats is not None:
             if restart:
                 db.execute("UPDATE mining_files SET changes = 0, recent_fixes = '[]', last_shas = '[]'")

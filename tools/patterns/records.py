@@ -53,7 +53,7 @@ from .rule_regex import MAX_ACTION_REPEAT, MAX_REPEAT
 from .rule_regex import regex_problem as _rule_regex_problem
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 # Bounds are checked by validators rather than JSON-schema keywords: every assistant pays for the
 # tools/list schema in tokens on every session, and `maxLength: 4000` tells a model nothing useful.
@@ -173,7 +173,7 @@ class PatternsSearchResult(CompactModel):
 # -- index -----------------------------------------------------------------------------------------
 
 
-def _index(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index(db: Database, path: str, data: bytes, sha: str) -> None:
     upsert(db, _parse_file(path, data), sha)
 
 
@@ -193,7 +193,7 @@ def evidence_text(p: Pattern) -> str:
     return " ".join(x for x in parts if x)
 
 
-def upsert(db: sqlite_utils.Database, p: Pattern, sha: str) -> None:
+def upsert(db: Database, p: Pattern, sha: str) -> None:
     row = db.execute("SELECT rowid FROM patterns WHERE id = ?", [p.id]).fetchone()
     values = [
         p.title,
@@ -408,7 +408,7 @@ def save_many(
         return None
     files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in ps}
 
-    def index(db: sqlite_utils.Database, sha: str) -> None:
+    def index(db: Database, sha: str) -> None:
         for p in ps:
             upsert(db, p, sha)
 
@@ -500,7 +500,7 @@ def apply_latest(
     decide: Callable[[], Plan],
     trailers: dict[str, str],
     actor: Actor | None = None,
-    also: Callable[[sqlite_utils.Database], None] | None = None,
+    also: Callable[[Database], None] | None = None,
 ) -> tuple[str | None, Plan]:
     """Run `decide()` against the latest state under the ledger lock and commit what it plans.
 
@@ -515,16 +515,14 @@ def apply_latest(
             return None, first
         chosen: list[Plan] = []
 
-        def files(
-            _db: sqlite_utils.Database, first: Plan = first, chosen: list[Plan] = chosen
-        ) -> dict[str, bytes]:
+        def files(_db: Database, first: Plan = first, chosen: list[Plan] = chosen) -> dict[str, bytes]:
             plan = decide()
             if plan.kind != first.kind or not plan.write:
                 raise _Changed
             chosen[:] = [plan]
             return {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in plan.write}
 
-        def index(db: sqlite_utils.Database, sha: str, chosen: list[Plan] = chosen) -> None:
+        def index(db: Database, sha: str, chosen: list[Plan] = chosen) -> None:
             for p in chosen[0].write:
                 upsert(db, p, sha)
             if also is not None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 
 COMMON_ROWS = 2000  # a word matching more rows than this is "common"
@@ -62,7 +62,7 @@ class Filters:
     args: tuple[object, ...]
 
 
-def _is_common(db: sqlite_utils.Database, word: str) -> bool:
+def _is_common(db: Database, word: str) -> bool:
     row = db.execute(
         "SELECT rowid FROM patterns_fts WHERE patterns_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
         [_join([word], "OR"), COMMON_ROWS],
@@ -70,7 +70,7 @@ def _is_common(db: sqlite_utils.Database, word: str) -> bool:
     return row is not None
 
 
-def plan(db: sqlite_utils.Database, text: str) -> list[tuple[str, int]]:
+def plan(db: Database, text: str) -> list[tuple[str, int]]:
     """(FTS5 query, number of words) to run, best first (AND before OR); empty when nothing can match."""
     ws = words(text)
     if not ws:
@@ -85,7 +85,7 @@ def plan(db: sqlite_utils.Database, text: str) -> list[tuple[str, int]]:
     return [(_join(rare, "AND"), len(rare)), (_join(rare, "OR"), len(rare))]
 
 
-def _cutoff(db: sqlite_utils.Database, query: str, window: int, filters: Filters | None) -> int | None:
+def _cutoff(db: Database, query: str, window: int, filters: Filters | None) -> int | None:
     """The rowid below the newest `window` matching rows (None: fewer rows match). FTS5 walks its
     doclists in rowid order for this without scoring anything."""
     if filters is None:
@@ -101,9 +101,7 @@ def _cutoff(db: sqlite_utils.Database, query: str, window: int, filters: Filters
     return None if row is None else int(row[0])
 
 
-def ranked_rowids(
-    db: sqlite_utils.Database, query: str, n_words: int, filters: Filters, fetch: int
-) -> list[int]:
+def ranked_rowids(db: Database, query: str, n_words: int, filters: Filters, fetch: int) -> list[int]:
     """Rowids of the best `fetch` patterns for one FTS5 query, best first (BM25, then confidence).
 
     Scores at most the newest RANK_BUDGET / n_words matching rows. The window is first cut on the
@@ -125,7 +123,7 @@ def ranked_rowids(
     return [int(r[0]) for r in rows]
 
 
-def snippet(db: sqlite_utils.Database, query: str, rowid: int) -> str:
+def snippet(db: Database, query: str, rowid: int) -> str:
     row = db.execute(
         "SELECT snippet(patterns_fts, -1, '[', ']', '…', 16) FROM patterns_fts "
         "WHERE patterns_fts MATCH ? AND rowid = ?",
@@ -134,9 +132,7 @@ def snippet(db: sqlite_utils.Database, query: str, rowid: int) -> str:
     return str(row[0]) if row and row[0] else ""
 
 
-def search_rowids(
-    db: sqlite_utils.Database, text: str, filters: Filters, fetch: int
-) -> list[tuple[int, str]]:
+def search_rowids(db: Database, text: str, filters: Filters, fetch: int) -> list[tuple[int, str]]:
     """(rowid, the query that found it) for up to `fetch` patterns, best first."""
     out: dict[int, str] = {}
     for query, n_words in plan(db, text):

@@ -34,7 +34,7 @@ from . import gitstate, handoff
 from .handoff import ResumeState
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from factorops.store.db import Database
 
 # Documented caps (docs/tools.md): big enough for real work, small enough to stay cheap to resume.
 GOAL_MAX = 500
@@ -153,7 +153,7 @@ def _iso(now: datetime) -> str:
     return now.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _index_session(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index_session(db: Database, path: str, data: bytes, sha: str) -> None:
     rec = json.loads(data)
     db.execute(
         """INSERT INTO sessions (id, goal, tags, status, started_at, updated_at, ledger_dir, commit_sha)
@@ -172,7 +172,7 @@ def _index_session(db: sqlite_utils.Database, path: str, data: bytes, sha: str) 
     )
 
 
-def _index_checkpoint(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index_checkpoint(db: Database, path: str, data: bytes, sha: str) -> None:
     rec = json.loads(data)
     exists = db.execute("SELECT seq FROM checkpoints WHERE id = ?", [rec["id"]]).fetchone()
     if exists:
@@ -217,7 +217,7 @@ def norm_path(path: str) -> str:
     return p[2:] if p.startswith("./") else p
 
 
-def _index_end(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index_end(db: Database, path: str, data: bytes, sha: str) -> None:
     rec = json.loads(data)
     override = rec.get("override") or {}
     db.execute(
@@ -416,12 +416,12 @@ def checkpoint(store: Store, inp: CheckpointInput, now: datetime) -> CheckpointR
     path = f"{row['ledger_dir']}/checkpoints/{cid}.json"
     data = _dump(rec)
 
-    def index(db: sqlite_utils.Database, sha: str) -> int:
+    def index(db: Database, sha: str) -> int:
         _index_checkpoint(db, path, data, sha)
         seq = db.execute("SELECT seq FROM checkpoints WHERE id = ?", [cid]).fetchone()
         return int(seq[0])
 
-    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+    def prepare(db: Database) -> dict[str, bytes]:
         # Under the ledger lock, against the latest state: a session_end that won the race refuses
         # this checkpoint instead of letting it land after the end record.
         _open_row(store, inp.session_id)
@@ -495,7 +495,7 @@ def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
     result: dict[str, object] = {}
     trailers = {"Session": inp.session_id, "Factor": "VI"}
 
-    def prepare(db: sqlite_utils.Database) -> dict[str, bytes]:
+    def prepare(db: Database) -> dict[str, bytes]:
         # Every check runs under the ledger lock against the latest state: two concurrent ends,
         # or an approval used twice, cannot both pass.
         current = _open_row(store, inp.session_id)
@@ -514,7 +514,7 @@ def end(store: Store, inp: SessionEndInput, now: datetime) -> SessionEndResult:
         result.update(warnings=warnings, data=_dump(rec), checkpoints=current["checkpoint_count"])
         return {path: _dump(rec)}
 
-    def index(db: sqlite_utils.Database, sha: str) -> None:
+    def index(db: Database, sha: str) -> None:
         data = result["data"]
         assert isinstance(data, bytes)
         _index_end(db, path, data, sha)

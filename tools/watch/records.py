@@ -19,15 +19,14 @@ from factorops.store.components import Component, Migration, RecordKind
 from factorops.tools.kernel.ids import new_id
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
+    from factorops.store.db import Database
     from factorops.store.store import Store
 
 EventKind = Literal["spiral", "breaker_open", "breaker_closed"]
 MIGRATION_ID = "watch-001"
 
 
-def _index_event(db: sqlite_utils.Database, path: str, data: bytes, sha: str) -> None:
+def _index_event(db: Database, path: str, data: bytes, sha: str) -> None:
     rec = json.loads(data)
     db.execute(
         """INSERT INTO watch_events (id, kind, command, client_session, at, detail, commit_sha)
