@@ -1,6 +1,6 @@
 """End to end in a real browser: an assistant waits on an approval, a person approves it on the
 dashboard in headless Chromium, the waiting tool call returns `approved`, the ledger has the record.
-Screenshots of every page are saved in test-artifacts/."""
+Screenshots of every page are saved under the test's tmp dir (for people; the asserts are on the DOM)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from .conftest import git
 from .stdio_server import server_params
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
@@ -60,10 +59,11 @@ def dashboard(project: Path) -> Any:
         proc.wait(timeout=20)
 
 
-async def test_approve_in_a_real_browser(project: Path) -> None:
+async def test_approve_in_a_real_browser(project: Path, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
-    ARTIFACTS.mkdir(exist_ok=True)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
     subprocess.run(
         [sys.executable, "-m", "factorops", "init", "--project", str(project)],
         check=True,
@@ -122,7 +122,7 @@ async def test_approve_in_a_real_browser(project: Path) -> None:
                     page = await browser.new_page(viewport={"width": 1100, "height": 800})
                     await page.goto(url)
                     assert await page.title() == "Approvals · factorops"
-                    await page.screenshot(path=str(ARTIFACTS / "dashboard-approvals.png"), full_page=True)
+                    await page.screenshot(path=str(shots / "dashboard-approvals.png"), full_page=True)
                     card = page.locator(f"#{aid}")
                     await card.locator("input[name=comment]").fill("approved during the window")
                     await card.locator("button.approve").click()
@@ -131,13 +131,13 @@ async def test_approve_in_a_real_browser(project: Path) -> None:
                     base = url.split("/?")[0]
                     for name in ("patterns", "sessions", "metrics"):
                         await page.goto(f"{base}/{name}")
-                        await page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+                        await page.screenshot(path=str(shots / f"dashboard-{name}.png"), full_page=True)
                     await page.goto(f"{base}/sessions/{s['session_id']}")  # type: ignore[index]
-                    await page.screenshot(path=str(ARTIFACTS / "dashboard-session.png"), full_page=True)
+                    await page.screenshot(path=str(shots / "dashboard-session.png"), full_page=True)
                     await browser.close()
     assert result["status"] == "approved" and result["via"] == "dashboard"
     assert result["comment"] == "approved during the window"
     log = git(project / ".agentops" / "ledger", "log", "--format=%s%n%b", "-n", "3")
     assert "approval: approved by dashboard:" in log and f"Approval: {aid}" in log
     for name in ("approvals", "patterns", "sessions", "metrics", "session"):
-        assert (ARTIFACTS / f"dashboard-{name}.png").stat().st_size > 5000
+        assert (shots / f"dashboard-{name}.png").stat().st_size > 5000
