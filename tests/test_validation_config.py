@@ -170,5 +170,6 @@ def test_the_documented_keys_are_the_keys_there_are() -> None:
         | set(config.RoutingRule.model_fields)
         | set(config.Approvals.model_fields)
         | set(config.SessionsSettings.model_fields)
+        | set(config.ContextSettings.model_fields)
     )
     assert documented == known, (documented - known, known - documented)

@@ -8,6 +8,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 
 from factorops.tools.context import load as context
+from factorops.tools.context.budget import DEFAULT_MAX_REPLY_CHARS
 from factorops.tools.metrics import report as metrics
 from factorops.tools.watch import live
 
@@ -34,13 +35,17 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         app,
         runtime,
         "context_load",
-        "Smallest useful context for a task under a token budget (default: total use under 40% of "
-        "the window). Returns a manifest, the packed content and what was left out.",
+        "Context for a task in a token budget (whole reply counted; default 40% rule, client-safe cap): "
+        "given paths, best files, then a repo map.",
         context.ContextLoadInput,
         live.ContextLoadLive,
         _load,
         read_only=True,
     )
+    # Replies stay under the default cap; clients that save longer tool results to a file read this.
+    tool = app._tool_manager.get_tool("context_load")
+    if tool is not None:
+        tool.meta = {"anthropic/maxResultSizeChars": DEFAULT_MAX_REPLY_CHARS}
     add_sync_tool(
         app,
         runtime,

@@ -204,17 +204,21 @@ def _walk(root: Path) -> Listing:
     return listing
 
 
-def cochange(root: Path, paths: list[str], max_commits: int = 300) -> dict[str, float]:
-    """Files that changed in the same commits as `paths`, weighted so huge commits count little."""
-    shas = (_git(root, "log", f"-n{max_commits}", "--format=%H", "--", *paths) or b"").decode().split()
-    if not shas:
-        return {}
-    out = _git(root, "log", "--no-walk=unsorted", "--format=%x00", "--name-only", *shas) or b""
+def cochange(root: Path, paths: list[str], max_commits: int = 100) -> dict[str, float]:
+    """Files that changed in the same commits as `paths`, weighted so huge commits count little.
+
+    One git call: `--full-diff` lists every file of each commit that touched `paths`. A root commit
+    (the initial import of everything) says nothing about which files go together."""
+    out = (
+        _git(root, "log", f"-n{max_commits}", "--full-diff", "--format=%x00%P", "--name-only", "--", *paths)
+        or b""
+    )
     scores: dict[str, float] = defaultdict(float)
     wanted = set(paths)
-    for block in out.decode(errors="replace").split("\0"):
-        names = [n for n in block.split("\n") if n]
-        if not names or len(names) > 50:
+    for block in out.decode(errors="replace").split("\0")[1:]:
+        parents, _, rest = block.partition("\n")
+        names = [n for n in rest.split("\n") if n]
+        if not parents.strip() or not names or len(names) > 50:
             continue
         for n in names:
             if n not in wanted:

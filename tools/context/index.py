@@ -59,6 +59,18 @@ COMPONENT = Component(
             ) WITHOUT ROWID;
             """,
         ),
+        # Each definition's signature line (redacted), so a repo map reads no file at load time.
+        # Emptying the index makes the next refresh re-read every file and fill it in.
+        Migration(
+            "repo-002",
+            """
+            ALTER TABLE repo_symbols ADD COLUMN sig TEXT NOT NULL DEFAULT '';
+            DELETE FROM repo_fts;
+            DELETE FROM repo_files;
+            DELETE FROM repo_symbols;
+            DELETE FROM repo_refs;
+            """,
+        ),
     ),
 )
 
@@ -79,6 +91,7 @@ class Symbols:
 
     defs: Sequence[tuple[str, str, int]] = ()
     refs: Sequence[str] = ()
+    sigs: Sequence[str] = ()  # the signature line of each definition, parallel to `defs`
 
 
 @dataclass
@@ -196,9 +209,10 @@ def refresh(
                         text,
                     ],
                 )
+                sigs = list(syms.sigs) + [""] * (len(syms.defs) - len(syms.sigs))
                 conn.executemany(
-                    "INSERT INTO repo_symbols (path, name, kind, line) VALUES (?, ?, ?, ?)",
-                    [(e.path, n, k, ln) for n, k, ln in syms.defs],
+                    "INSERT INTO repo_symbols (path, name, kind, line, sig) VALUES (?, ?, ?, ?, ?)",
+                    [(e.path, n, k, ln, sig) for (n, k, ln), sig in zip(syms.defs, sigs, strict=False)],
                 )
                 conn.executemany(
                     "INSERT INTO repo_refs (path, name) VALUES (?, ?)", [(e.path, r) for r in set(syms.refs)]

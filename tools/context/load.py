@@ -1,10 +1,12 @@
 """`context_load` and `count_tokens` (Factors II, III): the smallest useful context, under budget.
 
 Quality drops as a context window fills, so the default budget keeps the assistant's total use
-(what it already holds plus this load) under 40% of its window. Within the budget: explicit paths
-first, then files ranked for the task (tools/context_rank.py). A file too big for what is left
-comes as an outline (definitions with line numbers) or its most relevant line ranges, never cut
-mid-line. Everything left out is listed with its token cost, so the assistant can ask for it.
+(what it already holds plus this load) under 40% of its window, capped so the reply stays under
+the size clients accept from a tool (`[context] max_reply_chars`). The budget covers the whole
+reply the client receives (content, manifest, reasons, left-outs: budget.py). Within it: explicit
+paths first and whole, then depth (the best matches whole, or their relevant whole definitions),
+then breadth (a repo map: ranked paths with their most relevant signatures). Definitions are never
+cut: a range is a whole function or class with its header.
 
 Nothing outside the project root is read (symlinks resolved) and secrets never enter a load:
 secret files are excluded and token-like values redacted, and the manifest says so.
@@ -13,14 +15,17 @@ secret files are excluded and token-like values redacted, and the manifest says 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
+import pydantic_core
 from pydantic import BaseModel, Field, StringConstraints
 
 from factorops.store.store import Store
 from factorops.tools.flywheel import inject as flywheel
+from factorops.tools.kernel import config as kernel_config
 from factorops.tools.kernel import paths as path_guard
 from factorops.tools.kernel import redact as secrets
 from factorops.tools.kernel.compact import CompactModel
@@ -29,16 +34,23 @@ from factorops.tools.kernel.tokens import DEFAULT_ENCODING, SUPPORTED_ENCODINGS,
 
 from . import files as project_files
 from . import outline as outline_mod
+from . import repo_map
+from .budget import CHARS_PER_TOKEN, CONTEXT_SHARE, cap_tokens, measure, string_cost
 from .index import Entry, Symbols, refresh
-from .rank import rank
+from .rank import defined_terms, rank, task_terms
 
-CONTEXT_SHARE = 0.40  # keep total window use under this share
+if TYPE_CHECKING:
+    from factorops.store.db import Database
+
 MAX_BUDGET = 2_000_000
-RELEVANCE_CUT = 0.25  # load files scoring at least this share of the best match
-MIN_FILES = 2  # and the best two in any case
-WHOLE_CUT = 0.6  # files scoring this share of the best come whole, the others as outlines
-MAX_WHOLE = 3
-MAX_FILES = 12
+WHOLE_CUT = 0.6  # after the best match, files scoring this share of it get depth too
+MAX_DEEP = 3  # files loaded whole or as their relevant definitions
+DEPTH_SHARE = 0.6  # of what is left after explicit paths; the rest goes to the repo map
+MAX_MAP = 250
+MAP_SIGNATURES = 3  # per file in the repo map
+MAX_DEFS = 12  # whole definitions of one big file
+MAP_LOOKAHEAD = 8  # candidates tried for a gap before giving up on it
+MAX_FILLS = 3  # passes adding map entries to a reply under its budget (each one measures the reply)
 MAX_LEFT_OUT = 10  # the manifest is context too: list only the next best
 
 PathArg = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
@@ -63,7 +75,7 @@ class ContextItem(CompactModel):
     path: str
     lines: str  # "1-120", or "outline", or "10-40,88-120"
     tokens: int
-    mode: Literal["full", "outline", "ranges"]
+    mode: Literal["full", "definitions", "outline"]
     why: str
     redactions: int | None = None
 
@@ -78,7 +90,9 @@ class ContextLoadResult(CompactModel):
     budget_tokens: int
     tokens: int
     items: list[ContextItem] = Field(default_factory=list)
+    map: list[str] = Field(default_factory=list, description="files in the content's repo map, best first")
     left_out: list[LeftOut] = Field(default_factory=list)
+    more: str = ""
     excluded: list[str] = Field(default_factory=list, description="secret files never loaded")
     warnings: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list, description="ids of learned patterns included")
@@ -128,7 +142,13 @@ def ensure_index(store: Store, progress: ProgressFn | None = None) -> None:
 
     def symbols_of(rel: str, text: str) -> Symbols:
         defs, refs = outline_mod.symbols(rel, text)
-        return Symbols(defs=defs, refs=refs)
+        lines = text.splitlines()
+        sigs = [repo_map.signature(lines, line) for _n, _k, line in defs]
+        if sigs:  # redacted once, here: the repo map shows them as stored
+            joined, _found = secrets.redact("\n".join(sigs))
+            redacted = joined.split("\n")
+            sigs = redacted if len(redacted) == len(sigs) else [""] * len(sigs)
+        return Symbols(defs=defs, refs=refs, sigs=sigs)
 
     stats = refresh(store.db, entries, read, symbols_of, progress=progress)
     # Binary or huge files are remembered by content id so they are not re-read on every load.
@@ -157,7 +177,8 @@ def _session_files(store: Store, session_id: str | None) -> list[str]:
     return list(dict.fromkeys(files))
 
 
-def _budget(inp: ContextLoadInput, warnings: list[str]) -> int:
+def _budget(inp: ContextLoadInput, warnings: list[str], max_chars: int) -> tuple[int, bool]:
+    """(budget, whether the client-safe cap lowered the default)."""
     limit = int(inp.window_tokens * CONTEXT_SHARE)
     share = inp.used_tokens / inp.window_tokens
     if inp.used_tokens >= limit:
@@ -170,16 +191,44 @@ def _budget(inp: ContextLoadInput, warnings: list[str]) -> int:
             warnings.append(
                 f"budget_tokens={inp.budget_tokens} takes total use past 40% of window_tokens ({limit} tokens)"
             )
-        return inp.budget_tokens
-    return max(0, limit - inp.used_tokens)
+        return inp.budget_tokens, False
+    rule = max(0, limit - inp.used_tokens)
+    cap = cap_tokens(max_chars)
+    return min(rule, cap), rule > cap
+
+
+@dataclass
+class _Piece:
+    """A block of content with its manifest entry and what it is estimated to cost in the reply."""
+
+    item: ContextItem
+    text: str
+    cost: int
+
+
+@dataclass
+class _MapEntry:
+    path: str
+    text: str
+    cost: int
+
+
+Wrap = Callable[[ContextLoadResult], BaseModel]
 
 
 def load(
-    store: Store, inp: ContextLoadInput, now: datetime, progress: ProgressFn | None = None
+    store: Store,
+    inp: ContextLoadInput,
+    now: datetime,
+    progress: ProgressFn | None = None,
+    wrap: Wrap | None = None,
 ) -> ContextLoadResult:
+    """`wrap` turns the result into the reply a face sends, when that adds fields (the watch adds the
+    caller's context band): the budget is checked on what the client receives."""
     root = store.datadir.root
     warnings: list[str] = []
-    budget = _budget(inp, warnings)
+    max_chars = kernel_config.load_for(store.datadir).context.max_reply_chars
+    budget, capped = _budget(inp, warnings, max_chars)
     explicit: list[str] = []
     for raw in inp.paths:
         resolved = path_guard.resolve_inside(root, raw)
@@ -189,131 +238,353 @@ def load(
     explicit = list(dict.fromkeys(explicit))
     ensure_index(store, progress)
 
-    cochange = project_files.cochange(root, explicit) if explicit else {}
-    ranked = rank(store.db, inp.task, explicit, _session_files(store, inp.session_id), cochange)
-    # The budget is a ceiling, not a target: only files close to the best match are loaded; the
-    # next ones are listed as left out, with their cost, for the assistant to ask for.
-    top = ranked[0].score if ranked else 0.0
-    chosen = [r for i, r in enumerate(ranked) if i < MIN_FILES or r.score >= RELEVANCE_CUT * top][:MAX_FILES]
-    # (path, why, whole file wanted): explicit paths and the strongest matches come whole; the
-    # rest come as outlines (a repo map), which is usually enough to know whether to ask for more.
-    candidates: list[tuple[str, str, bool]] = [(p, "given in paths", True) for p in explicit]
-    candidates += [
-        (r.path, "; ".join(r.reasons) or "ranked for the task", i < MAX_WHOLE and r.score >= WHOLE_CUT * top)
-        for i, r in enumerate(chosen)
-    ]
-    runners_up = [r for r in ranked if r not in chosen][:MAX_LEFT_OUT]
+    def cochange_of(paths: list[str]) -> dict[str, float]:
+        return project_files.cochange(root, paths) if paths else {}
+
+    ranked = rank(store.db, inp.task, explicit, _session_files(store, inp.session_id), cochange_of)
+    terms_list, idents_list = task_terms(inp.task)
+    terms, idents = set(terms_list), {i.lower() for i in idents_list} | defined_terms(store.db, terms_list)
 
     result = ContextLoadResult(budget_tokens=budget, tokens=0, warnings=warnings)
-    parts: list[str] = []
-    remaining = budget
-    terms = inp.task
-    for path, why, whole in candidates:
-        if secrets.is_secret_path(path):
-            result.excluded.append(path)
-            continue
-        try:  # the whole path again, at read time: a directory may have become a link since indexing
-            real = path_guard.project_file(root, path)
-        except path_guard.PathRefused as exc:
-            if exc.secret:
-                result.excluded.append(path)
-            continue
-        row = store.db.execute("SELECT tokens, lines FROM repo_files WHERE path = ?", [path]).fetchone()
-        text = _read(real)
-        if text is None:
-            continue
-        if secrets.is_secret_content(text):  # a credential whatever its name: skipped whole
-            result.excluded.append(path)
-            continue
-        full_tokens = int(row[0]) if row else count_tokens(text)
-        header_cost = 20
-        if remaining <= header_cost:
-            result.left_out.append(LeftOut(path=path, tokens=full_tokens, why="budget exhausted"))
-            continue
-        clean, redactions = secrets.redact(text)
-        n_red = sum(redactions.values())
-        block: str | None = None
-        item: ContextItem | None = None
-        sketch = "" if whole else outline_mod.outline(path, clean)
-        sketch_tokens = count_tokens(sketch) if sketch else 0
-        if not whole and sketch and sketch_tokens < full_tokens and sketch_tokens + header_cost <= remaining:
-            block = sketch
-            item = ContextItem(
-                path=path,
-                lines="outline",
-                tokens=0,
-                mode="outline",
-                why=f"{why}; outline ({full_tokens} tokens whole)",
-            )
-        elif full_tokens + header_cost <= remaining:
-            nlines = clean.count("\n") + (0 if clean.endswith("\n") else 1)
-            block, item = clean, ContextItem(path=path, lines=f"1-{nlines}", tokens=0, mode="full", why=why)
-        else:
-            sketch = sketch or outline_mod.outline(path, clean)
-            sketch_tokens = count_tokens(sketch) if sketch else 0
-            if sketch and sketch_tokens + header_cost <= remaining:
-                block = sketch
-                item = ContextItem(
-                    path=path,
-                    lines="outline",
-                    tokens=0,
-                    mode="outline",
-                    why=f"{why}; too big ({full_tokens} tokens): outline",
-                )
-            else:
-                picked = outline_mod.relevant_ranges(clean, terms, remaining - header_cost)
-                if picked is not None:
-                    block, spans = picked
-                    item = ContextItem(
-                        path=path,
-                        lines=spans,
-                        tokens=0,
-                        mode="ranges",
-                        why=f"{why}; too big ({full_tokens} tokens): most relevant lines",
-                    )
-        if block is None or item is None:
-            result.left_out.append(LeftOut(path=path, tokens=full_tokens, why=f"does not fit ({why})"))
-            continue
-        header = f"=== {path} [{item.lines}] ===\n"
-        chunk = header + block + ("" if block.endswith("\n") else "\n")
-        cost = count_tokens(chunk)
-        if cost > remaining:
-            result.left_out.append(LeftOut(path=path, tokens=full_tokens, why=f"does not fit ({why})"))
-            continue
-        item.tokens = cost
-        item.redactions = n_red or None
+    seen = wrap or (lambda r: r)
+    base = measure(seen(result))[0] + 4  # the reply's frame: keys, budget, tokens
+    remaining = budget - base
+    pieces: list[_Piece] = []
+    left: list[LeftOut] = []
+    reader = _Reader(root, store.db)
+
+    def add(path: str, why: str, limit: int, whole_ok: bool) -> bool:
+        got = reader.text(path)
+        if got is None:
+            return False
+        clean, n_red = got
+        piece = _piece(path, why, clean, limit, whole_ok, terms, idents)
+        if piece is None:
+            left.append(LeftOut(path=path, tokens=reader.full_tokens(path, clean), why=why))
+            return False
         if n_red:
+            piece.item.redactions = n_red
             result.warnings.append(f"{path}: {n_red} secret-looking value(s) redacted")
-        result.items.append(item)
-        parts.append(chunk)
-        remaining -= cost
-    for r in runners_up:
-        if secrets.is_secret_path(r.path):
-            continue
-        row = store.db.execute("SELECT tokens FROM repo_files WHERE path = ?", [r.path]).fetchone()
-        result.left_out.append(
-            LeftOut(
-                path=r.path,
-                tokens=int(row[0]) if row else 0,
-                why="less relevant: " + ("; ".join(r.reasons) or "related"),
-            )
-        )
-    result.left_out = result.left_out[:MAX_LEFT_OUT]
-    if remaining >= 100:  # the flywheel: what this project learned about such tasks, if it fits
-        shown = flywheel.relevant(store, inp.task, now, budget=min(300, remaining - 40))
+        pieces.append(piece)
+        return True
+
+    # 1. Paths the assistant named: first, whole, or their most relevant whole definitions.
+    for path in explicit:
+        if remaining > 40 and add(path, "given in paths", remaining, True):
+            remaining -= pieces[-1].cost
+        elif remaining <= 40:
+            left.append(LeftOut(path=path, tokens=reader.full_tokens(path, None), why="given in paths"))
+    # 2. Depth: the best matches, whole when they fit their share, else their relevant definitions.
+    top = ranked[0].score if ranked else 0.0
+    depth_left = int(remaining * DEPTH_SHARE)
+    loaded = set(explicit)
+    for i, r in enumerate(ranked[:MAX_DEEP]):
+        if i and r.score < WHOLE_CUT * top:
+            break
+        if depth_left < 60:
+            break
+        if add(r.path, r.why, depth_left, True):
+            loaded.add(r.path)
+            depth_left -= pieces[-1].cost
+            remaining -= pieces[-1].cost
+    # 3. What this project learned about such tasks (the flywheel), when there is room for it.
+    pattern_text = ""
+    if remaining >= 600:
+        shown = flywheel.relevant(store, inp.task, now, budget=min(300, remaining // 4))
         if shown:
-            block = "=== learned patterns ===\n" + "".join(f"- {p.title}: {p.advice}\n" for p in shown)
-            cost = count_tokens(block)
-            if cost <= remaining:
-                parts.append(block)
-                remaining -= cost
-                result.patterns = [p.id for p in shown]
-                flywheel.record_shown(store, inp.session_id, shown, "context_load", now)
-    result.tokens = budget - remaining
-    result.content = "".join(parts)
+            pattern_text = "=== learned patterns ===\n" + "".join(f"- {p.title}: {p.advice}\n" for p in shown)
+            remaining -= string_cost(pattern_text)
+            result.patterns = [p.id for p in shown]
+            flywheel.record_shown(store, inp.session_id, shown, "context_load", now)
+    # 4. Breadth: a repo map of the next files, as far as the budget goes.
+    n_left = min(MAX_LEFT_OUT, max(1, budget // 400))
+    remaining -= 25 * n_left + (40 if n_left else 0)  # room for left_out and how to ask for more
+    entries: list[_MapEntry] = []
+    rest = [r for r in ranked if r.path not in loaded][:MAX_MAP]
+    queue = list(rest)  # candidates not mapped yet, best first
+
+    def next_entry(room: int) -> _MapEntry | None:
+        """The best remaining candidate whose entry fits `room`, looking a few ahead (an entry that
+        does not fit now stays queued for a later, larger gap)."""
+        for i, r in enumerate(queue[:MAP_LOOKAHEAD]):
+            if room < 20:
+                return None
+            e = _map_entry(store, reader, r.path, r.why, terms, idents, room)
+            if e is not None:
+                del queue[i]
+                return e
+        return None
+
+    if rest and remaining > 40:
+        remaining -= string_cost(repo_map.HEADER) + 6
+        while remaining >= 20:
+            e = next_entry(remaining)
+            if e is None:
+                break
+            entries.append(e)
+            remaining -= e.cost
+    # 5. Budget still left once every candidate is mapped: the mapped files whole, best first.
+    if not queue and remaining > 200:
+        for e in list(entries):
+            r = next(x for x in rest if x.path == e.path)
+            got = reader.text(e.path)
+            if got is None:
+                continue
+            piece = _piece(e.path, r.why, got[0], remaining + e.cost, True, terms, idents)
+            if piece is not None and piece.item.mode == "full" and not got[1]:
+                pieces.append(piece)
+                entries.remove(e)
+                remaining -= piece.cost - e.cost
+            if remaining <= 200:
+                break
+    mapped = {e.path for e in entries} | {p.item.path for p in pieces}
+    for r in [*rest, *ranked[len(rest) :]]:
+        if len(left) >= n_left:
+            break
+        if r.path not in mapped and r.path not in loaded and not secrets.is_secret_path(r.path):
+            left.append(LeftOut(path=r.path, tokens=reader.full_tokens(r.path, None), why=r.why))
+    result.excluded = reader.excluded
     if result.excluded:
         result.warnings.append(f"{len(result.excluded)} secret file(s) excluded")
+    _fit(
+        result,
+        seen,
+        budget,
+        max_chars if capped else None,
+        pieces,
+        pattern_text,
+        entries,
+        left[:n_left],
+        capped,
+        next_entry,
+    )
     return result
+
+
+def _fit(
+    result: ContextLoadResult,
+    seen: Wrap,
+    budget: int,
+    max_chars: int | None,
+    pieces: list[_Piece],
+    pattern_text: str,
+    entries: list[_MapEntry],
+    left: list[LeftOut],
+    capped: bool,
+    next_entry: Callable[[int], _MapEntry | None],
+) -> None:
+    """Assemble the reply and trim it (map entries first, then left-outs, then the last loaded
+    piece) until the JSON the client receives fits the budget (and the character cap); then, while
+    more than 2% is unused, add map entries that fit what is left."""
+    last_fill: list[_MapEntry] = []
+    fills = 0
+    for _ in range(16):
+        result.items = [p.item for p in pieces]
+        result.content = "".join(p.text for p in pieces) + pattern_text
+        if entries:
+            result.content += repo_map.HEADER + "".join(e.text for e in entries)
+        result.map = [e.path for e in entries]
+        result.left_out = [x for x in left if x.path not in result.map]
+        result.more = _more(result, budget, capped) if (left or entries or capped) else ""
+        tokens, chars = measure(seen(result))
+        for _round in range(2):  # `tokens` is part of the reply: settle its own digits
+            if len(str(tokens)) == len(str(result.tokens)):
+                break  # o200k splits numbers by digit count: same width, same cost
+            result.tokens = tokens
+            tokens, chars = measure(seen(result))
+        result.tokens = tokens
+        over = tokens - budget
+        over_chars = chars - max_chars if max_chars is not None else 0
+        if over <= 0 and over_chars <= 0:
+            slack = min(-over, int(-over_chars / CHARS_PER_TOKEN) if max_chars is not None else -over)
+            if fills >= MAX_FILLS or slack <= max(3, budget // 50):
+                return
+            fills += 1
+            room = slack - 2
+            last_fill = []
+            while room >= 20:
+                e = next_entry(room)
+                if e is None:
+                    break
+                last_fill.append(e)
+                room -= e.cost
+            if not last_fill:
+                return
+            entries.extend(last_fill)
+            continue
+        if last_fill:  # the last fill went over: take back what it must, and fill no more
+            need = max(over, int(over_chars / CHARS_PER_TOKEN) + 1)
+            dropped = 0
+            while last_fill and dropped < need:
+                dropped += last_fill.pop().cost
+                entries.pop()
+            last_fill, fills = [], MAX_FILLS
+            continue
+        need = max(over, int(over_chars / CHARS_PER_TOKEN) + 1)
+        if entries:
+            dropped = 0
+            while entries and dropped < need:
+                dropped += entries.pop().cost
+        elif left:
+            left = left[:-1]
+        elif pattern_text:
+            pattern_text, result.patterns = "", []
+        elif pieces:
+            pieces = pieces[:-1]
+        else:
+            if budget > 0:
+                result.warnings.append(
+                    f"budget_tokens={budget} is too small for any reply; give at least 300"
+                )
+            return
+
+
+def _more(result: ContextLoadResult, budget: int, capped: bool) -> str:
+    ask = "paths=[...] for a file whole"
+    if capped:
+        return f"budget capped at {budget} tokens to keep the reply client-safe; ask with {ask}, or budget_tokens=N"
+    return f"ask with {ask}, or a larger budget_tokens (e.g. {budget * 2})"
+
+
+class _Reader:
+    """Reads files for a load: the whole path checked at read time, secrets excluded, values redacted."""
+
+    def __init__(self, root: Path, db: Database) -> None:
+        self.root = root
+        self.db = db
+        self.excluded: list[str] = []
+
+    def text(self, path: str) -> tuple[str, int] | None:
+        real = self._real(path)
+        if real is None:
+            return None
+        text = _read(real)
+        if text is None:
+            return None
+        if secrets.is_secret_content(text):  # a credential whatever its name: skipped whole
+            self.excluded.append(path)
+            return None
+        clean, redactions = secrets.redact(text)
+        return clean, sum(redactions.values())
+
+    def full_tokens(self, path: str, text: str | None) -> int:
+        if text is not None:
+            return count_tokens(text)
+        row = self.db.execute("SELECT tokens FROM repo_files WHERE path = ?", [path]).fetchone()
+        return int(row[0]) if row else 0
+
+    def _real(self, path: str) -> Path | None:
+        if secrets.is_secret_path(path):
+            self.excluded.append(path)
+            return None
+        try:  # the whole path again, at read time: a directory may have become a link since indexing
+            return path_guard.project_file(self.root, path)
+        except path_guard.PathRefused as exc:
+            if exc.secret:
+                self.excluded.append(path)
+            return None
+
+
+def _piece(
+    path: str, why: str, text: str, limit: int, whole_ok: bool, terms: set[str], idents: set[str]
+) -> _Piece | None:
+    """The file whole if it fits `limit`, else its most relevant whole definitions, else its outline."""
+    nlines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    item = ContextItem(path=path, lines=f"1-{nlines}", tokens=0, mode="full", why=why)
+    block = f"=== {path} [1-{nlines}] ===\n" + text + ("" if text.endswith("\n") else "\n")
+    cost = string_cost(block) + _item_cost(item)
+    if whole_ok and cost <= limit:
+        item.tokens = cost
+        return _Piece(item, block, cost)
+    full = count_tokens(text)
+    lines = text.splitlines()
+    defs = outline_mod.definitions(path, text)
+    scored = [(repo_map.relevance(d.name, terms, idents) + _mentions(d, lines, idents), d) for d in defs]
+    scored = [(s, d) for s, d in scored if s > 0]
+    scored.sort(key=lambda x: (-x[0], x[1].lines))
+    chosen: list[outline_mod.Definition] = []  # best first
+    used = 0
+    head = f"=== {path} [{{spans}}] whole definitions, file is {full} tokens ===\n"
+    room = limit - _item_cost(item) - string_cost(head) - 8
+    for _s, d in scored:
+        if len(chosen) >= MAX_DEFS:
+            break
+        if any(
+            c.start <= d.start and d.end <= c.end or d.start <= c.start and c.end <= d.end for c in chosen
+        ):
+            continue
+        part = "\n".join(lines[d.start - 1 : d.end]) + "\n"
+        c = string_cost(part) + 16  # its separator and its span in the manifest
+        if used + c > room:
+            continue
+        chosen.append(d)
+        used += c
+    while chosen:
+        piece = _definitions_piece(path, why, head, lines, chosen)
+        if piece.cost <= limit:
+            return piece
+        chosen = chosen[:-1]  # the least relevant goes first
+    sketch = outline_mod.outline(path, text)
+    if not sketch:
+        return None
+    block = f"=== {path} [outline] file is {full} tokens ===\n" + sketch.split("\n", 1)[1]
+    item = ContextItem(path=path, lines="outline", tokens=0, mode="outline", why=why)
+    cost = string_cost(block) + _item_cost(item)
+    if cost > limit:
+        return None
+    item.tokens = cost
+    return _Piece(item, block, cost)
+
+
+def _definitions_piece(
+    path: str, why: str, head: str, lines: list[str], chosen: list[outline_mod.Definition]
+) -> _Piece:
+    ordered = sorted(chosen, key=lambda d: d.start)
+    spans = ",".join(f"{d.start}-{d.end}" for d in ordered)
+    body = "".join(
+        f"... lines {d.start}-{d.end} ...\n" + "\n".join(lines[d.start - 1 : d.end]) + "\n" for d in ordered
+    )
+    block = head.replace("{spans}", spans) + body
+    names = ", ".join(d.name for d in chosen[:3] if d.name not in why)
+    item = ContextItem(
+        path=path, lines=spans, tokens=0, mode="definitions", why=f"{why}; has {names}" if names else why
+    )
+    cost = string_cost(block) + _item_cost(item)
+    item.tokens = cost
+    return _Piece(item, block, cost)
+
+
+def _mentions(d: outline_mod.Definition, lines: list[str], idents: set[str]) -> float:
+    """A definition that uses an identifier the task names is relevant too (less than defining it)."""
+    if not idents:
+        return 0.0
+    body = " ".join(lines[d.start - 1 : min(d.end, d.start + 200)]).lower()
+    return 0.5 * sum(1 for i in idents if i in body)
+
+
+def _item_cost(item: ContextItem) -> int:
+    return count_tokens(pydantic_core.to_json(item, indent=2).decode()) + 6
+
+
+def _map_entry(
+    store: Store, reader: _Reader, path: str, why: str, terms: set[str], idents: set[str], room: int
+) -> _MapEntry | None:
+    """From the index alone (signatures were redacted when indexed): no file is read."""
+    if secrets.is_secret_path(path):
+        return None
+    syms = [
+        repo_map.Symbol(n, k, ln, sig)
+        for n, k, ln, sig in store.db.execute(
+            "SELECT name, kind, line, sig FROM repo_symbols WHERE path = ? ORDER BY line LIMIT 300", [path]
+        ).fetchall()
+    ]
+    for limit in (MAP_SIGNATURES, 1, 0):
+        chosen = repo_map.pick(syms, terms, idents, limit) if limit else []
+        text = repo_map.entry(path, why, chosen)
+        cost = string_cost(text) + string_cost(path) + 6  # and its line in `map`
+        if cost <= room:
+            return _MapEntry(path, text, cost)
+    return None
 
 
 def _read(path: Path) -> str | None:

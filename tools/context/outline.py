@@ -16,8 +16,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from factorops.tools.kernel.tokens import count_tokens
-
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{2,}\b")
 _NAME = re.compile(r"[A-Za-z_$][\w$]*")
 _KEYWORDS = frozenset(
@@ -444,40 +442,3 @@ def outline(path: str, text: str) -> str:
     if not out:
         return ""
     return f"outline of {path} ({len(lines)} lines):\n" + "\n".join(out) + "\n"
-
-
-def relevant_ranges(text: str, task: str, budget_tokens: int, context: int = 3) -> tuple[str, str] | None:
-    """The line ranges that mention the task's words most, whole lines only, within the budget.
-
-    Returns (text with `... lines a-b ...` separators, "a-b,c-d") or None if nothing fits.
-    """
-    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", task)}
-    lines = text.splitlines()
-    if not lines or not words:
-        return None
-    scored = []
-    for i, line in enumerate(lines):
-        low = line.lower()
-        hits = sum(1 for w in words if w in low)
-        if hits:
-            scored.append((hits, i))
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    chosen: list[tuple[int, int]] = []
-    used = 0
-    for _hits, i in scored:
-        a, b = max(0, i - context), min(len(lines) - 1, i + context)
-        if any(a <= cb and ca <= b for ca, cb in chosen):
-            continue
-        piece = "\n".join(lines[a : b + 1]) + "\n"
-        cost = count_tokens(piece) + 8
-        if used + cost > budget_tokens:
-            continue
-        chosen.append((a, b))
-        used += cost
-    if not chosen:
-        return None
-    chosen.sort()
-    parts = []
-    for a, b in chosen:
-        parts.append(f"... lines {a + 1}-{b + 1} ...\n" + "\n".join(lines[a : b + 1]) + "\n")
-    return "".join(parts), ",".join(f"{a + 1}-{b + 1}" for a, b in chosen)

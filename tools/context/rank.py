@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,8 @@ W_COCHANGE = 0.6
 W_SESSION = 0.7
 W_MENTION = 2.0
 W_NAME = 1.0
+W_NAMED_DEF = 2.5  # a task word that is the name of a definition in few files (`echo`)
+RARE_DEF = 4  # at most this many files define it, else the word is too common to point anywhere
 
 
 @dataclass
@@ -125,6 +128,11 @@ class Ranked:
         self.score += amount
         if reason and reason not in self.reasons:
             self.reasons.append(reason)
+
+    @property
+    def why(self) -> str:
+        """The two strongest reasons, short: the manifest is context the assistant pays for."""
+        return "; ".join(self.reasons[:2]) or "related"
 
 
 def task_terms(task: str) -> tuple[list[str], list[str]]:
@@ -157,6 +165,20 @@ def mentioned_paths(task: str, known: set[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def defined_terms(db: Database, terms: list[str]) -> set[str]:
+    """Task words (lower-case) that are the exact name of a definition in at most RARE_DEF files."""
+    words = [t for t in terms if len(t) >= 3][:40]
+    if not words:
+        return set()
+    marks = ",".join("?" * len(words))
+    rows = db.execute(
+        f"""SELECT lower(name), COUNT(DISTINCT path) FROM repo_symbols
+            WHERE name IN ({marks}) COLLATE NOCASE AND kind != 'heading' GROUP BY lower(name)""",
+        words,
+    ).fetchall()
+    return {name for name, n in rows if n <= RARE_DEF}
+
+
 def fts_query(terms: list[str]) -> str:
     """An FTS5 query that cannot be a syntax error: every term quoted, OR-ed."""
     safe = [t.replace('"', "") for t in terms if t.replace('"', "")]
@@ -168,8 +190,8 @@ def rank(
     task: str,
     explicit: list[str],
     session_files: list[str],
-    cochange: dict[str, float],
-    limit: int = 60,
+    cochange_of: Callable[[list[str]], dict[str, float]],
+    limit: int = 300,
 ) -> list[Ranked]:
     terms, idents = task_terms(task)
     ranked: dict[str, Ranked] = {}
@@ -193,41 +215,63 @@ def rank(
         ).fetchall()
         if rows:
             best = rows[0][1] or -1.0
-            for path, s in rows:
+            for n, (path, s) in enumerate(rows):
                 matched = _matched_terms(db, path, terms)
-                get(path).add(
-                    W_FTS * (s / best if best else 0), f"matches {', '.join(matched[:4])}" if matched else ""
-                )
+                if matched:
+                    why = f"matches {', '.join(matched[:3])}"
+                else:  # only the text matched: say which words (for the best rows; reading is not free)
+                    said = _mentioned_terms(db, path, terms) if n < 12 else []
+                    why = f"mentions {', '.join(said[:3])}" if said else ""
+                get(path).add(W_FTS * (s / best if best else 0), why)
 
     # A file named after a word of the task (fraud.py for "fraud scoring") is where a person looks.
-    for path in _named_like(db, [t for t in terms if len(t) >= 4]):
-        get(path).add(W_NAME, "named after a task word")
+    for path, word in _named_like(db, [t for t in terms if len(t) >= 4]):
+        get(path).add(W_NAME, f"named after '{word}'")
 
-    if idents:
-        marks = ",".join("?" * len(idents))
-        for path, name in db.execute(
-            f"SELECT DISTINCT path, name FROM repo_symbols WHERE name IN ({marks}) COLLATE NOCASE", idents
-        ).fetchall():
-            get(path).add(W_DEF, f"defines {name}")
+    # Identifiers the task names, written as code (`retry_request`) or as a plain word that is the
+    # name of a definition in few files (`echo`): the file defining it is where the change goes.
+    named = [i for i in idents] + sorted(defined_terms(db, terms) - {i.lower() for i in idents})
+    if named:
+        marks = ",".join("?" * len(named))
+        rows = db.execute(
+            f"""SELECT path, name, kind FROM repo_symbols WHERE name IN ({marks}) COLLATE NOCASE
+                AND kind != 'heading' ORDER BY line""",
+            named,
+        ).fetchall()
+        per_name: dict[str, set[str]] = defaultdict(set)
+        for path, name, _kind in rows:
+            per_name[name.lower()].add(path)
+        for path, name, kind in rows:
+            spread = len(per_name[name.lower()])
+            top_level = kind not in ("method", "heading")
+            weight = (W_NAMED_DEF if top_level else W_DEF) / max(1.0, spread**0.5)
+            r = get(path)
+            if f"defines {name}" not in r.reasons:
+                r.add(weight, f"defines {name}")
 
     for p in session_files:
         if p in known:
             get(p).add(W_SESSION, "touched in this session")
+    # Co-change in git history, with the given paths, or else with the best match so far.
+    anchor = explicit or [r.path for r in sorted(ranked.values(), key=lambda r: -r.score)[:1]]
+    cochange = cochange_of(anchor) if anchor else {}
     top_cochange = max(cochange.values(), default=0.0)
+    weight = W_COCHANGE if explicit else W_COCHANGE / 2
+    label = anchor[0] if len(anchor) == 1 else "the given paths"
     for p, s in cochange.items():
-        if p in known and top_cochange:
-            get(p).add(W_COCHANGE * s / top_cochange, "changes together with the given paths")
+        if p in known and top_cochange and p not in anchor:
+            get(p).add(weight * s / top_cochange, f"changes with {label}")
 
     _boost_used_matches(db, ranked, explicit)
 
     seeds = {p: 1.0 for p in explicit if p in known}
     for r in sorted(ranked.values(), key=lambda r: -r.score)[:15]:
         seeds[r.path] = seeds.get(r.path, 0.0) + r.score
-    for path, pr in personalized_pagerank(db, seeds).items():
+    edges_why: dict[str, str] = {}
+    for path, pr in personalized_pagerank(db, seeds, edges_why).items():
         if path in seeds and path not in ranked:
             continue
-        note = "related by references to the top files" if path not in seeds else ""
-        get(path).add(W_GRAPH * pr, note)
+        get(path).add(W_GRAPH * pr, edges_why.get(path, "") if path not in seeds else "")
 
     for p in explicit:
         ranked.pop(p, None)
@@ -236,7 +280,7 @@ def rank(
         r.score *= _prior(r.path, wants)
     _pair_tests(ranked, known, explicit)
     out = sorted(ranked.values(), key=lambda r: (-r.score, r.path))
-    return [r for r in out if r.score > 0.05][:limit]
+    return [r for r in out if r.score > 0.01][:limit]
 
 
 _SECONDARY = (
@@ -258,8 +302,8 @@ def _prior(path: str, task_terms: set[str]) -> float:
     return 1.0
 
 
-def _named_like(db: Database, words: list[str]) -> list[str]:
-    out: list[str] = []
+def _named_like(db: Database, words: list[str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     for word in words[:20]:
         rows = db.execute(
             """SELECT f.path FROM repo_fts JOIN repo_files f ON f.rowid = repo_fts.rowid
@@ -269,7 +313,7 @@ def _named_like(db: Database, words: list[str]) -> list[str]:
         for (path,) in rows:
             stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
             if word == stem.lower() or word in split_identifier(stem):
-                out.append(path)
+                out.append((path, word))
     return list(dict.fromkeys(out))
 
 
@@ -285,7 +329,7 @@ def _boost_used_matches(db: Database, ranked: dict[str, Ranked], explicit: list[
         ).fetchall():
             r = ranked.get(dep)
             if r is not None and any(x.startswith("matches") for x in r.reasons):
-                r.add(0.5 * score, f"used by {head}")
+                r.add(0.5 * score, f"used by {head.rsplit('/', 1)[-1]}")
 
 
 def _pair_tests(ranked: dict[str, Ranked], known: set[str], explicit: list[str]) -> None:
@@ -306,7 +350,15 @@ def _pair_tests(ranked: dict[str, Ranked], known: set[str], explicit: list[str])
             ):
                 base = r.score if r is not None else max((x.score for x in ranked.values()), default=1.0)
                 target = ranked.get(cand) or ranked.setdefault(cand, Ranked(cand))
-                target.add(0.45 * base, f"tests for {path}")
+                target.add(0.45 * base, f"tests {path.rsplit('/', 1)[-1]}")
+
+
+def _mentioned_terms(db: Database, path: str, terms: list[str]) -> list[str]:
+    row = db.execute(
+        "SELECT body FROM repo_fts WHERE rowid = (SELECT rowid FROM repo_files WHERE path = ?)", [path]
+    ).fetchone()
+    words = set(re.findall(r"[a-z0-9]+", (row[0] if row else "").lower()))
+    return [t for t in terms if t in words]
 
 
 def _matched_terms(db: Database, path: str, terms: list[str]) -> list[str]:
@@ -322,9 +374,16 @@ def _matched_terms(db: Database, path: str, terms: list[str]) -> list[str]:
 
 
 def personalized_pagerank(
-    db: Database, seeds: dict[str, float], alpha: float = 0.85, iterations: int = 20
+    db: Database,
+    seeds: dict[str, float],
+    why: dict[str, str] | None = None,
+    alpha: float = 0.85,
+    iterations: int = 14,
 ) -> dict[str, float]:
-    """PageRank with restarts to `seeds`, on the reference graph around them (two hops)."""
+    """PageRank with restarts to `seeds`, on the reference graph around them (two hops).
+
+    `why`, when given, receives for each file one edge to a seed that brought it in, as a reason
+    ("defines X used by a.py", "uses X of a.py")."""
     if not seeds:
         return {}
     edges: dict[str, dict[str, float]] = defaultdict(dict)
@@ -339,38 +398,47 @@ def personalized_pagerank(
             part = chunk[i : i + 200]
             marks = ",".join("?" * len(part))
             # uses: a file -> files defining what it references (strong)
-            for src, dst in db.execute(
-                f"""SELECT DISTINCT r.path, s.path FROM repo_refs r JOIN repo_symbols s ON s.name = r.name
-                    WHERE r.path IN ({marks}) AND s.path != r.path LIMIT 5000""",
+            for src, dst, name in db.execute(
+                f"""SELECT r.path, s.path, MIN(s.name) FROM repo_refs r JOIN repo_symbols s ON s.name = r.name
+                    WHERE r.path IN ({marks}) AND s.path != r.path GROUP BY r.path, s.path LIMIT 5000""",
                 part,
             ).fetchall():
                 edges[src][dst] = edges[src].get(dst, 0.0) + 1.0
                 nxt.add(dst)
+                if why is not None and dst not in why:
+                    why[dst] = f"defines {name} used by {src.rsplit('/', 1)[-1]}"
             # used by: a file -> files referencing what it defines (weaker)
-            for dst, src in db.execute(
-                f"""SELECT DISTINCT s.path, r.path FROM repo_symbols s JOIN repo_refs r ON r.name = s.name
-                    WHERE s.path IN ({marks}) AND s.path != r.path LIMIT 5000""",
+            for dst, src, name in db.execute(
+                f"""SELECT s.path, r.path, MIN(s.name) FROM repo_symbols s JOIN repo_refs r ON r.name = s.name
+                    WHERE s.path IN ({marks}) AND s.path != r.path GROUP BY s.path, r.path LIMIT 5000""",
                 part,
             ).fetchall():
                 edges[dst][src] = edges[dst].get(src, 0.0) + 0.3
                 nxt.add(src)
+                if why is not None and src not in why:
+                    why[src] = f"uses {name} of {dst.rsplit('/', 1)[-1]}"
         frontier = nxt - seen
         seen |= nxt
+    # The iteration over index lists: a warm load runs this on every call.
     total = sum(seeds.values())
-    personal = {p: v / total for p, v in seeds.items()}
-    nodes = seen
-    rank_ = dict.fromkeys(nodes, 1.0 / len(nodes))
-    out_weight = {n: sum(e.values()) for n, e in edges.items()}
+    nodes = list(seen)
+    at = {n: i for i, n in enumerate(nodes)}
+    personal = [seeds.get(n, 0.0) / total for n in nodes]
+    adjacency: list[tuple[int, list[tuple[int, float]]]] = []
+    for src, weights in edges.items():
+        w = sum(weights.values())
+        adjacency.append((at[src], [(at[d], ew / w) for d, ew in weights.items()]))
+    has_out = {i for i, _t in adjacency}
+    dangling_nodes = [i for i in range(len(nodes)) if i not in has_out]
+    rank_ = [1.0 / len(nodes)] * len(nodes)
     for _ in range(iterations):
-        nxt_rank = {n: (1 - alpha) * personal.get(n, 0.0) for n in nodes}
-        dangling = sum(rank_[n] for n in nodes if not out_weight.get(n))
-        for n in nodes:
-            nxt_rank[n] += alpha * dangling * personal.get(n, 0.0)
-        for src, targets in edges.items():
-            w = out_weight[src]
-            share = alpha * rank_.get(src, 0.0) / w
-            for dst, ew in targets.items():
-                nxt_rank[dst] += share * ew
+        dangling = sum(rank_[i] for i in dangling_nodes)
+        restart = (1 - alpha) + alpha * dangling
+        nxt_rank = [restart * p for p in personal]
+        for i, out in adjacency:
+            share = alpha * rank_[i]
+            for j, ew in out:
+                nxt_rank[j] += share * ew
         rank_ = nxt_rank
-    top = max(rank_.values(), default=0.0)
-    return {n: v / top for n, v in rank_.items() if top and v / top > 0.02}
+    top = max(rank_, default=0.0)
+    return {n: v / top for n, v in zip(nodes, rank_, strict=True) if top and v / top > 0.02}

@@ -126,6 +126,13 @@ class Approvals(_Strict):
         return v
 
 
+class ContextSettings(_Strict):
+    """`[context]`: `max_reply_chars` caps a default-budget `context_load` reply (clients save longer
+    tool results to a file and show only its path)."""
+
+    max_reply_chars: int = Field(default=50_000, ge=2_000, le=10_000_000)
+
+
 class SessionsSettings(_Strict):
     """`[sessions]`: an open session idle longer than `stale_after_hours` is stale (session_start
     and the briefing say so; file-collision warnings ignore it). Defaults when broken."""
@@ -163,6 +170,7 @@ class Config(_Strict):
     maturity: Maturity = Field(default_factory=Maturity)
     approvals: Approvals = Field(default_factory=Approvals)
     sessions: SessionsSettings = Field(default_factory=SessionsSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
 
 
 SECTIONS = tuple(Config.model_fields)  # gates, routing, approval_timeout_s, approvals
@@ -186,6 +194,7 @@ class Settings:
     maturity: Maturity = field(default_factory=Maturity)  # defaults (and a warning) when broken
     approvals: Approvals = field(default_factory=Approvals)  # always usable: defaults when broken
     sessions: SessionsSettings = field(default_factory=SessionsSettings)  # defaults when broken
+    context: ContextSettings = field(default_factory=ContextSettings)  # defaults when broken
 
     @property
     def gates(self) -> list[Gate]:
@@ -408,6 +417,11 @@ def _validate(data: object, path: Path, prefix: str) -> Settings:
             settings.sessions = SessionsSettings.model_validate(data["sessions"])
         except ValidationError as exc:
             settings._note("sessions", f"{_problem(exc, path, f'{prefix}sessions')}; the defaults apply")
+    if "context" in data:
+        try:
+            settings.context = ContextSettings.model_validate(data["context"])
+        except ValidationError as exc:
+            settings._note("context", f"{_problem(exc, path, f'{prefix}context')}; the defaults apply")
     if watch_config.SECTION in data:  # a bad threshold falls back to its default, with a warning
         settings.watch, problems = watch_config.validate(data[watch_config.SECTION], f"{prefix}watch")
         for problem in problems:
