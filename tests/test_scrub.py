@@ -60,7 +60,7 @@ def leaky_pattern(pid: str = "pat-20261125-000000-5ec2e7aa") -> Pattern:
         problem=f"the deploy script needs GITHUB_TOKEN={GITHUB_TOKEN} in the environment",
         solution=f"export STRIPE_KEY={STRIPE_KEY} before running it",
         tags=["deploy"],
-        evidence=Evidence(excerpt=f"curl -u {AWS_KEY}: https://example.com"),
+        evidence=Evidence(excerpt=f"export AWS_ACCESS_KEY_ID={AWS_KEY}"),
         created=NOW,
         updated=NOW,
     )
@@ -98,3 +98,35 @@ def test_bundle_import_redacts_incoming_text(tmp_path: Path) -> None:
     for secret in SECRETS:
         assert secret not in text
         assert secret not in shown.stdout and secret not in found.stdout
+
+
+def hand_commit(project: Path, files: dict[str, str], message: str) -> None:
+    """Write ledger files and commit them the way an older factorops (or a person) would."""
+    ledger = project / ".agentops" / "ledger"
+    for rel, text in files.items():
+        (ledger / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ledger / rel).write_text(text)
+    git(ledger, "add", "--", *files)
+    git(ledger, "commit", "-q", "-m", message)
+
+
+# ---- item 4: rules RE2 refuses are reported by doctor, with the way out -----------------------
+
+
+def test_doctor_warns_about_active_rules_re2_refuses(tmp_path: Path) -> None:
+    project = fresh(tmp_path / "p")  # with the starter rules
+    ledger = project / ".agentops" / "ledger"
+    rel = "patterns/starter-wipe-disk-described.md"
+    old = pattern_markdown.parse((ledger / rel).read_text(), rel)
+    assert old.rule is not None and old.status == "active"
+    old.rule.action_regex = r"(?<!don't )wipe\s+the\s+disk"  # a pre-RE2 starter regex
+    hand_commit(project, {rel: pattern_markdown.render(old)}, "a rule as factorops 0.0 wrote it")
+    assert cli(project, "rebuild").returncode == 0
+    doc = cli(project, "doctor")
+    assert doc.returncode == 0, doc.stdout + doc.stderr  # a warning, not a failure
+    line = next(x for x in doc.stdout.splitlines() if "checks nothing" in x)
+    assert line.startswith("warn") and old.title in line
+    assert "negative lookbehind (?<!...) is not supported" in line
+    assert "factorops starter install --project" in doc.stdout
+    assert cli(project, "starter", "install").returncode == 0
+    assert "checks nothing" not in cli(project, "doctor").stdout

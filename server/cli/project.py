@@ -27,6 +27,7 @@ from .base import (
 
 if TYPE_CHECKING:
     from factorops.store.datadir import DataDir
+    from factorops.store.store import Store
 
 # -- serve -------------------------------------------------------------------------------------------
 
@@ -328,6 +329,7 @@ def _check_index(dd: DataDir, checks: _Checks) -> None:
                 "no guardrails active: guardrail_check allows every action",
                 f"install the starter set: {advice(dd, 'starter', 'install')}",
             )
+        _check_rules(dd, store, checks)
         from factorops.tools.flywheel import contradictions
 
         for c in contradictions.find(store):  # flagged for a person (docs/patterns.md)
@@ -335,6 +337,19 @@ def _check_index(dd: DataDir, checks: _Checks) -> None:
                 f"contradicting active patterns {c.a} and {c.b}: {c.why}",
                 f"retire or revise one: {advice(dd, 'patterns', 'retire', c.b)}",
             )
+
+
+def _check_rules(dd: DataDir, store: Store, checks: _Checks) -> None:
+    """Active rules the matcher cannot use (a regex RE2 refuses): they check nothing."""
+    from factorops.tools.guardrails.check import matcher
+
+    for bad in matcher(store).invalid:
+        checks.warn(
+            f"active guardrail {bad.title!r} checks nothing: {bad.error}",
+            "older projects keep starter rules written before the switch to RE2; restore the shipped "
+            f"ones: {advice(dd, 'starter', 'install')} (a rule of your own: record it again with an "
+            "RE2 regex, or retire it)",
+        )
 
 
 def _apply_fixes(dd: DataDir) -> None:
