@@ -130,3 +130,79 @@ def test_doctor_warns_about_active_rules_re2_refuses(tmp_path: Path) -> None:
     assert "factorops starter install --project" in doc.stdout
     assert cli(project, "starter", "install").returncode == 0
     assert "checks nothing" not in cli(project, "doctor").stdout
+
+
+# ---- item 5: records written before redaction are counted and rewritten --------------------
+
+
+async def test_doctor_finds_and_fix_redacts_old_records_with_secrets(tmp_path: Path) -> None:
+    from mcp import Client
+
+    from factorops.store.datadir import DataDir
+    from factorops.store.store import Store
+    from factorops.tools.registry import components
+    from factorops.tools.sessions import lifecycle
+
+    from .stdio_server import server_params
+
+    project = fresh(tmp_path / "p", "--no-starter")
+    with Store.open(DataDir.for_project(project), components()) as store:
+        sid = lifecycle.start(store, lifecycle.SessionStartInput(goal="ship the deploy"), NOW).session_id
+        lifecycle.checkpoint(store, lifecycle.CheckpointInput(session_id=sid, summary="half done"), NOW)
+    ledger = project / ".agentops" / "ledger"
+    names = git(ledger, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    session_file = next(n for n in names if n.endswith("/session.json"))
+    checkpoint_file = next(n for n in names if "/checkpoints/" in n)
+    session = json.loads((ledger / session_file).read_text())
+    session["goal"] = f"ship the deploy with {AWS_KEY}"
+    cp = json.loads((ledger / checkpoint_file).read_text())
+    cp["summary"] = f"half done; token {GITHUB_TOKEN}"
+    pat = leaky_pattern()
+    old_records = {
+        session_file: json.dumps(session, indent=2, sort_keys=True) + "\n",
+        checkpoint_file: json.dumps(cp, indent=2, sort_keys=True) + "\n",
+        f"patterns/{pat.id}.md": pattern_markdown.render(pat),
+    }
+    hand_commit(project, old_records, "records as a factorops without redaction wrote them")
+    assert cli(project, "rebuild").returncode == 0
+
+    doc = cli(project, "doctor")
+    assert doc.returncode == 0, doc.stdout + doc.stderr
+    line = next(x for x in doc.stdout.splitlines() if "ledger records hold" in x)
+    assert line.startswith("warn 3 ledger records hold 6 secrets"), line
+    assert all(path in line for path in old_records)
+    for secret in SECRETS:
+        assert secret not in doc.stdout  # the report names records, never the values
+    head = git(ledger, "rev-parse", "HEAD").strip()
+
+    fixed = cli(project, "doctor", "--fix")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "fixed: redacted 6 secrets in 3 ledger records" in fixed.stdout
+    assert "ok   no secrets in ledger records" in fixed.stdout, fixed.stdout
+    assert git(ledger, "rev-list", "--count", f"{head}..HEAD").strip() == "1"  # one commit
+    text = ledger_text(project)
+    for secret in SECRETS:
+        assert secret not in text
+
+    async with Client(server_params(project)) as c:
+        found = await c.call_tool("patterns_search", {"query": "deploy"})
+        assert not found.is_error, found.content
+        listing = json.dumps(found.structured_content)
+        assert pat.id in listing
+        shown = [
+            await c.read_resource(f"agentops://patterns/{pat.id}"),
+            await c.read_resource(f"agentops://sessions/{sid}"),
+            await c.read_resource("agentops://sessions"),
+        ]
+        resumed = await c.call_tool("session_resume", {"session_id": sid})
+        assert not resumed.is_error, resumed.content
+        everything = (
+            listing
+            + json.dumps(resumed.structured_content)
+            + "".join(str(part) for r in shown for part in r.contents)
+        )
+        assert "[REDACTED:" in everything
+        parts = {"search": listing, "resume": json.dumps(resumed.structured_content)}
+        parts.update({f"resource {i}": "".join(str(p) for p in r.contents) for i, r in enumerate(shown)})
+        for secret in SECRETS:
+            assert not [k for k, v in parts.items() if secret in v], (secret, parts)

@@ -161,8 +161,9 @@ def _doctor_args(p: argparse.ArgumentParser) -> None:
         "--fix",
         action="store_true",
         help="apply the fixes doctor prints: set an unreadable index aside and rebuild it, remove the "
-        "debris of a killed writer, catch the index up, pack the ledger (a person's edits in the ledger "
-        "are never touched)",
+        "debris of a killed writer, catch the index up, rewrite ledger records that hold secrets "
+        "redacted (one commit), pack the ledger (a person's uncommitted edits in the ledger are never "
+        "touched)",
     )
 
 
@@ -330,6 +331,7 @@ def _check_index(dd: DataDir, checks: _Checks) -> None:
                 f"install the starter set: {advice(dd, 'starter', 'install')}",
             )
         _check_rules(dd, store, checks)
+        _check_secrets(dd, store, checks)
         from factorops.tools.flywheel import contradictions
 
         for c in contradictions.find(store):  # flagged for a person (docs/patterns.md)
@@ -352,6 +354,23 @@ def _check_rules(dd: DataDir, store: Store, checks: _Checks) -> None:
         )
 
 
+def _check_secrets(dd: DataDir, store: Store, checks: _Checks) -> None:
+    """Ledger records written before redaction existed may hold secrets (sync shares them)."""
+    from factorops.tools.sessions import scrub
+
+    found = scrub.scan(store)
+    if found.paths:
+        shown = ", ".join(found.paths[:5]) + (", ..." if len(found.paths) > 5 else "")
+        checks.warn(
+            f"{len(found.paths)} ledger records hold {found.secrets} secrets (written before "
+            f"redaction): {shown}",
+            f"run: {advice(dd, 'doctor', '--fix')} (rewrites them redacted in one commit; earlier "
+            "commits keep the old text, so rotate those secrets if the ledger was ever synced)",
+        )
+    else:
+        checks.add(True, "no secrets in ledger records")
+
+
 def _apply_fixes(dd: DataDir) -> None:
     """What `doctor --fix` does, each step printed: never touches a person's edits in the ledger."""
     from factorops.store.store import Store
@@ -369,6 +388,15 @@ def _apply_fixes(dd: DataDir) -> None:
             how = "rebuilt the index" if caught.full_rebuild else "caught the index up"
             failed = f", {len(caught.errors)} could not be indexed" if caught.errors else ""
             print(f"fixed: {how} ({caught.files} ledger records indexed{failed})")
+        if not store.inspect().index_behind:
+            from factorops.tools.sessions import scrub
+
+            cleaned = scrub.scrub(store)
+            if cleaned.commit:
+                print(
+                    f"fixed: redacted {cleaned.secrets} secrets in {len(cleaned.paths)} ledger records "
+                    f"(commit {cleaned.commit[:10]}; the index was rebuilt)"
+                )
         store.ledger.pack()
         print("fixed: packed the ledger (git gc)")
 
