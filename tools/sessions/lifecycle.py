@@ -75,9 +75,7 @@ class CheckpointInput(BaseModel):
     open_questions: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
     answered_questions: list[Item] = Field(default_factory=list, max_length=LIST_MAX)
     files_touched: list[FilePath] = Field(default_factory=list, max_length=FILES_MAX)
-    transcript_tokens: int | None = Field(
-        default=None, ge=1, le=100_000_000, description="Client transcript size, for the compression ratio"
-    )
+    transcript_tokens: int | None = Field(default=None, ge=1, le=100_000_000)  # for the compression ratio
 
 
 class SessionResumeInput(BaseModel):
