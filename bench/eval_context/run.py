@@ -129,6 +129,7 @@ class Row:
     fo_tokens: dict[int, int] = field(default_factory=dict)
     fo_seconds: dict[int, float] = field(default_factory=dict)
     fo_first: dict[int, list[str]] = field(default_factory=dict)
+    fo_items_recall: dict[int, float] = field(default_factory=dict)  # given as content or outline
     ai_recall: dict[int, float] = field(default_factory=dict)
     ai_tokens: dict[int, int] = field(default_factory=dict)
     ai_seconds: dict[int, float] = field(default_factory=dict)
@@ -187,12 +188,15 @@ def run_repo(repo: Repo, args: argparse.Namespace, aider: Aider | None, log: Any
                     row.fo_seconds[budget] = time.perf_counter() - t
                     row.errors.append(f"{budget}: {type(exc).__name__}: {exc}")
                     row.fo_tokens[budget], row.fo_recall[budget], row.fo_first[budget] = 0, 0.0, []
+                    row.fo_items_recall[budget] = 0.0
                     continue
                 row.fo_seconds[budget] = time.perf_counter() - t
                 reply = pydantic_core.to_json(result, indent=2).decode()
                 row.fo_tokens[budget] = count_tokens(reply)
                 row.fo_recall[budget] = recall(reply, task.gold)
                 row.fo_first[budget] = [i.path for i in result.items][:5]
+                given = {i.path for i in result.items}
+                row.fo_items_recall[budget] = sum(g in given for g in task.gold) / len(task.gold)
             if aider is not None:
                 key = f"{args.aider_version} {task.sha} {task.text} {args.budgets}"
                 got = aider_cache.get(key)
@@ -234,9 +238,10 @@ def p50(xs: list[float]) -> float:
 
 def table(rows: list[Row], budgets: list[int], with_aider: bool) -> list[str]:
     out = [
-        "| budget | recall factorops | recall aider | mean reply tokens factorops | mean reply tokens aider "
-        "| replies > budget+5% factorops / aider | warm p50 factorops | p50 aider | factorops errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| budget | recall factorops | recall aider | factorops: gold in items | mean reply tokens factorops "
+        "| mean reply tokens aider | replies > budget+5% factorops / aider | warm p50 factorops | p50 aider "
+        "| factorops errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for b in budgets:
         fo_r = statistics.mean(r.fo_recall[b] for r in rows)
@@ -252,7 +257,8 @@ def table(rows: list[Row], budgets: list[int], with_aider: bool) -> list[str]:
             ai_r = ai_t = ai_over = ai_ms = "-"
         mark = "" if not with_aider or fo_r >= float(ai_r) else " ✗"
         out.append(
-            f"| {b:,} | {fo_r:.3f}{mark} | {ai_r} | {fo_t:.0f} | {ai_t} | {fo_over} / {ai_over} "
+            f"| {b:,} | {fo_r:.3f}{mark} | {ai_r} | {statistics.mean(r.fo_items_recall[b] for r in rows):.3f} "
+            f"| {fo_t:.0f} | {ai_t} | {fo_over} / {ai_over} "
             f"| {fo_ms:.0f} ms | {ai_ms} | {sum(any(e.startswith(f'{b}:') for e in r.errors) for r in rows)} |"
         )
     return out
@@ -275,7 +281,8 @@ def report(results: dict[Repo, list[Row]], args: argparse.Namespace, command: st
         "How it is measured: docs/context-eval.md. Recall = share of the gold files (source files the "
         "commit changed) whose path appears in the reply; reply tokens = the whole JSON text the client "
         "receives for factorops, the map text for aider; warm p50 = median time of one load with the "
-        "index already caught up with the checkout.",
+        'index already caught up with the checkout. "gold in items": share of gold files factorops '
+        "gives as content or outline (not only named in `left_out`).",
         "",
         "| repository | commit | language | tasks |",
         "|---|---|---|---:|",

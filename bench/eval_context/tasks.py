@@ -23,7 +23,7 @@ SCAN_COMMITS = 4000
 
 NON_SOURCE_DIR = re.compile(
     r"(^|/)(tests?|testing|testdata|__tests__|spec|specs|fixtures|benches|benchmarks?|bench|"
-    r"examples?|docs?|\.github|scripts|ci|e2e|perf-measures|runtime-tests|sandbox|[^/]*_tests?|tests?_[^/]*)(/|$)"
+    r"examples?|docs?|\.github|scripts|ci|e2e|perf-measures|runtime-tests|sandbox|[^/]*[-_](tests?|examples?)|tests?[-_][^/]*)(/|$)"
 )
 TEST_FILE = re.compile(
     r"(^|/)([^/]*_tests?/|tests?_[^/]*/|test_[^/]*|[^/]*_test\.(go|py|rs)|[^/]*\.(test|spec)\.[jt]sx?|conftest\.py)$"
