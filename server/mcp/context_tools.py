@@ -35,8 +35,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         app,
         runtime,
         "context_load",
-        "Context for a task in a token budget (whole reply counted; default 40% rule, client-safe cap): "
-        "given paths, best files, then a repo map.",
+        "Context for a task within a token budget (whole reply; default 40% rule): paths, best files, repo map.",
         context.ContextLoadInput,
         live.ContextLoadLive,
         _load,
