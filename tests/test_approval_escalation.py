@@ -255,9 +255,9 @@ async def test_a_request_carries_risk_alternatives_and_rollback_and_people_see_t
     assert out.returncode == 0, out.stderr
     first, second = out.stdout.split(bare["id"], 1)
     assert "    risk: critical" in first
-    assert "    alternatives considered: a migration that renames the table" in first
+    assert "    alternatives: a migration that renames the table" in first
     assert "    rollback: restore from the nightly backup" in first
-    assert "    risk: low" in second and "    alternatives considered: (not given)" in second
+    assert "    risk: low" in second and "    alternatives: (not given)" in second
     assert "    rollback: (not given)" in second
 
     store = await runtime.store(None)

@@ -349,6 +349,6 @@ def test_dashboard_shows_alternatives_rollback_and_notes(store: Any, clock: Cloc
     web = TestClient(build(store, token, now=clock, by="dashboard:tester"), base_url="http://127.0.0.1:8766")
     web.get(f"/?token={token}")
     page = web.get("/approvals").text
-    assert "alternatives considered: migrate in place (slower)" in page
-    assert "rollback: restore last night&#x27;s backup" in page
+    assert '<dt>alternatives considered</dt><dd class="alternatives">migrate in place (slower)</dd>' in page
+    assert '<dt>rollback</dt><dd class="rollback">restore last night&#x27;s backup</dd>' in page
     assert "note by person via Claude Desktop (elicitation over http, client name unverified)" in page

@@ -62,7 +62,7 @@ def _shown(r: dict[str, object]) -> str:
     for label, key in (
         ("why", "rationale"),
         ("details", "details"),
-        ("alternatives considered", "alternatives"),
+        ("alternatives", "alternatives"),
         ("rollback", "rollback"),
     ):
         text = str(r.get(key) or "")
