@@ -1515,7 +1515,7 @@ class _Walker:
         stack = [node]
         while stack:
             n = stack.pop()
-            self.tick()
+            self.tick(4)  # reading children of a deeply left-nested list costs more than a visit
             if n.type == "list":
                 stack.extend(reversed(n.named_children))
             else:
