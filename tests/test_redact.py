@@ -398,6 +398,9 @@ SECRETS: list[Row] = [
         ("Hunt3r2024",),
         "assigned-secret",
     ),
+    # The API key as curl's user name, no password: redacted as the key, and the marker is then not
+    # mistaken for a user name (a second pass turned it into `[REDACTED:[REDACTED:assigned-secret]`).
+    Row("curl-key-as-user", f"curl -u {STRIPE}: https://api.stripe.com/v1/charges", (STRIPE,), "stripe-key"),
     Row("passphrase-with-symbols", "PASSWORD='p@ss " + "w0rd!'", ("p@ss w0rd!",), "assigned-secret"),
     # --- headers --------------------------------------------------------------------------------
     Row(
@@ -540,6 +543,7 @@ def test_secret_is_redacted(row: Row) -> None:
     assert counts.get(row.kind, 0) >= 1
     for kept in row.keep:
         assert kept in out, (row.id, out)
+    assert redact(out) == (out, {}), (row.id, "a second pass changed the redacted text")
 
 
 @dataclass(frozen=True)

@@ -592,7 +592,10 @@ _NETRC = re.compile(r"machine\s+\S+\s+login\s+\S+\s+password\s+(?P<v>\S+)")
 _AUTH_PAIR = re.compile(
     r"(?:auth\s*=\s*[(\[]|basicauth\(|basic_auth\(|\.login\()\s*([\"'])[^\"'\n]*\1\s*,\s*([\"'])(?P<v>[^\"'\n]+)\2"
 )
-_CURL_USER = re.compile(r"curl\b[^\n|;&]*?\s(?:-u|--user)\s*[\"']?[^\s:\"']+:(?P<v>[^\s\"'@]+)")
+# The user name may not be a marker: `curl -u [REDACTED:stripe-key]:` was redacted a second time.
+_CURL_USER = re.compile(
+    r"curl\b[^\n|;&]*?\s(?:-u|--user)\s*[\"']?(?!\[redacted:)[^\s:\"']+:(?P<v>[^\s\"'@]+)"
+)
 _TEMPLATED = re.compile(
     r"\$\{|\$\(|\{\{|\{%|%\(|%[sd]\b|\{[\w.\[\]'\"]*\}|^\$[A-Za-z_]|^%[A-Z_]+%$|^<[^>]*>$|^\*+$|^x{3,}$"
 )
