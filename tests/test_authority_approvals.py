@@ -318,21 +318,26 @@ EXPECTED_HINTS = {  # (readOnly, destructive, idempotent, openWorld)
 }
 
 
+# The spec's defaults for a hint a tool leaves out (MCP ToolAnnotations).
+SPEC_DEFAULTS = (False, True, False, True)  # readOnly, destructive, idempotent, openWorld
+
+
 async def test_every_tool_states_its_behaviour_hints(client: Client) -> None:
-    """All four hints on every tool that changes state; read-only tools state readOnlyHint and
-    openWorldHint (the spec gives the other two meaning only when readOnlyHint is false)."""
+    """Every tool's hints mean what docs/authority.md says once the spec's defaults fill the hints it
+    leaves out (tools/list writes only those that differ); read-only tools are compared on
+    readOnlyHint and openWorldHint (the spec gives the other two meaning only when readOnlyHint is false)."""
     tools = {t.name: t.annotations for t in (await client.list_tools()).tools}
     assert set(EXPECTED_HINTS) <= set(tools)
     for name, a in tools.items():
         assert a is not None, name
         stated = (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
-        assert a.read_only_hint is not None and a.open_world_hint is not None, (name, stated)
-        if not a.read_only_hint:
-            assert None not in stated, (name, stated)
-        else:
-            stated = (True, False, True, a.open_world_hint)
+        meant = tuple(d if v is None else v for v, d in zip(stated, SPEC_DEFAULTS, strict=True))
+        if meant[0]:
+            meant = (True, False, True, meant[3])
         if name in EXPECTED_HINTS:
-            assert stated == EXPECTED_HINTS[name], (name, stated)
+            assert meant == EXPECTED_HINTS[name], (name, stated)
+        else:  # a tool added later must not be destructive or reach out by accident
+            assert meant[1] is False and meant[3] is False, (name, stated)
 
 
 def test_dashboard_shows_alternatives_rollback_and_notes(store: Any, clock: Clock) -> None:

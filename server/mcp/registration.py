@@ -110,18 +110,18 @@ def _apply_signature(fn: Callable[..., Any], sig: inspect.Signature) -> None:
 def tool_hints(
     *, read_only: bool = False, destructive: bool = False, idempotent: bool = False, open_world: bool = False
 ) -> ToolAnnotations:
-    """A tool's behaviour hints (docs/authority.md lists them per tool). A tool that changes state
-    states all four; a read-only one states `readOnlyHint` and `openWorldHint` only, since the spec
-    gives `destructiveHint` and `idempotentHint` meaning only when `readOnlyHint` is false (and
-    tools/list is context every assistant pays for). `open_world` is false where nothing leaves the
-    machine."""
+    """A tool's behaviour hints (docs/authority.md lists them per tool). Only the hints that differ
+    from the spec's defaults (readOnlyHint false, destructiveHint true, idempotentHint false,
+    openWorldHint true) are written: tools/list is context every assistant pays for, and a client
+    reads an absent hint as its default, so the meaning is the same. A read-only tool states
+    `readOnlyHint` and, where nothing leaves the machine, `openWorldHint: false`; the spec gives the
+    other two meaning only when readOnlyHint is false."""
     if read_only:
-        return ToolAnnotations(read_only_hint=True, open_world_hint=open_world)
+        return ToolAnnotations(read_only_hint=True, open_world_hint=False if not open_world else None)
     return ToolAnnotations(
-        read_only_hint=False,
-        destructive_hint=destructive,
-        idempotent_hint=idempotent,
-        open_world_hint=open_world,
+        destructive_hint=False if not destructive else None,
+        idempotent_hint=True if idempotent else None,
+        open_world_hint=False if not open_world else None,
     )
 
 
