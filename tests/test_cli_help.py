@@ -296,3 +296,69 @@ def test_sync_advice_rebuilds_after_a_hand_fix(
     git(ledger, "commit", "-q", "-m", "drop a broken record")
     rebuilt = run_advice(argv, elsewhere)
     assert rebuilt.returncode == 0, rebuilt.stderr
+
+
+# -- entry points and the cost of --help (issue #19) --------------------------------------------------
+
+TOP_COMMANDS = sorted(path[0] for path, _ in PARSERS if len(path) == 1)
+ENTRY_POINTS = {
+    "python -m factorops": [sys.executable, "-P", "-m", "factorops"],
+    "python -m factorops.server.cli": [sys.executable, "-P", "-m", "factorops.server.cli"],
+    "python -m factorops.server.cli.main": [sys.executable, "-P", "-m", "factorops.server.cli.main"],
+}
+_script = Path(sys.executable).parent / "factorops"
+if _script.is_file():
+    ENTRY_POINTS["factorops"] = [str(_script)]
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_every_entry_point_lists_every_command(entry: str, tmp_path: Path) -> None:
+    """Run from a folder that is not the repository (the installed package answers, not a folder
+    that happens to be called factorops/ in the working directory)."""
+    out = subprocess.run(
+        [*ENTRY_POINTS[entry], "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("    ") and line.split()}
+    missing = [c for c in TOP_COMMANDS if c not in listed]
+    assert not missing, f"{entry} --help does not list {missing}:\n{out.stdout}"
+
+
+# What building the parser may import: the command modules and cheap helpers, no capability module
+# (their import costs tens of milliseconds each, and --help needs none of them).
+_PROBE = """
+import sys
+from factorops.server.cli.main import main
+for argv in (["--help"], ["approvals", "--help"], ["dashboard", "--help"]):
+    try:
+        main(argv)
+    except SystemExit:
+        pass
+heavy = ("pydantic", "mcp", "git", "tiktoken", "detect_secrets", "re2", "anyio")
+mods = [m for m in sys.modules if m.split(".")[0] in heavy]
+mods += [m for m in sys.modules if m.startswith("factorops.tools.") and m != "factorops.tools.kernel"
+         and not m.startswith("factorops.tools.kernel.clock")]
+print("IMPORTED", " ".join(sorted(mods)))
+"""
+
+
+def test_help_imports_no_capability_module(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", _PROBE], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    imported = out.stdout.split("IMPORTED", 1)[1].split()
+    assert imported == [], f"building the parser imported {imported}"
+
+
+def test_the_dashboard_default_port_is_the_approval_links_port() -> None:
+    from factorops.server.cli import dashboard
+    from factorops.tools.oversight.approvals import DASHBOARD_PORT
+
+    assert dashboard.DASHBOARD_PORT == DASHBOARD_PORT
+    assert f"default {DASHBOARD_PORT}" in subprocess.run(
+        [sys.executable, "-P", "-m", "factorops", "dashboard", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.replace("\n", " ")

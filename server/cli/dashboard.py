@@ -7,10 +7,12 @@ import sys
 
 from .base import CliError, command, open_store
 
+# tools.oversight.approvals.DASHBOARD_PORT (the approval links point there), written out so that
+# building the parser imports no domain module; tests/test_cli_help.py checks the two agree.
+DASHBOARD_PORT = 8766
+
 
 def _args(p: argparse.ArgumentParser) -> None:
-    from factorops.tools.oversight.approvals import DASHBOARD_PORT
-
     p.add_argument(
         "--port", type=int, default=DASHBOARD_PORT, help=f"port on 127.0.0.1 (default {DASHBOARD_PORT})"
     )
