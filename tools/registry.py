@@ -15,7 +15,7 @@ def components() -> list[Component]:
     from factorops.tools.flywheel import inject as flywheel
     from factorops.tools.flywheel import mining as transcript_mining
     from factorops.tools.metrics import report as metrics
-    from factorops.tools.oversight import approvals, validation
+    from factorops.tools.oversight import approvals, routing, validation
     from factorops.tools.patterns import records as patterns
     from factorops.tools.sessions import lifecycle as sessions
     from factorops.tools.watch import records as watch
@@ -27,6 +27,7 @@ def components() -> list[Component]:
         flywheel.COMPONENT,
         approvals.COMPONENT,
         validation.COMPONENT,
+        routing.COMPONENT,
         metrics.COMPONENT,
         transcript_mining.COMPONENT,
         watch.COMPONENT,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
 from typing import Any, Literal
 
 import anyio
@@ -20,6 +21,7 @@ from factorops.store.store import Store
 from factorops.tools.kernel.actor import Actor
 from factorops.tools.metrics import report as metrics
 from factorops.tools.oversight import approvals, routing, validation
+from factorops.tools.sessions import queries as session_queries
 from factorops.tools.watch import live as watch
 
 from .registration import (
@@ -119,6 +121,10 @@ def _metrics_hook(runtime: Runtime, rec: CallRecord) -> None:
         )
 
 
+def _route(store: Store, inp: routing.RouteTaskInput, now: datetime) -> routing.RouteTaskResult:
+    return routing.route(store, inp, now, session_queries.outcomes)
+
+
 def register(app: MCPServer, runtime: Runtime) -> None:
     if os.environ.get("FACTOROPS_METRICS", "1") != "0":
         runtime.call_hooks.append(_metrics_hook)
@@ -158,7 +164,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         app,
         runtime,
         "metrics_report",
-        "Sessions, outcomes, context use, validation, approvals, tool calls.",
+        "Team metrics: sessions, outcomes, routing, per-tool signals, alerts.",
         metrics.MetricsReportInput,
         metrics.MetricsReport,
         metrics.report,
@@ -168,10 +174,10 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         app,
         runtime,
         "route_task",
-        "Recommend workflow, model tier, step split and gates for a task.",
+        "Route a task: workflow, tier, steps, gates, confidence, mode.",
         routing.RouteTaskInput,
         routing.RouteTaskResult,
-        routing.route,
+        _route,
         read_only=True,
     )
 

@@ -109,6 +109,18 @@ class RoutingRule(_Strict):
 class Routing(_Strict):
     rules: list[RoutingRule] = Field(default_factory=list)
     default_tier: Tier = "medium"
+    # route_task's modes by confidence: auto above `auto_above`, suggest from `suggest_above`,
+    # below it the top three routes to choose from (docs/operations.md).
+    auto_above: float = Field(default=0.9, ge=0, le=1)
+    suggest_above: float = Field(default=0.7, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Routing:
+        if self.suggest_above > self.auto_above:
+            raise ValueError(
+                f"suggest_above ({self.suggest_above}) must not exceed auto_above ({self.auto_above})"
+            )
+        return self
 
 
 class Approvals(_Strict):

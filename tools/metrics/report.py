@@ -12,7 +12,7 @@ import logging
 import statistics
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -216,6 +216,10 @@ class MetricsReport(CompactModel):
     spirals: int = 0  # debug spirals called (hooks and validation_run)
     breakers_opened: int = 0
     breakers_open_now: int = 0
+    routed: int = 0  # route_task decisions
+    routing_overrides: int = 0  # the caller chose another route than recommended
+    override_rate: float | None = None  # overrides / decisions whose taken route is known
+    routing_accuracy: float | None = None  # followed decisions whose session ended: share succeeded
     tools: list[ToolStat]
 
 
@@ -264,7 +268,9 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
     median = statistics.median(shares) if shares else None
     watched = watch_queries.counts(store, s)
     used, helped = pattern_queries.usage_totals(store)
+    routed = _routing(store, s)
     return MetricsReport(
+        **routed,
         patterns_shown_per_session=round(shown / shown_sessions, 2) if shown_sessions else None,
         pattern_help_rate=round(helped / used, 3) if used else None,
         repeat_failure_rate=_repeat_failure_rate(session_queries.failed_goals(store), s),
@@ -289,6 +295,36 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         pattern_searches=next((t.calls for t in tools if t.tool == "patterns_search"), 0),
         tools=tools,
     )
+
+
+def _routing(store: Store, since: str) -> dict[str, Any]:
+    """Override rate and accuracy of route_task's decisions (docs/operations.md).
+
+    A decision's taken route is the one chosen, else the recommendation in auto and suggest mode
+    (unknown in choose mode until the caller chooses). Override rate: decisions taken another way
+    than recommended / decisions whose taken route is known. Accuracy: of the decisions followed
+    and linked to a session that has ended, the share that ended in success."""
+    rows = oversight_queries.routing_decisions(store, since)
+    ends = session_queries.outcomes(store, sorted({r.session_id for r in rows if r.session_id}))
+    known = overrides = followed_ended = followed_ok = 0
+    for r in rows:
+        taken = r.chosen or (r.recommended if r.mode != "choose" else None)
+        if taken is None:
+            continue
+        known += 1
+        if taken != r.recommended:
+            overrides += 1
+            continue
+        outcome = ends.get(r.session_id) if r.session_id else None
+        if outcome is not None:
+            followed_ended += 1
+            followed_ok += outcome == "success"
+    return {
+        "routed": len(rows),
+        "routing_overrides": overrides,
+        "override_rate": round(overrides / known, 3) if known else None,
+        "routing_accuracy": round(followed_ok / followed_ended, 3) if followed_ended else None,
+    }
 
 
 def _repeat_failure_rate(rows: list[tuple[str, str]], since: str) -> float | None:
@@ -338,6 +374,12 @@ def render(r: MetricsReport) -> str:
         )
     )
     lines.append(f"- active patterns: {r.patterns_active}; pattern searches: {r.pattern_searches}")
+    if r.routed:
+        lines.append(
+            f"- routing: {r.routed} decisions, {r.routing_overrides} overridden"
+            + (f" (override rate {r.override_rate:.0%})" if r.override_rate is not None else "")
+            + (f", accuracy {r.routing_accuracy:.0%}" if r.routing_accuracy is not None else "")
+        )
     if r.patterns_shown_per_session is not None:
         lines.append(
             f"- flywheel: {r.patterns_shown_per_session} patterns shown per session, "

@@ -39,3 +39,24 @@ def approval_counts(store: Store, since: str) -> ApprovalCounts:
     ]
     n = store.db.execute("SELECT COUNT(*) FROM approvals WHERE requested_at >= ?", [since]).fetchone()[0]
     return ApprovalCounts(requested=n, minutes_to_decide=waits)
+
+
+class RoutingDecision(BaseModel):
+    ts: str
+    session_id: str | None
+    recommended: str  # "workflow/tier"
+    chosen: str | None
+    mode: str
+    confidence: float
+
+
+def routing_decisions(store: Store, since: str) -> list[RoutingDecision]:
+    """route_task's decisions made at or after `since`, oldest first."""
+    return [
+        RoutingDecision(ts=ts, session_id=sid, recommended=f"{wf}/{tier}", chosen=ch, mode=mode, confidence=c)
+        for ts, sid, wf, tier, ch, mode, c in store.db.execute(
+            "SELECT ts, session_id, workflow, tier, chosen, mode, confidence FROM routing_decisions "
+            "WHERE ts >= ? ORDER BY ts",
+            [since],
+        ).fetchall()
+    ]

@@ -73,3 +73,35 @@ def failed_goals(store: Store) -> list[tuple[str, str]]:
             "SELECT goal, started_at FROM sessions WHERE outcome IN ('failed', 'abandoned') ORDER BY started_at"
         ).fetchall()
     ]
+
+
+class SessionTimes(BaseModel):
+    id: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None  # None while open
+
+
+def timeline(store: Store, since: str = "") -> list[SessionTimes]:
+    """Every session started at or after `since` (ISO text; "" for all), oldest first: for metrics'
+    lead time, change failure rate and throughput."""
+    return [
+        SessionTimes(id=i, started_at=s, ended_at=e, outcome=o)
+        for i, s, e, o in store.db.execute(
+            "SELECT id, started_at, ended_at, outcome FROM sessions WHERE started_at >= ? ORDER BY started_at",
+            [since],
+        ).fetchall()
+    ]
+
+
+def outcomes(store: Store, ids: list[str]) -> dict[str, str | None]:
+    """The outcome of each of these sessions that exists (None while it is open)."""
+    out: dict[str, str | None] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        out.update(
+            store.db.execute(
+                f"SELECT id, outcome FROM sessions WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            ).fetchall()
+        )
+    return out
