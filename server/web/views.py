@@ -345,6 +345,26 @@ def metrics(r: MetricsReport, period: str) -> str:
         + (f" ({r.validation_pass_rate:.0%} passed)" if r.validation_pass_rate is not None else "")
         + f" · {r.approvals} approvals · {r.patterns_active} active patterns</p>"
     )
+    banner = ""
+    if r.alerts:
+        banner = (
+            f'<div class="flash error alerts" role="alert"><strong>{len(r.alerts)} '
+            f"alert{'s' * (len(r.alerts) != 1)}</strong><ul>"
+            + "".join(f'<li data-kind="{a.kind}">{escape(a.message)}</li>' for a in r.alerts)
+            + "</ul></div>"
+        )
+    signals = ""
+    if r.tools:
+        signals = (
+            '<h2>Golden signals per tool</h2><table class="signals"><tr><th>tool</th><th>calls</th>'
+            "<th>errors</th><th>error rate</th><th>p50 ms</th><th>p95 ms</th></tr>"
+            + "".join(
+                f"<tr><td>{escape(t.tool)}</td><td>{t.calls}</td><td>{t.errors}</td>"
+                f"<td>{t.error_rate:.1%}</td><td>{t.p50_ms:g}</td><td>{t.p95_ms:g}</td></tr>"
+                for t in r.tools
+            )
+            + "</table>"
+        )
     charts = (
         svg.bars(
             "Session outcomes",
@@ -355,5 +375,11 @@ def metrics(r: MetricsReport, period: str) -> str:
         )
         + svg.bars("Tool calls", [(t.tool, t.calls) for t in r.tools[:12]])
         + svg.bars("Tool p50 latency (ms)", [(t.tool, t.p50_ms) for t in r.tools[:12]], color="#8a5a9e")
+        + svg.bars("Tool p95 latency (ms)", [(t.tool, t.p95_ms) for t in r.tools[:12]], color="#6a3a7e")
+        + svg.bars(
+            "Tool error rate (%)",
+            [(t.tool, round(100 * t.error_rate, 1)) for t in r.tools[:12] if t.errors],
+            color="#b03a2e",
+        )
     )
-    return f"{shown}{facts}{charts}"
+    return f"{banner}{shown}{facts}{signals}{charts}"

@@ -184,18 +184,38 @@ class MetricsReportInput(BaseModel):
     period: Period = "week"
 
 
+# Alert limits (the methodology's numbers): a tool failing more often than this, a context window
+# fuller than this, a gate running longer than this.
+ERROR_RATE_LIMIT = 0.05
+CONTEXT_LIMIT = 0.40
+GATE_LIMIT_S = 300.0
+
+
 class ToolStat(CompactModel):
+    """A tool's golden signals: traffic (calls), errors, error rate, p50 and p95 latency."""
+
     tool: str
     calls: int
     errors: int
+    error_rate: float = 0.0
     p50_ms: float
+    p95_ms: float = 0.0
     avg_tokens_in: int = 0  # estimated: characters / 4 (counting tokens on every call costs too much)
     avg_tokens_out: int = 0
+
+
+class Alert(CompactModel):
+    kind: Literal["error_rate", "context", "gate"]
+    subject: str  # the tool, session or gate
+    value: float
+    limit: float
+    message: str
 
 
 class MetricsReport(CompactModel):
     period: Period
     since: datetime | None = None
+    alerts: list[Alert] = []
     sessions: int
     outcomes: dict[str, int]
     context_loads: int
@@ -251,7 +271,9 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
             tool=name,
             calls=calls,
             errors=errors,
+            error_rate=round(errors / calls, 3) if calls else 0.0,
             p50_ms=round(metrics_rollup.p50(hist), 2),
+            p95_ms=round(metrics_rollup.p95(hist), 2),
             avg_tokens_in=round(chars_in / calls / CHARS_PER_TOKEN),
             avg_tokens_out=round(chars_out / calls / CHARS_PER_TOKEN),
         )
@@ -269,8 +291,10 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
     watched = watch_queries.counts(store, s)
     used, helped = pattern_queries.usage_totals(store)
     routed = _routing(store, s)
+    now_band = watch_live.band_for(store, now, None)
     return MetricsReport(
         **routed,
+        alerts=_alerts(store, s, tools, db, now_band),
         patterns_shown_per_session=round(shown / shown_sessions, 2) if shown_sessions else None,
         pattern_help_rate=round(helped / used, 3) if used else None,
         repeat_failure_rate=_repeat_failure_rate(session_queries.failed_goals(store), s),
@@ -283,7 +307,7 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         median_context_share=round(median, 3) if median is not None else None,
         context_band=bands.name_of(100 * median, thresholds) if median is not None else None,
         context_bands={b: per_band[b] for b in bands.BAND_NAMES if b in per_band},
-        context_now=watch_live.band_for(store, now, None),
+        context_now=now_band,
         spirals=watched.spirals,
         breakers_opened=watched.breakers_opened,
         breakers_open_now=watched.breakers_open_now,
@@ -295,6 +319,66 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
         pattern_searches=next((t.calls for t in tools if t.tool == "patterns_search"), 0),
         tools=tools,
     )
+
+
+def _alerts(
+    store: Store, since: str, tools: list[ToolStat], db: Any, now_band: watch_live.ContextBand | None
+) -> list[Alert]:
+    """Tools failing more than 5% of their calls, context loads (and the live context) over 40% of
+    the window, gate runs past 300 s or timed out: in the period, worst first."""
+    out = [
+        Alert(
+            kind="error_rate",
+            subject=t.tool,
+            value=t.error_rate,
+            limit=ERROR_RATE_LIMIT,
+            message=f"{t.tool}: {t.errors} of {t.calls} calls failed ({t.error_rate:.0%} > 5%)",
+        )
+        for t in sorted(tools, key=lambda t: -t.error_rate)
+        if t.error_rate > ERROR_RATE_LIMIT
+    ]
+    over = db.execute(
+        "SELECT COALESCE(session_id, '-'), MAX(1.0 * n1 / n2), COUNT(*) FROM events "
+        "WHERE kind = 'context' AND ts >= ? AND n2 > 0 AND 1.0 * n1 / n2 > ? GROUP BY 1 ORDER BY 2 DESC",
+        [since, CONTEXT_LIMIT],
+    ).fetchall()
+    for sid, share, n in over[:5]:
+        who = "no session" if sid == "-" else f"session {sid}"
+        out.append(
+            Alert(
+                kind="context",
+                subject=sid,
+                value=round(share, 3),
+                limit=CONTEXT_LIMIT,
+                message=f"context use {share:.0%} > 40% ({who}, {n} load{'s' * (n != 1)} over)",
+            )
+        )
+    if now_band is not None and now_band.percent > 100 * CONTEXT_LIMIT:
+        out.append(
+            Alert(
+                kind="context",
+                subject="now",
+                value=round(now_band.percent / 100, 3),
+                limit=CONTEXT_LIMIT,
+                message=f"context use now {now_band.percent:.0f}% > 40% ({now_band.band})",
+            )
+        )
+    for g in oversight_queries.slow_gates(store, since, GATE_LIMIT_S)[:5]:
+        out.append(
+            Alert(
+                kind="gate",
+                subject=g.gate,
+                value=g.seconds,
+                limit=GATE_LIMIT_S,
+                message=(
+                    f"gate {g.gate} ran {g.seconds:.0f} s (> 300 s)"
+                    if g.seconds > GATE_LIMIT_S
+                    else f"gate {g.gate} timed out after {g.seconds:.0f} s"
+                )
+                + f" at {g.started_at[:16]}",
+            )
+        )
+    return out
 
 
 def _routing(store: Store, since: str) -> dict[str, Any]:
@@ -345,6 +429,8 @@ def _repeat_failure_rate(rows: list[tuple[str, str]], since: str) -> float | Non
 
 def render(r: MetricsReport) -> str:
     lines = [f"# Metrics ({r.period})", ""]
+    if r.alerts:
+        lines += ["## Alerts", ""] + [f"- ALERT {a.kind}: {a.message}" for a in r.alerts] + [""]
     lines.append(
         f"- sessions: {r.sessions} ({', '.join(f'{k} {v}' for k, v in r.outcomes.items()) or 'none'})"
     )
@@ -392,11 +478,12 @@ def render(r: MetricsReport) -> str:
     if r.tools:
         lines += [
             "",
-            "| tool | calls | errors | p50 ms | ~tokens in | ~tokens out |",
-            "|---|---|---|---|---|---|",
+            "| tool | calls | errors | error rate | p50 ms | p95 ms | ~tokens in | ~tokens out |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {t.tool} | {t.calls} | {t.errors} | {t.p50_ms} | {t.avg_tokens_in} | {t.avg_tokens_out} |"
+            f"| {t.tool} | {t.calls} | {t.errors} | {t.error_rate:.1%} | {t.p50_ms} | {t.p95_ms} "
+            f"| {t.avg_tokens_in} | {t.avg_tokens_out} |"
             for t in r.tools
         ]
     return "\n".join(lines) + "\n"

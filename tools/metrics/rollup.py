@@ -3,7 +3,7 @@
 A year of heavy use is a few hundred thousand call events; reading them all took the metrics page
 past 400 ms. The event writer adds each batch into one row per (hour, tool): calls, errors, sizes,
 and a latency histogram with 1-2-3-5 style bucket edges. A report sums those rows (a few thousand
-at most) and estimates p50 by interpolating inside the bucket that holds the median. Periods are
+at most) and estimates p50 and p95 by interpolating inside the bucket that holds them. Periods are
 therefore counted in whole UTC hours. Raw events stay in `events` for anyone who wants detail.
 """
 
@@ -75,10 +75,19 @@ def add_batch(conn: sqlite3.Connection, calls: Iterable[tuple[str, str, float, s
 
 def p50(hist: Sequence[int]) -> float:
     """The median latency estimated from a histogram: linear inside the bucket that holds it."""
+    return quantile(hist, 0.5)
+
+
+def p95(hist: Sequence[int]) -> float:
+    return quantile(hist, 0.95)
+
+
+def quantile(hist: Sequence[int], q: float) -> float:
+    """The q-quantile (0 < q < 1) estimated from a histogram: linear inside its bucket."""
     total = sum(hist)
     if not total:
         return 0.0
-    target = total / 2
+    target = total * q
     seen = 0
     for i, n in enumerate(hist):
         if n and seen + n >= target:

@@ -60,3 +60,22 @@ def routing_decisions(store: Store, since: str) -> list[RoutingDecision]:
             [since],
         ).fetchall()
     ]
+
+
+class SlowGate(BaseModel):
+    gate: str
+    seconds: float
+    timed_out: bool
+    started_at: str
+
+
+def slow_gates(store: Store, since: str, over_s: float) -> list[SlowGate]:
+    """Gate runs at or after `since` that ran past `over_s` seconds or timed out, newest first."""
+    return [
+        SlowGate(gate=g, seconds=sec, timed_out=bool(t), started_at=st)
+        for g, sec, t, st in store.db.execute(
+            "SELECT gate, seconds, timed_out, started_at FROM validations "
+            "WHERE started_at >= ? AND (seconds > ? OR timed_out) ORDER BY started_at DESC",
+            [since, over_s],
+        ).fetchall()
+    ]
