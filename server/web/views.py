@@ -382,4 +382,64 @@ def metrics(r: MetricsReport, period: str) -> str:
             color="#b03a2e",
         )
     )
-    return f"{banner}{shown}{facts}{signals}{charts}"
+    return f"{banner}{shown}{facts}{_delivery(r)}{signals}{charts}"
+
+
+def _delivery(r: MetricsReport) -> str:
+    """Outcomes as a team reads them: a sentence of numbers, then a chart per measure by week."""
+    d = r.delivery
+    if d is None:
+        return ""
+
+    def num(x: float | None, fmt: str) -> str:
+        return "–" if x is None else format(x, fmt)
+
+    f = d.flywheel
+    text = (
+        f"<p>Lead time {num(d.lead_time_hours, 'g')} h (median, start to validated success) · "
+        f"throughput {num(d.throughput_per_week, 'g')} validated sessions/week · change failure rate "
+        f"{num(d.change_failure_rate, '.0%')} ({d.failed_sessions} failed, {d.reverted_sessions} reverted"
+        + ("" if d.reverts_checked else "; no git history, reverts not checked")
+        + f") · time to recover {num(d.time_to_recover_minutes, 'g')} min"
+        + (
+            f" · flywheel {'compounding' if f.compounding else 'not compounding'}: "
+            f"{f.retrievals} retrievals × {num(f.citation_rate, '.0%')} cited = {f.helpful} helpful uses, "
+            f"decay {f.hurt + f.decayed}"
+            if f is not None
+            else ""
+        )
+        + "</p>"
+    )
+    wk = d.weeks
+    charts = (
+        svg.bars(
+            "Throughput: validated sessions per week",
+            [(w.week, w.validated) for w in wk],
+            css_class="delivery",
+        )
+        + svg.bars(
+            "Lead time per week (median hours)",
+            [(w.week, w.lead_time_hours) for w in wk if w.lead_time_hours is not None],
+            color="#2e7d4f",
+            css_class="delivery",
+        )
+        + svg.bars(
+            "Change failure rate per week (%)",
+            [(w.week, round(100 * w.failed / w.ended, 1)) for w in wk if w.ended],
+            color="#b03a2e",
+            css_class="delivery",
+        )
+    )
+    if f is not None:
+        charts += svg.bars(
+            "Flywheel: helpful uses vs decay",
+            [
+                ("helpful uses", f.helpful),
+                ("harmful citations", f.hurt),
+                ("decayed patterns", f.decayed),
+            ],
+            colors={"helpful uses": "#2e7d4f", "harmful citations": "#b03a2e", "decayed patterns": "#8c8c8c"},
+            css_class="delivery flywheel",
+            legend=True,
+        )
+    return f"<h2>Outcomes</h2>{text}{charts}"

@@ -27,6 +27,7 @@ from factorops.tools.sessions import queries as session_queries
 from factorops.tools.watch import live as watch_live
 from factorops.tools.watch import queries as watch_queries
 
+from . import outcomes as metrics_outcomes
 from . import rollup as metrics_rollup
 
 FLUSH_EVERY = 32
@@ -240,6 +241,7 @@ class MetricsReport(CompactModel):
     routing_overrides: int = 0  # the caller chose another route than recommended
     override_rate: float | None = None  # overrides / decisions whose taken route is known
     routing_accuracy: float | None = None  # followed decisions whose session ended: share succeeded
+    delivery: metrics_outcomes.Outcomes | None = None  # lead time, failure rate, recovery, flywheel
     tools: list[ToolStat]
 
 
@@ -295,6 +297,7 @@ def report(store: Store, inp: MetricsReportInput, now: datetime) -> MetricsRepor
     return MetricsReport(
         **routed,
         alerts=_alerts(store, s, tools, db, now_band),
+        delivery=metrics_outcomes.compute(store, s, since, now),
         patterns_shown_per_session=round(shown / shown_sessions, 2) if shown_sessions else None,
         pattern_help_rate=round(helped / used, 3) if used else None,
         repeat_failure_rate=_repeat_failure_rate(session_queries.failed_goals(store), s),
@@ -427,6 +430,14 @@ def _repeat_failure_rate(rows: list[tuple[str, str]], since: str) -> float | Non
     return round(repeats / total, 3) if total else None
 
 
+def _or_dash(x: float | None, unit: str = "") -> str:
+    return "-" if x is None else f"{x:g}{unit}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
 def render(r: MetricsReport) -> str:
     lines = [f"# Metrics ({r.period})", ""]
     if r.alerts:
@@ -475,6 +486,23 @@ def render(r: MetricsReport) -> str:
         lines.append(
             f"- repeat-failure rate: {r.repeat_failure_rate:.0%} of failed sessions repeat an earlier failure"
         )
+    if (d := r.delivery) is not None:
+        lines.append(
+            f"- lead time (start to validated success): {_or_dash(d.lead_time_hours, ' h')} median"
+            f" over {d.validated_sessions} validated sessions; throughput {_or_dash(d.throughput_per_week)} per week"
+        )
+        lines.append(
+            f"- change failure rate: {_pct(d.change_failure_rate)} ({d.failed_sessions} failed, "
+            f"{d.reverted_sessions} reverted"
+            + ("" if d.reverts_checked else "; no git history: reverts not checked")
+            + f"); time to recover: {_or_dash(d.time_to_recover_minutes, ' min')} median over {d.recoveries}"
+        )
+        if (f := d.flywheel) is not None:
+            lines.append(
+                f"- flywheel: {f.retrievals} retrievals x citation rate {_pct(f.citation_rate)} = "
+                f"{f.helpful} helpful uses vs decay {f.hurt + f.decayed} ({f.hurt} harmful citations, "
+                f"{f.decayed} decayed patterns): {'compounding' if f.compounding else 'not compounding'}"
+            )
     if r.tools:
         lines += [
             "",

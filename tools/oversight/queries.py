@@ -79,3 +79,23 @@ def slow_gates(store: Store, since: str, over_s: float) -> list[SlowGate]:
             [since, over_s],
         ).fetchall()
     ]
+
+
+class GateRun(BaseModel):
+    run_id: str
+    gate: str
+    session_id: str | None
+    started_at: datetime
+    passed: bool
+
+
+def gate_runs(store: Store, since: str) -> list[GateRun]:
+    """Every gate run at or after `since`, oldest first: for time to recover and validated success."""
+    return [
+        GateRun(run_id=r, gate=g, session_id=sid, started_at=st, passed=bool(ok))
+        for r, g, sid, st, ok in store.db.execute(
+            "SELECT run_id, gate, session_id, started_at, passed FROM validations WHERE started_at >= ? "
+            "ORDER BY started_at, gate",
+            [since],
+        ).fetchall()
+    ]
