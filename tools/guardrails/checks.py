@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -299,49 +299,108 @@ def _download_into_shell(n: Normalised, ctx: CheckContext) -> str | None:
 
 
 # The person's own commands (issue #12): an assistant must never run them on the person's behalf.
-_PERSON_ONLY = frozenset({"approve", "deny", "token"})
-_PERSON_ONLY_PATTERNS = frozenset({"promote", "retire"})
-_OPTS_WITH_VALUE = frozenset({"--project", "--data-dir", "--config", "--format"})
+# The one definition: the `person_only` check of the starter rule and the client hooks
+# (tools/watch/before.py) both answer from `person_only_argv`.
+PERSON_ONLY: dict[tuple[str, ...], str] = {
+    ("approve",): "approving a request",
+    ("deny",): "denying a request",
+    ("patterns", "promote"): "promoting a pattern",
+    ("patterns", "retire"): "retiring a pattern",
+    ("token",): "managing access tokens",
+}
+# Options of `factorops` commands that take a value (an abbreviation such as `--proj` counts too).
+_OPTS_WITH_VALUE = (
+    "--project",
+    "--data-dir",
+    "--comment",
+    "--status",
+    "--kind",
+    "--since",
+    "--dir",
+    "--client",
+    "--port",
+    "--config",
+    "--format",
+)
+_PROGRAM_NAMES = frozenset({"factorops", "factorops.exe"})
+_MODULE_NAMES = frozenset(
+    {"factorops", "factorops.__main__", "factorops.server.cli", "factorops.server.cli.main"}
+)
+# Programs that run another one named among their arguments (`uv run factorops`, `uvx factorops`).
+_LAUNCHERS = frozenset({"uv", "uvx", "pipx", "poetry", "pdm", "hatch", "pipenv", "rye"})
+_PYTHON = re.compile(r"python[\d.]*(\.exe)?|pypy[\d.]*")
+_M_FLAG = re.compile(r"-[A-Za-z]*m")  # `-m`, or short flags run together ending in it (`-um`)
 
 
-def _factorops_args(argv: tuple[str, ...]) -> list[str] | None:
+def _base(word: str) -> str:
+    return word.replace("\\", "/").rsplit("/", 1)[-1].lower()
+
+
+def _factorops_runs(argv: Sequence[str]) -> list[list[str]]:
+    """The arguments `factorops` gets from `argv`, for every way `argv` may run it: directly
+    (`/venv/bin/factorops ...`), as a module (`python3 -X dev -m factorops ...`), or through a
+    launcher (`uvx --from factorops factorops ...`, `uv run factorops ...`)."""
     if not argv:
-        return None
-    name = argv[0].rsplit("/", 1)[-1]
-    if name in ("factorops", "factorops.exe"):
-        rest = list(argv[1:])
-    elif re.fullmatch(r"python[\d.]*", name) and "factorops" in argv[1:4]:
-        i = list(argv).index("factorops", 1)
-        if argv[i - 1] != "-m":
-            return None
-        rest = list(argv[i + 1 :])
-    elif name in ("uvx", "pipx") and "factorops" in argv[1:4]:
-        rest = list(argv[list(argv).index("factorops", 1) + 1 :])
-    else:
-        return None
+        return []
+    prog = _base(argv[0])
+    if prog in _PROGRAM_NAMES:
+        return [list(argv[1:])]
+    if not (_PYTHON.fullmatch(prog) or prog in _LAUNCHERS):
+        return []
+    runs: list[list[str]] = []
+    for i, w in enumerate(argv[1:], start=1):
+        if _base(w) in _PROGRAM_NAMES:
+            runs.append(list(argv[i + 1 :]))
+        elif _M_FLAG.fullmatch(w) and i + 1 < len(argv) and argv[i + 1] in _MODULE_NAMES:
+            runs.append(list(argv[i + 2 :]))
+    return runs
+
+
+def _positional(args: Sequence[str]) -> list[str]:
     words: list[str] = []
     skip = False
-    for a in rest:
+    for a in args:
         if skip:
             skip = False
-        elif a in _OPTS_WITH_VALUE:
-            skip = True
-        elif not a.startswith("-"):
+        elif a.startswith("-"):
+            skip = len(a) > 3 and "=" not in a and any(o.startswith(a) for o in _OPTS_WITH_VALUE)
+        else:
             words.append(a)
     return words
 
 
+def person_only_argv(argv: Sequence[str]) -> str | None:
+    """What person-only `factorops` command `argv` runs ("`factorops approve` (approving a
+    request)"), or None. A sub-command whose value is not known (`factorops $X`) may be one."""
+    for args in _factorops_runs(argv):
+        words = _positional(args)
+        for key, what in PERSON_ONLY.items():
+            if tuple(words[: len(key)]) == key:
+                return f"`factorops {' '.join(key)}` ({what})"
+        if any(shell.has_unknown(w) for w in words[:2]):
+            return "a `factorops` command whose sub-command is not known here (it may be a person-only one)"
+    return None
+
+
 def _person_only(n: Normalised, ctx: CheckContext) -> str | None:
     for argv in n.commands:
-        words = _factorops_args(argv)
-        if not words:
-            continue
-        if words[0] in _PERSON_ONLY:
-            return f"`factorops {words[0]}` is the person's decision, not the assistant's"
-        if words[0] == "patterns" and len(words) > 1 and words[1] in _PERSON_ONLY_PATTERNS:
-            return f"`factorops patterns {words[1]}` is the person's decision, not the assistant's"
-        if any(shell.has_unknown(w) for w in words[:2]):
-            return "a factorops command whose sub-command is not known here may be a person-only one"
+        what = person_only_argv(argv)
+        if what is not None:
+            return f"{what} is the person's decision, not the assistant's"
+    return None
+
+
+def person_only(command: str) -> str | None:
+    """What person-only `factorops` command the shell command line `command` runs, or None: the
+    same answer as the `person_only` check, fail closed (a line that cannot be understood and names
+    `factorops` may run one)."""
+    n = shell.normalise(command)
+    for argv in n.commands:
+        what = person_only_argv(argv)
+        if what is not None:
+            return what
+    if not n.understood and keyword_in("person_only", command.lower()):
+        return f"a `factorops` command in a line that could not be understood ({n.reason})"
     return None
 
 

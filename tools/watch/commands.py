@@ -1,5 +1,7 @@
 """Shell commands as the watch compares them: normalised, grouped into families, split into simple
-commands, and the person's own `factorops` commands recognised.
+commands. The person's own `factorops` commands are recognised by the guardrails
+(`person_only`, re-exported here for the hooks), so the hook and the `person-only-commands` rule
+deny the same spellings.
 
 A plain `shlex` split is enough here: the guardrails parse commands for matching; the watch only
 needs a stable key (the same command typed with other spacing or quoting is the same command) and
@@ -11,6 +13,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
+
+from factorops.tools.guardrails.checks import person_only
 
 _ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _OPERATORS = frozenset({"&&", "||", ";", "|", "&", "|&", ";;", "(", ")"})
@@ -35,6 +39,8 @@ _WITH_SUBCOMMAND = frozenset(
     }
 )
 MAX_COMMAND = 10_000
+
+__all__ = ["family", "normalise", "person_only", "simple_commands", "words"]
 
 
 def words(command: str) -> list[str]:
@@ -99,53 +105,3 @@ def family(command: str) -> str:
     if prog in _WITH_SUBCOMMAND and rest:
         return f"{prog} {rest[0]}"
     return prog
-
-
-# `factorops` sub-commands only a person may run (an assistant proposes; a person decides).
-_PERSON_ONLY = {
-    ("approve",): "approving a request",
-    ("deny",): "denying a request",
-    ("patterns", "promote"): "promoting a pattern",
-    ("patterns", "retire"): "retiring a pattern",
-    ("token",): "managing access tokens",
-}
-_OPTIONS_WITH_VALUE = frozenset({"--project", "--data-dir"})
-
-
-def _factorops_args(argv: list[str]) -> list[str] | None:
-    prog = os.path.basename(argv[0])
-    if prog == "factorops":
-        return argv[1:]
-    if re.fullmatch(r"python[0-9.]*|uv|uvx|pipx", prog):
-        for k, w in enumerate(argv[:-1]):
-            if w == "-m" and argv[k + 1] in (
-                "factorops",
-                "factorops.server.cli.main",
-                "factorops.server.cli",
-            ):
-                return argv[k + 2 :]
-            if prog in ("uvx", "pipx") and w in ("factorops", "run") and "factorops" in argv[k:]:
-                return argv[argv.index("factorops", k) + 1 :]
-    return None
-
-
-def person_only(command: str) -> str | None:
-    """Why `command` is a person's to run (e.g. "`factorops approve` (approving a request)"), or
-    None when it is not one of the person-only `factorops` commands."""
-    for argv in simple_commands(command):
-        args = _factorops_args(argv)
-        if args is None:
-            continue
-        positional: list[str] = []
-        skip = False
-        for w in args:
-            if skip:
-                skip = False
-            elif w in _OPTIONS_WITH_VALUE:
-                skip = True
-            elif not w.startswith("-"):
-                positional.append(w)
-        for key, what in _PERSON_ONLY.items():
-            if tuple(positional[: len(key)]) == key:
-                return f"`factorops {' '.join(key)}` ({what})"
-    return None
