@@ -124,6 +124,7 @@ class Store:
                     raise unusable_index(datadir.db_path, exc) from exc
                 if repair:
                     store.repair()
+                    store.upgrade_ledger()
                 if catch_up:
                     store.catch_up()
                 if store.created and on_create is not None:
@@ -151,6 +152,16 @@ class Store:
         """Remove our own crash debris from the ledger (never a person's edits, which are reported)."""
         with self.ledger.locked():
             return self.ledger.recover()
+
+    def upgrade_ledger(self) -> None:
+        """Bring a ledger made by an older factorops to the current layout and git settings
+        (sharded record folders, split index; see `Ledger.shard_flat`, `Ledger.tune`). A ledger
+        that cannot be changed (read-only) still opens: it works, only slower."""
+        try:
+            self.ledger.tune()
+            self.ledger.shard_flat()
+        except (StorageError, OSError) as exc:
+            log.warning("could not bring the ledger %s to the sharded layout: %s", self.ledger.path, exc)
 
     def inspect(self) -> Health:
         """The ledger's state and how far the index is behind it; changes nothing."""

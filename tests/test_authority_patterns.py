@@ -24,6 +24,7 @@ from mcp.types import Implementation
 
 from factorops.server.mcp.app import FactoropsServer
 from factorops.store.datadir import DataDir
+from factorops.store.ledger_layout import pattern_path
 from factorops.store.store import Store
 from factorops.tools.flywheel import inject as flywheel
 from factorops.tools.guardrails import check as guardrails
@@ -181,7 +182,7 @@ def test_a_person_promoting_a_revision_replaces_the_active_pattern(starters: Pat
         assert patterns.get(s, rev.id).status == "retired"
         # One commit records both: the active pattern's new content and the applied revision.
         changed = git(s.ledger.path, "show", "--name-only", "--format=%B", "HEAD")
-        assert f"patterns/{pid}.md" in changed and f"patterns/{rev.id}.md" in changed
+        assert pattern_path(pid) in changed and pattern_path(rev.id) in changed
         assert "via cli" in changed
 
 

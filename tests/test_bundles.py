@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from factorops.store.datadir import DataDir
+from factorops.store.ledger_layout import pattern_path
 from factorops.store.store import Store
 from factorops.tools.kernel.actor import Actor
 from factorops.tools.kernel.errors import DomainError
@@ -112,7 +113,7 @@ def _tar(
 
 def _valid_member(a: Store, clock: Clock) -> tuple[str, bytes]:
     pid = patterns.record(a, patterns.PatternRecordInput(title="Valid one"), clock()).id
-    return f"patterns/{pid}.md", a.ledger.read(f"patterns/{pid}.md")
+    return f"patterns/{pid}.md", a.ledger.read(pattern_path(pid))
 
 
 @pytest.mark.parametrize(
@@ -218,7 +219,7 @@ def test_a_guardrail_whose_regex_re2_cannot_run_is_refused(
     pid = patterns.record(
         a, patterns.PatternRecordInput(title="Guard", kind="guardrail", match=r"rm\s+-rf"), clock()
     ).id
-    data = a.ledger.read(f"patterns/{pid}.md").replace(b"rm\\\\s+-rf", b"(?=a)b")
+    data = a.ledger.read(pattern_path(pid)).replace(b"rm\\\\s+-rf", b"(?=a)b")
     assert b"(?=a)b" in data
     p = _tar(tmp_path / "hang.tar.gz", [(f"patterns/{pid}.md", data)])
     head = b.ledger.head()

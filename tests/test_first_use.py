@@ -49,7 +49,7 @@ async def test_first_use_installs_the_starters_exactly_as_init_does(tmp_path: Pa
     inited = new_repo(tmp_path / "inited")
     assert cli(inited, "init").returncode == 0
     assert ledger_files(served) == ledger_files(inited)
-    assert any(p.startswith("patterns/starter-") for p in ledger_files(served))
+    assert any(p.startswith("patterns/") and "/starter-" in p for p in ledger_files(served))
     for name in (".gitignore", "ledger/README.md"):
         assert (served / ".agentops" / name).read_text() == (inited / ".agentops" / name).read_text()
     for rel in ledger_files(inited):

@@ -17,6 +17,7 @@ from typing import Any
 from mcp import Client
 
 from factorops.server.mcp.runtime import Runtime
+from factorops.store.ledger_layout import pattern_path
 from factorops.store.store import Store
 from factorops.tools.patterns import records as patterns
 
@@ -89,7 +90,7 @@ async def test_only_citations_move_confidence(client: Client, runtime: Runtime, 
         ).stdout
     )
     assert end["cited"] == {"helped": [a], "hurt": []}
-    assert f'helped_in: ["{s["session_id"]}"]' in (store.ledger.path / f"patterns/{a}.md").read_text()
+    assert f'helped_in: ["{s["session_id"]}"]' in (store.ledger.path / pattern_path(a)).read_text()
     # Cited as harmful: used, hurt, less confident.
     s2 = await run_session(client, "payment webhooks again", hurt=[b])
     hurt = patterns.get(store, b)

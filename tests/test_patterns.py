@@ -12,6 +12,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from factorops.server.mcp.runtime import Runtime
+from factorops.store.ledger_layout import pattern_path
 from factorops.store.store import Store
 from factorops.tools.patterns import records as patterns
 
@@ -252,7 +253,7 @@ def test_rebuild_restores_patterns_and_survives_a_broken_hand_edit(store: Store,
     assert store.db.execute("SELECT * FROM patterns ORDER BY id").fetchall() == before
     assert store.db.execute("SELECT rowid, title FROM patterns_fts ORDER BY rowid").fetchall() == fts_before
     # A person edits a pattern file by hand and breaks its front matter.
-    broken = store.ledger.path / f"patterns/{ids[1]}.md"
+    broken = store.ledger.path / pattern_path(ids[1])
     broken.write_text(broken.read_text().replace("confidence: 0.5", "confidence: [oops"))
     git(store.ledger.path, "commit", "-qam", "hand edit")
     result = store.rebuild()

@@ -11,6 +11,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from factorops.server.mcp.runtime import Runtime
+from factorops.store.ledger_layout import pattern_path
 from factorops.store.store import Store
 from factorops.tools.patterns import markdown as pattern_markdown
 from factorops.tools.patterns import records as patterns
@@ -90,7 +91,7 @@ def test_malformed_files_name_file_and_line(edit: Any, needle: str) -> None:
 
 
 def _break(store: Store, pid: str, old: str, new: str) -> None:
-    path = store.ledger.path / f"patterns/{pid}.md"
+    path = store.ledger.path / pattern_path(pid)
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new))
@@ -105,10 +106,10 @@ async def test_a_broken_file_leaves_the_rest_working(client: Client, runtime: Ru
     store = await runtime.store(None)
     _break(store, ids[0], "confidence: 0.5", "confidence: [oops")
     result = store.rebuild()
-    assert len(result.errors) == 1 and f"patterns/{ids[0]}.md: line" in result.errors[0]
+    assert len(result.errors) == 1 and f"{pattern_path(ids[0])}: line" in result.errors[0]
     # The broken one: clear errors naming the file, through the tool, the resource and the CLI views.
     r = await client.call_tool("pattern_record", {"id": ids[0], "title": "x"})
-    assert r.is_error and f"patterns/{ids[0]}.md" in r.content[0].text  # type: ignore[union-attr]
+    assert r.is_error and pattern_path(ids[0]) in r.content[0].text  # type: ignore[union-attr]
     with pytest.raises(MCPError, match="broken"):
         await client.read_resource(f"agentops://patterns/{ids[0]}")
     # The rest keeps working.
@@ -124,7 +125,7 @@ async def test_a_broken_file_leaves_the_rest_working(client: Client, runtime: Ru
 
 def test_a_file_whose_id_does_not_match_its_name_is_refused(store: Store, clock: Clock) -> None:
     pid = patterns.record(store, patterns.PatternRecordInput(title="Copied by hand"), clock()).id
-    src = store.ledger.path / f"patterns/{pid}.md"
+    src = store.ledger.path / pattern_path(pid)
     (store.ledger.path / "patterns/pat-copy.md").write_text(src.read_text())
     git(store.ledger.path, "add", "-A")
     git(store.ledger.path, "commit", "-qm", "copy a pattern by hand")

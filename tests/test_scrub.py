@@ -13,6 +13,7 @@ import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from factorops.store.ledger_layout import pattern_path
 from factorops.tools.patterns import markdown as pattern_markdown
 from factorops.tools.patterns.model import Evidence, Pattern
 
@@ -116,7 +117,7 @@ def hand_commit(project: Path, files: dict[str, str], message: str) -> None:
 def test_doctor_warns_about_active_rules_re2_refuses(tmp_path: Path) -> None:
     project = fresh(tmp_path / "p")  # with the starter rules
     ledger = project / ".agentops" / "ledger"
-    rel = "patterns/starter-wipe-disk-described.md"
+    rel = pattern_path("starter-wipe-disk-described")
     old = pattern_markdown.parse((ledger / rel).read_text(), rel)
     assert old.rule is not None and old.status == "active"
     old.rule.action_regex = r"(?<!don't )wipe\s+the\s+disk"  # a pre-RE2 starter regex
@@ -161,7 +162,7 @@ async def test_doctor_finds_and_fix_redacts_old_records_with_secrets(tmp_path: P
     old_records = {
         session_file: json.dumps(session, indent=2, sort_keys=True) + "\n",
         checkpoint_file: json.dumps(cp, indent=2, sort_keys=True) + "\n",
-        f"patterns/{pat.id}.md": pattern_markdown.render(pat),
+        pattern_path(pat.id): pattern_markdown.render(pat),
     }
     hand_commit(project, old_records, "records as a factorops without redaction wrote them")
     assert cli(project, "rebuild").returncode == 0

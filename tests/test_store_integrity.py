@@ -17,10 +17,11 @@ from mcp.shared.exceptions import MCPError
 
 from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
+from factorops.store.ledger_layout import pattern_path
 
 from .conftest import GIT_ENV, git
 
-PATTERN = "patterns/starter-chmod-recursive-777.md"
+PATTERN = pattern_path("starter-chmod-recursive-777")
 TITLE = 'title: "Warn on recursive chmod 777"'
 
 

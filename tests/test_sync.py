@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from factorops.store.datadir import DataDir
+from factorops.store.ledger_layout import pattern_path
 from factorops.store.store import Store
 from factorops.tools.patterns import records as patterns
 from factorops.tools.patterns.records import PatternRecordInput
@@ -158,13 +159,13 @@ def test_a_file_both_sides_changed_keeps_the_newest_on_both(team: tuple[Store, S
     patterns.set_status(b, pid, "retired", now(), "bob")
     sync(a, SyncInput())
     merged = sync(b, SyncInput())
-    assert merged.resolved == [f"patterns/{pid}.md"]
+    assert merged.resolved == [pattern_path(pid)]
     sync(a, SyncInput())
     for s in (a, b):
         assert patterns.get(s, pid).status == "retired"
         assert_healthy(s)
     # Alice's promotion is not lost: it stays in git history.
-    log = git(a.ledger.path, "log", "--full-history", "--format=%s", "--", f"patterns/{pid}.md")
+    log = git(a.ledger.path, "log", "--full-history", "--format=%s", "--", pattern_path(pid))
     assert "active" in log and "retired" in log
 
 

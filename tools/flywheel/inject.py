@@ -20,6 +20,7 @@ from datetime import datetime
 
 from pydantic import Field
 
+from factorops.store import ledger_layout
 from factorops.store.components import Component, Migration
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
@@ -259,7 +260,7 @@ def install_starters(store: Store, now: datetime, actor: Actor | None = None) ->
         todo: list[Pattern] = []
         for cand in shipped:
             pid = starter_id(cand.tags)
-            if not (store.ledger.path / f"patterns/{pid}.md").exists():
+            if not (store.ledger.path / ledger_layout.pattern_file(store.ledger.path, pid)).exists():
                 todo.append(Pattern(**cand.model_dump(), id=pid, status="active", created=now, updated=now))
                 rep.installed.append(pid)
                 continue

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from factorops.store import ledger_layout
 from factorops.store.components import Component, Migration
 from factorops.store.store import Store
 from factorops.tools.kernel.compact import CompactModel
@@ -87,7 +88,7 @@ def mine(
             )
 
     if to_write:
-        files_out = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in to_write}
+        files_out = {ledger_layout.pattern_path(p.id): pattern_markdown.render(p).encode() for p in to_write}
         result.commit, _ = store.write(
             files_out, f"patterns: mined {len(to_write)} from transcripts", {"Factor": "IX"}, index
         )

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from factorops import __version__
+from factorops.store import ledger_layout
 from factorops.store.store import Store
 from factorops.tools.kernel.actor import Actor, require_person
 from factorops.tools.kernel.compact import CompactModel
@@ -90,7 +91,7 @@ def export(
     chosen = [pid for pid, kind, status in rows if status in statuses and (not kinds or kind in kinds)]
     members: dict[str, bytes] = {}
     for pid in chosen:
-        members[f"patterns/{pid}.md"] = store.ledger.read(f"patterns/{pid}.md")
+        members[f"patterns/{pid}.md"] = store.ledger.read(ledger_layout.pattern_file(store.ledger.path, pid))
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -265,9 +266,12 @@ def _plan(
         p = p.model_copy(update={"changed_by": actor})
         if not keep_status and p.status == "active":
             p = p.model_copy(update={"status": "candidate"})
-        if p.revises is not None and not (store.ledger.path / f"patterns/{p.revises}.md").is_file():
+        if (
+            p.revises is not None
+            and not (store.ledger.path / ledger_layout.pattern_file(store.ledger.path, p.revises)).is_file()
+        ):
             p = p.model_copy(update={"revises": None})  # it revises something this project lacks
-        if (store.ledger.path / f"patterns/{p.id}.md").is_file():
+        if (store.ledger.path / ledger_layout.pattern_file(store.ledger.path, p.id)).is_file():
             item, write = _plan_existing(store, p, now, actor, replace_active)
         else:
             words = patterns.title_words(p.title)

@@ -1,6 +1,6 @@
 """Patterns, anti-patterns and guardrails (Factors IX, XI): record, index, search, promote.
 
-Each pattern is one Markdown file in the ledger (`patterns/<id>.md`) and one commit per change;
+Each pattern is one Markdown file in the ledger (`patterns/<shard>/<id>.md`, see `ledger_layout`) and one commit per change;
 SQLite indexes it with FTS5 (BM25 ranking, snippets).
 
 Authority: every change takes an `Actor`. An assistant may record candidates and update them; a
@@ -30,6 +30,7 @@ from pydantic import (
     model_serializer,
 )
 
+from factorops.store import ledger_layout
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
 from factorops.tools.kernel.actor import Actor, require_person
@@ -37,7 +38,6 @@ from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.kernel.ids import new_id
 from factorops.tools.kernel.redact import redact
-from factorops.tools.kernel.tokens import count_tokens
 
 from . import markdown as pattern_markdown
 from . import search as pattern_search
@@ -179,7 +179,7 @@ def _index(db: Database, path: str, data: bytes, sha: str) -> None:
 
 def _parse_file(path: str, data: bytes) -> Pattern:
     p = pattern_markdown.parse(data.decode("utf-8", errors="replace"), path)
-    if path != f"patterns/{p.id}.md":
+    if not ledger_layout.is_pattern_path(path, p.id):
         raise pattern_markdown.PatternFileError(f"{path}: id {p.id!r} does not match the file name")
     return p
 
@@ -343,7 +343,7 @@ COMPONENT = Component(
             """,
         ),
     ),
-    kinds=(RecordKind("pattern", r"patterns/[^/]+\.md", _index),),
+    kinds=(RecordKind("pattern", ledger_layout.PATTERN_FILE, _index),),
     ledger_tables=("patterns_fts", "patterns", "pattern_revisions"),
 )
 
@@ -352,8 +352,10 @@ COMPONENT = Component(
 
 
 def get(store: Store, pattern_id: str) -> Pattern:
-    path = f"patterns/{pattern_id}.md"
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", pattern_id) or not (store.ledger.path / path).is_file():
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", pattern_id):
+        raise NotFound("id", f"no pattern {pattern_id!r}; search with patterns_search")
+    path = ledger_layout.pattern_file(store.ledger.path, pattern_id)
+    if not (store.ledger.path / path).is_file():
         raise NotFound("id", f"no pattern {pattern_id!r}; search with patterns_search")
     try:
         return _parse_file(path, store.ledger.read(path))
@@ -406,7 +408,7 @@ def save_many(
     patterns, or callers that already hold the latest state)."""
     if not ps:
         return None
-    files = {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in ps}
+    files = {ledger_layout.pattern_path(p.id): pattern_markdown.render(p).encode() for p in ps}
 
     def index(db: Database, sha: str) -> None:
         for p in ps:
@@ -419,7 +421,7 @@ def save_many(
 def save(
     store: Store, p: Pattern, message: str, session: str | None = None, actor: Actor | None = None
 ) -> str:
-    path = f"patterns/{p.id}.md"
+    path = ledger_layout.pattern_path(p.id)
     data = pattern_markdown.render(p).encode()
     trailers = {"Pattern": p.id, "Factor": "XI" if p.kind == "guardrail" else "IX"}
     if session:
@@ -520,7 +522,7 @@ def apply_latest(
             if plan.kind != first.kind or not plan.write:
                 raise _Changed
             chosen[:] = [plan]
-            return {f"patterns/{p.id}.md": pattern_markdown.render(p).encode() for p in plan.write}
+            return {ledger_layout.pattern_path(p.id): pattern_markdown.render(p).encode() for p in plan.write}
 
         def index(db: Database, sha: str, chosen: list[Plan] = chosen) -> None:
             for p in chosen[0].write:
@@ -865,25 +867,23 @@ def search(store: Store, inp: PatternsSearchInput, now: datetime) -> PatternsSea
         found = [(r, None) for r in rows]
     if inp.paths:
         found = [f for f in found if _scope_matches(json.loads(str(f[0][7])), inp.paths)]
-    out = PatternsSearchResult(tokens=0, truncated=len(found) > inp.limit)
-    for row, query in found[: inp.limit]:
-        text = pattern_search.snippet(db, query, int(str(row[0]))) if query else str(row[8])[:160]
-        hit = PatternHit(
+    shown = [
+        PatternHit(
             id=str(row[1]),
             title=str(row[2]),
             kind=row[3],
             status=row[4],
             confidence=round(float(str(row[5])), 2),
-            snippet=text,
+            snippet=pattern_search.snippet(db, query, int(str(row[0]))) if query else str(row[8])[:160],
             tags=json.loads(str(row[6])),
         )
-        cost = count_tokens(hit.model_dump_json())
-        if out.tokens + cost > inp.budget_tokens:
-            out.truncated = True
-            break
-        out.results.append(hit)
-        out.tokens += cost
-    return out
+        for row, query in found[: inp.limit]
+    ]
+    # `tokens` errs high unless the budget cut the list (then it is exact): see pattern_search.fit.
+    kept, tokens = pattern_search.fit([h.model_dump_json() for h in shown], inp.budget_tokens)
+    return PatternsSearchResult(
+        results=shown[:kept], tokens=tokens, truncated=len(found) > inp.limit or kept < len(shown)
+    )
 
 
 def _scope_matches(scope: list[str], paths: list[str]) -> bool:

@@ -14,12 +14,13 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from factorops.store import ledger_layout
 from factorops.store.store import Store
 from factorops.tools.kernel.redact import redact
 from factorops.tools.patterns import markdown as pattern_markdown
 from factorops.tools.patterns.scrub import scrub_pattern
 
-_PATTERN_FILE = re.compile(r"patterns/[^/]+\.md")
+_PATTERN_FILE = re.compile(ledger_layout.PATTERN_FILE)
 _SESSION_FILE = re.compile(r"sessions/.+\.json")
 # The free-text fields of session records (session.json, checkpoints, end.json) that the writers
 # redact today; the rest are ids, times, tags and counts.

@@ -1,0 +1,121 @@
+"""Ledger writes that stay cheap as records pile up (issue #19): sharded pattern folders and the move
+of an older flat ledger into them.
+
+Everything goes through the MCP client on real git repositories.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from factorops.server.mcp.app import build_app
+from factorops.server.mcp.runtime import Runtime
+from factorops.store import ledger_layout
+from factorops.store.datadir import DataDir
+
+from .conftest import Clock, git
+
+SHARDED = re.compile(r"patterns/[0-9a-f]{2}/[^/]+\.md")
+
+
+@asynccontextmanager
+async def served(project: Path, clock: Clock) -> AsyncIterator[tuple[Client, Runtime]]:
+    rt = Runtime(project=project, clock=clock, use_roots=False, starters=False)
+    try:
+        async with Client(build_app(rt)) as c:
+            yield c, rt
+    finally:
+        rt.close()
+
+
+async def ok(c: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    r = await c.call_tool(name, args)
+    assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
+    assert r.structured_content is not None
+    return r.structured_content
+
+
+def ledger_of(project: Path) -> Path:
+    return DataDir.for_project(project).ledger_path
+
+
+def tree(ledger: Path) -> list[str]:
+    return git(ledger, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+
+
+async def test_patterns_are_written_into_shard_folders(project: Path, clock: Clock) -> None:
+    async with served(project, clock) as (c, _):
+        ids = [
+            (await ok(c, "pattern_record", {"title": f"Pattern {i}", "solution": "s"}))["id"]
+            for i in range(5)
+        ]
+        again = await ok(c, "pattern_record", {"id": ids[0], "title": "Pattern 0", "solution": "changed"})
+        assert again["id"] == ids[0]
+    ledger = ledger_of(project)
+    files = [p for p in tree(ledger) if p.startswith("patterns/")]
+    assert sorted(files) == sorted(ledger_layout.pattern_path(i) for i in ids)
+    assert all(SHARDED.fullmatch(p) for p in files), files
+    # The top patterns/ tree holds shard folders only, never one entry per pattern.
+    assert all(line.split()[1] == "tree" for line in git(ledger, "ls-tree", "HEAD:patterns").splitlines())
+    assert "changed" in (ledger / ledger_layout.pattern_path(ids[0])).read_text()
+    assert git(ledger, "config", "core.splitIndex").strip() == "true"
+    assert git(ledger, "status", "--porcelain") == ""
+
+
+def _make_flat(ledger: Path) -> list[str]:
+    """Turn the ledger into what factorops wrote before sharding: patterns/<id>.md, one commit,
+    and the git settings of then (no split index)."""
+    moved = []
+    for rel in [p for p in tree(ledger) if SHARDED.fullmatch(p)]:
+        flat = "patterns/" + rel.rsplit("/", 1)[1]
+        git(ledger, "mv", rel, flat)
+        moved.append(flat)
+    git(ledger, "commit", "-q", "-m", "pattern: the flat layout of older factorops")
+    git(ledger, "config", "--unset", "core.splitIndex")
+    git(ledger, "config", "--unset", "splitIndex.sharedIndexExpire")
+    return moved
+
+
+async def test_a_flat_ledger_is_moved_into_shards_in_one_commit_and_keeps_working(
+    project: Path, clock: Clock
+) -> None:
+    async with served(project, clock) as (c, _):
+        ids = [
+            (await ok(c, "pattern_record", {"title": f"Quoting rule {i}", "solution": "quote it"}))["id"]
+            for i in range(4)
+        ]
+    ledger = ledger_of(project)
+    flat = _make_flat(ledger)
+    assert sorted(flat) == sorted(f"patterns/{i}.md" for i in ids)
+    # A person's uncommitted edit of a flat file, and an untracked note of theirs in patterns/.
+    edited = ledger / f"patterns/{ids[1]}.md"
+    edited.write_text(edited.read_text().replace("quote it", "quote it, by hand"))
+    (ledger / "patterns" / "notes.md").write_text("my notes\n")
+    commits_before = int(git(ledger, "rev-list", "--count", "HEAD"))
+
+    async with served(project, clock) as (c, _):
+        found = await ok(c, "patterns_search", {"query": "Quoting rule"})
+        assert {r["id"] for r in found["results"]} == set(ids)
+        updated = await ok(c, "pattern_record", {"id": ids[0], "title": "Quoting rule 0", "solution": "new"})
+        assert updated["id"] == ids[0] and not updated.get("created")
+
+    files = tree(ledger)
+    assert not [p for p in files if re.fullmatch(r"patterns/[^/]+\.md", p)], files
+    assert sorted(p for p in files if p.startswith("patterns/")) == sorted(
+        ledger_layout.pattern_path(i) for i in ids
+    )
+    subjects = git(ledger, "log", "--format=%s").splitlines()
+    assert sum("shard folders" in s for s in subjects) == 1
+    assert len(subjects) == commits_before + 2  # the move, then the update
+    assert "new" in (ledger / ledger_layout.pattern_path(ids[0])).read_text()
+    # The person's edit moved with its file and is still theirs to commit; their note stayed put.
+    assert "by hand" in (ledger / ledger_layout.pattern_path(ids[1])).read_text()
+    status = git(ledger, "status", "--porcelain", "--untracked-files=all").splitlines()
+    assert sorted(status) == sorted([f" M {ledger_layout.pattern_path(ids[1])}", "?? patterns/notes.md"])
+    assert git(ledger, "config", "core.splitIndex").strip() == "true"
