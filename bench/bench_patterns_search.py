@@ -5,11 +5,22 @@ are inserted straight into SQLite through the real schema (`patterns.upsert`, th
 ledger indexer runs) because writing 100,000 ledger commits would only measure git. The baseline
 is the cheapest query that answers the same question: the FTS5 table alone, ranked by `rank`,
 with the same LIMIT, no join, no filters, no snippets, no token budget.
+
+Speed alone says nothing when the search ranks only a window of the newest matches and drops
+common words (issue #14), so the same run also measures **quality**: for every query, the ids the
+client receives from `patterns_search` against an exact top-5 computed by `Bm25Reference`, a
+plain Python BM25 over *all* records (FTS5's formula: k1 = 1.2, b = 0.75, weighted term frequency
+with the same column weights, whole-row length, idf floored at 1e-6), every query word an OR term,
+retired patterns excluded, ordered by the key the tool claims (BM25 score - confidence). It reads
+the tokens FTS5 itself produced (the `fts5vocab` instance table and the docsize shadow table), so
+stemming is the index's own. A check against SQLite's own unwindowed `bm25()` on the first
+queries confirms the reference. Reported: mean overlap@5 (target >= 0.95) beside p95.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import random
 import sys
@@ -25,6 +36,7 @@ from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
 from factorops.tools.patterns import records as patterns  # noqa: E402
 from factorops.tools.patterns.model import Evidence, Pattern  # noqa: E402
+from factorops.tools.patterns.search import words  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
 
 N = int(os.environ.get("BENCH_PATTERNS", "100000"))
@@ -72,6 +84,95 @@ def populate(store: Store, rng: random.Random, vocab: list[str]) -> None:
     print(f"inserted {N} patterns in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
 
+WEIGHTS = (5.0, 2.0, 2.0, 3.0, 1.0)  # must equal tools/patterns/search.py's _BM25 column weights
+K1, B = 1.2, 0.75
+TOP = 5
+
+
+def _varints(blob: bytes) -> list[int]:
+    out, cur, shift = [], 0, 0
+    for byte in blob:
+        cur |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            out.append(cur)
+            cur = shift = 0
+    return out
+
+
+class Bm25Reference:
+    """Exact BM25 over every row of patterns_fts, computed in Python from FTS5's own tokens."""
+
+    def __init__(self, store: Store) -> None:
+        db = store.db
+        self.db = db
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ref_vocab USING fts5vocab(main, patterns_fts, instance)"
+        )
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ref_tok USING fts5(x, "
+            "tokenize = 'porter unicode61 remove_diacritics 2')"
+        )
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ref_tok_v USING fts5vocab(temp, ref_tok, instance)"
+        )
+        self.length = {
+            int(r[0]): sum(_varints(bytes(r[1])))
+            for r in db.execute("SELECT id, sz FROM patterns_fts_docsize")
+        }
+        self.avgdl = sum(self.length.values()) / len(self.length)
+        self.n = len(self.length)
+        self.live = {
+            int(r[0]): float(r[1])
+            for r in db.execute("SELECT rowid, confidence FROM patterns WHERE status != 'retired'")
+        }
+        self._freq: dict[str, dict[int, float]] = {}
+
+    def _stem(self, word: str) -> list[str]:
+        self.db.execute("DELETE FROM temp.ref_tok")
+        self.db.execute("INSERT INTO temp.ref_tok(x) VALUES (?)", [word])
+        return [str(r[0]) for r in self.db.execute("SELECT term FROM temp.ref_tok_v ORDER BY offset")]
+
+    def _weighted_freq(self, term: str) -> dict[int, float]:
+        if term not in self._freq:
+            freq: dict[int, float] = {}
+            for doc, col in self.db.execute("SELECT doc, col FROM temp.ref_vocab WHERE term = ?", [term]):
+                freq[int(doc)] = freq.get(int(doc), 0.0) + WEIGHTS[COLUMNS.index(col)]
+            self._freq[term] = freq
+        return self._freq[term]
+
+    def scores(self, query: str) -> dict[int, float]:
+        """rowid -> FTS5-style bm25 (negative; lower is better) for every live row matching a word."""
+        out: dict[int, float] = {}
+        for word in words(query):
+            stems = self._stem(word)
+            if len(stems) != 1:
+                continue  # a word the tokenizer splits is a phrase; the generated vocabulary has none
+            freq = self._weighted_freq(stems[0])
+            hits = len(freq)
+            idf = math.log((self.n - hits + 0.5) / (hits + 0.5))
+            idf = idf if idf > 0 else 1e-6
+            for doc, f in freq.items():
+                if doc in self.live:
+                    d = self.length[doc]
+                    out[doc] = out.get(doc, 0.0) - idf * f * (K1 + 1) / (
+                        f + K1 * (1 - B + B * d / self.avgdl)
+                    )
+        return out
+
+    def top(self, query: str, k: int = TOP, with_confidence: bool = True) -> list[int]:
+        sc = self.scores(query)
+        key = (lambda r: sc[r] - self.live[r]) if with_confidence else (lambda r: sc[r])
+        return sorted(sc, key=lambda r: (key(r), r))[:k]
+
+
+COLUMNS = ("title", "problem", "solution", "tags", "evidence")
+
+
+def overlap(got: list[int], want: list[int]) -> float:
+    return len(set(got) & set(want)) / len(want) if want else 1.0
+
+
 def main() -> None:
     rng = random.Random(5)
     vocab = vocabulary(rng)
@@ -88,6 +189,7 @@ def main() -> None:
         ours: list[float] = []
         raw: list[float] = []
         sizes: list[int] = []
+        got_ids: list[list[str]] = []
         for q in queries:
             inp = patterns.PatternsSearchInput(query=q)
             match = patterns.fts_query(q)
@@ -95,6 +197,7 @@ def main() -> None:
             res = patterns.search(store, inp, now)
             ours.append((time.perf_counter() - t0) * 1000)
             sizes.append(len(res.model_dump_json()))
+            got_ids.append([h.id for h in res.results])
             t0 = time.perf_counter()
             store.db.execute(
                 "SELECT rowid, title FROM patterns_fts WHERE patterns_fts MATCH ? ORDER BY rank LIMIT ?",
@@ -107,11 +210,43 @@ def main() -> None:
             t0 = time.perf_counter()
             patterns.search(store, inp, now)
             filtered.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        ref = Bm25Reference(store)
+        rowid = {str(r[0]): int(r[1]) for r in store.db.execute("SELECT id, rowid FROM patterns")}
+        got = [[rowid[i] for i in ids] for ids in got_ids]
+        # the reference against SQLite's own bm25() without windows or dropped words
+        check = 0.0
+        for q in queries[:10]:
+            match = patterns.fts_query(q)
+            sql_top = [
+                int(r[0])
+                for r in store.db.execute(
+                    f"SELECT f.rowid, bm25(patterns_fts, {', '.join(map(str, WEIGHTS))}) - p.confidence AS s "
+                    "FROM patterns_fts f JOIN patterns p ON p.rowid = f.rowid "
+                    "WHERE patterns_fts MATCH ? AND p.status != 'retired' ORDER BY s, f.rowid LIMIT ?",
+                    [match, TOP],
+                )
+            ]
+            check += overlap(ref.top(q), sql_top) / 10
+        exact = [overlap(g, ref.top(q)) for g, q in zip(got, queries, strict=True)]
+        pure = [overlap(g, ref.top(q, with_confidence=False)) for g, q in zip(got, queries, strict=True)]
+        print(
+            f"reference BM25 for {len(queries)} queries in {time.perf_counter() - t0:.1f}s", file=sys.stderr
+        )
         store.close()
     print(f"patterns: {N}, queries: {len(queries)}, mean response {sum(sizes) / len(sizes):.0f} bytes")
     print(f"ours     p50 {pct(ours, 50):.2f} ms  p95 {pct(ours, 95):.2f} ms")
     print(f"raw fts5 p50 {pct(raw, 50):.2f} ms  p95 {pct(raw, 95):.2f} ms")
     print(f"filtered p50 {pct(filtered, 50):.2f} ms  p95 {pct(filtered, 95):.2f} ms (kind+tag+status)")
+    print(
+        f"reference vs SQLite's unwindowed bm25() top-{TOP}: overlap {check:.3f} (1.000 = reference agrees)"
+    )
+    print(
+        f"quality  overlap@{TOP} with exact BM25 - confidence: mean {sum(exact) / len(exact):.3f}, "
+        f"queries with full overlap {sum(e == 1.0 for e in exact) / len(exact):.0%}; "
+        f"with pure BM25 (no confidence): mean {sum(pure) / len(pure):.3f}"
+    )
+    result("patterns_search_overlap_at_5", sum(exact) / len(exact), None, "fraction", ">=0.95")
     result("patterns_search_p95_ms", pct(ours, 95), None, "ms", "<=10")
     result("patterns_search_vs_raw_fts5_p95", pct(ours, 95), pct(raw, 95), "ms", "ratio<=2")
     result("patterns_search_filtered_p95_ms", pct(filtered, 95), None, "ms", "<=10")
