@@ -1,13 +1,22 @@
-"""Start-up and stdio round trip of `factorops serve` against a hello-world server on the same SDK.
+"""Start-up of `factorops serve` over stdio against a hello-world server on the same SDK.
 
-Targets (issue #3): launch -> `initialize` answered <= 1.3x the hello-world server; a
-`session_resume` tools/call round trip <= 1.5x the hello-world tool at p50.
+Measured in the same run, spawns interleaved so drift on a shared machine hits both alike:
+- launch -> `initialize` answered (issue #3: <= 1.3x the hello-world server);
+- launch -> the FIRST tool answer, for the calls a client typically makes first (patterns_search,
+  session_start, guardrail_check), against launch -> hello-world's first `hello` answer
+  (issue #19: <= 1.3x);
+- the peak RSS of each child (VmHWM from /proc, read just before it is closed), against hello's;
+- a warm `session_resume` tools/call round trip, p50 <= 1.5x the hello-world tool.
 
 Raw JSON-RPC over the child's pipes, so the client's own cost is the same for both servers.
+
+    python bench/bench_startup.py            # 7 rounds, 300 round trips
+    python bench/bench_startup.py --quick    # 2 rounds, 20 round trips (also BENCH_QUICK=1)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -16,10 +25,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import median, pct, result  # noqa: E402
+from common import factorops_argv, median, pct, quick, result  # noqa: E402
 
-RUNS = 7
-CALLS = 300
+# The first call a client makes after `initialize`, and its arguments.
+FIRST_CALLS: dict[str, dict[str, object]] = {
+    "patterns_search": {"query": "force push"},
+    "session_start": {"goal": "bench start-up"},
+    "guardrail_check": {"command": "git push --force"},
+}
 
 
 class Peer:
@@ -29,6 +42,9 @@ class Peer:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
         self.next_id = 0
+
+    def since_spawn(self) -> float:
+        return time.perf_counter() - self.t0
 
     def request(self, method: str, params: dict[str, object]) -> dict[str, object]:
         self.next_id += 1
@@ -42,7 +58,14 @@ class Peer:
                 raise RuntimeError("server closed stdout")
             reply = json.loads(line)
             if reply.get("id") == self.next_id:
-                return reply  # type: ignore[no-any-return]
+                return reply
+
+    def call(self, name: str, arguments: dict[str, object]) -> dict[str, object]:
+        reply = self.request("tools/call", {"name": name, "arguments": arguments})
+        res = reply.get("result")
+        if not isinstance(res, dict) or res.get("isError"):
+            raise RuntimeError(f"{name} failed: {reply}")
+        return res
 
     def notify(self, method: str) -> None:
         assert self.proc.stdin
@@ -58,60 +81,99 @@ class Peer:
                 "clientInfo": {"name": "bench", "version": "0"},
             },
         )
-        elapsed = time.perf_counter() - self.t0
+        elapsed = self.since_spawn()
         self.notify("notifications/initialized")
         return elapsed
+
+    def peak_rss_mib(self) -> float:
+        """The child's peak resident set so far (VmHWM), in MiB; 0 where /proc is missing."""
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
 
     def close(self) -> None:
         assert self.proc.stdin
         self.proc.stdin.close()
-        self.proc.wait(timeout=10)
+        self.proc.wait(timeout=30)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="2 rounds and 20 round trips (for tests)")
+    args = ap.parse_args(argv)
+    runs, calls = (2, 20) if args.quick or quick() else (7, 300)
+
     tmp = Path(tempfile.mkdtemp(prefix="factorops-bench-"))
     subprocess.run(["git", "init", "-q", str(tmp)], check=True)
-    subprocess.run(
-        [sys.executable, "-m", "factorops", "init", "--project", str(tmp)], check=True, capture_output=True
-    )
-    ours = [sys.executable, "-m", "factorops", "serve", "--project", str(tmp)]
+    subprocess.run([*factorops_argv(), "init", "--project", str(tmp)], check=True, capture_output=True)
+    ours = [*factorops_argv(), "serve", "--project", str(tmp)]
     hello = [sys.executable, str(Path(__file__).parent / "hello_server.py")]
 
-    start_ours: list[float] = []
-    start_hello: list[float] = []
-    for _ in range(RUNS):  # interleaved, so drift on a shared machine hits both alike
-        for argv, sink in ((hello, start_hello), (ours, start_ours)):
-            p = Peer(argv)
-            sink.append(p.initialize())
+    init_ours: list[float] = []
+    init_hello: list[float] = []
+    first_hello: list[float] = []
+    first_ours: dict[str, list[float]] = {name: [] for name in FIRST_CALLS}
+    rss_hello: list[float] = []
+    rss_ours: dict[str, list[float]] = {name: [] for name in FIRST_CALLS}
+    for _ in range(runs):
+        h = Peer(hello)
+        init_hello.append(h.initialize())
+        h.call("hello", {})
+        first_hello.append(h.since_spawn())
+        rss_hello.append(h.peak_rss_mib())
+        h.close()
+        for name, arguments in FIRST_CALLS.items():
+            p = Peer(ours)
+            init_ours.append(p.initialize())
+            answer = p.call(name, arguments)
+            first_ours[name].append(p.since_spawn())
+            rss_ours[name].append(p.peak_rss_mib())
+            if name == "session_start":  # every round starts from the same state
+                sid = json.loads(answer["content"][0]["text"])["session_id"]  # type: ignore[index]
+                p.call("session_end", {"session_id": sid, "outcome": "abandoned"})
             p.close()
 
     p = Peer(ours)
     p.initialize()
-    p.request("tools/call", {"name": "session_start", "arguments": {"goal": "bench"}})
+    p.call("session_start", {"goal": "bench"})
     h = Peer(hello)
     h.initialize()
     rt_ours: list[float] = []
     rt_hello: list[float] = []
-    for _ in range(CALLS):
+    for _ in range(calls):
         t = time.perf_counter()
-        h.request("tools/call", {"name": "hello", "arguments": {}})
+        h.call("hello", {})
         rt_hello.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        r = p.request("tools/call", {"name": "session_resume", "arguments": {}})
+        p.call("session_resume", {})
         rt_ours.append((time.perf_counter() - t) * 1000)
-        assert not r["result"].get("isError"), r  # type: ignore[attr-defined]
     p.close()
     h.close()
 
+    hello_first = median(first_hello) * 1000
     print(
-        f"start-up to initialize, median of {RUNS}: factorops {median(start_ours) * 1000:.0f} ms, "
-        f"hello-world {median(start_hello) * 1000:.0f} ms"
+        f"launch -> initialize, median of {runs}: factorops {median(init_ours) * 1000:.0f} ms, "
+        f"hello-world {median(init_hello) * 1000:.0f} ms"
     )
+    for name, values in first_ours.items():
+        print(
+            f"launch -> first tool answer ({name}), median of {runs}: factorops "
+            f"{median(values) * 1000:.0f} ms (peak RSS {max(rss_ours[name]):.0f} MiB), "
+            f"hello-world {hello_first:.0f} ms (peak RSS {max(rss_hello):.0f} MiB)"
+        )
     print(
-        f"tools/call round trip p50/p95 over {CALLS}: session_resume {pct(rt_ours, 50):.2f}/{pct(rt_ours, 95):.2f} ms, "
+        f"tools/call round trip p50/p95 over {calls}: session_resume {pct(rt_ours, 50):.2f}/{pct(rt_ours, 95):.2f} ms, "
         f"hello {pct(rt_hello, 50):.2f}/{pct(rt_hello, 95):.2f} ms"
     )
-    result("startup_initialize", median(start_ours) * 1000, median(start_hello) * 1000, "ms", "<=1.3x")
+    result("startup_initialize", median(init_ours) * 1000, median(init_hello) * 1000, "ms", "<=1.3x")
+    for name, values in first_ours.items():
+        result(f"first_answer_{name}", median(values) * 1000, hello_first, "ms", "<=1.3x")
+    for name, values in rss_ours.items():
+        result(f"peak_rss_{name}", max(values), max(rss_hello), "MiB", "report")
     result("session_resume_rtt_p50", pct(rt_ours, 50), pct(rt_hello, 50), "ms", "<=1.5x")
 
 
