@@ -28,7 +28,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import pct, result  # noqa: E402
+from common import factorops_argv, pct, result  # noqa: E402
 
 SEQUENTIAL = 300
 CLIENTS = 8
@@ -65,9 +65,7 @@ def start_ours(project: Path) -> tuple[subprocess.Popen[str], str, str]:
     port = free_port()
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "factorops",
+            *factorops_argv(),
             "serve",
             "--http",
             "--port",
@@ -171,9 +169,7 @@ def main() -> None:
     subprocess.run(
         ["git", "-C", str(tmp), "commit", "-q", "--allow-empty", "-m", "init"], check=True, env=env
     )
-    out = subprocess.run(
-        [sys.executable, "-m", "factorops", "init", "--project", str(tmp)], capture_output=True, text=True
-    )
+    out = subprocess.run([*factorops_argv(), "init", "--project", str(tmp)], capture_output=True, text=True)
     if out.returncode != 0 or not re.search(r"data dir ready", out.stdout):
         raise SystemExit(f"factorops init failed: {out.stderr}")
     anyio.run(run, tmp)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_startup import Peer  # noqa: E402
-from common import pct, result  # noqa: E402
+from common import factorops_argv, pct, result  # noqa: E402
 
 CALLS = 2000
 
@@ -24,10 +24,8 @@ CALLS = 2000
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="factorops-metrics-"))
     subprocess.run(["git", "init", "-q", str(tmp)], check=True)
-    subprocess.run(
-        [sys.executable, "-m", "factorops", "init", "--project", str(tmp)], check=True, capture_output=True
-    )
-    argv = [sys.executable, "-m", "factorops", "serve", "--project", str(tmp)]
+    subprocess.run([*factorops_argv(), "init", "--project", str(tmp)], check=True, capture_output=True)
+    argv = [*factorops_argv(), "serve", "--project", str(tmp)]
     os.environ["FACTOROPS_METRICS"] = "1"
     on = Peer(argv)
     os.environ["FACTOROPS_METRICS"] = "0"

@@ -29,7 +29,7 @@ import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import result  # noqa: E402
+from common import factorops_argv, result  # noqa: E402
 
 from factorops.tools.patterns.rule_regex import (  # noqa: E402
     MAX_ACTION_REPEAT,
@@ -208,9 +208,7 @@ def part0() -> tuple[float, float]:
                         pid = r.structured_content["id"]  # type: ignore[index]
                         subprocess.run(
                             [
-                                sys.executable,
-                                "-m",
-                                "factorops",
+                                *factorops_argv(),
                                 "patterns",
                                 "promote",
                                 pid,

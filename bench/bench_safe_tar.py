@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import result  # noqa: E402
+from common import factorops_argv, result  # noqa: E402
 
 HERE = Path(__file__).resolve().parent.parent / "tests"  # hostile_archives.py lives there
 TARGET_MIB = 100
@@ -92,7 +92,7 @@ def _run(code: str, *args: str, timeout: float = 120) -> tuple[float, float, flo
 def _verify_rss(archive: Path, project: Path) -> tuple[float, int, str]:
     """(peak RSS MiB, exit code, last output line) of `factorops bundle verify` in a fresh process."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "factorops", "bundle", "verify", str(archive), "--project", str(project)],
+        [*factorops_argv(), "bundle", "verify", str(archive), "--project", str(project)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -3,6 +3,7 @@
     python bench/run_all.py            # all benchmarks (what `make bench` runs)
     python bench/run_all.py http ctx   # only those whose file name contains one of these words
     python bench/run_all.py --strict   # exit 1 when a stated target is missed
+    python bench/run_all.py --quick    # BENCH_QUICK=1: scripts that honour it use small sizes
 
 The convention every benchmark follows (bench/common.py `result`): besides its own human-readable
 output, it prints one line per measurement
@@ -19,6 +20,7 @@ limit, so one that hangs or fails is reported and the rest still run.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -86,10 +88,14 @@ def parse(bench: str, output: str) -> list[Row]:
     return rows
 
 
-def run_one(script: Path) -> tuple[list[Row], str | None, float]:
-    """Run one benchmark, echoing its output; returns its rows, an error (or None), seconds."""
+def run_one(script: Path, quick: bool = False) -> tuple[list[Row], str | None, float]:
+    """Run one benchmark, echoing its output; returns its rows, an error (or None), seconds.
+
+    From the repository root, as `make bench` does; the scripts start factorops through
+    common.factorops_argv, so the root's factorops/ folder never stands in for the installed package."""
     print(f"\n=== {script.name} ===", flush=True)
     t0 = time.perf_counter()
+    env = {**os.environ, "BENCH_QUICK": "1"} if quick else None
     try:
         proc = subprocess.run(
             [sys.executable, str(script)],
@@ -97,6 +103,7 @@ def run_one(script: Path) -> tuple[list[Row], str | None, float]:
             text=True,
             timeout=TIME_LIMIT_S,
             cwd=HERE.parent,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return [], f"did not finish in {TIME_LIMIT_S} s", time.perf_counter() - t0
@@ -140,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help="run only benchmarks whose file name contains one of these")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a stated target is missed")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, same code paths (BENCH_QUICK=1 for each script)"
+    )
     args = parser.parse_args(argv)
     scripts = sorted(HERE.glob("bench_*.py"))
     if args.only:
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     timings: list[str] = []
     for script in scripts:
-        got, error, took = run_one(script)
+        got, error, took = run_one(script, args.quick)
         rows += got
         timings.append(f"{script.stem} {took:.0f}s")
         if error:
