@@ -8,6 +8,7 @@ from factorops.store.store import Store
 from factorops.tools.sessions import lifecycle as sessions
 from factorops.tools.sessions import queries as session_queries
 from factorops.tools.sessions.lifecycle import ResumeState, SessionResumeInput
+from factorops.tools.sessions.render import render_resume_lines
 
 
 def sessions_index(store: Store, limit: int = 50) -> str:
@@ -46,24 +47,7 @@ def session_detail(store: Store, session_id: str, now: datetime) -> str:
 
 def render_resume(state: ResumeState) -> str:
     """The resume state as a message an assistant can act on directly."""
-    out = [
-        f"# Resume session {state.session_id}",
-        "",
-        f"Goal: {state.goal}",
-        f"Status: {state.status}; {state.checkpoints} checkpoint(s); last activity {state.age} ago.",
-    ]
-    if state.summary:
-        out += ["", "## Where it stands", state.summary]
-    for title, items in (
-        ("Next steps", state.next_steps),
-        ("Decisions made", state.decisions),
-        ("Open questions", state.open_questions),
-        ("Files touched", state.files_touched),
-    ):
-        if items:
-            out += ["", f"## {title}", *[f"- {i}" for i in items]]
-    out.append("")
-    return "\n".join(out)
+    return "\n".join([*render_resume_lines(state), ""])
 
 
 def resume_prompt_text(state: ResumeState) -> str:

@@ -262,7 +262,8 @@ def build(
         found = session_queries.detail(store, request.path_params["sid"])
         if found is None:
             return _not_found(f"No session {request.path_params['sid']!r}.", "sessions")
-        return _html(found.goal[:120], "sessions", views.session(found))
+        state = sessions.resume(store, sessions.SessionResumeInput(session_id=found.id), now())
+        return _html(found.goal[:120], "sessions", views.session(found, state))
 
     def metrics_page(request: Request) -> Response:
         period = request.query_params.get("period", "week")

@@ -13,8 +13,9 @@ from html import escape
 from factorops.tools.kernel.display import one_line, visible
 from factorops.tools.metrics.report import MetricsReport
 from factorops.tools.patterns.model import Pattern
-from factorops.tools.sessions.lifecycle import SessionSummary
+from factorops.tools.sessions.lifecycle import ResumeState, SessionSummary
 from factorops.tools.sessions.queries import SessionDetail
+from factorops.tools.sessions.render import resume_sections, status_line
 
 from . import svg
 
@@ -298,9 +299,19 @@ def sessions(rows: Sequence[SessionSummary]) -> str:
     return "".join(body)
 
 
-def session(s: SessionDetail) -> str:
+def session(s: SessionDetail, state: ResumeState | None = None) -> str:
+    """One session: the handoff a fresh assistant would get (`state`: summary, next steps,
+    decisions of every checkpoint, open questions, code state, ...), then every checkpoint."""
     badge = s.outcome or s.status
     body = [f'<p><span class="badge {escape(badge)}">{escape(badge)}</span> <code>{escape(s.id)}</code></p>']
+    if state is not None:
+        body.append(
+            f'<section class="card resume"><h2>Resume</h2><p class="muted">{_shown(status_line(state))}</p>'
+        )
+        for sec in resume_sections(state):
+            items = "".join(f"<li>{_shown(i)}</li>" for i in sec.items)
+            body.append(f"<h3>{escape(sec.title)}</h3><ul>{items}</ul>")
+        body.append("</section>")
     for cp in s.checkpoints:
         steps = "".join(f"<li>{escape(step)}</li>" for step in cp.next_steps)
         body.append(

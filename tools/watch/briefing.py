@@ -35,6 +35,7 @@ def briefing(store: Store, now: datetime, budget: int = BRIEFING_TOKENS) -> str 
     from factorops.tools.flywheel import inject
     from factorops.tools.kernel.errors import DomainError
     from factorops.tools.sessions import lifecycle as sessions
+    from factorops.tools.sessions.render import resume_sections
 
     lines: list[str] = []
     topic = ""
@@ -46,16 +47,11 @@ def briefing(store: Store, now: datetime, budget: int = BRIEFING_TOKENS) -> str 
         topic = " ".join([state.goal, state.summary or "", *state.next_steps])
         stale = ", stale: idle past the limit; end it or resume it" if state.stale else ""
         lines.append(f"Unfinished session {state.session_id} ({state.age} ago{stale}): {state.goal}")
-        if state.summary:
-            lines.append(f"Last checkpoint: {state.summary}")
-        for title, items in (
-            ("Next steps", state.next_steps),
-            ("Open questions", state.open_questions),
-            ("Decisions", state.decisions),
-            ("Files touched", state.files_touched),
-        ):
-            if items:
-                lines.append(f"{title}: " + "; ".join(items[:10]))
+        for section in resume_sections(state):
+            if section.title == "Where it stands":
+                lines.append(f"Last checkpoint: {section.items[0]}")
+            else:
+                lines.append(f"{section.title}: " + "; ".join(section.items[:10]))
         lines.append(
             f"Resume with session_resume (session_id={state.session_id}) or start anew with session_start."
         )
