@@ -17,7 +17,11 @@ understands, it is atomic (objects first, ref last), and it keeps `git fsck` cle
 
 A write costs the same at 10,000 records as at 100: record folders that grow are sharded (see
 `ledger_layout`), so a commit rewrites only small trees, and the git index is split
-(`core.splitIndex`), so a commit rewrites a small delta instead of one entry per record.
+(`core.splitIndex`), so a commit rewrites a small delta instead of one entry per record. Automatic
+gc stays off (it would stall a random write for seconds); instead every `PACK_CHECK_EVERY` commits
+a background thread looks at the loose objects and, past a threshold, packs them with `git repack`
+without holding the ledger lock (repack is safe with concurrent object writes), so the ledger's
+disk stays near its packed size.
 """
 
 from __future__ import annotations
@@ -43,9 +47,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("factorops.store")
 
+# Loose objects are checked every this many commits (env FACTOROPS_LEDGER_PACK_EVERY) and packed
+# when they exceed half the packs' size, and at least PACK_MIN_KIB (FACTOROPS_LEDGER_PACK_MIN_KIB).
+PACK_CHECK_EVERY = 50
+PACK_MIN_KIB = 256
+PACKS_BEFORE_FULL = 10  # more packs than this: one full repack (lookups slow down with many packs)
+PACK_LOCK = "factorops-pack.lock"  # in .git/: one packer per ledger across processes
 # What every ledger's git config gets (new ledgers at creation, older ones at open).
 TUNING = (
-    # Automatic gc would pause a random commit for seconds; `factorops doctor --fix` packs instead.
+    # Automatic gc would pause a random commit for seconds; we pack in the background instead.
     ("gc.auto", "0"),
     ("core.autocrlf", "false"),
     ("commit.gpgsign", "false"),
@@ -59,6 +69,10 @@ TUNING = (
 PENDING = "factorops-pending"  # in .git/: the paths a writer is committing (see the module docstring)
 _TEMP = re.compile(r"(?:^|/)\.[^/]+\.tmp$")  # what `commit` writes before renaming into place
 
+
+_packers: dict[str, threading.Thread] = {}  # the running background packer of each ledger
+_pack_again: set[str] = set()  # ledgers whose running packer must look once more when done
+_packers_guard = threading.Lock()
 
 _thread_locks: dict[str, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
@@ -113,6 +127,11 @@ class Ledger:
         self._tlock = _thread_lock(lock_path)
         self._held = threading.local()
         self._repo: git.Repo | None = None
+        self.pack_check_every = _env_int("FACTOROPS_LEDGER_PACK_EVERY", PACK_CHECK_EVERY)
+        self.pack_min_kib = _env_int("FACTOROPS_LEDGER_PACK_MIN_KIB", PACK_MIN_KIB)
+        # Commits since the loose objects were last looked at; the first commit of a process looks
+        # too, so short-lived writers (CLI commands) also get their ledger packed.
+        self._writes = max(0, self.pack_check_every - 1)
 
     # -- setup -----------------------------------------------------------------------------------
 
@@ -505,6 +524,7 @@ class Ledger:
             self._clear_pending()
             raise
         self._clear_pending()
+        self._after_write()
         return sha
 
     def undo_last(self, previous_head: str, paths: list[str]) -> None:
@@ -539,12 +559,109 @@ class Ledger:
         with self.locked():
             self._git("gc", "--quiet")
 
+    # -- background packing ----------------------------------------------------------------------
+
+    def _after_write(self) -> None:
+        """Every `pack_check_every` commits, start the background packer (if none is running)."""
+        self._writes += 1
+        if self.pack_check_every <= 0 or self._writes < self.pack_check_every:
+            return
+        self._writes = 0
+        key = str(self.path)
+        with _packers_guard:
+            if key in _packers:  # a packer is at work (it leaves the dict under this guard)
+                _pack_again.add(key)  # it looks again when done, so no check is lost
+                return
+            thread = threading.Thread(target=self._pack_rounds, name="ledger-pack", daemon=True)
+            _packers[key] = thread
+            thread.start()
+
+    def wait_packer(self, timeout: float | None = None) -> None:
+        """Wait for this ledger's background packer, if one is running (tests, shutdown)."""
+        with _packers_guard:
+            thread = _packers.get(str(self.path))
+        if thread is not None:
+            thread.join(timeout)
+
+    def objects(self) -> dict[str, int]:
+        """`git count-objects -v` as numbers: count, size (loose KiB), packs, size-pack (KiB), ..."""
+        out = self._git("count-objects", "-v")
+        stats: dict[str, int] = {}
+        for line in out.splitlines():
+            key, _, value = line.partition(":")
+            if value.strip().isdigit():
+                stats[key.strip()] = int(value)
+        return stats
+
+    def needs_packing(self, stats: Mapping[str, int]) -> bool:
+        """Loose objects past half the packs' size (and past `pack_min_kib`): disk stays under
+        about twice the packed size."""
+        loose = stats.get("size", 0)
+        return loose > max(self.pack_min_kib, stats.get("size-pack", 0) // 2)
+
+    def _pack_rounds(self) -> None:
+        """The packer thread: one round, and one more each time a commit asked meanwhile."""
+        key = str(self.path)
+        while True:
+            try:
+                self._pack_in_background()
+            except BaseException:
+                with _packers_guard:
+                    _packers.pop(key, None)
+                    _pack_again.discard(key)
+                raise
+            with _packers_guard:
+                if key not in _pack_again:
+                    _packers.pop(key, None)
+                    return
+                _pack_again.discard(key)
+
+    def _pack_in_background(self) -> None:
+        """Pack loose objects without the ledger lock: writes go on while git packs.
+
+        `git repack -d` packs the loose objects into a new pack and removes only loose copies that
+        are now in it, so an object a concurrent writer adds stays loose until the next round.
+        When packs pile up, `git repack -A -d` merges them; objects of the old packs that no ref
+        reaches yet (a concurrent writer's, just written) are kept as loose objects, never dropped.
+        One process packs at a time (an flock on .git/factorops-pack.lock; others skip).
+        """
+        lock = self.path / ".git" / PACK_LOCK
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # another process is packing this ledger
+            stats = self.objects()
+            if not self.needs_packing(stats):
+                return
+            full = stats.get("packs", 0) >= PACKS_BEFORE_FULL
+            args = ["-c", "pack.threads=1", "repack", "-q", "-d", *(["-A"] if full else [])]
+            self._git(*args)
+            log.debug("packed the ledger's loose objects (%s)", "full" if full else "incremental")
+        except (LedgerError, OSError) as exc:
+            log.warning("background packing of the ledger %s failed: %s", self.path, exc)
+        finally:
+            os.close(fd)
+
     def fsck(self) -> tuple[bool, str]:
         try:
             out = self._git("fsck", "--no-dangling", "--no-progress")
             return True, out
         except LedgerError as exc:
             return False, str(exc)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw.strip() else default
+    except ValueError:
+        log.warning("ignoring %s=%r: not a whole number", name, raw)
+        return default
 
 
 def _git_command_error() -> type[Exception]:

@@ -1,7 +1,8 @@
-"""Ledger writes that stay cheap as records pile up (issue #19): sharded pattern folders and the move
-of an older flat ledger into them.
+"""Ledger writes that stay cheap as records pile up (issue #19): sharded pattern folders, the move of
+an older flat ledger into them, and packing loose objects in the background while writes go on.
 
-Everything goes through the MCP client on real git repositories.
+Everything goes through the MCP client on real git repositories; the packing thresholds are
+lowered through the environment variables the ledger reads at open.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client
 
 from factorops.server.mcp.app import build_app
@@ -119,3 +121,35 @@ async def test_a_flat_ledger_is_moved_into_shards_in_one_commit_and_keeps_workin
     status = git(ledger, "status", "--porcelain", "--untracked-files=all").splitlines()
     assert sorted(status) == sorted([f" M {ledger_layout.pattern_path(ids[1])}", "?? patterns/notes.md"])
     assert git(ledger, "config", "core.splitIndex").strip() == "true"
+
+
+def _objects(ledger: Path) -> dict[str, int]:
+    out = git(ledger, "count-objects", "-v")
+    return {k: int(v) for k, v in (line.split(": ") for line in out.splitlines()) if v.isdigit()}
+
+
+async def test_loose_objects_are_packed_in_the_background_while_writes_go_on(
+    project: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACTOROPS_LEDGER_PACK_EVERY", "4")
+    monkeypatch.setenv("FACTOROPS_LEDGER_PACK_MIN_KIB", "0")
+    ledger = ledger_of(project)
+    async with served(project, clock) as (c, rt):
+        # The first commit and every 4th after it look at the loose objects: 41 writes end on a look,
+        # made while earlier rounds may still be packing.
+        ids = [
+            (await ok(c, "pattern_record", {"title": f"Packed {i}", "solution": "x" * 300}))["id"]
+            for i in range(41)
+        ]
+        store = rt.opened
+        assert store is not None
+        store.ledger.wait_packer()
+        assert store.db.execute("SELECT COUNT(*) FROM patterns").fetchone()[0] == 41
+    stats = _objects(ledger)
+    # Every object the 41 writes made is packed; nothing is left loose.
+    assert stats["packs"] >= 1 and stats["count"] == 0, stats
+    # Every write landed, and nothing the packs replaced is missing.
+    assert sorted(p for p in tree(ledger) if p.startswith("patterns/")) == sorted(
+        ledger_layout.pattern_path(i) for i in ids
+    )
+    git(ledger, "fsck", "--no-dangling", "--no-progress")
