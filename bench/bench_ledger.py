@@ -1,0 +1,235 @@
+"""Ledger write cost and disk as records pile up (issue #19): `pattern_record` and `checkpoint_save`
+p50 with 100 vs 10,000 records stored (target: ≤ 1.3×), and the ledger's disk against its packed
+size (target: ≤ 2× at any time).
+
+Data, generated (the shapes users' ledgers have, not real users' records):
+- patterns: real pattern files written through `records.save_many` (the write path
+  `pattern_record` and mining use, so they land wherever the code under test files them), 500 per
+  commit to fill fast; then `records.record` (what the `pattern_record` tool calls) is timed.
+- checkpoints: one commit per checkpoint (as the server writes them), spread over 100 open
+  sessions, generated with `git fast-import` and indexed with `Store.rebuild`; then
+  `sessions.checkpoint` (what `checkpoint_save` calls) is timed. No guardrails are installed, so
+  the file-collision check (its own item of issue #19, `bench_checkpoint.py`) stays out of this.
+
+Rounds alternate between the small and the full ledger so a busy machine's drift hits both alike.
+Disk: the size of `.git/objects` plus the git index files, sampled after every 10th timed write
+on the full ledgers, against `.git/objects` of a copy packed with `git gc --prune=now`.
+Run it against another checkout with `PYTHONPATH=<dir holding that checkout's factorops/>`.
+BENCH_LEDGER_RECORDS (10000), BENCH_LEDGER_SMALL (100), BENCH_SAMPLES (120) change the sizes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import pct, result  # noqa: E402
+
+import factorops.store.ledger as ledger_module  # noqa: E402
+from factorops.store.datadir import DataDir  # noqa: E402
+from factorops.store.store import Store  # noqa: E402
+from factorops.tools.kernel.ids import new_id  # noqa: E402
+from factorops.tools.patterns import records  # noqa: E402
+from factorops.tools.patterns.model import Pattern  # noqa: E402
+from factorops.tools.registry import components  # noqa: E402
+from factorops.tools.sessions import lifecycle as sessions  # noqa: E402
+
+LARGE = int(os.environ.get("BENCH_LEDGER_RECORDS", "10000"))
+SMALL = int(os.environ.get("BENCH_LEDGER_SMALL", "100"))
+SAMPLES = int(os.environ.get("BENCH_SAMPLES", "120"))
+ROUNDS = 3
+SESSIONS = 100
+BATCH = 500
+
+
+def _disk_kib(ledger: Path) -> int:
+    gitdir = ledger / ".git"
+    total = 0
+    paths = [Path(root) / f for root, _dirs, files in os.walk(gitdir / "objects") for f in files]
+    paths += [f for f in gitdir.iterdir() if f.name == "index" or f.name.startswith("sharedindex.")]
+    for path in paths:
+        with suppress(FileNotFoundError):  # the background packer removed it meanwhile
+            total += path.stat().st_size
+    return total // 1024
+
+
+def _packed_kib(ledger: Path) -> int:
+    with tempfile.TemporaryDirectory(prefix="factorops-bench-packed-") as tmp:
+        copy = Path(tmp) / "ledger"
+        shutil.copytree(ledger / ".git", copy / ".git")
+        subprocess.run(["git", "gc", "-q", "--prune=now"], cwd=copy, check=True)
+        return _disk_kib(copy)
+
+
+def _pattern(i: int, now: datetime) -> Pattern:
+    return Pattern(
+        id=new_id("pat", now),
+        title=f"Retry the flaky network call {i} with backoff",
+        kind="pattern",
+        status="candidate",
+        problem=f"Calls to service {i % 37} time out under load; " + "the client gives up too early. " * 4,
+        solution="Wrap the call in a retry with exponential backoff and jitter; cap it at 5 tries. " * 2,
+        tags=["network", f"svc-{i % 37}"],
+        scope=[f"src/client/svc_{i % 37}.py"],
+        confidence=0.5,
+        source="assistant",
+        created=now,
+        updated=now,
+    )
+
+
+def _fill_patterns(store: Store, n: int) -> None:
+    now = datetime.now(UTC)
+    for start in range(0, n, BATCH):
+        batch = [_pattern(i, now + timedelta(microseconds=i)) for i in range(start, min(n, start + BATCH))]
+        records.save_many(store, batch, f"bench: {len(batch)} patterns", {"Factor": "IX"})
+
+
+def _fill_checkpoints(store: Store, n: int) -> list[str]:
+    """n checkpoint commits over SESSIONS open sessions; returns the session ids."""
+    ledger = store.ledger.path
+    base = datetime.now(UTC) - timedelta(hours=1)
+    parent = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ledger, capture_output=True, text=True).stdout
+    lines: list[bytes] = []
+    first = True
+
+    def commit(path: str, data: dict[str, object], when: datetime) -> None:
+        nonlocal first
+        body = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+        msg = b"bench record\n\nFactor: VI\n"
+        lines.append(b"commit refs/heads/main\n")
+        lines.append(f"committer factorops <factorops@localhost> {int(when.timestamp())} +0000\n".encode())
+        lines.append(f"data {len(msg)}\n".encode() + msg)
+        if first:
+            lines.append(f"from {parent.strip()}\n".encode())
+            first = False
+        lines.append(f"M 100644 inline {path}\n".encode())
+        lines.append(f"data {len(body)}\n".encode() + body + b"\n")
+
+    sids, dirs = [], {}
+    for s in range(SESSIONS):
+        when = base + timedelta(seconds=s)
+        sid = f"ses-bench-{s:05d}"
+        sids.append(sid)
+        dirs[s] = f"sessions/{when:%Y-%m}/{sid}"
+        started = {"id": sid, "goal": f"goal {s}", "tags": [], "started_at": when.isoformat()}
+        commit(f"{dirs[s]}/session.json", started, when)
+    for i in range(n):
+        s = i % SESSIONS
+        when = base + timedelta(seconds=SESSIONS + i * 0.2)
+        cid = f"ckp-bench-{i:06d}"
+        data: dict[str, object] = {
+            "id": cid,
+            "session_id": sids[s],
+            "summary": f"checkpoint {i}: " + "refactored the parser and ran the tests. " * 5,
+            "next_steps": ["wire the CLI", "update the docs"],
+            "decisions": ["keep the old format readable"],
+            "open_questions": [],
+            "files_touched": [f"src/mod_{(i * 7 + k * 13) % 400}.py" for k in range(5)],
+            "created_at": when.isoformat(),
+        }
+        commit(f"{dirs[s]}/checkpoints/{cid}.json", data, when)
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=ledger, input=b"".join(lines), check=True)
+    subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=ledger, check=True)
+    store.rebuild()
+    return sids
+
+
+class Subject:
+    """One ledger under test: its store, what to time on it, and its disk samples."""
+
+    def __init__(self, root: Path, fill: Callable[[Store], object]) -> None:
+        self.store = Store.open(DataDir.for_project(root), components())
+        self.filled = fill(self.store)
+        self.times: list[float] = []
+        self.disk: list[int] = []
+        self.writes = 0
+
+
+def _time_patterns(sub: Subject, n: int, stamp: datetime) -> None:
+    for _ in range(n):
+        inp = records.PatternRecordInput(
+            title=f"Measured pattern {sub.writes}",
+            solution="Run the migrations before the tests; the fixtures assume the latest schema.",
+            tags=["tests"],
+        )
+        t = time.perf_counter()
+        records.record(sub.store, inp, stamp + timedelta(seconds=sub.writes))
+        sub.times.append((time.perf_counter() - t) * 1000)
+        sub.writes += 1
+        if sub.writes % 10 == 0:
+            sub.disk.append(_disk_kib(sub.store.ledger.path))
+
+
+def _time_checkpoints(sub: Subject, n: int, stamp: datetime) -> None:
+    sids = sub.filled
+    assert isinstance(sids, list)
+    for _ in range(n):
+        inp = sessions.CheckpointInput(
+            session_id=sids[sub.writes % len(sids)],
+            summary=f"sample {sub.writes}",
+            next_steps=["next"],
+            files_touched=[f"src/mod_{(sub.writes + k) % 400}.py" for k in range(5)],
+        )
+        t = time.perf_counter()
+        sessions.checkpoint(sub.store, inp, stamp + timedelta(seconds=sub.writes))
+        sub.times.append((time.perf_counter() - t) * 1000)
+        sub.writes += 1
+        if sub.writes % 10 == 0:
+            sub.disk.append(_disk_kib(sub.store.ledger.path))
+
+
+def _report(what: str, small: Subject, large: Subject) -> None:
+    p50_small, p50 = pct(small.times, 50), pct(large.times, 50)
+    print(f"{what} with {SMALL} stored: p50 {p50_small:.1f} ms, p95 {pct(small.times, 95):.1f} ms")
+    print(f"{what} with {LARGE} stored: p50 {p50:.1f} ms, p95 {pct(large.times, 95):.1f} ms")
+    print(f"{what} ratio p50 {LARGE}/{SMALL}: {p50 / p50_small:.2f}x (target <= 1.3x)")
+    wait = getattr(large.store.ledger, "wait_packer", None)
+    if wait is not None:
+        wait()
+    packed = _packed_kib(large.store.ledger.path)
+    now = _disk_kib(large.store.ledger.path)
+    worst = max([*large.disk, now])
+    print(
+        f"{what} ledger of {LARGE}: disk {now} KiB at the end, at most {worst} KiB while writing; "
+        f"packed {packed} KiB -> {worst / packed:.2f}x (target <= 2x)"
+    )
+    result(f"{what}_p50_{LARGE}_vs_{SMALL}", p50, p50_small, "ms", "<=1.3x")
+    result(f"{what}_disk_max_vs_packed_{LARGE}", worst, packed, "KiB", "<=2x")
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="factorops-bench-ledger-"))
+    print(f"code under test: {ledger_module.__file__}")
+    t = time.perf_counter()
+    pat_small = Subject(tmp / "pat-small", lambda s: _fill_patterns(s, SMALL))
+    pat_large = Subject(tmp / "pat-large", lambda s: _fill_patterns(s, LARGE))
+    ckp_small = Subject(tmp / "ckp-small", lambda s: _fill_checkpoints(s, SMALL))
+    ckp_large = Subject(tmp / "ckp-large", lambda s: _fill_checkpoints(s, LARGE))
+    print(f"filled 2 x {LARGE} + 2 x {SMALL} records in {time.perf_counter() - t:.0f}s")
+    stamp = datetime.now(UTC)
+    per_round = max(1, SAMPLES // ROUNDS)
+    for _ in range(ROUNDS):
+        _time_patterns(pat_small, per_round, stamp)
+        _time_patterns(pat_large, per_round, stamp)
+        _time_checkpoints(ckp_small, per_round, stamp)
+        _time_checkpoints(ckp_large, per_round, stamp)
+    _report("pattern_record", pat_small, pat_large)
+    _report("checkpoint_save", ckp_small, ckp_large)
+    for sub in (pat_small, pat_large, ckp_small, ckp_large):
+        sub.store.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
