@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from factorops.server.mcp.runtime import Runtime
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.context import load as context
+from factorops.tools.kernel.tokens import count_tokens
 from factorops.tools.registry import components
 
 from . import context_fixture
-from .conftest import Clock
+from .conftest import Clock, commit_files
 
 
 @pytest.fixture
@@ -51,15 +53,64 @@ def loaded(result: dict[str, Any]) -> set[str]:
     return {i["path"] for i in result.get("items", [])} | set(result.get("map", []))
 
 
-async def test_labelled_tasks_recall(shop_client: Client) -> None:
-    """Recall of the files a person would open, within a 4,000-token budget, must be >= 0.8."""
+RECALL_BUDGET = 4000
+
+# Modules a larger shop also has, in the same vocabulary as the labelled tasks (orders, payments,
+# customers, totals, requests, checkout), so that the recall fixture is far larger than the
+# budget and a file is only loaded if the ranking puts it first (issue #14: the old fixture,
+# ~3.5k tokens, fitted inside the 4,000-token budget whole).
+_AREAS = ["billing", "orders", "customers", "ledger", "pricing", "catalog_sync", "carts", "gateway"]
+_VERBS = ["sync", "export", "import", "reconcile", "notify", "archive", "validate", "schedule"]
+
+
+def _decoy(area: str, verb: str, i: int) -> str:
+    cls = f"{area.title().replace('_', '')}{verb.title()}er{i}"
+    return (
+        f'"""{verb.title()} {area.replace("_", " ")} records: order totals, customer ids and payment '
+        f'references, batch {i}."""\n\n\nclass {cls}:\n'
+        "    def __init__(self, store, client) -> None:\n        self.store = store\n        self.client = client\n\n"
+        f"    def run(self, order_ids: list[str]) -> list[dict]:\n"
+        "        out = []\n        for order_id in order_ids:\n"
+        "            order = self.store.get(order_id)\n"
+        "            total = sum(line['price_cents'] * line['qty'] for line in order['lines'])\n"
+        f"            out.append({{'order': order_id, 'total_cents': total, 'step': '{verb}'}})\n"
+        "        return out\n\n"
+        f"    def report(self) -> dict:\n        rows = self.store.all()\n"
+        f"        return {{'{area}': len(rows), 'customers': len({{r['customer'] for r in rows}})}}\n"
+    )
+
+
+@pytest.fixture
+def big_shop(shop: Path) -> Path:
+    files = {
+        f"shop/{area}/{verb}_{i}.py": _decoy(area, verb, i)
+        for area in _AREAS
+        for verb in _VERBS
+        for i in range(4)
+    }
+    commit_files(shop, files, "the rest of the shop", when=datetime(2026, 10, 1, tzinfo=UTC))
+    return shop
+
+
+def _tracked_tokens(root: Path) -> int:
+    names = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True)
+    return sum(count_tokens((root / n).read_text()) for n in names.stdout.split())
+
+
+async def test_labelled_tasks_recall(big_shop: Path, clock: Clock) -> None:
+    """Recall of the files a person would open, within a 4,000-token budget, must be >= 0.8, on a
+    repository at least 10x the budget (so the ranking decides what is loaded)."""
+    assert _tracked_tokens(big_shop) >= 10 * RECALL_BUDGET
+    runtime = Runtime(project=big_shop, clock=clock, use_roots=False)
     hits = total = 0
-    for task, expected in context_fixture.LABELLED.items():
-        result = await load(shop_client, task=task, budget_tokens=4000)
-        assert result["tokens"] <= 4000
-        got = loaded(result)
-        hits += len(expected & got)
-        total += len(expected)
+    async with Client(build_app(runtime)) as c:
+        for task, expected in context_fixture.LABELLED.items():
+            result = await load(c, task=task, budget_tokens=RECALL_BUDGET)
+            assert result["tokens"] <= RECALL_BUDGET
+            got = loaded(result)
+            hits += len(expected & got)
+            total += len(expected)
+    runtime.close()
     recall = hits / total
     print(f"recall on {len(context_fixture.LABELLED)} labelled tasks: {recall:.2f}")
     assert recall >= 0.8
