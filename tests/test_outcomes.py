@@ -227,3 +227,20 @@ async def test_metrics_page_shows_the_alert_banner_and_outcome_charts(project: P
             assert "flywheel compounding" in outcomes
             signals = await page.locator("table.signals tr").all_inner_texts()
             assert any(r.startswith("session_resume") and "20.0%" in r for r in signals)
+
+
+async def test_decay_counts_uncited_patterns_faded_past_the_half_life(client: Client, clock: Clock) -> None:
+    # Confidence 0.5 halves every 30 days; below 0.2 it has decayed: after log2(2.5) * 30 = 39.7 days.
+    await call(client, "pattern_record", {"title": "Never cited", "confidence": 0.5})
+    await call(client, "pattern_record", {"title": "Weak from the start", "confidence": 0.1})
+
+    async def decayed() -> int:
+        return int(
+            (await call(client, "metrics_report", {"period": "all"}))["delivery"]["flywheel"]["decayed"]
+        )
+
+    assert await decayed() == 1  # 0.1 < 0.2 already
+    clock.advance(days=39)
+    assert await decayed() == 1
+    clock.advance(days=1)
+    assert await decayed() == 2

@@ -20,6 +20,7 @@ Every number is computed from other components' query functions and the project'
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ from factorops.tools.flywheel import queries as flywheel_queries
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.oversight import queries as oversight_queries
+from factorops.tools.patterns import queries as pattern_queries
 from factorops.tools.patterns import records as patterns
 from factorops.tools.sessions import queries as session_queries
 
@@ -81,9 +83,12 @@ def _monday(t: datetime) -> str:
     return (d - timedelta(days=d.weekday())).isoformat()
 
 
-def reverted_commit_times(store: Store) -> list[datetime] | None:
-    """Commit times of the project's reverted commits (None when there is no git history)."""
+def reverted_commit_times(store: Store, since: datetime | None) -> list[datetime] | None:
+    """Commit times of the project's reverted commits made since `since` (None when there is no
+    git history). A session's commit and its revert both come after the session started."""
     args = ["log", f"--max-count={MAX_COMMITS}", "--format=%H%x1f%ct%x1f%B%x1e"]
+    if since is not None:
+        args.append(f"--since={since.astimezone(UTC).isoformat()}")
     try:
         out = git.run_text(store.datadir.root, *args, timeout=60)
     except (OSError, subprocess.SubprocessError):
@@ -113,22 +118,23 @@ def reverted_commit_times(store: Store) -> list[datetime] | None:
 def compute(store: Store, since_iso: str, since: datetime | None, now: datetime) -> Outcomes:
     sessions = session_queries.timeline(store, since_iso)
     runs = oversight_queries.gate_runs(store, "")
-    # Validated: a run (all its gates) that passed, in the session.
-    run_ok: dict[str, bool] = {}
-    run_session: dict[str, str | None] = {}
-    for r in runs:
-        run_ok[r.run_id] = run_ok.get(r.run_id, True) and r.passed
-        run_session[r.run_id] = r.session_id
-    passed_sessions = {sid for rid, sid in run_session.items() if sid and run_ok[rid]}
-    reverted_times = reverted_commit_times(store)
+    passed_sessions = oversight_queries.validated_sessions(store)
+    reverted_times = reverted_commit_times(store, since)
     weeks: dict[str, Week] = {}
     leads: dict[str, list[float]] = defaultdict(list)
     all_leads: list[float] = []
     validated = failed = reverted = ended = 0
+    monday: dict[object, str] = {}
+
+    def week_of(t: datetime) -> str:
+        d = t.astimezone(UTC).date()
+        if d not in monday:
+            monday[d] = (d - timedelta(days=d.weekday())).isoformat()
+        return monday[d]
+
     for s in sessions:
-        wk = weeks.setdefault(
-            _monday(s.ended_at or s.started_at), Week(week=_monday(s.ended_at or s.started_at))
-        )
+        key = week_of(s.ended_at or s.started_at)
+        wk = weeks.get(key) or weeks.setdefault(key, Week(week=key))
         if s.ended_at is None or s.outcome is None:
             continue
         ended += 1
@@ -150,14 +156,15 @@ def compute(store: Store, since_iso: str, since: datetime | None, now: datetime)
         weeks[w].lead_time_hours = round(statistics.median(xs), 2)
     # Time to recover, per gate: first failing run -> next passing run.
     recover: list[float] = []
-    failing_since: dict[str, datetime] = {}
+    failing_since: dict[str, str] = {}
     for r in runs:
         if not r.passed:
             failing_since.setdefault(r.gate, r.started_at)
         elif r.gate in failing_since:
             start = failing_since.pop(r.gate)
-            if since is None or r.started_at >= since:
-                recover.append((r.started_at - start).total_seconds() / 60)
+            if r.started_at >= since_iso:
+                took = datetime.fromisoformat(r.started_at) - datetime.fromisoformat(start)
+                recover.append(took.total_seconds() / 60)
     first = since or (sessions[0].started_at if sessions else now)
     span_weeks = max(1.0, (now - first).total_seconds() / (7 * 86400))
     fly = _flywheel(store, since_iso, sessions, now, weeks)
@@ -190,11 +197,11 @@ def _flywheel(
     )
     m = maturity.thresholds(store)
     helpful = hurt = decayed = growing = 0
-    for row in patterns.list_patterns(store, limit=100_000):
-        if row["status"] == "retired":
-            continue
+    # Only cited patterns can have citations or grow, or be harmful: read just their files. The rest
+    # can only fade: counted in SQL with the decay's cut-off date for each confidence.
+    for pid in pattern_queries.cited_ids(store):
         try:
-            p = patterns.get(store, str(row["id"]))
+            p = patterns.get(store, pid)
         except DomainError:
             continue
         stage = maturity.assess(p, now, m).stage
@@ -205,6 +212,16 @@ def _flywheel(
                 helpful += 1
                 weeks.setdefault(_monday(started[sid]), Week(week=_monday(started[sid]))).helpful += 1
         hurt += sum(1 for sid in dict.fromkeys(p.hurt_in) if sid in started)
+
+    def faded_before(confidence: float) -> datetime:
+        # confidence * 0.5 ** (days / half_life) < retire_below  <=>  days > half_life * log2(c / r)
+        if m.retire_below <= 0:
+            return now - timedelta(days=365_000)  # nothing fades below 0
+        if confidence < m.retire_below:
+            return now + timedelta(days=36_500)
+        return now - timedelta(days=m.half_life_days * math.log2(confidence / m.retire_below))
+
+    decayed += pattern_queries.uncited_updated_before(store, faded_before)
     retrievals = shown + searches
     return Flywheel(
         retrievals=retrievals,

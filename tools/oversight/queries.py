@@ -4,6 +4,7 @@ and the faces: nobody else writes SQL on them."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
@@ -81,21 +82,30 @@ def slow_gates(store: Store, since: str, over_s: float) -> list[SlowGate]:
     ]
 
 
-class GateRun(BaseModel):
-    run_id: str
+class GateRun(NamedTuple):
     gate: str
-    session_id: str | None
-    started_at: datetime
+    started_at: str  # ISO text, UTC
     passed: bool
 
 
 def gate_runs(store: Store, since: str) -> list[GateRun]:
-    """Every gate run at or after `since`, oldest first: for time to recover and validated success."""
+    """Every gate run at or after `since`, oldest first: for time to recover. Plain tuples: a
+    report may read tens of thousands."""
     return [
-        GateRun(run_id=r, gate=g, session_id=sid, started_at=st, passed=bool(ok))
-        for r, g, sid, st, ok in store.db.execute(
-            "SELECT run_id, gate, session_id, started_at, passed FROM validations WHERE started_at >= ? "
-            "ORDER BY started_at, gate",
+        GateRun(g, st, bool(ok))
+        for g, st, ok in store.db.execute(
+            "SELECT gate, started_at, passed FROM validations WHERE started_at >= ? ORDER BY started_at, gate",
             [since],
         ).fetchall()
     ]
+
+
+def validated_sessions(store: Store) -> set[str]:
+    """Sessions with a validation run whose gates all passed."""
+    return {
+        sid
+        for (sid,) in store.db.execute(
+            "SELECT session_id FROM validations WHERE session_id IS NOT NULL GROUP BY run_id, session_id "
+            "HAVING MIN(passed) = 1"
+        ).fetchall()
+    }
