@@ -4,6 +4,7 @@ counted by metrics_report. All through the MCP client."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,17 @@ async def test_override_and_outcome_are_counted(client: Client, project: Path, c
     assert r["override_rate"] == 0.5 and r["routing_accuracy"] == 1.0
     text = (await client.read_resource("agentops://metrics")).contents[0].text  # type: ignore[union-attr]
     assert "routing: 3 decisions, 1 overridden (override rate 50%), accuracy 100%" in text
+
+
+async def test_decisions_survive_a_rebuild(client: Client, project: Path) -> None:
+    """Routing decisions are SQLite-only telemetry (like metrics events): a rebuild keeps them."""
+    configure(project)
+    await call(client, "route_task", {"task": SUGGEST_TASK, "chosen": "plan/medium"})
+    done = subprocess.run(
+        [sys.executable, "-m", "factorops", "rebuild", "--project", str(project)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    r = await call(client, "metrics_report", {"period": "all"})
+    assert r["routed"] == 1 and r["routing_overrides"] == 1
