@@ -16,14 +16,14 @@ from collections.abc import Sequence
 
 from factorops import __version__
 
-from . import approvals, dashboard, flywheel, hooks, patterns, project, remote
 from .base import COMMANDS, CliError, add_common
-
-# the order `--help` lists them in
-MODULES = (project, approvals, patterns, flywheel, dashboard, remote, hooks)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import approvals, dashboard, flywheel, hooks, patterns, project, remote
+
+    # the order `--help` lists them in
+    MODULES = (project, approvals, patterns, flywheel, dashboard, remote, hooks)
     parser = argparse.ArgumentParser(
         prog="factorops",
         description="12-Factor AgentOps for AI coding assistants: an MCP server plus the commands "
@@ -49,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    if words[:1] == ["hook"]:  # runs on every tool call: skip building every command's parser
-        return hooks.fast_hook(words[1:])
+    if words[:1] == ["hook"]:  # runs on every tool call: no command module, no parser of theirs
+        from factorops.server.hooks import run
+
+        return run.cli(words[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     for name, value in (("project", None), ("data_dir", None), ("verbose", False)):

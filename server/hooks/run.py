@@ -229,3 +229,24 @@ def main(client: str, project: Path | None = None, data_dir: Path | None = None)
             with suppress(Exception):
                 ctx.close()
     return 0
+
+
+def cli(argv: list[str]) -> int:
+    """`factorops hook CLIENT [--project P] [--data-dir D]` as `cli/main.py` routes it: the same
+    arguments as the registered `hook` command, parsed without importing any command module."""
+    import argparse
+
+    from factorops.server.cli.base import add_common
+
+    p = argparse.ArgumentParser(
+        prog="factorops hook",
+        description="Read one hook event as JSON on stdin (Claude Code or Cursor format), answer in "
+        "that client's format on stdout. Always exits 0: problems go to stderr.",
+    )
+    add_common(p)
+    p.add_argument("client", choices=CLIENTS, help="the client whose event JSON arrives on stdin")
+    args = p.parse_args(argv)
+    rc = main(args.client, getattr(args, "project", None), getattr(args, "data_dir", None))
+    if os.environ.get("FACTOROPS_DEBUG_MODULES"):  # tests: which modules the hook path imported
+        print("factorops hook modules: " + " ".join(sorted(sys.modules)), file=sys.stderr)
+    return rc
