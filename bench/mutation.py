@@ -51,8 +51,24 @@ TARGETS: dict[str, Target] = {
     ),
     "actor": Target(
         "tools/kernel/actor.py",
-        ("tests/test_mutation_kills.py", "tests/test_authority_patterns.py"),
+        (
+            "tests/test_mutation_kills.py",
+            "tests/test_mutation_kills_actor.py",
+            "tests/test_authority_patterns.py",
+        ),
         scope=("Actor", "require_person"),
+    ),
+    # The rule-table parts of redaction (secret file names, secret content, the shape rules and the
+    # entry point), not the vendored detect-secrets plugin list.
+    "redact": Target(
+        "tools/kernel/redact.py",
+        ("tests/test_redact.py", "tests/test_secret_channels.py"),
+        scope=("is_secret_path", "is_secret_content", "_shapes", "redact"),
+    ),
+    "match": Target(
+        "tools/guardrails/match.py",
+        ("tests/test_guardrail_match.py", "tests/test_guardrails.py"),
+        scope=("decide", "GuardrailMatcher", "required_literals"),
     ),
     "stdio": Target(
         "server/mcp/stdio.py",
@@ -196,7 +212,14 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run_target(name: str, target: Target, timeout: float, only: set[int] | None) -> tuple[int, int]:
+def run_target(
+    name: str,
+    target: Target,
+    timeout: float,
+    only: set[int] | None,
+    lines: tuple[int, int] | None = None,
+    max_mutants: int | None = None,
+) -> tuple[int, int]:
     path = ROOT / target.path
     if _dirty(path):
         raise SystemExit(
@@ -204,7 +227,15 @@ def run_target(name: str, target: Target, timeout: float, only: set[int] | None)
         )
     original = path.read_bytes()
     found = mutants(original.decode(), target.scope)
-    print(f"== {name}: {target.path}, {len(found)} mutants, tests {' '.join(target.tests)}", flush=True)
+    chosen = [
+        n
+        for n, m in enumerate(found)
+        if (only is None or n in only) and (lines is None or lines[0] <= m.line <= lines[1])
+    ][:max_mutants]
+    print(
+        f"== {name}: {target.path}, {len(found)} mutants ({len(chosen)} run), tests {' '.join(target.tests)}",
+        flush=True,
+    )
     killed = survived = 0
     with tempfile.TemporaryDirectory(prefix="factorops-mut-") as cache:
         baseline = _run_tests(target.tests, timeout * 3, cache)
@@ -213,9 +244,8 @@ def run_target(name: str, target: Target, timeout: float, only: set[int] | None)
                 f"mutation: the tests fail on the unmutated {target.path} ({baseline}); fix them first"
             )
         try:
-            for n, m in enumerate(found):
-                if only is not None and n not in only:
-                    continue
+            for n in chosen:
+                m = found[n]
                 started = time.monotonic()
                 path.write_text(m.text)
                 try:
@@ -246,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--only", type=int, action="append", help="run only mutant number N (repeatable)")
     ap.add_argument("--tests", nargs="+", help="run these test files instead of the configured ones")
+    ap.add_argument("--lines", help="only mutants on source lines A-B (e.g. 40-75)")
+    ap.add_argument("--max-mutants", type=int, help="run at most N mutants (the first N selected)")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = ap.parse_args(argv)
     names = args.modules or list(TARGETS)
@@ -258,12 +290,25 @@ def main(argv: list[str] | None = None) -> int:
             for n, m in enumerate(mutants((ROOT / t.path).read_text(), t.scope)):
                 print(f"{name} #{n} line {m.line} {m.kind}")
         return 0
+    lines: tuple[int, int] | None = None
+    if args.lines:
+        a, _, b = args.lines.partition("-")
+        if not (a.isdigit() and (b or a).isdigit()):
+            ap.error(f"--lines: expected A-B (line numbers), got {args.lines!r}")
+        lines = (int(a), int(b or a))
     signal.signal(signal.SIGTERM, _sigterm)
     if args.tests:
         for name in names:
             TARGETS[name] = Target(TARGETS[name].path, tuple(args.tests), TARGETS[name].scope)
     results = {
-        name: run_target(name, TARGETS[name], args.timeout, set(args.only) if args.only else None)
+        name: run_target(
+            name,
+            TARGETS[name],
+            args.timeout,
+            set(args.only) if args.only else None,
+            lines,
+            args.max_mutants,
+        )
         for name in names
     }
     print("\nmodule        killed  survived  rate")
