@@ -1245,8 +1245,11 @@ class _Walker:
         self.chars_left = 2 * max_len
         self.loop_walks_left = _MAX_LOOP_WALKS
         self.calls_left = _MAX_CALLS
-        self.started = time.perf_counter()
-        self.deadline = self.started + max_seconds  # a safety net only: the budgets above decide
+        # A safety net only (the budgets above decide), on this thread's CPU time, not the wall
+        # clock: on a machine busy with other work the wall clock runs on while the analysis waits,
+        # and the same command must get the same answer there too.
+        self.started = time.thread_time()
+        self.deadline = self.started + max_seconds
         self.details: list[Command] = []
         self.pipelines: list[tuple[tuple[str, ...], ...]] = []
         self.reasons: list[str] = []
@@ -1268,7 +1271,7 @@ class _Walker:
         self.nodes_left -= n
         if self.nodes_left < 0:
             raise _TooMuch(f"{_TOO_LARGE}: more than {_NODE_BUDGET} syntax nodes to walk")
-        if self.nodes_left & 63 == 0 and time.perf_counter() > self.deadline:
+        if self.nodes_left & 63 == 0 and time.thread_time() > self.deadline:
             raise _TooMuch("too complex: the analysis ran out of time")
 
     def deeper(self, depth: int) -> bool:
@@ -1391,7 +1394,7 @@ class _Walker:
 
         def progress(*_args: object) -> bool:
             self.parse_steps_left -= 1
-            return over or self.parse_steps_left < 0 or time.perf_counter() > self.deadline
+            return over or self.parse_steps_left < 0 or time.thread_time() > self.deadline
 
         try:
             tree = self.parser.parse(read, progress_callback=progress)
@@ -2802,9 +2805,9 @@ def normalise(
     deterministic budgets (tree-sitter's operations and lexer reads, syntax nodes walked, commands
     found); past any of them, or beyond ``max_len``/``max_depth``, the result is ``understood=False``
     with a reason ("too large to understand: ..."), keeping the commands found so far.  The same
-    input always gets the same answer.  ``max_seconds`` is only a safety net for a machine so busy
-    that the budgets take far longer than measured; past it the result is ``understood=False``
-    ("ran out of time").
+    input always gets the same answer.  ``max_seconds`` (CPU seconds of the calling thread, so other
+    work on a busy machine does not count) is only a safety net in case the budgets cost far more
+    than measured; past it the result is ``understood=False`` ("ran out of time").
     """
     walker = _Walker(max_depth, max_len, max_seconds)
     try:
