@@ -236,17 +236,18 @@ def cli(argv: list[str]) -> int:
     arguments as the registered `hook` command, parsed without importing any command module."""
     import argparse
 
-    from factorops.server.cli.base import add_common
-
     p = argparse.ArgumentParser(
         prog="factorops hook",
         description="Read one hook event as JSON on stdin (Claude Code or Cursor format), answer in "
         "that client's format on stdout. Always exits 0: problems go to stderr.",
     )
-    add_common(p)
+    # `cli.base.add_common`'s options (the faces do not import each other)
+    p.add_argument("--project", type=Path, default=None, help="the project; default: the event's cwd")
+    p.add_argument("--data-dir", type=Path, default=None, help="where the index and ledger live")
+    p.add_argument("-v", "--verbose", action="store_true", help="accepted for symmetry; unused")
     p.add_argument("client", choices=CLIENTS, help="the client whose event JSON arrives on stdin")
     args = p.parse_args(argv)
-    rc = main(args.client, getattr(args, "project", None), getattr(args, "data_dir", None))
+    rc = main(args.client, args.project, args.data_dir)
     if os.environ.get("FACTOROPS_DEBUG_MODULES"):  # tests: which modules the hook path imported
         print("factorops hook modules: " + " ".join(sorted(sys.modules)), file=sys.stderr)
     return rc

@@ -10,7 +10,6 @@ one primary-key read of the meta table plus the matching itself.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated
 
@@ -18,11 +17,11 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from factorops.store.store import Store
 from factorops.tools.kernel.compact import CompactModel
-from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
 
+from . import fast_rules
 from .checks import CheckContext
-from .match import Decision, GuardrailHit, GuardrailMatcher
-from .starters import shipped_checks
+from .match import GuardrailMatcher
+from .models import Decision, GuardrailHit
 
 VERSION_KEY = "patterns_version"
 
@@ -62,12 +61,6 @@ NONE_ACTIVE = (
 )
 
 
-class _Guard(PatternCandidate):
-    """What the matcher needs of a stored guardrail: its rule, title, advice and id."""
-
-    id: str
-
-
 def matcher(store: Store) -> GuardrailMatcher:
     """The compiled active guardrails of this store, kept on the store and rebuilt only when
     patterns changed."""
@@ -76,30 +69,7 @@ def matcher(store: Store) -> GuardrailMatcher:
 
 
 def _compile(store: Store) -> GuardrailMatcher:
-    rows = store.db.execute(
-        "SELECT id, title, solution, rule FROM patterns "
-        "WHERE kind = 'guardrail' AND status = 'active' AND rule IS NOT NULL ORDER BY id"
-    ).fetchall()
-    guards = [
-        _Guard(id=pid, title=title, solution=solution, rule=_with_shipped_check(pid, json.loads(rule)))
-        for pid, title, solution, rule in rows
-    ]
-    return GuardrailMatcher(guards)
-
-
-def _with_shipped_check(pid: str, stored: dict[str, object]) -> GuardrailRule:
-    """A stored starter rule written before rules could name a check gets the shipped rule's check.
-
-    Projects created earlier keep their starter guardrails in the ledger with regexes only; reading
-    the check from the shipped rule (by the starter id) brings the shell-aware checks to them
-    without rewriting the ledger. A rule that already names a check keeps its own.
-    """
-    rule = GuardrailRule.model_validate(stored)
-    if rule.check is None and pid.startswith("starter-"):
-        shipped = shipped_checks().get(pid)
-        if shipped is not None:
-            rule = rule.model_copy(update={"check": shipped})
-    return rule
+    return fast_rules.compile_active(store)
 
 
 def check(store: Store, inp: GuardrailCheckInput, now: datetime) -> GuardrailCheckResult:

@@ -35,13 +35,9 @@ import fnmatch
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
-
-from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
-from factorops.tools.patterns.model import PatternCandidate
 from factorops.tools.patterns.rule_regex import (
     MAX_ACTION_REPEAT,
     RulePattern,
@@ -52,6 +48,9 @@ from factorops.tools.patterns.rule_regex import (
 
 from .checks import CHECKS, CheckContext, keyword_in
 from .shell import Normalised, canonical, normalise
+
+if TYPE_CHECKING:
+    from .models import GuardrailDecision, GuardrailHit
 
 Decision = Literal["allow", "warn", "block"]
 MAX_ACTION = 2000
@@ -69,30 +68,89 @@ _RUNS_ITS_ARGUMENTS = frozenset(
 )
 
 
-class GuardrailHit(CompactModel):
-    """One rule that matched, as the `guardrail_check` tool's result lists it (`id` is empty for a
-    rule that is not a stored pattern, e.g. a built-in session check)."""
+# The result models are pydantic (the `guardrail_check` tool's output); they live in `models.py`
+# so that the matcher itself, which the client hook runs on every tool call, imports no pydantic.
+# `match.GuardrailHit` etc. still name them (loaded on first use).
+_MODELS = ("GuardrailHit", "GuardrailDecision")
 
-    id: str = ""
+
+def __getattr__(name: str) -> Any:
+    if name in _MODELS:
+        from . import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One rule that matched (plain data; `GuardrailHit` is its pydantic form)."""
+
+    id: str
     title: str
     effect: Literal["warn", "block"]
     why: str
 
 
-class GuardrailDecision(BaseModel):
-    """The outcome of a check: the strictest effect of the matches (allow when none)."""
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """The outcome of a check as plain data: the strictest effect of the matches (allow when none)."""
 
     decision: Decision
-    matches: list[GuardrailHit] = Field(default_factory=list)
+    matches: tuple[Hit, ...] = ()
 
 
-class InvalidRule(BaseModel):
+@dataclass(frozen=True, slots=True)
+class InvalidRule:
     title: str
     error: str
 
 
+class RuleLike(Protocol):
+    """What the matcher reads of a rule: `GuardrailRule` or `fast_rules.PlainRule`."""
+
+    @property
+    def effect(self) -> Literal["warn", "block"]: ...
+    @property
+    def command_regex(self) -> str | None: ...
+    @property
+    def action_regex(self) -> str | None: ...
+    @property
+    def path_globs(self) -> Sequence[str]: ...
+
+
+class GuardLike(Protocol):
+    """What the matcher reads of a guardrail: `PatternCandidate` or `fast_rules.PlainGuard`."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def solution(self) -> str: ...
+    @property
+    def rule(self) -> RuleLike | None: ...
+
+
+def strictest(hits: Sequence[Hit]) -> Decided:
+    """Block beats warn beats allow."""
+    if any(m.effect == "block" for m in hits):
+        return Decided("block", tuple(hits))
+    return Decided("warn" if hits else "allow", tuple(hits))
+
+
+def as_model(d: Decided) -> GuardrailDecision:
+    """The pydantic form of a plain outcome (what the tools return)."""
+    from .models import GuardrailDecision, GuardrailHit
+
+    return GuardrailDecision(
+        decision=d.decision,
+        matches=[GuardrailHit(id=m.id, title=m.title, effect=m.effect, why=m.why) for m in d.matches],
+    )
+
+
 def decide(matches: list[GuardrailHit]) -> GuardrailDecision:
     """Block beats warn beats allow."""
+    from .models import GuardrailDecision
+
     if any(m.effect == "block" for m in matches):
         return GuardrailDecision(decision="block", matches=matches)
     return GuardrailDecision(decision="warn" if matches else "allow", matches=matches)
@@ -114,7 +172,7 @@ class _Compiled:
 class GuardrailMatcher:
     """Compile once, check many times. Rules without any matcher (session checks) are ignored."""
 
-    def __init__(self, rules: Iterable[PatternCandidate]) -> None:
+    def __init__(self, rules: Iterable[GuardLike]) -> None:
         self.rules: list[_Compiled] = []
         self.invalid: list[InvalidRule] = []
         for p in rules:
@@ -152,6 +210,16 @@ class GuardrailMatcher:
         paths: Sequence[str] = (),
         context: CheckContext | None = None,
     ) -> GuardrailDecision:
+        """`check_plain` as the pydantic `GuardrailDecision` the tools return."""
+        return as_model(self.check_plain(action, command, paths, context))
+
+    def check_plain(
+        self,
+        action: str = "",
+        command: str | None = None,
+        paths: Sequence[str] = (),
+        context: CheckContext | None = None,
+    ) -> Decided:
         """Match an intended action (prose), its shell command if any, and the paths it touches.
 
         `context` gives the built-in checks the project's facts (default and current branch, root);
@@ -177,7 +245,7 @@ class GuardrailMatcher:
         # not valid shell, and that must not make its words match.
         view = _View(raw, fail_closed=bool(command and command.strip()))
         action_utf8 = encode_text(action)  # once per check
-        hits: list[GuardrailHit] = []
+        hits: list[Hit] = []
         for r in self.rules:
             reasons: list[str] = []
             effect = r.effect
@@ -210,8 +278,8 @@ class GuardrailMatcher:
                 # matched only for that reason warns (never allows silently).
                 effect = "warn"
             why = "; ".join(reasons) + (f". {r.advice}" if r.advice else "")
-            hits.append(GuardrailHit(id=r.id or "", title=r.title, effect=effect, why=why))
-        return decide(hits)
+            hits.append(Hit(id=r.id or "", title=r.title, effect=effect, why=why))
+        return strictest(hits)
 
 
 class _View:

@@ -63,12 +63,16 @@ def before(
             note = " ".join(x for x in (note, call) if x)
     if not (command or paths or action):
         return Verdict("none", context=note)
-    from factorops.tools.guardrails.check import GuardrailCheckInput, check
+    # Plain data all the way (no pydantic): this runs in the client hook, once per tool call. The
+    # same rules and matcher as the `guardrail_check` tool (`check.matcher` builds it the same way).
+    from factorops.tools.guardrails.checks import CheckContext
+    from factorops.tools.guardrails.fast_rules import compile_active
 
-    res = check(
-        store,
-        GuardrailCheckInput(action=(action or "")[:2000], command=command, paths=(paths or [])[:200]),
-        now,
+    res = compile_active(store).check_plain(
+        action=(action or "")[:2000],
+        command=command,
+        paths=(paths or [])[:200],
+        context=CheckContext(str(store.datadir.root)),
     )
     if res.decision == "block":
         why = "; ".join(f"{m.title}: {m.why}" for m in res.matches if m.effect == "block")
