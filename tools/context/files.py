@@ -14,6 +14,7 @@ import os
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from factorops.tools.kernel.paths import PathRefused, project_file
@@ -93,8 +94,10 @@ def blob_id(data: bytes) -> str:
     return "blob:" + hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+@lru_cache(maxsize=1 << 17)
 def skip_reason(rel: str) -> str | None:
-    """Why a file never enters the index, judged by its path alone (cheap: runs for every file)."""
+    """Why a file never enters the index, judged by its path alone (runs for every file on every
+    load: remembered per path, the secret-name patterns are not cheap on 10,000 paths)."""
     name = rel.rsplit("/", 1)[-1]
     if name in GENERATED_NAMES or name.endswith(GENERATED_SUFFIXES):
         return "generated or binary by name"

@@ -71,8 +71,39 @@ COMPONENT = Component(
             DELETE FROM repo_refs;
             """,
         ),
+        # How many files define each name: edges of the reference graph use only names defined in
+        # few files (a bare `get` or `url` defined everywhere would join most of a repository).
+        # Kept up to date by `refresh`, so a warm load reads it instead of grouping all symbols.
+        Migration(
+            "repo-003",
+            """
+            CREATE TABLE repo_names (
+                name TEXT PRIMARY KEY,
+                files INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            INSERT INTO repo_names (name, files)
+                SELECT name, COUNT(DISTINCT path) FROM repo_symbols GROUP BY name;
+            """,
+        ),
     ),
 )
+
+GENERATION_KEY = "repo_index_generation"
+
+
+def generation(db: Database) -> int:
+    """A number every refresh that changes the index bumps (in the same transaction), so caches
+    derived from the index (the known paths, per process) know when they are stale, even when
+    another process refreshed it."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [GENERATION_KEY]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _bump(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = value + 1",
+        [GENERATION_KEY],
+    )
 
 
 @dataclass(frozen=True)
@@ -131,95 +162,164 @@ def _symbol_text(path: str, symbols: Symbols) -> str:
     return " ".join(dict.fromkeys(words))
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One file read, parsed and (when asked) tokenized: the work a refresh spreads over processes."""
+
+    path: str
+    text: str | None  # None: unreadable or binary
+    tokens: int  # -1: not counted (the token cache has it)
+    symbols: Symbols = Symbols()
+
+
+Prepare = Callable[[list[tuple[Entry, bool]]], list[Prepared]]  # (entry, count tokens?) per file
+MapFn = Callable[[Prepare, Iterable[list[tuple[Entry, bool]]]], Iterable[list[Prepared]]]
+
+
+def serial_prepare(read: Reader, symbols_of: SymbolFn, encoding: str = DEFAULT_ENCODING) -> Prepare:
+    """A `Prepare` from a reader and a symbol function, run in this process."""
+
+    def prepare(chunk: list[tuple[Entry, bool]]) -> list[Prepared]:
+        out: list[Prepared] = []
+        for e, _count in chunk:
+            text = read(e.path)
+            out.append(
+                Prepared(e.path, text, -1, symbols_of(e.path, text) if text is not None else Symbols())
+            )
+        need = [i for i, (p, (_e, c)) in enumerate(zip(out, chunk, strict=True)) if c and p.text is not None]
+        counts = count_many([out[i].text or "" for i in need], encoding)
+        for i, n in zip(need, counts, strict=True):
+            out[i] = Prepared(out[i].path, out[i].text, n, out[i].symbols)
+        return out
+
+    return prepare
+
+
 def refresh(
     db: Database,
     entries: Iterable[Entry],
-    read: Reader,
-    symbols_of: SymbolFn,
+    read: Reader | None = None,
+    symbols_of: SymbolFn | None = None,
     encoding: str = DEFAULT_ENCODING,
     progress: Progress | None = None,
     batch: int = 200,
+    prepare: Prepare | None = None,
+    map_fn: MapFn | None = None,
+    listing_done: Callable[[int], None] | None = None,
+    known: dict[str, str] | None = None,
 ) -> RefreshStats:
-    """Bring the index in line with `entries`; only new or changed files are read and tokenized."""
+    """Bring the index in line with `entries`; only new or changed files are read and tokenized.
+
+    Files are prepared (read, parsed, tokenized) by `prepare` in chunks of `batch`, through `map_fn`
+    (e.g. a process pool's ordered map; default: here, one chunk after another), and each chunk is
+    written in one transaction as it arrives, so a reader sees the index grow chunk by chunk.
+    `listing_done(n)` is told how many files need work before any is prepared. `known` (path ->
+    content id of the index, when the caller has it cached) saves reading it."""
+    if prepare is None:
+        if read is None or symbols_of is None:
+            raise ValueError("refresh needs `prepare`, or `read` and `symbols_of`")
+        prepare = serial_prepare(read, symbols_of, encoding)
     stats = RefreshStats()
     listing = {e.path: e for e in entries}
     stats.files = len(listing)
-    known = dict(db.execute("SELECT path, content_id FROM repo_files").fetchall())
+    if known is None:
+        known = dict(db.execute("SELECT path, content_id FROM repo_files").fetchall())
     todo = [e for p, e in listing.items() if known.get(p) != e.content_id]
     gone = [p for p in known if p not in listing]
     stats.unchanged = len(listing) - len(todo)
     total = len(todo)
+    if listing_done is not None:
+        listing_done(total)
     conn = db.conn
     if gone:
         with _immediate(conn):
-            for p in gone:
-                _delete(conn, p)
+            _delete_many(conn, gone)
+            _bump(conn)
         stats.removed = len(gone)
-    for start in range(0, total, batch):
-        chunk = todo[start : start + batch]
-        texts: dict[str, str] = {}
-        for e in chunk:
-            text = read(e.path)
+    if not todo:
+        return stats
+    cached = _cached_tokens(db, {e.content_id for e in todo}, encoding)
+    chunks = [
+        [(e, e.content_id not in cached) for e in todo[start : start + batch]]
+        for start in range(0, total, batch)
+    ]
+    results = (map_fn or map)(prepare, chunks)
+    done = 0
+    for chunk, prepared in zip(chunks, results, strict=True):
+        _write_chunk(conn, chunk, prepared, known, cached, encoding, stats)
+        done += len(chunk)
+        if progress:
+            progress(done, total, f"indexed {done}/{total} files")
+    return stats
+
+
+def _write_chunk(
+    conn: sqlite3.Connection,
+    chunk: list[tuple[Entry, bool]],
+    prepared: list[Prepared],
+    known: dict[str, str],
+    cached: dict[str, int],
+    encoding: str,
+    stats: RefreshStats,
+) -> None:
+    """One chunk in one transaction, with batched statements."""
+    token_rows: list[tuple[str, str, int]] = []
+    fts_rows: list[tuple[int, str, str, str]] = []
+    sym_rows: list[tuple[str, str, str, int, str]] = []
+    ref_rows: list[tuple[str, str]] = []
+    name_rows: list[tuple[str]] = []
+    with _immediate(conn):
+        # Unconditionally: another process may have indexed these files since `known` was read.
+        _delete_many(conn, [e.path for e, _c in chunk])
+        for (e, _count), got in zip(chunk, prepared, strict=True):
+            text = got.text
             if text is None:
                 stats.skipped[e.path] = "unreadable or binary"
                 continue
-            texts[e.path] = text
-        ids = {e.path: e.content_id for e in chunk if e.path in texts}
-        cached = _cached_tokens(db, set(ids.values()), encoding)
-        need = [p for p in texts if ids[p] not in cached]
-        counts = dict(zip(need, count_many([texts[p] for p in need], encoding), strict=True))
-        stats.tokenized += len(need)
-        stats.token_cache_hits += len(texts) - len(need)
-        with _immediate(conn):
-            for e in chunk:
-                if e.path not in texts:
-                    continue
-                text = texts[e.path]
-                tokens = cached.get(e.content_id, counts.get(e.path, 0))
-                if e.path in counts:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO token_cache (content_id, encoding, tokens) VALUES (?, ?, ?)",
-                        [e.content_id, encoding, tokens],
-                    )
-                if e.path in known:
-                    stats.changed += 1
-                else:
-                    stats.added += 1
-                # Unconditionally: another call may have indexed this file since `known` was read.
-                _delete(conn, e.path)
-                syms = symbols_of(e.path, text)
-                conn.execute(
-                    "INSERT INTO repo_files (path, content_id, size, tokens, lines, mtime) VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        e.path,
-                        e.content_id,
-                        e.size if e.size >= 0 else len(text),
-                        tokens,
-                        text.count("\n") + 1,
-                        e.mtime,
-                    ],
-                )
-                conn.execute(
-                    "INSERT INTO repo_fts (rowid, path, symbols, body) VALUES "
-                    "((SELECT rowid FROM repo_files WHERE path = ?), ?, ?, ?)",
-                    [
-                        e.path,
-                        " ".join(split_identifier(e.path)) + " " + e.path,
-                        _symbol_text(e.path, syms),
-                        text,
-                    ],
-                )
-                sigs = list(syms.sigs) + [""] * (len(syms.defs) - len(syms.sigs))
-                conn.executemany(
-                    "INSERT INTO repo_symbols (path, name, kind, line, sig) VALUES (?, ?, ?, ?, ?)",
-                    [(e.path, n, k, ln, sig) for (n, k, ln), sig in zip(syms.defs, sigs, strict=False)],
-                )
-                conn.executemany(
-                    "INSERT INTO repo_refs (path, name) VALUES (?, ?)", [(e.path, r) for r in set(syms.refs)]
-                )
-        if progress:
-            progress(min(start + batch, total), total, f"indexed {min(start + batch, total)}/{total} files")
-    return stats
+            if got.tokens >= 0:
+                tokens = got.tokens
+                token_rows.append((e.content_id, encoding, tokens))
+                stats.tokenized += 1
+            else:
+                tokens = cached.get(e.content_id, 0)
+                stats.token_cache_hits += 1
+            if e.path in known:
+                stats.changed += 1
+            else:
+                stats.added += 1
+            syms = got.symbols
+            cur = conn.execute(
+                "INSERT INTO repo_files (path, content_id, size, tokens, lines, mtime) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    e.path,
+                    e.content_id,
+                    e.size if e.size >= 0 else len(text),
+                    tokens,
+                    text.count("\n") + 1,
+                    e.mtime,
+                ],
+            )
+            rowid = int(cur.lastrowid or 0)
+            fts_rows.append(
+                (rowid, " ".join(split_identifier(e.path)) + " " + e.path, _symbol_text(e.path, syms), text)
+            )
+            sigs = list(syms.sigs) + [""] * (len(syms.defs) - len(syms.sigs))
+            sym_rows.extend((e.path, n, k, ln, sig) for (n, k, ln), sig in zip(syms.defs, sigs, strict=False))
+            name_rows.extend((n,) for n in {n for n, _k, _ln in syms.defs})
+            ref_rows.extend((e.path, r) for r in set(syms.refs))
+        conn.executemany(
+            "INSERT OR REPLACE INTO token_cache (content_id, encoding, tokens) VALUES (?, ?, ?)", token_rows
+        )
+        conn.executemany("INSERT INTO repo_fts (rowid, path, symbols, body) VALUES (?, ?, ?, ?)", fts_rows)
+        conn.executemany(
+            "INSERT INTO repo_symbols (path, name, kind, line, sig) VALUES (?, ?, ?, ?, ?)", sym_rows
+        )
+        conn.executemany("INSERT INTO repo_refs (path, name) VALUES (?, ?)", ref_rows)
+        conn.executemany(
+            "INSERT INTO repo_names (name, files) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET files = files + 1",
+            name_rows,
+        )
+        _bump(conn)
 
 
 @contextmanager
@@ -236,14 +336,24 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-def _delete(conn: object, path: str) -> None:
-    c = conn  # sqlite3.Connection
-    row = c.execute("SELECT rowid FROM repo_files WHERE path = ?", [path]).fetchone()  # type: ignore[attr-defined]
-    if row is not None:
-        c.execute("DELETE FROM repo_fts WHERE rowid = ?", [row[0]])  # type: ignore[attr-defined]
-    c.execute("DELETE FROM repo_files WHERE path = ?", [path])  # type: ignore[attr-defined]
-    c.execute("DELETE FROM repo_symbols WHERE path = ?", [path])  # type: ignore[attr-defined]
-    c.execute("DELETE FROM repo_refs WHERE path = ?", [path])  # type: ignore[attr-defined]
+def _delete_many(conn: sqlite3.Connection, paths: list[str]) -> None:
+    """Remove files from every index table, and their definitions from the per-name file counts."""
+    for i in range(0, len(paths), 500):
+        part = paths[i : i + 500]
+        marks = ",".join("?" * len(part))
+        names = conn.execute(
+            f"SELECT DISTINCT path, name FROM repo_symbols WHERE path IN ({marks})", part
+        ).fetchall()
+        conn.executemany("UPDATE repo_names SET files = files - 1 WHERE name = ?", [(n,) for _p, n in names])
+        if names:
+            conn.execute("DELETE FROM repo_names WHERE files <= 0")
+        conn.execute(
+            f"DELETE FROM repo_fts WHERE rowid IN (SELECT rowid FROM repo_files WHERE path IN ({marks}))",
+            part,
+        )
+        conn.execute(f"DELETE FROM repo_files WHERE path IN ({marks})", part)
+        conn.execute(f"DELETE FROM repo_symbols WHERE path IN ({marks})", part)
+        conn.execute(f"DELETE FROM repo_refs WHERE path IN ({marks})", part)
 
 
 def _cached_tokens(db: Database, ids: set[str], encoding: str) -> dict[str, int]:

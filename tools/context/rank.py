@@ -116,6 +116,9 @@ W_MENTION = 2.0
 W_NAME = 1.0
 W_NAMED_DEF = 2.5  # a task word that is the name of a definition in few files (`echo`)
 RARE_DEF = 4  # at most this many files define it, else the word is too common to point anywhere
+EDGE_DEF_FILES = 8  # a name defined in more files makes no edge in the reference graph (IDF)
+HOP2_FROM = 40  # files of the first hop the graph grows from again
+MAX_NODES = 400  # files of the neighbourhood PageRank runs on, besides the seeds
 
 
 @dataclass
@@ -192,6 +195,7 @@ def rank(
     session_files: list[str],
     cochange_of: Callable[[list[str]], dict[str, float]],
     limit: int = 300,
+    known: set[str] | None = None,
 ) -> list[Ranked]:
     terms, idents = task_terms(task)
     ranked: dict[str, Ranked] = {}
@@ -202,7 +206,8 @@ def rank(
             r = ranked[path] = Ranked(path)
         return r
 
-    known = {r[0] for r in db.execute("SELECT path FROM repo_files").fetchall()}
+    if known is None:
+        known = {r[0] for r in db.execute("SELECT path FROM repo_files").fetchall()}
     for p in mentioned_paths(task, known):
         get(p).add(W_MENTION, "named in the task")
 
@@ -389,36 +394,57 @@ def personalized_pagerank(
     edges: dict[str, dict[str, float]] = defaultdict(dict)
     frontier = set(seeds)
     seen = set(frontier)
-    for _hop in range(2):
+    weight: dict[str, float] = defaultdict(float)
+    for hop in range(2):
         if not frontier:
             break
-        nxt: set[str] = set()
-        chunk = list(frontier)
+        reached: dict[str, float] = defaultdict(float)
+        chunk = sorted(frontier)
         for i in range(0, len(chunk), 200):
             part = chunk[i : i + 200]
             marks = ",".join("?" * len(part))
-            # uses: a file -> files defining what it references (strong)
+            # uses: a file -> files defining what it references (strong). Only names defined in
+            # few files make edges (CROSS JOIN keeps SQLite on that order: refs, their name's
+            # count, its definitions), so a bare `get` defined everywhere joins nothing.
             for src, dst, name in db.execute(
-                f"""SELECT r.path, s.path, MIN(s.name) FROM repo_refs r JOIN repo_symbols s ON s.name = r.name
-                    WHERE r.path IN ({marks}) AND s.path != r.path GROUP BY r.path, s.path LIMIT 5000""",
-                part,
+                f"""SELECT r.path, s.path, MIN(s.name) FROM repo_refs r
+                    CROSS JOIN repo_names n ON n.name = r.name AND n.files <= ?
+                    CROSS JOIN repo_symbols s ON s.name = r.name
+                    WHERE r.path IN ({marks}) AND s.path != r.path GROUP BY r.path, s.path""",
+                [EDGE_DEF_FILES, *part],
             ).fetchall():
                 edges[src][dst] = edges[src].get(dst, 0.0) + 1.0
-                nxt.add(dst)
+                reached[dst] += 1.0
                 if why is not None and dst not in why:
                     why[dst] = f"defines {name} used by {src.rsplit('/', 1)[-1]}"
+            if hop:  # the second hop follows definitions only: what a file is used by is wide
+                continue
             # used by: a file -> files referencing what it defines (weaker)
             for dst, src, name in db.execute(
-                f"""SELECT s.path, r.path, MIN(s.name) FROM repo_symbols s JOIN repo_refs r ON r.name = s.name
-                    WHERE s.path IN ({marks}) AND s.path != r.path GROUP BY s.path, r.path LIMIT 5000""",
-                part,
+                f"""SELECT s.path, r.path, MIN(s.name) FROM repo_symbols s
+                    CROSS JOIN repo_names n ON n.name = s.name AND n.files <= ?
+                    CROSS JOIN repo_refs r ON r.name = s.name
+                    WHERE s.path IN ({marks}) AND s.path != r.path GROUP BY s.path, r.path""",
+                [EDGE_DEF_FILES, *part],
             ).fetchall():
                 edges[dst][src] = edges[dst].get(src, 0.0) + 0.3
-                nxt.add(src)
+                reached[src] += 0.3
                 if why is not None and src not in why:
                     why[src] = f"uses {name} of {dst.rsplit('/', 1)[-1]}"
-        frontier = nxt - seen
-        seen |= nxt
+        new = [p for p in reached if p not in seen]
+        seen.update(new)
+        # The second hop starts only from the files most tied to the seeds: the neighbourhood
+        # stays small on a big repository, whatever a popular file references.
+        frontier = set(sorted(new, key=lambda p: (-reached[p], p))[:HOP2_FROM]) if hop == 0 else set()
+        weight.update(reached)
+    # Keep the files most tied to the seeds: the iteration below costs per edge.
+    keep = set(seeds) | set(
+        sorted((p for p in seen if p not in seeds), key=lambda p: (-weight[p], p))[:MAX_NODES]
+    )
+    seen = keep
+    edges = defaultdict(
+        dict, {s: {d: w for d, w in out.items() if d in keep} for s, out in edges.items() if s in keep}
+    )
     # The iteration over index lists: a warm load runs this on every call.
     total = sum(seeds.values())
     nodes = list(seen)
