@@ -91,7 +91,9 @@ async def test_load_during_first_build_answers_from_what_is_indexed(
                 release.set()
             warning = next(w for w in second["warnings"] if "being built" in w)
             assert f"100 of {FILES + 1} files" in warning, warning
-            assert "pkg/aaa_invoice_rounding.py" in {i["path"] for i in second["items"]} | set(second.get("map", []))
+            assert "pkg/aaa_invoice_rounding.py" in {i["path"] for i in second["items"]} | set(
+                second.get("map", [])
+            )
             assert not any("being built" in w for w in first.get("warnings", []))
             # Once built, the whole repository is indexed and no warning is given.
             third = await _call(c, task="helper_250", budget_tokens=2000)
