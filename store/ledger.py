@@ -20,7 +20,7 @@ A write costs the same at 10,000 records as at 100: record folders that grow are
 (`core.splitIndex`), so a commit rewrites a small delta instead of one entry per record. Automatic
 gc stays off (it would stall a random write for seconds); instead every `PACK_CHECK_EVERY` commits
 a background thread looks at the loose objects and, past a threshold, packs them with `git repack`
-without holding the ledger lock (repack is safe with concurrent object writes), so the ledger's
+without the ledger lock (only the removal of the loose copies, milliseconds, takes it), so the ledger's
 disk stays near its packed size.
 """
 
@@ -51,7 +51,6 @@ log = logging.getLogger("factorops.store")
 # when they exceed half the packs' size, and at least PACK_MIN_KIB (FACTOROPS_LEDGER_PACK_MIN_KIB).
 PACK_CHECK_EVERY = 50
 PACK_MIN_KIB = 256
-PACKS_BEFORE_FULL = 10  # more packs than this: one full repack (lookups slow down with many packs)
 PACK_LOCK = "factorops-pack.lock"  # in .git/: one packer per ledger across processes
 # What every ledger's git config gets (new ledgers at creation, older ones at open).
 TUNING = (
@@ -619,10 +618,11 @@ class Ledger:
     def _pack_in_background(self) -> None:
         """Pack loose objects without the ledger lock: writes go on while git packs.
 
-        `git repack -d` packs the loose objects into a new pack and removes only loose copies that
-        are now in it, so an object a concurrent writer adds stays loose until the next round.
-        When packs pile up, `git repack -A -d` merges them; objects of the old packs that no ref
-        reaches yet (a concurrent writer's, just written) are kept as loose objects, never dropped.
+        `git repack` (no -d) packs the loose objects into a new pack and deletes nothing; then
+        `git prune-packed` removes the loose copies under the ledger lock, a few milliseconds (it
+        removes emptied objects/xx/ folders, which a concurrent writer could be creating a loose
+        object in). Each round packs at least half the packs' size, so packs grow geometrically and
+        their number stays logarithmic in the ledger's size; `doctor --fix` (`git gc`) merges them.
         One process packs at a time (an flock on .git/factorops-pack.lock; others skip).
         """
         lock = self.path / ".git" / PACK_LOCK
@@ -638,10 +638,14 @@ class Ledger:
             stats = self.objects()
             if not self.needs_packing(stats):
                 return
-            full = stats.get("packs", 0) >= PACKS_BEFORE_FULL
-            args = ["-c", "pack.threads=1", "repack", "-q", "-d", *(["-A"] if full else [])]
-            self._git(*args)
-            log.debug("packed the ledger's loose objects (%s)", "full" if full else "incremental")
+            # Packing writes a new pack and deletes nothing: safe beside writers, so unlocked.
+            self._git("-c", "pack.threads=1", "repack", "-q")
+            # Deleting the loose copies also removes emptied objects/xx/ folders, which a writer
+            # creating a loose object there at that moment would fail on: under the ledger lock
+            # (milliseconds: unlinks only).
+            with self.locked():
+                self._git("prune-packed", "-q")
+            log.debug("packed the ledger's loose objects")
         except (LedgerError, OSError) as exc:
             log.warning("background packing of the ledger %s failed: %s", self.path, exc)
         finally:
