@@ -39,7 +39,7 @@ from factorops.tools.kernel.tokens import DEFAULT_ENCODING, SUPPORTED_ENCODINGS,
 
 from . import files as project_files
 from . import outline as outline_mod
-from . import repo_map
+from . import prefer, repo_map
 from .budget import CHARS_PER_TOKEN, CONTEXT_SHARE, cap_tokens, measure, string_cost
 from .index import Entry, Prepared, Symbols, generation, refresh, serial_prepare
 from .rank import defined_terms, rank, task_terms
@@ -51,6 +51,8 @@ MAX_BUDGET = 2_000_000
 WHOLE_CUT = 0.6  # after the best match, files scoring this share of it get depth too
 MAX_DEEP = 3  # files loaded whole or as their relevant definitions
 DEPTH_SHARE = 0.6  # of what is left after explicit paths; the rest goes to the repo map
+SMALL_BUDGET = 1_500  # at or below: less depth, one signature per map line, so the map names more files
+MEDIUM_BUDGET = 3_000
 MAX_MAP = 250
 MAP_SIGNATURES = 3  # per file in the repo map
 MAX_DEFS = 12  # whole definitions of one big file
@@ -385,6 +387,8 @@ def load(
         known=known_paths(store),
     )
     terms_list, idents_list = task_terms(inp.task)
+    ranked = prefer.adjust(store.db, ranked, terms_list, inp.task, explicit)
+    depth_share, map_sigs = _split(budget)
     terms, idents = set(terms_list), {i.lower() for i in idents_list} | defined_terms(store.db, terms_list)
 
     result = ContextLoadResult(budget_tokens=budget, tokens=0, warnings=warnings)
@@ -418,9 +422,11 @@ def load(
             left.append(LeftOut(path=path, tokens=reader.full_tokens(path, None), why="given in paths"))
     # 2. Depth: the best matches, whole when they fit their share, else their relevant definitions.
     top = ranked[0].score if ranked else 0.0
-    depth_left = int(remaining * DEPTH_SHARE)
+    depth_left = int(remaining * depth_share)
     loaded = set(explicit)
     for i, r in enumerate(ranked[:MAX_DEEP]):
+        if prefer.is_central(r):  # nothing matched: the map of central files, no depth
+            break
         if i and r.score < WHOLE_CUT * top:
             break
         if depth_left < 60:
@@ -440,7 +446,8 @@ def load(
             flywheel.record_shown(store, inp.session_id, shown, "context_load", now)
     # 4. Breadth: a repo map of the next files, as far as the budget goes.
     n_left = min(MAX_LEFT_OUT, max(1, budget // 400))
-    remaining -= 25 * n_left + (40 if n_left else 0)  # room for left_out and how to ask for more
+    reserve = 25 * n_left + (40 if n_left else 0)
+    remaining -= reserve  # room for left_out and how to ask for more
     entries: list[_MapEntry] = []
     rest = [r for r in ranked if r.path not in loaded][:MAX_MAP]
     queue = list(rest)  # candidates not mapped yet, best first
@@ -451,7 +458,7 @@ def load(
         for i, r in enumerate(queue[:MAP_LOOKAHEAD]):
             if room < 20:
                 return None
-            e = _map_entry(store, reader, r.path, r.why, terms, idents, room)
+            e = _map_entry(store, reader, r.path, r.why, terms, idents, room, map_sigs)
             if e is not None:
                 del queue[i]
                 return e
@@ -466,9 +473,15 @@ def load(
             entries.append(e)
             remaining -= e.cost
     # 5. Budget still left once every candidate is mapped: the mapped files whole, best first.
-    if not queue and remaining > 200:
+    if not queue and not left and not pieces:  # a map of the whole repository: nothing left out
+        remaining += reserve
+    # Central files added for breadth stay map lines while something matched the task.
+    any_match = any(not prefer.is_central(x) for x in rest)
+    if all(prefer.is_central(x) for x in queue) and remaining > 200:
         for e in list(entries):
             r = next(x for x in rest if x.path == e.path)
+            if any_match and prefer.is_central(r):
+                continue
             got = reader.text(e.path)
             if got is None:
                 continue
@@ -501,6 +514,16 @@ def load(
         next_entry,
     )
     return result
+
+
+def _split(budget: int) -> tuple[float, int]:
+    """(share of the budget for depth, signatures per map line): a small budget keeps most of
+    itself for the map, whose lines name more files with fewer signatures each."""
+    if budget <= SMALL_BUDGET:
+        return 0.5, 1
+    if budget <= MEDIUM_BUDGET:
+        return 0.55, 2
+    return DEPTH_SHARE, MAP_SIGNATURES
 
 
 def _fit(
@@ -709,7 +732,14 @@ def _item_cost(item: ContextItem) -> int:
 
 
 def _map_entry(
-    store: Store, reader: _Reader, path: str, why: str, terms: set[str], idents: set[str], room: int
+    store: Store,
+    reader: _Reader,
+    path: str,
+    why: str,
+    terms: set[str],
+    idents: set[str],
+    room: int,
+    signatures: int = MAP_SIGNATURES,
 ) -> _MapEntry | None:
     """From the index alone (signatures were redacted when indexed): no file is read."""
     if secrets.is_secret_path(path):
@@ -720,7 +750,7 @@ def _map_entry(
             "SELECT name, kind, line, sig FROM repo_symbols WHERE path = ? ORDER BY line LIMIT 300", [path]
         ).fetchall()
     ]
-    for limit in (MAP_SIGNATURES, 1, 0):
+    for limit in dict.fromkeys((signatures, 1, 0)):
         chosen = repo_map.pick(syms, terms, idents, limit) if limit else []
         text = repo_map.entry(path, why, chosen)
         cost = string_cost(text) + string_cost(path) + 6  # and its line in `map`
