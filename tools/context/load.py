@@ -464,20 +464,28 @@ def load(
                 return e
         return None
 
-    if rest and remaining > 40:
-        remaining -= string_cost(repo_map.HEADER) + 6
-        while remaining >= 20:
+    def map_until(central_ok: bool) -> None:
+        """Map entries as far as `remaining` goes; the central files only when `central_ok`."""
+        nonlocal remaining
+        while remaining >= 20 and (central_ok or (queue and not prefer.is_central(queue[0]))):
             e = next_entry(remaining)
             if e is None:
                 break
             entries.append(e)
             remaining -= e.cost
+
+    headed = bool(rest) and remaining > 40
+    if headed:
+        remaining -= string_cost(repo_map.HEADER) + 6
+        map_until(False)  # the matches first: they may still be loaded whole (5.)
     # 5. Budget still left once every candidate is mapped: the mapped files whole, best first.
     if not queue and not left and not pieces:  # a map of the whole repository: nothing left out
         remaining += reserve
     # Central files added for breadth stay map lines while something matched the task.
     any_match = any(not prefer.is_central(x) for x in rest)
-    if all(prefer.is_central(x) for x in queue) and remaining > 200:
+    # (at small budgets only when nothing is left to map: there breadth names more files)
+    upgrade = not queue or (budget > MEDIUM_BUDGET and all(prefer.is_central(x) for x in queue))
+    if upgrade and remaining > 200:
         for e in list(entries):
             r = next(x for x in rest if x.path == e.path)
             if any_match and prefer.is_central(r):
@@ -492,6 +500,8 @@ def load(
                 remaining -= piece.cost - e.cost
             if remaining <= 200:
                 break
+    if headed:
+        map_until(True)  # then the central files, for breadth
     mapped = {e.path for e in entries} | {p.item.path for p in pieces}
     for r in [*rest, *ranked[len(rest) :]]:
         if len(left) >= n_left:
