@@ -93,6 +93,14 @@ def repo(tmp_path: Path) -> Path:
                 for k in range(12)
             )
         ),
+        "src/app/router.spec.py": (  # named like its source (router): still a test
+            '"""Router spec: slash patterns."""\n\nfrom app.router import Router\n\n\n'
+            + "".join(
+                f"def spec_slash_pattern_{k}() -> None:\n    # every slash a pattern consumes, count them\n"
+                f"    assert Router().match('/x/{k}')  # slash pattern consumes count\n\n\n"
+                for k in range(12)
+            )
+        ),
         "tox.ini": "[tox]\nenvlist = py3.13, py3.14\n\n[testenv:py3.14]\nrestore = basic functionality\n",
         ".readthedocs.yaml": "version: 2\nbuild:\n  python: '3.14'\n# restore basic functionality\n",
         "docs/changelog.md": "# Changes\n\n- restore basic functionality on 3.14\n- forward references\n",

@@ -106,7 +106,8 @@ def adjust(
         if kind is None:
             continue
         _rx, asks, factor = KINDS[kind]
-        if wants & asks or _stem(r.path).lower() in wants:
+        # named: tox.ini for "tox"; not router.test.ts for "router", the source's own name
+        if wants & asks or (kind != "test" and _stem(r.path).lower() in wants):
             continue
         unasked.add(r.path)
         already = _prior(r.path, wants)  # what `rank` applied already
