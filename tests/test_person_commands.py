@@ -38,6 +38,11 @@ PERSON_ONLY = [
     "timeout 5 factorops deny apr-1",
     "F=factorops; $F approve apr-1",
     "factorops $WHAT apr-1",
+    # docs/authority.md: installing starters and importing over active rules are a person's too.
+    "factorops starter install",
+    "factorops starter uninstall",
+    "factorops bundle import --replace-active team.tgz",
+    "factorops bundle import --replace team.tgz",
 ]
 # Listing approvals (`factorops approvals`) is how a person and an assistant see what waits: allowed.
 LOOK_ALIKES = [
@@ -50,6 +55,8 @@ LOOK_ALIKES = [
     "grep -r 'factorops approve' docs/",
     "python3 -c 'import factorops'",
     "uv pip install factorops",
+    "factorops starter install --dry-run",
+    "factorops bundle import team.tgz",
 ]
 
 

@@ -369,6 +369,11 @@ def _positional(args: Sequence[str]) -> list[str]:
     return words
 
 
+def _has_option(args: Sequence[str], option: str) -> bool:
+    """`option` given in full, with `=value`, or abbreviated as argparse accepts (`--replace`)."""
+    return any(len(a) > 3 and option.startswith(a.split("=", 1)[0]) for a in args if a.startswith("--"))
+
+
 def person_only_argv(argv: Sequence[str]) -> str | None:
     """What person-only `factorops` command `argv` runs ("`factorops approve` (approving a
     request)"), or None. A sub-command whose value is not known (`factorops $X`) may be one."""
@@ -377,6 +382,13 @@ def person_only_argv(argv: Sequence[str]) -> str | None:
         for key, what in PERSON_ONLY.items():
             if tuple(words[: len(key)]) == key:
                 return f"`factorops {' '.join(key)}` ({what})"
+        first = tuple(words[:2])
+        if first == ("starter", "uninstall"):
+            return "`factorops starter uninstall` (retiring the starter guardrails)"
+        if first == ("starter", "install") and not _has_option(args, "--dry-run"):
+            return "`factorops starter install` (installing active guardrails)"
+        if first == ("bundle", "import") and _has_option(args, "--replace-active"):
+            return "`factorops bundle import --replace-active` (replacing active patterns)"
         if any(shell.has_unknown(w) for w in words[:2]):
             return "a `factorops` command whose sub-command is not known here (it may be a person-only one)"
     return None
