@@ -30,6 +30,7 @@ from factorops.tools.kernel.errors import DomainError
 from factorops.tools.metrics import report as metrics
 from factorops.tools.oversight import approvals
 from factorops.tools.patterns import records as patterns
+from factorops.tools.patterns.model import PatternStatus
 from factorops.tools.sessions import lifecycle as sessions
 from factorops.tools.sessions import queries as session_queries
 
@@ -238,22 +239,20 @@ def build(
         body = views.pattern(p, csrf_of(request))
         return _html(p.title, "patterns", body, request.query_params.get("flash", ""))
 
-    def promote(request: Request, form: dict[str, Any], person: str) -> Response:
+    def _set_status(request: Request, person: str, status: PatternStatus, done: str) -> Response:
+        """A person's promotion or retirement: the same domain call as `factorops patterns`."""
         pid = request.path_params["pid"]
         try:
-            patterns.set_status(store, pid, "active", now(), Actor.dashboard(person))
+            patterns.set_status(store, pid, status, now(), Actor.dashboard(person))
         except DomainError as exc:
             return _back(f"/patterns/{pid}", exc.message)
-        return _back(f"/patterns/{pid}", "promoted")
+        return _back(f"/patterns/{pid}", done)
+
+    def promote(request: Request, form: dict[str, Any], person: str) -> Response:
+        return _set_status(request, person, "active", "promoted")
 
     def retire(request: Request, form: dict[str, Any], person: str) -> Response:
-        """A person's retirement: the same domain call as `factorops patterns retire`."""
-        pid = request.path_params["pid"]
-        try:
-            patterns.set_status(store, pid, "retired", now(), Actor.dashboard(person))
-        except DomainError as exc:
-            return _back(f"/patterns/{pid}", exc.message)
-        return _back(f"/patterns/{pid}", "retired")
+        return _set_status(request, person, "retired", "retired")
 
     def sessions_page(request: Request) -> Response:
         return _html("Sessions", "sessions", views.sessions(sessions.list_sessions(store, limit=50)))

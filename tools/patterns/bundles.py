@@ -34,7 +34,7 @@ from factorops.tools.kernel.errors import DomainError
 
 from . import markdown as pattern_markdown
 from . import records as patterns
-from .model import Pattern
+from .model import USAGE_FIELDS, Pattern
 from .safe_tar import ArchiveError, read_members
 from .scrub import scrub_pattern
 
@@ -44,16 +44,12 @@ MAX_MEMBER_BYTES = 256 * 1024
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 _MEMBER = re.compile(r"patterns/[A-Za-z0-9_.-]{1,64}\.md")
+# What this project learnt about a pattern (status, dates, usage and citations): never taken from a bundle.
 _LOCAL_FIELDS = (
     "status",
     "created",
     "updated",
-    "times_used",
-    "times_helped",
-    "times_hurt",
-    "helped_in",
-    "hurt_in",
-    "last_cited",
+    *USAGE_FIELDS,
     "changed_by",
 )
 

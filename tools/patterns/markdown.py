@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .model import Pattern
+from .model import USAGE_FIELDS, Pattern
 
 _FIELDS_ORDER = (
     "id",
@@ -31,12 +31,7 @@ _FIELDS_ORDER = (
     "evidence",
     "source",
     "changed_by",
-    "times_used",
-    "times_helped",
-    "times_hurt",
-    "helped_in",
-    "hurt_in",
-    "last_cited",
+    *USAGE_FIELDS,
     "created",
     "updated",
 )

@@ -16,6 +16,8 @@ from factorops.tools.kernel.actor import Actor
 PatternKind = Literal["pattern", "anti-pattern", "guardrail"]
 PatternStatus = Literal["candidate", "active", "retired"]
 GuardrailEffect = Literal["warn", "block"]
+# How a pattern has been used and cited in this project, in the order the front matter writes them.
+USAGE_FIELDS = ("times_used", "times_helped", "times_hurt", "helped_in", "hurt_in", "last_cited")
 
 
 class Evidence(BaseModel):
