@@ -155,6 +155,32 @@ async def test_a_candidate_matures_from_citations_and_becomes_eligible(
     assert "general: helped in 5 sessions" in (await read_index(client))
 
 
+async def test_the_dashboard_shows_maturity_and_which_candidates_are_eligible(
+    client: Client, runtime: Runtime, clock: Clock
+) -> None:
+    """The person who promotes sees, on the dashboard, which candidates the evidence carries and why."""
+    from starlette.testclient import TestClient
+
+    from factorops.server.web.app import build
+
+    store = await runtime.store(None)
+    ready = candidate(store, clock, "Pin the provider SDK version in lock files")
+    young = candidate(store, clock, "Run the linter before pushing")
+    for i in range(3):
+        clock.advance(days=1)
+        await run_session(client, f"upgrade attempt {i}", helped=[ready])
+    await run_session(client, "lint once", helped=[young])
+    token = "maturity-dashboard-token-0123456789"
+    web = TestClient(build(store, token, now=clock, by="dashboard:tester"), base_url="http://127.0.0.1:8766")
+    assert web.get(f"/?token={token}", follow_redirects=False).status_code == 303
+    listing = web.get("/patterns", params={"status": "candidate"}).text
+    row = {pid: listing.split(f'href="/patterns/{pid}"')[1].split("</tr>")[0] for pid in (ready, young)}
+    assert "validated" in row[ready] and "eligible for promotion" in row[ready]
+    assert "discovery" in row[young] and "eligible" not in row[young]
+    page = web.get(f"/patterns/{ready}").text
+    assert "<dt>maturity</dt>" in page and "helped in 3 sessions, hurt in 0" in page
+
+
 async def test_repeated_harm_deprecates_an_active_pattern(
     client: Client, runtime: Runtime, clock: Clock
 ) -> None:

@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from factorops.server.auth_token import Caller, Credentials, StaticCredentials
 from factorops.store.store import Store
+from factorops.tools.flywheel import maturity
 from factorops.tools.kernel.actor import Actor
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.metrics import report as metrics
@@ -229,14 +230,28 @@ def build(
         else:
             rows = patterns.list_patterns(store, status=status, limit=50)
         flash = request.query_params.get("flash", "")
-        return _html("Patterns", "patterns", views.patterns(rows, q, status), flash)
+        return _html("Patterns", "patterns", views.patterns(rows, q, status, _stages(rows)), flash)
+
+    def _stages(rows: list[dict[str, object]]) -> dict[str, maturity.Assessment]:
+        """The maturity of the (at most 50) patterns shown: which candidates a person may promote."""
+        m = maturity.thresholds(store)
+        out = {}
+        for r in rows:
+            if r.get("status") == "retired":
+                continue
+            try:
+                out[str(r["id"])] = maturity.assess(patterns.get(store, str(r["id"])), now(), m)
+            except DomainError:
+                continue  # a broken file: its own page says so
+        return out
 
     def pattern_page(request: Request) -> Response:
         try:
             p = patterns.get(store, request.path_params["pid"])
         except DomainError as exc:
             return _not_found(exc.message, "patterns")
-        body = views.pattern(p, csrf_of(request))
+        shown = maturity.assess(p, now(), maturity.thresholds(store)) if p.status != "retired" else None
+        body = views.pattern(p, csrf_of(request), shown)
         return _html(p.title, "patterns", body, request.query_params.get("flash", ""))
 
     def _set_status(request: Request, person: str, status: PatternStatus, done: str) -> Response:

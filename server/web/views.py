@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
+from factorops.tools.flywheel.maturity import GROWING, Assessment
 from factorops.tools.kernel.display import one_line, visible
 from factorops.tools.metrics.report import MetricsReport
 from factorops.tools.patterns.model import Pattern
@@ -146,7 +147,19 @@ def approvals(pending: Sequence[Row], recent: Sequence[Row], csrf: Csrf) -> str:
     return "".join(body)
 
 
-def patterns(rows: Sequence[Row], query: str, status: str | None) -> str:
+def _stage(a: Assessment | None) -> str:
+    """A pattern's maturity for a person: the stage, and for a candidate the evidence carries,
+    that a person may promote it (the why in full on the pattern's page and as a tooltip)."""
+    if a is None:
+        return ""
+    eligible = a.status == "candidate" and a.stage in GROWING
+    mark = ' <span class="badge eligible">eligible for promotion</span>' if eligible else ""
+    return f'<span title="{escape(a.why)}">{escape(a.stage)}</span>{mark}'
+
+
+def patterns(
+    rows: Sequence[Row], query: str, status: str | None, stages: Mapping[str, Assessment] | None = None
+) -> str:
     opts = "".join(
         f'<option value="{v}"{" selected" if status == v else ""}>{v or "any status"}</option>'
         for v in ("", *STATUSES)
@@ -154,13 +167,14 @@ def patterns(rows: Sequence[Row], query: str, status: str | None) -> str:
     body = [
         f'<form method="get" action="/patterns"><input type="search" name="q" value="{escape(query)}" placeholder="search patterns" aria-label="search"> '
         f'<select name="status" aria-label="status">{opts}</select> <button>Search</button></form><br>',
-        "<table><tr><th>title</th><th>kind</th><th>status</th><th>confidence</th></tr>",
+        "<table><tr><th>title</th><th>kind</th><th>status</th><th>maturity</th><th>confidence</th></tr>",
     ]
     for r in rows:
         pid = escape(str(r["id"]))
         body.append(
             f'<tr><td><a href="/patterns/{pid}">{escape(one_line(str(r["title"])))}</a></td><td>{escape(str(r["kind"]))}</td>'
             f'<td><span class="badge {escape(str(r["status"]))}">{escape(str(r["status"]))}</span></td>'
+            f"<td>{_stage((stages or {}).get(str(r['id'])))}</td>"
             f"<td>{float(str(r['confidence'])):.2f}</td></tr>"
         )
     body.append("</table>")
@@ -169,7 +183,7 @@ def patterns(rows: Sequence[Row], query: str, status: str | None) -> str:
     return "".join(body)
 
 
-def pattern(p: Pattern, csrf: Csrf) -> str:
+def pattern(p: Pattern, csrf: Csrf, maturity: Assessment | None = None) -> str:
     """A pattern for a person: its fields as a definition list, problem and solution as text
     (Markdown-lite), no front matter and no JSON."""
     actions = ""
@@ -194,6 +208,10 @@ def pattern(p: Pattern, csrf: Csrf) -> str:
         ("status", f'<span class="badge {p.status}">{p.status}</span>'),
         ("confidence", f"{p.confidence:.2f}"),
         ("used", f"{p.times_used} times, helped {p.times_helped}"),
+    ]
+    if maturity is not None:
+        fields.append(("maturity", f"{_stage(maturity)}: {escape(maturity.why)}"))
+    fields += [
         ("source", escape(p.source)),
         ("created", f"{p.created:%Y-%m-%d %H:%M}"),
         ("updated", f"{p.updated:%Y-%m-%d %H:%M}"),
