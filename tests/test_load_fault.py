@@ -250,7 +250,9 @@ def remount(path: Path, options: str) -> None:
 
 async def test_full_disk_gives_clear_errors_and_no_corruption(tmp_path: Path) -> None:
     project = new_project(tmp_path / "full")
-    with tmpfs(tmp_path / "disk", "1m") as disk:
+    # 2 MiB: a new store (index tables, the ledger with its split git index) takes about 0.55 MiB,
+    # so 1 MiB was full before the first checkpoint and nothing was ever acknowledged.
+    with tmpfs(tmp_path / "disk", "2m") as disk:
         data = disk / "data"
         runtime = Runtime(project=project, data_dir=data, use_roots=False)
         acked: list[str] = []
