@@ -108,6 +108,8 @@ def test_starter_install_restores_pre_re2_starter_regexes(tmp_path: Path) -> Non
     import json
     import os
 
+    from factorops.store.ledger_layout import pattern_path
+
     from .conftest import GIT_ENV
     from .starter_cases import ORIGINAL
 
@@ -117,7 +119,7 @@ def test_starter_install_restores_pre_re2_starter_regexes(tmp_path: Path) -> Non
     assert _cli("init", "--project", str(root)).returncode == 0
     ledger = root / ".agentops" / "ledger"
     slug = "git-clean-force"
-    p = ledger / "patterns" / f"starter-{slug}.md"
+    p = ledger / pattern_path(f"starter-{slug}")
     lines = p.read_text().splitlines(keepends=True)
     for i, line in enumerate(lines):
         if line.startswith("rule: "):

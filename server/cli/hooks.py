@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .base import CliError, add_common, command, executable
+from .base import CliError, command, executable
 
 CLIENT_CHOICES = ("claude-code", "cursor")
 
@@ -28,19 +28,6 @@ def hook_cmd(args: argparse.Namespace) -> int:
     from factorops.server.hooks import run
 
     return run.main(args.client, args.project, args.data_dir)
-
-
-def fast_hook(argv: list[str]) -> int:
-    """`factorops hook ...` without building the whole CLI's parser (a hook runs on every tool call;
-    some commands' options import domain modules). Same arguments as the registered command."""
-    p = argparse.ArgumentParser(prog="factorops hook", description=COMMANDS_HOOK_DESCRIPTION)
-    add_common(p)
-    _hook_args(p)
-    args = p.parse_args(argv)
-    for name in ("project", "data_dir"):
-        if not hasattr(args, name):
-            setattr(args, name, None)
-    return hook_cmd(args)
 
 
 def _hooks_args(p: argparse.ArgumentParser) -> None:

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    if words[:1] == ["hook"]:  # runs on every tool call: no command module, no parser of theirs
+    # A hook runs on every tool call: no command module, no parser of theirs. Its --help is the
+    # registered command's, so it reads like every other command's.
+    if words[:1] == ["hook"] and not {"-h", "--help"} & set(words):
         from factorops.server.hooks import run
 
         return run.cli(words[1:])

@@ -238,8 +238,10 @@ def cli(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(
         prog="factorops hook",
+        # The same words as the registered command's (`cli/hooks.py`; test_cli_help compares them).
         description="Read one hook event as JSON on stdin (Claude Code or Cursor format), answer in "
-        "that client's format on stdout. Always exits 0: problems go to stderr.",
+        "that client's format on stdout. Always exits 0: problems go to stderr. Installed by "
+        "`factorops hooks install`.",
     )
     # `cli.base.add_common`'s options (the faces do not import each other)
     p.add_argument("--project", type=Path, default=None, help="the project; default: the event's cwd")
