@@ -35,6 +35,7 @@ from factorops.store.store import Store  # noqa: E402
 from factorops.tools.flywheel.inject import install_starters  # noqa: E402
 from factorops.tools.guardrails import check as guardrails  # noqa: E402
 from factorops.tools.guardrails.shell import normalise  # noqa: E402
+from factorops.tools.kernel import heap  # noqa: E402
 from factorops.tools.patterns import records as patterns  # noqa: E402
 from factorops.tools.patterns.model import GuardrailRule, Pattern  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
@@ -113,6 +114,7 @@ def main() -> None:
             guardrails.check(store, guardrails.GuardrailCheckInput(action="run", command=text), NOW)
 
         call("git status")  # compiles the rules
+        heap.settle()  # as the server does once its store is open (server/mcp/runtime.py)
         base = [0.0] * 0
         for _ in range(50):
             t0 = time.perf_counter()

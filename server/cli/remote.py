@@ -50,7 +50,7 @@ def serve_http_cmd(args: argparse.Namespace) -> int:
     from .base import setup_logging
 
     project, data_dir = _project(args)
-    runtime = Runtime(project=project or Path.cwd(), data_dir=data_dir, use_roots=False)
+    runtime = Runtime(project=project or Path.cwd(), data_dir=data_dir, use_roots=False, settle_heap=True)
     datadir = DataDir.for_project(runtime.project or Path.cwd(), data_dir)
     setup_logging(args.verbose, datadir.log_dir if datadir.path.exists() else None)
     try:

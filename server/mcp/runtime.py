@@ -25,6 +25,7 @@ from mcp import MCPDeprecationWarning
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.flywheel.inject import open_project
+from factorops.tools.kernel import heap
 from factorops.tools.kernel.clock import Clock, utc_now
 from factorops.tools.registry import components
 
@@ -33,12 +34,14 @@ log = logging.getLogger("factorops.server")
 
 def warm_secret_detector() -> None:
     """Load detect-secrets (~0.6 s) in a daemon thread at server start, so the first tool call that
-    redacts does not pay for it and `initialize` is not held up by it."""
+    redacts does not pay for it and `initialize` is not held up by it. Its objects live as long as
+    the process, so they are frozen out of the GC's full passes too (`kernel/heap.py`)."""
 
     def warm() -> None:
         from factorops.tools.kernel.redact import redact
 
         redact("password = 'warm-up-value-1234'")
+        heap.settle()
 
     threading.Thread(target=warm, name="factorops-warm-secrets", daemon=True).start()
 
@@ -66,6 +69,10 @@ class Runtime:
     # A new project gets the starter guardrails on first use, as `factorops init` gives them; False
     # is `init --no-starter` (tests that need a bare project use it).
     starters: bool = True
+    # A long-running server freezes its start-up objects out of the GC's full passes once the store
+    # is open (`kernel/heap.py`: a 27–45 ms pause otherwise lands inside some call). Off for
+    # in-process runtimes (tests, CLI), where a full collection per store open only costs time.
+    settle_heap: bool = False
     call_hooks: list[CallHook] = field(default_factory=list)
     close_hooks: list[Callable[[Store], None]] = field(default_factory=list)
     _root: Path | None = None
@@ -80,6 +87,7 @@ class Runtime:
         return cls(
             project=project or (Path(env_project) if env_project else None),
             data_dir=data_dir or (Path(env_data) if env_data else None),
+            settle_heap=True,
         )
 
     def now(self) -> datetime:
@@ -123,7 +131,10 @@ class Runtime:
         return self._store
 
     def _open(self, datadir: DataDir) -> Store:
-        return open_project(datadir, components(), self.now(), starters=self.starters)
+        store = open_project(datadir, components(), self.now(), starters=self.starters)
+        if self.settle_heap:
+            heap.settle()  # the store's long-lived objects join start-up's, out of the GC's full passes
+        return store
 
     def record_call(self, rec: CallRecord) -> None:
         for hook in self.call_hooks:

@@ -2293,6 +2293,11 @@ class _Walker:
             inner = [c for c in node.named_children if c.type == "string"]
             return self.string_parts(inner[0], sh, depth) if inner else []
         if t == "concatenation":
+            if not quoted and not _UNPLAIN_CONCAT.search(self.raw(node)):
+                # Only words and brace expressions (`{a,b}` * 1,000): every part is raw text and
+                # `_to_fields` would join them anyway; one part instead of one per child.
+                self.tick(node.child_count)
+                return [_Part("raw", self.text(node))]
             out: list[_Part] = []
             kids = node.children
             for k, c in enumerate(kids):
@@ -2590,6 +2595,11 @@ def _tilde(raw: str) -> str:
     if rest and not rest.startswith("/"):
         return raw
     return _marker("~" + user) + rest
+
+
+# Characters that can start anything but plain text inside a concatenation: expansions, quotes,
+# escapes, substitutions and extended globs.
+_UNPLAIN_CONCAT = re.compile(rb"[$`'\"\\<>()]")
 
 
 def _to_fields(parts: list[_Part], ifs: str = _DEFAULT_IFS) -> list[str]:
