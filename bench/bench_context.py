@@ -28,6 +28,7 @@ from common import pct, result  # noqa: E402
 
 from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
+from factorops.tools.context import build as context_build  # noqa: E402
 from factorops.tools.context import load as context  # noqa: E402
 from factorops.tools.context.rank import task_terms  # noqa: E402
 from factorops.tools.kernel.tokens import count_many, get_encoding  # noqa: E402
@@ -117,7 +118,9 @@ def bench_repo() -> None:
     context.ensure_index(store, progress=lambda done, total, _m: seen.append(done))
     first = time.perf_counter() - t
     n = store.db.execute("SELECT COUNT(*) FROM repo_files").fetchone()[0]
-    print(f"first index of {n} files: {first:.1f}s ({len(seen)} progress reports, {context.WORKERS} workers)")
+    print(
+        f"first index of {n} files: {first:.1f}s ({len(seen)} progress reports, {context_build.WORKERS} workers)"
+    )
     result("first_index_10k_files", first * 1000, None, "ms", "<=10000ms")
     now = datetime.now(UTC)
     context.load(store, context.ContextLoadInput(task="warm up", budget_tokens=8000), now)

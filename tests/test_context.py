@@ -225,17 +225,18 @@ async def test_bad_arguments(shop_client: Client, args: dict[str, Any], field: s
 
 async def test_second_load_tokenizes_nothing_unchanged(shop: Path) -> None:
     store = Store.open(DataDir.for_project(shop), components())
+    from factorops.tools.context import build
     from factorops.tools.context.index import RefreshStats
 
     stats: list[RefreshStats] = []
-    original = context.refresh
+    original = build.refresh
 
     def spy(*a: Any, **kw: Any) -> RefreshStats:
         s = original(*a, **kw)
         stats.append(s)
         return s
 
-    context.refresh = spy  # type: ignore[assignment]
+    build.refresh = spy  # type: ignore[assignment]
     try:
         context.ensure_index(store)
         context.ensure_index(store)
@@ -245,7 +246,7 @@ async def test_second_load_tokenizes_nothing_unchanged(shop: Path) -> None:
         shutil.copy(shop / "shop/cart.py", shop / "shop/basket.py")
         context.ensure_index(store)
     finally:
-        context.refresh = original  # type: ignore[assignment]
+        build.refresh = original  # type: ignore[assignment]
     first, second, third, fourth = stats
     assert first.tokenized == first.files > 10
     assert second.tokenized == 0 and second.unchanged == second.files

@@ -19,7 +19,7 @@ from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
-from factorops.tools.context import load as context
+from factorops.tools.context import build as context
 from factorops.tools.registry import components
 
 from .conftest import Clock, commit_files

@@ -14,14 +14,9 @@ secret files are excluded and token-like values redacted, and the manifest says 
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -41,7 +36,7 @@ from . import files as project_files
 from . import outline as outline_mod
 from . import prefer, repo_map
 from .budget import CHARS_PER_TOKEN, CONTEXT_SHARE, cap_tokens, measure, string_cost
-from .index import Entry, Prepared, Symbols, generation, refresh, serial_prepare
+from .build import ProgressFn, ensure_index, known_paths
 from .rank import defined_terms, rank, task_terms
 
 if TYPE_CHECKING:
@@ -115,180 +110,6 @@ class CountTokensResult(CompactModel):
     encoding: str
     total: int
     counts: list[TokenCount] = Field(default_factory=list)
-
-
-# -- the index -------------------------------------------------------------------------------------
-
-
-ProgressFn = Callable[[int, int, str], None]
-_UNINDEXABLE: set[str] = set()
-PARALLEL_FROM = 400  # files to (re)index before a refresh spreads the work over processes
-WORKERS = max(1, min(2, os.cpu_count() or 1))
-CHUNK = 100  # files per chunk: one task for a worker, one write transaction
-
-
-@dataclass
-class _Build:
-    """A refresh under way in this process: how far it got, for loads that arrive meanwhile."""
-
-    total: int = -1  # files to index; -1 while the working tree is still being listed
-    done: int = 0
-    indexed_before: int = 0
-
-
-_builds: dict[str, _Build] = {}  # by index path
-_builds_lock = threading.Condition()
-_build_locks: dict[str, threading.Lock] = {}
-
-# Called after each chunk a refresh writes, with (done, total), in the refreshing thread. For tests:
-# pausing here holds a build half-way, deterministically.
-after_chunk: Callable[[int, int], None] | None = None
-
-
-def _read_file(root: Path, rel: str) -> str | None:
-    try:
-        path = path_guard.project_file(root, rel)  # whole path: inside the root, not a secret
-        if path.stat().st_size > project_files.MAX_FILE_BYTES:
-            return None
-        data = path.read_bytes()
-    except (OSError, path_guard.PathRefused):
-        return None
-    if b"\0" in data[:8192]:
-        return None  # binary
-    text = data.decode("utf-8", errors="replace")
-    return None if secrets.is_secret_content(text) else text  # a key file, kubeconfig, tfstate
-
-
-def _symbols_of(rel: str, text: str) -> Symbols:
-    defs, refs = outline_mod.symbols(rel, text)
-    lines = text.splitlines()
-    sigs = [repo_map.signature(lines, line) for _n, _k, line in defs]
-    if sigs:  # redacted once, here: the repo map shows them as stored
-        joined, _found = secrets.redact("\n".join(sigs))
-        redacted = joined.split("\n")
-        sigs = redacted if len(redacted) == len(sigs) else [""] * len(sigs)
-    return Symbols(defs=defs, refs=refs, sigs=sigs)
-
-
-def _prepare_chunk(root: str, chunk: list[tuple[Entry, bool]]) -> list[Prepared]:
-    """Read, parse and tokenize one chunk (in a worker process for a big refresh)."""
-    base = Path(root)
-    return serial_prepare(lambda rel: _read_file(base, rel), _symbols_of)(chunk)
-
-
-def _pool_map(pool: ProcessPoolExecutor) -> Callable[..., Iterator[list[Prepared]]]:
-    def map_fn(
-        fn: Callable[..., list[Prepared]], chunks: Iterable[list[tuple[Entry, bool]]]
-    ) -> Iterator[list[Prepared]]:
-        return pool.map(fn, chunks)
-
-    return map_fn
-
-
-def build_status(store: Store) -> str | None:
-    """A warning when this process is indexing the project and a load answers from part of it."""
-    with _builds_lock:
-        b = _builds.get(str(store.datadir.db_path))
-        if b is None:
-            return None
-        total, done, before = b.total, b.done, b.indexed_before
-    if total < 0:
-        return "the project index is being built (listing files); this answer uses the files indexed so far"
-    return (
-        f"the project index is being built: {done} of {total} files to index are done "
-        f"({before + done} files indexed in all); this answer uses only those, ask again when it is done"
-    )
-
-
-def ensure_index(store: Store, progress: ProgressFn | None = None, wait: bool = True) -> str | None:
-    """Refresh the repository index against the working tree (incremental; cheap when warm).
-
-    One refresh at a time per index in this process. With `wait=False`, a call arriving while
-    another thread is building the index does not wait for it: it returns a warning saying how much
-    is indexed (the caller answers from that); otherwise it returns None."""
-    key = str(store.datadir.db_path)
-    with _builds_lock:
-        lock = _build_locks.setdefault(key, threading.Lock())
-    while not lock.acquire(timeout=0.05):
-        if not wait and key in _builds:
-            warning = build_status(store)
-            if warning is not None:
-                return warning
-    try:
-        _refresh(store, key, progress)
-    finally:
-        with _builds_lock:
-            _builds.pop(key, None)
-        lock.release()
-    return None
-
-
-def _refresh(store: Store, key: str, progress: ProgressFn | None) -> None:
-    root = store.datadir.root
-    with _builds_lock:
-        _builds[key] = state = _Build()
-    listing = project_files.list_files(root)
-    entries = [
-        Entry(f.path, f.content_id, f.size, f.mtime)
-        for f in listing.files
-        if f.content_id not in _UNINDEXABLE
-    ]
-
-    def listing_done(total: int) -> None:
-        state.indexed_before = store.db.execute("SELECT COUNT(*) FROM repo_files").fetchone()[0]
-        state.total = total
-
-    def on_chunk(done: int, total: int, message: str) -> None:
-        state.done = done
-        if progress is not None:
-            progress(done, total, message)
-        if after_chunk is not None:
-            after_chunk(done, total)
-
-    known = _known(store)
-    todo = sum(1 for e in entries if known.get(e.path) != e.content_id)
-    prepare = partial(_prepare_chunk, str(root))
-    if todo >= PARALLEL_FROM and WORKERS > 1:
-        with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
-            stats = refresh(
-                store.db,
-                entries,
-                prepare=prepare,
-                map_fn=_pool_map(pool),
-                progress=on_chunk,
-                batch=CHUNK,
-                listing_done=listing_done,
-                known=known,
-            )
-    else:
-        stats = refresh(
-            store.db,
-            entries,
-            prepare=prepare,
-            progress=on_chunk,
-            batch=CHUNK,
-            listing_done=listing_done,
-            known=known,
-        )
-    # Binary or huge files are remembered by content id so they are not re-read on every load.
-    ids = {e.path: e.content_id for e in entries}
-    _UNINDEXABLE.update(ids[p] for p in stats.skipped if p in ids)
-
-
-def _known(store: Store) -> dict[str, str]:
-    """path -> content id of the index, cached per index generation."""
-    gen = generation(store.db)
-    return store.derived(
-        "context.known",
-        gen,
-        lambda: dict(store.db.execute("SELECT path, content_id FROM repo_files").fetchall()),
-    )
-
-
-def known_paths(store: Store) -> set[str]:
-    """The indexed paths, cached per index generation (a warm load does not read 10,000 rows)."""
-    gen = generation(store.db)
-    return store.derived("context.paths", gen, lambda: set(_known(store)))
 
 
 # -- context_load ----------------------------------------------------------------------------------
