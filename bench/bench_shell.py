@@ -1,6 +1,6 @@
 """Shell-aware guardrails on hostile input: `normalise` alone, and `guardrail_check` end to end.
 
-Part 1: `shell.normalise` on the hostile inputs of tests/test_shell.py (1,000 nested `$(`, 5,000
+Part 1: `shell.normalise` on the hostile inputs of tests/hostile_shell.py (1,000 nested `$(`, 5,000
 `((`, brace bombs, eval chains, ...; each cut to 10,000 characters) and on a 10,000-character
 command; p50/p100 over every sample.
 
@@ -27,8 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.test_shell's inputs
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # hostile_shell.py: plain data
 from common import pct, result  # noqa: E402
+from hostile_shell import HOSTILE  # noqa: E402
 
 from factorops.store.datadir import DataDir  # noqa: E402
 from factorops.store.store import Store  # noqa: E402
@@ -39,7 +40,6 @@ from factorops.tools.kernel import heap  # noqa: E402
 from factorops.tools.patterns import records as patterns  # noqa: E402
 from factorops.tools.patterns.model import GuardrailRule, Pattern  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
-from tests.test_shell import HOSTILE  # noqa: E402
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 RUNS = 5

@@ -17,10 +17,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "bench").glob("bench_*.py"))
-# Still reading inputs from tests/ (tracked in issue #19): bench_shell.py (tests/test_shell.py's
-# HOSTILE inputs; being edited by another change) and bench_context.py (tests/context_fixture.py;
+# Still reading inputs from tests/ (tracked in issue #19): bench_context.py (tests/context_fixture.py;
 # the context_load benchmark is being replaced).
-STILL_READ_TESTS = {"bench_shell.py", "bench_context.py"}
+STILL_READ_TESTS = {"bench_context.py"}
 
 _IMPORT_ONLY = """
 import runpy, sys

@@ -33,6 +33,8 @@ from factorops.tools.guardrails.shell import (
     writes_device,
 )
 
+from .hostile_shell import HOSTILE
+
 
 class Case(NamedTuple):
     """One corpus entry: the command, the branch checked out when it runs, whether it can be run here."""
@@ -1032,29 +1034,6 @@ def test_deep_nesting_never_raises(depth: int, opener: str, closed: bool) -> Non
     assert_well_formed(n)
     if depth > 25 and opener in ("$(", "(", "{ ", "${a:-", "<(", "if true; then ") and closed:
         assert not n.understood
-
-
-HOSTILE: dict[str, str] = {
-    "1000 nested $(": "$(" * 1000 + "git push -f origin main" + ")" * 1000,
-    "1000 nested $(echo": "echo " + "$(echo " * 1000 + ")" * 1000,
-    "3000 unclosed $(": "echo " + "$(" * 3000,
-    "2000 && chain": ("a && " * 2000 + "b")[:10_000],
-    "5000 ((": "((" * 5000,
-    "10000 quotes": "'" * 10_000,
-    "1600 nested ${a:-": "${a:-" * 1600 + "}" * 1600,
-    "eval chain": "eval " * 1999,
-    "2400-stage pipeline": "a | " * 2400 + "b",
-    "3300 words": "git push " + "-f " * 3300,
-    "variable doubling": "a=xxxxxxxxxx; " + "a=$a$a; " * 600 + "echo $a",
-    "brace bomb": "echo " + "{a,b}" * 1000,
-    "for loops x200": "for a in 1 2 3 4 5 6 7 8; do " * 200 + "echo $a" + "; done" * 200,
-    "recursive function": "f(){ f; f; }; f",
-    "3000 subshells": "(" * 3000 + ")" * 3000,
-    "10000 <": "<" * 10_000,
-    "10000 >": ">" * 10_000,
-    "NULs": "git\x00 push -f origin main" * 300,
-    "continuations": "g\\\ni\\\nt \\\n" * 1000,
-}
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
