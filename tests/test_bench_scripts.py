@@ -17,9 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "bench").glob("bench_*.py"))
-# Still reading inputs from tests/ (tracked in issue #19): bench_context.py (tests/context_fixture.py;
-# the context_load benchmark is being replaced).
-STILL_READ_TESTS = {"bench_context.py"}
+# None left: every script runs after a README install, without the test suite's helpers.
+STILL_READ_TESTS: set[str] = set()
 
 _IMPORT_ONLY = """
 import runpy, sys
