@@ -314,7 +314,7 @@ EXPECTED_HINTS = {  # (readOnly, destructive, idempotent, openWorld)
     "approval_status": (True, False, True, False),
     "validation_run": (False, False, False, True),
     "metrics_report": (True, False, True, False),
-    "route_task": (True, False, True, False),
+    "route_task": (False, False, False, False),  # records each decision
 }
 
 

@@ -178,7 +178,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         routing.RouteTaskInput,
         routing.RouteTaskResult,
         _route,
-        read_only=True,
+        # not read-only: it records the decision, so that outcomes can later be joined to routes
+        hints=tool_hints(),
     )
 
     @app.resource(

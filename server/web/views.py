@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
-from factorops.tools.flywheel.maturity import GROWING, Assessment
+from factorops.tools.flywheel.maturity import Assessment
 from factorops.tools.kernel.display import one_line, visible
 from factorops.tools.metrics.report import MetricsReport
 from factorops.tools.patterns.model import Pattern
@@ -152,8 +152,7 @@ def _stage(a: Assessment | None) -> str:
     that a person may promote it (the why in full on the pattern's page and as a tooltip)."""
     if a is None:
         return ""
-    eligible = a.status == "candidate" and a.stage in GROWING
-    mark = ' <span class="badge eligible">eligible for promotion</span>' if eligible else ""
+    mark = ' <span class="badge eligible">eligible for promotion</span>' if a.eligible else ""
     return f'<span title="{escape(a.why)}">{escape(a.stage)}</span>{mark}'
 
 

@@ -44,6 +44,12 @@ class Assessment(CompactModel):
     sessions: list[str]  # the sessions it helped in, newest first (at most 5)
     why: str
 
+    @property
+    def eligible(self) -> bool:
+        """A candidate the evidence carries: a person may promote it (the review lists it, the
+        dashboard marks it). One definition for both."""
+        return self.status == "candidate" and self.stage in GROWING
+
 
 def thresholds(store: Store) -> Maturity:
     """The project's `[maturity]` settings (defaults, with a logged warning, when broken)."""
@@ -111,7 +117,7 @@ class Review(CompactModel):
 
 def review(store: Store, now: datetime, m: Maturity | None = None) -> Review:
     rows = assess_all(store, now, m)
-    eligible = [a for a in rows if a.status == "candidate" and a.stage in GROWING]
+    eligible = [a for a in rows if a.eligible]
     deprecated = [a for a in rows if a.status == "active" and a.stage == "deprecated"]
     eligible.sort(key=lambda a: (-a.helped, a.id))
     deprecated.sort(key=lambda a: (-a.hurt, a.id))
