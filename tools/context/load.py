@@ -37,7 +37,8 @@ from . import outline as outline_mod
 from . import prefer, repo_map
 from .budget import CHARS_PER_TOKEN, CONTEXT_SHARE, cap_tokens, measure, string_cost
 from .build import ProgressFn, ensure_index, known_paths
-from .rank import defined_terms, rank, task_terms
+from .index import generation
+from .rank import PathIndex, RefGraph, defined_terms, rank, task_terms
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
@@ -199,16 +200,19 @@ def load(
     def cochange_of(paths: list[str]) -> dict[str, float]:
         return project_files.cochange(root, paths) if paths else {}
 
+    gen = generation(store.db)  # what depends only on the index is kept per generation
+    paths = store.derived("context.path_index", gen, lambda: PathIndex(known_paths(store)))
     ranked = rank(
         store.db,
         inp.task,
         explicit,
         _session_files(store, inp.session_id),
         cochange_of,
-        known=known_paths(store),
+        paths=paths,
+        graph=store.derived("context.graph", gen, RefGraph),
     )
     terms_list, idents_list = task_terms(inp.task)
-    ranked = prefer.adjust(store.db, ranked, terms_list, inp.task, explicit)
+    ranked = prefer.adjust(store.db, ranked, terms_list, inp.task, explicit, paths)
     depth_share, map_sigs = _split(budget)
     terms, idents = set(terms_list), {i.lower() for i in idents_list} | defined_terms(store.db, terms_list)
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import partial
 from typing import TYPE_CHECKING
 
-from .rank import Ranked, _prior
+from .rank import PathIndex, Ranked, _prior
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
@@ -87,16 +88,21 @@ def is_central(r: Ranked) -> bool:
 
 
 def adjust(
-    db: Database, ranked: list[Ranked], terms: list[str], task: str, explicit: list[str]
+    db: Database,
+    ranked: list[Ranked],
+    terms: list[str],
+    task: str,
+    explicit: list[str],
+    paths: PathIndex | None = None,
 ) -> list[Ranked]:
     """The ranking with secondary files demoted, paired sources and named files raised, and the
-    central files appended (best first, each path once)."""
+    central files appended (best first, each path once). `paths`: the index's paths, when the
+    caller keeps them per index generation."""
     wants = set(terms)
     words = _task_words(task)
-    known = [p for (p,) in db.execute("SELECT path FROM repo_files").fetchall()]
-    by_stem: dict[str, list[str]] = defaultdict(list)
-    for p in known:
-        by_stem[_stem(p).lower()].append(p)
+    if paths is None:
+        paths = PathIndex(p for (p,) in db.execute("SELECT path FROM repo_files").fetchall())
+    by_stem = paths.memo("prefer.by_stem", partial(_by_stem, paths.paths))
     original = {r.path: r.score for r in ranked}
     top5 = sorted(ranked, key=lambda r: -r.score)[:5]
     # 1. Secondary files below the code, unless asked for (by kind, or by the file's own name).
@@ -135,10 +141,10 @@ def adjust(
     # 3. Files named after a task word (or two words run together, or their abbreviation).
     best = max((r.score for r in ranked), default=0.0) or 1.0
     for word in words:
-        paths = [p for p in by_stem.get(word, []) if kind_of(p) is None]
-        if word in GENERIC_STEMS or len(word) < 4 or not paths or len(paths) > 3:
+        named = [p for p in by_stem.get(word, []) if kind_of(p) is None]
+        if word in GENERIC_STEMS or len(word) < 4 or not named or len(named) > 3:
             continue
-        for p in paths:
+        for p in named:
             raise_to(p, NAMED_SHARE * best, f"named after '{word}'")
     out = sorted(ranked, key=lambda r: (-r.score, r.path))
     # 4. The central files after every match: a reply never comes back empty. When only tests,
@@ -148,7 +154,9 @@ def adjust(
     secondary = [r for r in out if r.path in unasked]
     have = {r.path for r in out} | set(explicit)
     floor = min((r.score for r in out), default=1.0)
-    pool = central_files(db) if len(matched) < MAX_CENTRAL else []  # else the map never gets there
+    pool = (
+        central_files(db, paths.known) if len(matched) < MAX_CENTRAL else []
+    )  # else the map never gets there
     central = [
         Ranked(
             p,
@@ -160,6 +168,13 @@ def adjust(
     if matched:
         return out + central
     return central + secondary
+
+
+def _by_stem(paths: list[str]) -> dict[str, list[str]]:
+    by_stem: dict[str, list[str]] = defaultdict(list)
+    for p in paths:
+        by_stem[_stem(p).lower()].append(p)
+    return by_stem
 
 
 def _task_words(task: str) -> list[str]:
@@ -205,14 +220,15 @@ _CENTRAL_CACHE: dict[int, tuple[int, list[tuple[str, int]]]] = {}
 RECOMPUTE_CHANGE = 0.05  # recompute the central files when the file count moved this much
 
 
-def central_files(db: Database) -> list[tuple[str, int]]:
+def central_files(db: Database, known: set[str] | None = None) -> list[tuple[str, int]]:
     """(path, uses) of the source files whose definitions the most other files use (a name defined
     in many files counts for little), most used first: the repository's skeleton, with no task.
 
     Centrality hardly moves between two commits, and computing it reads every reference (seconds on
     a large repository): it is kept per index until the number of files changes by 5%, and paths
     gone since are dropped."""
-    known = {p for (p,) in db.execute("SELECT path FROM repo_files").fetchall()}
+    if known is None:
+        known = {p for (p,) in db.execute("SELECT path FROM repo_files").fetchall()}
     hit = _CENTRAL_CACHE.get(id(db))
     if hit is not None and abs(hit[0] - len(known)) <= RECOMPUTE_CHANGE * max(1, len(known)):
         return [(p, n) for p, n in hit[1] if p in known]

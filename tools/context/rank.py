@@ -8,21 +8,26 @@ Signals, each explainable in the manifest's `why`:
   definitions a relevant file leans on (and its close callers) rise too;
 - files that change together with the explicit paths in git history;
 - files touched in the current session's checkpoints.
-The graph is built only around the seeds (two hops), so a warm ranking stays fast on big repos.
+The graph is built only around the seeds (two hops), from a `RefGraph` the caller keeps per index
+generation, so a warm ranking reads from the index only what no earlier load of that generation
+read, and stays fast on big repos.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .index import split_identifier
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
+
+T = TypeVar("T")
 
 STOPWORDS = frozenset(
     [
@@ -153,17 +158,42 @@ def task_terms(task: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(terms)), list(dict.fromkeys(idents))
 
 
-def mentioned_paths(task: str, known: set[str]) -> list[str]:
+class PathIndex:
+    """The indexed paths and lookups by file name, made once per index generation (the caller
+    keeps it, e.g. with `Store.derived`) instead of walking every path on every load."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self.paths = sorted(paths)
+        self.known = set(self.paths)
+        self.by_name: dict[str, list[str]] = defaultdict(list)  # file name -> paths
+        self.by_base: dict[str, list[str]] = defaultdict(list)  # file name less its last extension
+        for p in self.paths:
+            name = p.rsplit("/", 1)[-1]
+            self.by_name[name].append(p)
+            self.by_base[name.rsplit(".", 1)[0]].append(p)
+        self._memo: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """What `build()` makes from these paths, made once (other modules' lookups)."""
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = build()
+            return cast(T, self._memo[key])
+
+
+def mentioned_paths(task: str, known: set[str], by_name: dict[str, list[str]] | None = None) -> list[str]:
     """Paths or file names written in the task text that exist in the index."""
     out = []
-    by_name: dict[str, list[str]] = defaultdict(list)
-    for p in known:
-        by_name[p.rsplit("/", 1)[-1]].append(p)
+    if by_name is None:
+        by_name = defaultdict(list)
+        for p in known:
+            by_name[p.rsplit("/", 1)[-1]].append(p)
     for m in _PATHISH.findall(task):
         m = m.strip("./")
         if m in known:
             out.append(m)
-        elif m in by_name and len(by_name[m]) <= 3:
+        elif len(by_name.get(m, ())) in (1, 2, 3):
             out.extend(by_name[m])
     return list(dict.fromkeys(out))
 
@@ -196,7 +226,11 @@ def rank(
     cochange_of: Callable[[list[str]], dict[str, float]],
     limit: int = 300,
     known: set[str] | None = None,
+    graph: RefGraph | None = None,
+    paths: PathIndex | None = None,
 ) -> list[Ranked]:
+    """`known`, `graph` and `paths` are what the index holds, when the caller keeps them per index
+    generation (a warm load then reads no listing of 10,000 paths)."""
     terms, idents = task_terms(task)
     ranked: dict[str, Ranked] = {}
 
@@ -206,9 +240,11 @@ def rank(
             r = ranked[path] = Ranked(path)
         return r
 
-    if known is None:
+    if paths is not None:
+        known = paths.known
+    elif known is None:
         known = {r[0] for r in db.execute("SELECT path FROM repo_files").fetchall()}
-    for p in mentioned_paths(task, known):
+    for p in mentioned_paths(task, known, paths.by_name if paths is not None else None):
         get(p).add(W_MENTION, "named in the task")
 
     if terms:
@@ -273,7 +309,7 @@ def rank(
     for r in sorted(ranked.values(), key=lambda r: -r.score)[:15]:
         seeds[r.path] = seeds.get(r.path, 0.0) + r.score
     edges_why: dict[str, str] = {}
-    for path, pr in personalized_pagerank(db, seeds, edges_why).items():
+    for path, pr in personalized_pagerank(db, seeds, edges_why, graph=graph).items():
         if path in seeds and path not in ranked:
             continue
         get(path).add(W_GRAPH * pr, edges_why.get(path, "") if path not in seeds else "")
@@ -283,7 +319,7 @@ def rank(
     wants = set(terms)
     for r in ranked.values():
         r.score *= _prior(r.path, wants)
-    _pair_tests(ranked, known, explicit)
+    _pair_tests(ranked, known, explicit, paths.by_base if paths is not None else None)
     out = sorted(ranked.values(), key=lambda r: (-r.score, r.path))
     return [r for r in out if r.score > 0.01][:limit]
 
@@ -337,7 +373,12 @@ def _boost_used_matches(db: Database, ranked: dict[str, Ranked], explicit: list[
                 r.add(0.5 * score, f"used by {head.rsplit('/', 1)[-1]}")
 
 
-def _pair_tests(ranked: dict[str, Ranked], known: set[str], explicit: list[str]) -> None:
+def _pair_tests(
+    ranked: dict[str, Ranked],
+    known: set[str],
+    explicit: list[str],
+    by_base: dict[str, list[str]] | None = None,
+) -> None:
     """The test file of a top-ranked file is usually opened with it (to add the regression test)."""
     top = sorted(ranked.values(), key=lambda r: -r.score)[:2]
     heads = [(p, None) for p in explicit] + [(r.path, r) for r in top]
@@ -345,14 +386,13 @@ def _pair_tests(ranked: dict[str, Ranked], known: set[str], explicit: list[str])
         if _prior(path, set()) < 1.0:
             continue
         stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        for cand in known:
-            name = cand.rsplit("/", 1)[-1]
-            if cand != path and name.rsplit(".", 1)[0] in (
-                f"test_{stem}",
-                f"{stem}_test",
-                f"{stem}.test",
-                f"{stem}.spec",
-            ):
+        bases = (f"test_{stem}", f"{stem}_test", f"{stem}.test", f"{stem}.spec")
+        if by_base is not None:
+            cands = sorted({c for b in bases for c in by_base.get(b, ())})
+        else:
+            cands = sorted(c for c in known if c.rsplit("/", 1)[-1].rsplit(".", 1)[0] in bases)
+        for cand in cands:
+            if cand != path:
                 base = r.score if r is not None else max((x.score for x in ranked.values()), default=1.0)
                 target = ranked.get(cand) or ranked.setdefault(cand, Ranked(cand))
                 target.add(0.45 * base, f"tests {path.rsplit('/', 1)[-1]}")
@@ -378,12 +418,95 @@ def _matched_terms(db: Database, path: str, terms: list[str]) -> list[str]:
     return hits
 
 
+# name -> the files defining it, for names defined in few files (a bare `get` makes no edge)
+_DEFINERS_SQL = (
+    "SELECT n.name, s.path FROM repo_names n CROSS JOIN repo_symbols s ON s.name = n.name "
+    f"WHERE n.name IN ({{marks}}) AND n.files <= {EDGE_DEF_FILES}"
+)
+
+
+class RefGraph:
+    """The reference graph of one index generation, read from the index as a load needs it.
+
+    Per file: the names it references and defines; per name: the files defining it (none when more
+    than EDGE_DEF_FILES do) and the files referencing it. Kept for the generation (the caller keys
+    it, e.g. `Store.derived`), so a warm load asks the index only for files and names no earlier
+    load of this generation walked, instead of joining refs to symbols again on every call.
+    Filled by plain dict writes: two loads filling it at once write the same values."""
+
+    LIMIT = 400_000  # names and paths kept; past it the graph starts again empty (memory bound)
+
+    def __init__(self) -> None:
+        self._refs: dict[str, tuple[str, ...]] = {}  # file -> names it references
+        self._defs: dict[str, tuple[str, ...]] = {}  # file -> names it defines
+        self._definers: dict[str, tuple[str, ...]] = {}  # name -> files defining it, () if common
+        self._users: dict[str, tuple[str, ...]] = {}  # name -> files referencing it
+
+    def _bound(self) -> None:
+        if len(self._refs) + len(self._defs) + len(self._definers) + len(self._users) > self.LIMIT:
+            self._refs, self._defs, self._definers, self._users = {}, {}, {}, {}
+
+    @staticmethod
+    def _fill(
+        db: Database, cache: dict[str, tuple[str, ...]], keys: Iterable[str], sql: str, *args: object
+    ) -> None:
+        """cache[key] = values for the keys not cached yet, from `sql` selecting (key, value) rows
+        (`sql` has one {marks} placeholder for the keys; `args` come before them)."""
+        missing = sorted({k for k in keys if k not in cache})
+        for i in range(0, len(missing), 500):
+            part = missing[i : i + 500]
+            got: dict[str, list[str]] = {k: [] for k in part}
+            for key, value in db.execute(sql.format(marks=",".join("?" * len(part))), [*args, *part]):
+                got[key].append(value)
+            cache.update((k, tuple(sorted(set(v)))) for k, v in got.items())
+
+    def uses(self, db: Database, files: list[str]) -> list[tuple[str, str, str]]:
+        """(file, a file defining what it references, the first such name), by file then target."""
+        self._bound()
+        refs, definers = self._refs, self._definers
+        self._fill(db, refs, files, "SELECT path, name FROM repo_refs WHERE path IN ({marks})")
+        self._fill(db, definers, (n for f in files for n in refs[f]), _DEFINERS_SQL)
+        out: list[tuple[str, str, str]] = []
+        for src in files:
+            first: dict[str, str] = {}
+            for name in refs[src]:  # sorted: the first name found is the least, as MIN() was
+                for dst in definers[name]:
+                    if dst != src and dst not in first:
+                        first[dst] = name
+            out.extend((src, dst, first[dst]) for dst in sorted(first))
+        return out
+
+    def used_by(self, db: Database, files: list[str]) -> list[tuple[str, str, str]]:
+        """(file, a file referencing what it defines, the first such name), by file then user."""
+        self._bound()
+        defs, definers, users = self._defs, self._definers, self._users
+        self._fill(db, defs, files, "SELECT path, name FROM repo_symbols WHERE path IN ({marks})")
+        names = {n for f in files for n in defs[f]}
+        self._fill(db, definers, names, _DEFINERS_SQL)
+        self._fill(
+            db,
+            users,
+            (n for n in names if definers[n]),
+            "SELECT name, path FROM repo_refs WHERE name IN ({marks})",
+        )
+        out: list[tuple[str, str, str]] = []
+        for dst in files:
+            first: dict[str, str] = {}
+            for name in defs[dst]:
+                for src in users.get(name, ()):  # names defined in many files have no users here
+                    if src != dst and src not in first:
+                        first[src] = name
+            out.extend((dst, src, first[src]) for src in sorted(first))
+        return out
+
+
 def personalized_pagerank(
     db: Database,
     seeds: dict[str, float],
     why: dict[str, str] | None = None,
     alpha: float = 0.85,
     iterations: int = 14,
+    graph: RefGraph | None = None,
 ) -> dict[str, float]:
     """PageRank with restarts to `seeds`, on the reference graph around them (two hops).
 
@@ -391,6 +514,7 @@ def personalized_pagerank(
     ("defines X used by a.py", "uses X of a.py")."""
     if not seeds:
         return {}
+    graph = graph if graph is not None else RefGraph()
     edges: dict[str, dict[str, float]] = defaultdict(dict)
     frontier = set(seeds)
     seen = set(frontier)
@@ -400,33 +524,16 @@ def personalized_pagerank(
             break
         reached: dict[str, float] = defaultdict(float)
         chunk = sorted(frontier)
-        for i in range(0, len(chunk), 200):
-            part = chunk[i : i + 200]
-            marks = ",".join("?" * len(part))
-            # uses: a file -> files defining what it references (strong). Only names defined in
-            # few files make edges (CROSS JOIN keeps SQLite on that order: refs, their name's
-            # count, its definitions), so a bare `get` defined everywhere joins nothing.
-            for src, dst, name in db.execute(
-                f"""SELECT r.path, s.path, MIN(s.name) FROM repo_refs r
-                    CROSS JOIN repo_names n ON n.name = r.name AND n.files <= ?
-                    CROSS JOIN repo_symbols s ON s.name = r.name
-                    WHERE r.path IN ({marks}) AND s.path != r.path GROUP BY r.path, s.path""",
-                [EDGE_DEF_FILES, *part],
-            ).fetchall():
-                edges[src][dst] = edges[src].get(dst, 0.0) + 1.0
-                reached[dst] += 1.0
-                if why is not None and dst not in why:
-                    why[dst] = f"defines {name} used by {src.rsplit('/', 1)[-1]}"
-            if hop:  # the second hop follows definitions only: what a file is used by is wide
-                continue
+        # uses: a file -> files defining what it references (strong). Only names defined in few
+        # files make edges, so a bare `get` defined everywhere joins nothing.
+        for src, dst, name in graph.uses(db, chunk):
+            edges[src][dst] = edges[src].get(dst, 0.0) + 1.0
+            reached[dst] += 1.0
+            if why is not None and dst not in why:
+                why[dst] = f"defines {name} used by {src.rsplit('/', 1)[-1]}"
+        if not hop:  # the second hop follows definitions only: what a file is used by is wide
             # used by: a file -> files referencing what it defines (weaker)
-            for dst, src, name in db.execute(
-                f"""SELECT s.path, r.path, MIN(s.name) FROM repo_symbols s
-                    CROSS JOIN repo_names n ON n.name = s.name AND n.files <= ?
-                    CROSS JOIN repo_refs r ON r.name = s.name
-                    WHERE s.path IN ({marks}) AND s.path != r.path GROUP BY s.path, r.path""",
-                [EDGE_DEF_FILES, *part],
-            ).fetchall():
+            for dst, src, name in graph.used_by(db, chunk):
                 edges[dst][src] = edges[dst].get(src, 0.0) + 0.3
                 reached[src] += 0.3
                 if why is not None and src not in why:
