@@ -342,6 +342,12 @@ COMPONENT = Component(
             CREATE INDEX IF NOT EXISTS pattern_revisions_revises ON pattern_revisions (revises);
             """,
         ),
+        # Search walks patterns by confidence (the part of the ranking key no word bounds): see
+        # tools/patterns/search.py.
+        Migration(
+            "patterns-007",
+            "CREATE INDEX IF NOT EXISTS patterns_confidence ON patterns (confidence);",
+        ),
     ),
     kinds=(RecordKind("pattern", ledger_layout.PATTERN_FILE, _index),),
     ledger_tables=("patterns_fts", "patterns", "pattern_revisions"),
