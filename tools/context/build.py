@@ -134,6 +134,8 @@ def _refresh(store: Store, key: str, progress: ProgressFn | None) -> None:
     with _builds_lock:
         _builds[key] = state = _Build()
     listing = project_files.list_files(root)
+    if _unchanged(listing, _known(store)):
+        return  # the warm path: nothing to build, not even the entries
     entries = [
         Entry(f.path, f.content_id, f.size, f.mtime)
         for f in listing.files
@@ -179,6 +181,18 @@ def _refresh(store: Store, key: str, progress: ProgressFn | None) -> None:
     # Binary or huge files are remembered by content id so they are not re-read on every load.
     ids = {e.path: e.content_id for e in entries}
     _UNINDEXABLE.update(ids[p] for p in stats.skipped if p in ids)
+
+
+def _unchanged(listing: project_files.Listing, known: dict[str, str]) -> bool:
+    """Every indexable listed file is indexed with the same content id, and no indexed file is gone."""
+    n = 0
+    for f in listing.files:
+        if f.content_id in _UNINDEXABLE:
+            continue
+        if known.get(f.path) != f.content_id:
+            return False
+        n += 1
+    return n == len(known)
 
 
 def _known(store: Store) -> dict[str, str]:
