@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from factorops.store.db import Database
 
 
-RARE_ROWS = 4000  # rows the rarest words may match together for FTS5 to score all of them
-MAX_SCORED = 400  # candidates whose common words are counted before the search stops proving
+RARE_ROWS = 4000  # rows FTS5 scores in full per search (rare words, then AND combinations)
+MAX_SCORED = 200  # candidates scored exactly before the search stops proving
 BATCH = 50  # candidates tokenized at once
 MAX_COMBOS = 8  # combinations of common words counted (an AND walk each) per search
 MAX_WORDS = 16
