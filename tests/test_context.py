@@ -240,6 +240,7 @@ async def test_second_load_tokenizes_nothing_unchanged(shop: Path) -> None:
     try:
         context.ensure_index(store)
         context.ensure_index(store)
+        assert len(stats) == 1  # nothing changed: the warm path returns before any refresh
         (shop / "shop/emails.py").write_text("def render():\n    return 'changed'\n")
         context.ensure_index(store)
         # A renamed copy has the same content: its count comes from the cache.
@@ -247,9 +248,8 @@ async def test_second_load_tokenizes_nothing_unchanged(shop: Path) -> None:
         context.ensure_index(store)
     finally:
         build.refresh = original  # type: ignore[assignment]
-    first, second, third, fourth = stats
+    first, third, fourth = stats
     assert first.tokenized == first.files > 10
-    assert second.tokenized == 0 and second.unchanged == second.files
     assert third.tokenized == 1 and third.changed == 1
     assert fourth.tokenized == 0 and fourth.token_cache_hits == 1 and fourth.added == 1
     store.close()

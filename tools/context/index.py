@@ -12,7 +12,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -164,12 +164,30 @@ def _symbol_text(path: str, symbols: Symbols) -> str:
 
 @dataclass(frozen=True)
 class Prepared:
-    """One file read, parsed and (when asked) tokenized: the work a refresh spreads over processes."""
+    """One file read, parsed and (when asked) tokenized, with every value its rows need derived:
+    the work a refresh spreads over processes, so the writing process only inserts."""
 
     path: str
     text: str | None  # None: unreadable or binary
     tokens: int  # -1: not counted (the token cache has it)
     symbols: Symbols = Symbols()
+    lines: int = 0
+    fts_path: str = ""  # the path's words and the path, for the full-text index
+    fts_symbols: str = ""  # the defined names and their words
+
+
+def prepared(path: str, text: str | None, tokens: int, symbols: Symbols) -> Prepared:
+    if text is None:
+        return Prepared(path, None, tokens)
+    return Prepared(
+        path,
+        text,
+        tokens,
+        symbols,
+        text.count("\n") + 1,
+        " ".join(split_identifier(path)) + " " + path,
+        _symbol_text(path, symbols),
+    )
 
 
 Prepare = Callable[[list[tuple[Entry, bool]]], list[Prepared]]  # (entry, count tokens?) per file
@@ -184,12 +202,12 @@ def serial_prepare(read: Reader, symbols_of: SymbolFn, encoding: str = DEFAULT_E
         for e, _count in chunk:
             text = read(e.path)
             out.append(
-                Prepared(e.path, text, -1, symbols_of(e.path, text) if text is not None else Symbols())
+                prepared(e.path, text, -1, symbols_of(e.path, text) if text is not None else Symbols())
             )
         need = [i for i, (p, (_e, c)) in enumerate(zip(out, chunk, strict=True)) if c and p.text is not None]
         counts = count_many([out[i].text or "" for i in need], encoding)
         for i, n in zip(need, counts, strict=True):
-            out[i] = Prepared(out[i].path, out[i].text, n, out[i].symbols)
+            out[i] = replace(out[i], tokens=n)
         return out
 
     return prepare
@@ -290,19 +308,9 @@ def _write_chunk(
             syms = got.symbols
             cur = conn.execute(
                 "INSERT INTO repo_files (path, content_id, size, tokens, lines, mtime) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    e.path,
-                    e.content_id,
-                    e.size if e.size >= 0 else len(text),
-                    tokens,
-                    text.count("\n") + 1,
-                    e.mtime,
-                ],
+                [e.path, e.content_id, e.size if e.size >= 0 else len(text), tokens, got.lines, e.mtime],
             )
-            rowid = int(cur.lastrowid or 0)
-            fts_rows.append(
-                (rowid, " ".join(split_identifier(e.path)) + " " + e.path, _symbol_text(e.path, syms), text)
-            )
+            fts_rows.append((int(cur.lastrowid or 0), got.fts_path, got.fts_symbols, text))
             sigs = list(syms.sigs) + [""] * (len(syms.defs) - len(syms.sigs))
             sym_rows.extend((e.path, n, k, ln, sig) for (n, k, ln), sig in zip(syms.defs, sigs, strict=False))
             name_rows.extend((n,) for n in {n for n, _k, _ln in syms.defs})
