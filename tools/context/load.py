@@ -229,7 +229,8 @@ def load(
         if got is None:
             return False
         clean, n_red = got
-        piece = _piece(path, why, clean, limit, whole_ok, terms, idents)
+        full = None if n_red else reader.indexed_tokens(path)
+        piece = _piece(path, why, clean, limit, whole_ok, terms, idents, full=full)
         if piece is None:
             left.append(LeftOut(path=path, tokens=reader.full_tokens(path, clean), why=why))
             return False
@@ -276,6 +277,7 @@ def load(
     entries: list[_MapEntry] = []
     rest = [r for r in ranked if r.path not in loaded][:MAX_MAP]
     queue = list(rest)  # candidates not mapped yet, best first
+    map_memo: dict[tuple[str, int], _MapEntry] = {}
 
     def next_entry(room: int) -> _MapEntry | None:
         """The best remaining candidate whose entry fits `room`, looking a few ahead (an entry that
@@ -283,7 +285,7 @@ def load(
         for i, r in enumerate(queue[:MAP_LOOKAHEAD]):
             if room < 20:
                 return None
-            e = _map_entry(store, reader, r.path, r.why, terms, idents, room, map_sigs)
+            e = _map_entry(store, reader, r.path, r.why, terms, idents, room, map_sigs, map_memo)
             if e is not None:
                 del queue[i]
                 return e
@@ -315,10 +317,13 @@ def load(
             r = next(x for x in rest if x.path == e.path)
             if any_match and prefer.is_central(r):
                 continue
+            full = reader.indexed_tokens(e.path)
+            if full is not None and not fits(full, remaining + e.cost):
+                continue  # too big to be whole: not read, not parsed
             got = reader.text(e.path)
             if got is None:
                 continue
-            piece = _piece(e.path, r.why, got[0], remaining + e.cost, True, terms, idents)
+            piece = _piece(e.path, r.why, got[0], remaining + e.cost, True, terms, idents, whole_only=True)
             if piece is not None and piece.item.mode == "full" and not got[1]:
                 pieces.append(piece)
                 entries.remove(e)
@@ -470,8 +475,12 @@ class _Reader:
     def full_tokens(self, path: str, text: str | None) -> int:
         if text is not None:
             return count_tokens(text)
+        return self.indexed_tokens(path) or 0
+
+    def indexed_tokens(self, path: str) -> int | None:
+        """The file's token count as indexed (the index is caught up before a load reads files)."""
         row = self.db.execute("SELECT tokens FROM repo_files WHERE path = ?", [path]).fetchone()
-        return int(row[0]) if row else 0
+        return int(row[0]) if row else None
 
     def _real(self, path: str) -> Path | None:
         if secrets.is_secret_path(path):
@@ -485,20 +494,58 @@ class _Reader:
             return None
 
 
+WHOLE_MIN_SHARE = 0.8  # a file whole costs at least this share of its own tokens in the reply
+
+
+def fits(tokens: int, limit: int) -> bool:
+    """Whether a file of `tokens` tokens may fit `limit` whole (its JSON-escaped block costs more
+    than the text: newlines and quotes are escaped), so that a file that cannot is not counted."""
+    return tokens * WHOLE_MIN_SHARE <= limit
+
+
+_DEFS_CACHE: dict[tuple[str, int, int], list[outline_mod.Definition]] = {}
+DEFS_CACHE_SIZE = 64
+
+
+def _definitions(path: str, text: str) -> list[outline_mod.Definition]:
+    """A file's definitions, kept for the last few files parsed (a session loads the same big files
+    again and again; tree-sitter parses one in tens of milliseconds)."""
+    key = (path, len(text), hash(text))
+    hit = _DEFS_CACHE.get(key)
+    if hit is None:
+        hit = outline_mod.definitions(path, text)
+        if len(_DEFS_CACHE) >= DEFS_CACHE_SIZE:
+            _DEFS_CACHE.pop(next(iter(_DEFS_CACHE)), None)
+        _DEFS_CACHE[key] = hit
+    return hit
+
+
 def _piece(
-    path: str, why: str, text: str, limit: int, whole_ok: bool, terms: set[str], idents: set[str]
+    path: str,
+    why: str,
+    text: str,
+    limit: int,
+    whole_ok: bool,
+    terms: set[str],
+    idents: set[str],
+    full: int | None = None,
+    whole_only: bool = False,
 ) -> _Piece | None:
-    """The file whole if it fits `limit`, else its most relevant whole definitions, else its outline."""
+    """The file whole if it fits `limit`, else its most relevant whole definitions, else its outline.
+    `full`: the text's token count when known (the index's); `whole_only`: whole or nothing."""
     nlines = text.count("\n") + (0 if text.endswith("\n") else 1)
     item = ContextItem(path=path, lines=f"1-{nlines}", tokens=0, mode="full", why=why)
     block = f"=== {path} [1-{nlines}] ===\n" + text + ("" if text.endswith("\n") else "\n")
-    cost = string_cost(block) + _item_cost(item)
-    if whole_ok and cost <= limit:
-        item.tokens = cost
-        return _Piece(item, block, cost)
-    full = count_tokens(text)
+    if whole_ok and (full is None or fits(full, limit)):
+        cost = string_cost(block) + _item_cost(item)
+        if cost <= limit:
+            item.tokens = cost
+            return _Piece(item, block, cost)
+    if whole_only:
+        return None
+    full = count_tokens(text) if full is None else full
     lines = text.splitlines()
-    defs = outline_mod.definitions(path, text)
+    defs = _definitions(path, text)
     scored = [(repo_map.relevance(d.name, terms, idents) + _mentions(d, lines, idents), d) for d in defs]
     scored = [(s, d) for s, d in scored if s > 0]
     scored.sort(key=lambda x: (-x[0], x[1].lines))
@@ -575,22 +622,30 @@ def _map_entry(
     idents: set[str],
     room: int,
     signatures: int = MAP_SIGNATURES,
+    memo: dict[tuple[str, int], _MapEntry] | None = None,
 ) -> _MapEntry | None:
-    """From the index alone (signatures were redacted when indexed): no file is read."""
+    """From the index alone (signatures were redacted when indexed): no file is read. `memo`
+    keeps the entries made for one load (a candidate that did not fit is tried again later)."""
     if secrets.is_secret_path(path):
         return None
-    syms = [
-        repo_map.Symbol(n, k, ln, sig)
-        for n, k, ln, sig in store.db.execute(
-            "SELECT name, kind, line, sig FROM repo_symbols WHERE path = ? ORDER BY line LIMIT 300", [path]
-        ).fetchall()
-    ]
+    memo = {} if memo is None else memo
+    syms: list[repo_map.Symbol] | None = None
     for limit in dict.fromkeys((signatures, 1, 0)):
-        chosen = repo_map.pick(syms, terms, idents, limit) if limit else []
-        text = repo_map.entry(path, why, chosen)
-        cost = string_cost(text) + string_cost(path) + 6  # and its line in `map`
-        if cost <= room:
-            return _MapEntry(path, text, cost)
+        made = memo.get((path, limit))
+        if made is None:
+            if syms is None:
+                syms = [
+                    repo_map.Symbol(n, k, ln, sig)
+                    for n, k, ln, sig in store.db.execute(
+                        "SELECT name, kind, line, sig FROM repo_symbols WHERE path = ? ORDER BY line LIMIT 300",
+                        [path],
+                    ).fetchall()
+                ]
+            chosen = repo_map.pick(syms, terms, idents, limit) if limit else []
+            text = repo_map.entry(path, why, chosen)
+            made = memo[(path, limit)] = _MapEntry(path, text, string_cost(text) + string_cost(path) + 6)
+        if made.cost <= room:  # its cost counts its line in `map` too
+            return _MapEntry(made.path, made.text, made.cost)
     return None
 
 
