@@ -21,7 +21,7 @@ from factorops.tools.kernel import redact as secrets
 from . import files as project_files
 from . import outline as outline_mod
 from . import repo_map
-from .index import Entry, Prepared, Symbols, generation, refresh, serial_prepare
+from .index import Entry, Prepared, Symbols, ensure_name_indexes, generation, refresh, serial_prepare
 
 # -- the index -------------------------------------------------------------------------------------
 
@@ -134,6 +134,7 @@ def _refresh(store: Store, key: str, progress: ProgressFn | None) -> None:
     with _builds_lock:
         _builds[key] = state = _Build()
     listing = project_files.list_files(root)
+    ensure_name_indexes(store.db.conn)  # a first index killed before it built them left them out
     if _unchanged(listing, _known(store)):
         return  # the warm path: nothing to build, not even the entries
     entries = [

@@ -261,14 +261,44 @@ def refresh(
         [(e, e.content_id not in cached) for e in todo[start : start + batch]]
         for start in range(0, total, batch)
     ]
-    results = (map_fn or map)(prepare, chunks)
-    done = 0
-    for chunk, prepared in zip(chunks, results, strict=True):
-        _write_chunk(conn, chunk, prepared, known, cached, encoding, stats)
-        done += len(chunk)
-        if progress:
-            progress(done, total, f"indexed {done}/{total} files")
+    bulk = not known and total >= BULK_FROM
+    if bulk:  # a first index: the by-name indexes are built once at the end, not row by row
+        with _immediate(conn):
+            for name, _on in NAME_INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
+    else:
+        ensure_name_indexes(conn)  # a first index that was killed half-way left them out
+    try:
+        results = (map_fn or map)(prepare, chunks)
+        done = 0
+        for chunk, prepared in zip(chunks, results, strict=True):
+            _write_chunk(conn, chunk, prepared, known, cached, encoding, stats)
+            done += len(chunk)
+            if progress:
+                progress(done, total, f"indexed {done}/{total} files")
+    finally:
+        if bulk:
+            ensure_name_indexes(conn)
     return stats
+
+
+# Maintained row by row, these two cost most of a first index's inserts (names arrive in no order);
+# built once over the finished tables they cost a fraction. Lookups by path keep their indexes, so
+# the per-chunk deletes and a load arriving during the build stay fast.
+NAME_INDEXES = (
+    ("repo_symbols_name", "repo_symbols (name)"),
+    ("repo_refs_name", "repo_refs (name)"),
+)
+BULK_FROM = 400  # files of a first index from which the name indexes are built after the rows
+
+
+def ensure_name_indexes(conn: sqlite3.Connection) -> None:
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
+    missing = [(name, on) for name, on in NAME_INDEXES if name not in have]
+    if missing:
+        with _immediate(conn):
+            for name, on in missing:
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
 
 
 def _write_chunk(
@@ -286,9 +316,12 @@ def _write_chunk(
     sym_rows: list[tuple[str, str, str, int, str]] = []
     ref_rows: list[tuple[str, str]] = []
     name_rows: list[tuple[str]] = []
+    file_rows: list[tuple[int, str, str, int, int, int, float]] = []
     with _immediate(conn):
         # Unconditionally: another process may have indexed these files since `known` was read.
         _delete_many(conn, [e.path for e, _c in chunk])
+        # Row ids given here (the write lock is held), so the files go in with one executemany too.
+        rowid = int(conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM repo_files").fetchone()[0])
         for (e, _count), got in zip(chunk, prepared, strict=True):
             text = got.text
             if text is None:
@@ -306,15 +339,27 @@ def _write_chunk(
             else:
                 stats.added += 1
             syms = got.symbols
-            cur = conn.execute(
-                "INSERT INTO repo_files (path, content_id, size, tokens, lines, mtime) VALUES (?, ?, ?, ?, ?, ?)",
-                [e.path, e.content_id, e.size if e.size >= 0 else len(text), tokens, got.lines, e.mtime],
+            rowid += 1
+            file_rows.append(
+                (
+                    rowid,
+                    e.path,
+                    e.content_id,
+                    e.size if e.size >= 0 else len(text),
+                    tokens,
+                    got.lines,
+                    e.mtime,
+                )
             )
-            fts_rows.append((int(cur.lastrowid or 0), got.fts_path, got.fts_symbols, text))
+            fts_rows.append((rowid, got.fts_path, got.fts_symbols, text))
             sigs = list(syms.sigs) + [""] * (len(syms.defs) - len(syms.sigs))
             sym_rows.extend((e.path, n, k, ln, sig) for (n, k, ln), sig in zip(syms.defs, sigs, strict=False))
             name_rows.extend((n,) for n in {n for n, _k, _ln in syms.defs})
             ref_rows.extend((e.path, r) for r in set(syms.refs))
+        conn.executemany(
+            "INSERT INTO repo_files (rowid, path, content_id, size, tokens, lines, mtime) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            file_rows,
+        )
         conn.executemany(
             "INSERT OR REPLACE INTO token_cache (content_id, encoding, tokens) VALUES (?, ?, ?)", token_rows
         )
