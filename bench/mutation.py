@@ -74,6 +74,28 @@ TARGETS: dict[str, Target] = {
         "server/mcp/stdio.py",
         ("tests/test_mutation_kills.py", "tests/test_protocol_edges.py", "tests/test_e2e_stdio.py"),
     ),
+    # The ledger's write path (commit, its lock, crash recovery and undo) and the index catch-up
+    # (`sync_index`), not packing, status or reads.
+    "ledger": Target(
+        "store/ledger.py",
+        ("tests/test_ledger_flat.py", "tests/test_crash.py", "tests/test_concurrency.py"),
+        scope=(
+            "_thread_lock",
+            "Ledger.locked",
+            "Ledger.commit",
+            "Ledger._write_commit",
+            "Ledger.recover",
+            "Ledger._recover",
+            "Ledger._put_back",
+            "Ledger.undo_last",
+            "Ledger._restore",
+            "Ledger._index_locked",
+            "Ledger._note_index",
+            "Ledger.sync_index",
+            "Ledger._index_changes",
+            "Ledger.sync_index_locked",
+        ),
+    ),
 }
 
 _FLIP: dict[type[ast.cmpop], type[ast.cmpop]] = {
@@ -99,8 +121,14 @@ class Mutant:
 
 
 def _in_scope(tree: ast.Module, scope: tuple[str, ...]) -> set[int]:
-    """ids of every node inside the scoped top-level definitions (all nodes when scope is empty)."""
+    """ids of every node inside the scoped definitions (all nodes when scope is empty).
+
+    A scope entry names a top-level function or class (`redact`), or one method of a top-level
+    class (`Ledger.commit`).
+    """
     tops = [n for n in tree.body if not scope or getattr(n, "name", None) in scope]
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        tops += [m for m in cls.body if f"{cls.name}.{getattr(m, 'name', '')}" in scope]
     return {id(node) for top in tops for node in ast.walk(top)}
 
 
