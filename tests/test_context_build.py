@@ -4,10 +4,12 @@ built once after the rows, and whatever stops the build half-way, the next load 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -104,5 +106,39 @@ async def test_a_first_index_killed_after_its_last_chunk_gets_its_name_indexes_b
             r = await _load(c, "who calls shared_total")
             assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
     finally:
+        runtime.close()
+    assert {n for n, _on in repo_index.NAME_INDEXES} <= _indexes(repo)
+
+
+async def test_a_load_during_a_bulk_first_index_answers_from_what_is_indexed(
+    repo: Path, clock: Clock, bulk_from_ten: None
+) -> None:
+    """While the name indexes are not built yet, a load still answers (from the files indexed so far)."""
+    paused, release = threading.Event(), threading.Event()
+
+    def hold(done: int, total: int) -> None:
+        if done < total and not paused.is_set():
+            paused.set()
+            assert release.wait(60), "the test never released the build"
+
+    old = build.after_chunk
+    build.after_chunk = hold
+    runtime = Runtime(project=repo, clock=clock, use_roots=False, starters=False)
+    try:
+        async with Client(build_app(runtime)) as c:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_load, c, "shared total")
+                assert await anyio.to_thread.run_sync(paused.wait, 60)
+                assert not {n for n, _on in repo_index.NAME_INDEXES} & _indexes(repo)
+                r = await _load(c, "who calls shared_total")
+                release.set()
+            assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
+            got = r.structured_content or {}
+            warning = next(w for w in got["warnings"] if "being built" in w)
+            assert f"100 of {FILES + 1} files" in warning, warning
+            assert "pkg/aaa_totals.py" in {i["path"] for i in got["items"]} | set(got.get("map", []))
+    finally:
+        release.set()
+        build.after_chunk = old
         runtime.close()
     assert {n for n, _on in repo_index.NAME_INDEXES} <= _indexes(repo)
