@@ -35,6 +35,7 @@ import bisect
 import itertools
 import math
 import re
+import sqlite3
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 
 RARE_ROWS = 4000  # rows FTS5 scores in full per search (rare words, then AND combinations)
 MAX_SCORED = 200  # candidates scored exactly before the search stops proving
+MAX_WALK = 2000  # patterns the confidence walk may pass (filters can leave few of them)
+WALK_CHUNK = 250
 BATCH = 50  # candidates tokenized at once
 MAX_COMBOS = 8  # combinations of common words counted (an AND walk each) per search
 MAX_WORDS = 16
@@ -260,8 +263,10 @@ def search_rowids(db: Database, text: str, filters: Filters, fetch: int) -> list
             [
                 (int(r), float(k))
                 for r, k in db.execute(
-                    f"SELECT f.rowid, {_BM25} - p.confidence FROM patterns_fts f "
-                    f"JOIN patterns p ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {filters.sql}",
+                    # CROSS JOIN keeps FTS5 the outer loop: the other way round, a selective
+                    # filter would run one MATCH (and one idf count per word) per pattern.
+                    f"SELECT f.rowid, {_BM25} - p.confidence FROM patterns_fts f CROSS JOIN "
+                    f"patterns p ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {filters.sql}",
                     [_join([t.word for t in source], "AND"), *filters.args],
                 )
             ],
@@ -341,19 +346,56 @@ def _top(
         seen.add(c[2])
     room = _uncovered_bound(terms, sources)
     everything = tuple(terms)
+    # An index-only walk (~0.2 us a pattern) whose patterns are checked against the filters a
+    # chunk at a time; MAX_WALK bounds the work even when the filters leave few patterns.
     walk = db.execute(
-        "SELECT p.rowid, p.confidence FROM patterns p INDEXED BY patterns_confidence "
-        f"WHERE {filters.sql} ORDER BY p.confidence DESC",
-        list(filters.args),
+        "SELECT rowid, confidence FROM patterns INDEXED BY patterns_confidence ORDER BY confidence DESC"
     )
+    walked = 0
+    ready: list[tuple[int, float]] = []
+
+    proposed: set[int] = set()
+    filtered: list[sqlite3.Cursor] = []
 
     def next_by_confidence() -> tuple[float, float, int, tuple[_Term, ...]] | None:
-        if room <= 0:
+        nonlocal walked
+        while not ready and room > 0 and walked < MAX_WALK:
+            rows = walk.fetchmany(WALK_CHUNK)
+            walked = walked + len(rows) if rows else -1  # the end of the table ends the walk
+            chunk = [(int(r), float(c)) for r, c in rows if int(r) not in seen]
+            if chunk:
+                passing = {
+                    int(r)
+                    for (r,) in db.execute(
+                        f"SELECT p.rowid FROM patterns p WHERE p.rowid IN ({','.join('?' * len(chunk))}) "
+                        f"AND {filters.sql}",
+                        [*(r for r, _ in chunk), *filters.args],
+                    )
+                }
+                ready.extend(reversed([rc for rc in chunk if rc[0] in passing]))
+            if walked < 0:
+                break
+        if not ready and room > 0 and walked >= MAX_WALK and len(best) < fetch:
+            # Too few matches yet: the filters are selective. Walk only the patterns they pass
+            # (SQLite skips the others, slower per pattern but it reaches them all).
+            if not filtered:
+                filtered.append(
+                    db.execute(
+                        "SELECT p.rowid, p.confidence FROM patterns p INDEXED BY patterns_confidence "
+                        f"WHERE {filters.sql} ORDER BY p.confidence DESC",
+                        list(filters.args),
+                    )
+                )
+            for r, c in iter(filtered[0].fetchone, None):
+                if int(r) not in seen and int(r) not in proposed:
+                    proposed.add(int(r))
+                    return -float(c) - room, -float(c), int(r), everything
             return None
-        for rowid, confidence in iter(walk.fetchone, None):
-            if int(rowid) not in seen:
-                return -float(confidence) - room, -float(confidence), int(rowid), everything
-        return None
+        if not ready:
+            return None
+        rowid, confidence = ready.pop()
+        proposed.add(rowid)
+        return -confidence - room, -confidence, rowid, everything
 
     best: list[tuple[float, int]] = []
     i, head, scored = 0, next_by_confidence(), 0
@@ -386,6 +428,8 @@ def _top(
             del best[fetch:]
     finally:
         walk.close()
+        for cursor in filtered:
+            cursor.close()
     return [r for _, r in best]
 
 
