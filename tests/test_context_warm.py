@@ -104,3 +104,21 @@ async def test_an_edit_reaches_the_next_warm_load(runtime: Runtime, shop: Path) 
     listed |= {line.split("  (", 1)[0]: line for line in after["content"].splitlines() if "audit" in line}
     assert "shop/audit.py" in listed, after["content"]
     assert "round_total of core.py" in str(listed["shop/audit.py"])
+
+
+async def test_a_new_commit_reaches_the_co_change_signal(runtime: Runtime, shop: Path) -> None:
+    """Co-change is kept per HEAD: a commit made between two loads counts in the second."""
+    async with Client(build_app(runtime)) as c:
+        for n in range(2):
+            commit_files(shop, {"shop/billing.py": f"# {n}\n", "shop/util_1.py": f"# {n}\n"}, f"pair {n}")
+        before = await _load(c, task="tidy up", paths=["shop/billing.py"], budget_tokens=8000)
+        assert "changes with shop/billing.py" in str(before)
+        assert "shop/util_2.py  (changes with" not in before["content"]
+        for n in range(3):
+            commit_files(
+                shop, {"shop/billing.py": f"# again {n}\n", "shop/util_2.py": f"# {n}\n"}, f"again {n}"
+            )
+        after = await _load(c, task="tidy up", paths=["shop/billing.py"], budget_tokens=8000)
+    reasons = {i["path"]: i["why"] for i in after["items"]}
+    reasons |= {line.split("  (", 1)[0]: line for line in after["content"].splitlines() if "  (" in line}
+    assert "changes with shop/billing.py" in str(reasons.get("shop/util_2.py")), after["content"]

@@ -106,12 +106,19 @@ def build_status(store: Store) -> str | None:
     )
 
 
-def ensure_index(store: Store, progress: ProgressFn | None = None, wait: bool = True) -> str | None:
+def ensure_index(
+    store: Store,
+    progress: ProgressFn | None = None,
+    wait: bool = True,
+    listing: tuple[int, project_files.Listing] | None = None,
+) -> str | None:
     """Refresh the repository index against the working tree (incremental; cheap when warm).
 
     One refresh at a time per index in this process. With `wait=False`, a call arriving while
     another thread is building the index does not wait for it: it returns a warning saying how much
-    is indexed (the caller answers from that); otherwise it returns None."""
+    is indexed (the caller answers from that); otherwise it returns None. `listing`: (the index
+    generation when it began, the working tree's listing) taken by the caller meanwhile; used only
+    if the index has not changed since (else an older listing could undo a newer refresh)."""
     key = str(store.datadir.db_path)
     with _builds_lock:
         lock = _build_locks.setdefault(key, threading.Lock())
@@ -121,7 +128,7 @@ def ensure_index(store: Store, progress: ProgressFn | None = None, wait: bool = 
             if warning is not None:
                 return warning
     try:
-        _refresh(store, key, progress)
+        _refresh(store, key, progress, listing)
     finally:
         with _builds_lock:
             _builds.pop(key, None)
@@ -129,11 +136,16 @@ def ensure_index(store: Store, progress: ProgressFn | None = None, wait: bool = 
     return None
 
 
-def _refresh(store: Store, key: str, progress: ProgressFn | None) -> None:
+def _refresh(
+    store: Store, key: str, progress: ProgressFn | None, given: tuple[int, project_files.Listing] | None
+) -> None:
     root = store.datadir.root
     with _builds_lock:
         _builds[key] = state = _Build()
-    listing = project_files.list_files(root)
+    if given is not None and given[0] == generation(store.db):
+        listing = given[1]
+    else:
+        listing = project_files.list_files(root)
     ensure_name_indexes(store.db.conn)  # a first index killed before it built them left them out
     if _unchanged(listing, _known(store)):
         return  # the warm path: nothing to build, not even the entries

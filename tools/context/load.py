@@ -14,7 +14,9 @@ secret files are excluded and token-like values redacted, and the manifest says 
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,7 +40,7 @@ from . import prefer, repo_map
 from .budget import CHARS_PER_TOKEN, CONTEXT_SHARE, cap_tokens, measure, string_cost
 from .build import ProgressFn, ensure_index, known_paths
 from .index import generation
-from .rank import PathIndex, RefGraph, defined_terms, rank, task_terms
+from .rank import PathIndex, Ranked, RefGraph, defined_terms, rank, task_terms
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
@@ -193,26 +195,50 @@ def load(
             raise DomainError("paths", f"{raw!r} is not a file in the project")
         explicit.append(resolved.relative_to(root.resolve()).as_posix())
     explicit = list(dict.fromkeys(explicit))
-    building = ensure_index(store, progress, wait=False)
-    if building is not None:
-        warnings.append(building)
 
     def cochange_of(paths: list[str]) -> dict[str, float]:
-        return project_files.cochange(root, paths) if paths else {}
+        if not paths:
+            return {}
+        # History changes only with HEAD: kept per (HEAD, paths), `git log` walks it once.
+        key = (str(root), head.result(), tuple(paths))
+        if key[1] is None:
+            return project_files.cochange(root, paths)
+        hit = _COCHANGE.get(key)
+        if hit is None:
+            hit = project_files.cochange(root, paths)
+            if len(_COCHANGE) >= COCHANGE_CACHE_SIZE:
+                _COCHANGE.pop(next(iter(_COCHANGE)), None)
+            _COCHANGE[key] = hit
+        return hit
 
-    gen = generation(store.db)  # what depends only on the index is kept per generation
-    paths = store.derived("context.path_index", gen, lambda: PathIndex(known_paths(store)))
-    ranked = rank(
-        store.db,
-        inp.task,
-        explicit,
-        _session_files(store, inp.session_id),
-        cochange_of,
-        paths=paths,
-        graph=store.derived("context.graph", gen, RefGraph),
-    )
+    def ranking(gen: int) -> list[Ranked]:
+        # what depends only on the index is kept per generation
+        paths = store.derived("context.path_index", gen, lambda: PathIndex(known_paths(store)))
+        ranked = rank(
+            store.db,
+            inp.task,
+            explicit,
+            _session_files(store, inp.session_id),
+            cochange_of,
+            paths=paths,
+            graph=store.derived("context.graph", gen, RefGraph),
+        )
+        return prefer.adjust(store.db, ranked, task_terms(inp.task)[0], inp.task, explicit, paths)
+
+    # Seeing an edit needs git to stat every file; while it does, rank from the index as it is.
+    # Nothing changed (a warm load): that ranking stands. Else it is made again once caught up.
+    gen = generation(store.db)
+    with ThreadPoolExecutor(2, thread_name_prefix="context-listing") as pool:
+        listing = pool.submit(project_files.list_files, root)
+        head = pool.submit(_head, root)
+        ranked = ranking(gen)
+        listed = listing.result()
+    building = ensure_index(store, progress, wait=False, listing=(gen, listed))
+    if building is not None:
+        warnings.append(building)
+    if building is not None or generation(store.db) != gen:
+        ranked = ranking(generation(store.db))
     terms_list, idents_list = task_terms(inp.task)
-    ranked = prefer.adjust(store.db, ranked, terms_list, inp.task, explicit, paths)
     depth_share, map_sigs = _split(budget)
     terms, idents = set(terms_list), {i.lower() for i in idents_list} | defined_terms(store.db, terms_list)
 
@@ -492,6 +518,20 @@ class _Reader:
             if exc.secret:
                 self.excluded.append(path)
             return None
+
+
+_COCHANGE: dict[tuple[str, str | None, tuple[str, ...]], dict[str, float]] = {}
+COCHANGE_CACHE_SIZE = 256
+
+
+def _head(root: Path) -> str | None:
+    """The commit HEAD names (None outside git or before the first commit)."""
+    try:
+        proc = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=root, capture_output=True)
+    except OSError:
+        return None
+    out = proc.stdout.decode().strip()
+    return out if proc.returncode == 0 and out else None
 
 
 WHOLE_MIN_SHARE = 0.8  # a file whole costs at least this share of its own tokens in the reply

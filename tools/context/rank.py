@@ -255,9 +255,10 @@ def rank(
             [fts_query(terms)],
         ).fetchall()
         if rows:
+            words: dict[str, frozenset[str]] | None = paths.memo("rank.symbol_words", dict) if paths else None
             best = rows[0][1] or -1.0
             for n, (path, s) in enumerate(rows):
-                matched = _matched_terms(db, path, terms)
+                matched = _matched_terms(db, path, terms, words)
                 if matched:
                     why = f"matches {', '.join(matched[:3])}"
                 else:  # only the text matched: say which words (for the best rows; reading is not free)
@@ -406,14 +407,23 @@ def _mentioned_terms(db: Database, path: str, terms: list[str]) -> list[str]:
     return [t for t in terms if t in words]
 
 
-def _matched_terms(db: Database, path: str, terms: list[str]) -> list[str]:
+def _matched_terms(
+    db: Database, path: str, terms: list[str], memo: dict[str, frozenset[str]] | None = None
+) -> list[str]:
+    """Task terms in the path or among the words of its defined names (`memo`: those words by
+    path, kept per index generation)."""
     low = path.lower()
     hits = [t for t in terms if t in low]
     if len(hits) < 3:
-        row = db.execute(
-            "SELECT symbols FROM repo_fts WHERE rowid = (SELECT rowid FROM repo_files WHERE path = ?)", [path]
-        ).fetchone()
-        syms = (row[0] if row else "").lower().split()
+        syms = memo.get(path) if memo is not None else None
+        if syms is None:
+            row = db.execute(
+                "SELECT symbols FROM repo_fts WHERE rowid = (SELECT rowid FROM repo_files WHERE path = ?)",
+                [path],
+            ).fetchone()
+            syms = frozenset((row[0] if row else "").lower().split())
+            if memo is not None:
+                memo[path] = syms
         hits += [t for t in terms if t in syms and t not in hits]
     return hits
 
