@@ -6,13 +6,19 @@ extra variables (the ledger's commit identity) come last. Errors stay the caller
 returns the finished process and raises only for a missing git or a timeout.
 
 The ledger also keeps a GitPython `Repo` for one thing a one-shot runner does badly: reading many
-objects through one long-lived `git cat-file --batch` process.
+objects through one long-lived `git cat-file --batch` process. And it writes its commits' objects
+itself (`write_loose`, `format_tree`): a commit then costs one `git update-ref`, not a process per
+step and a read of a git index that grows with the records.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import subprocess
+import tempfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -75,3 +81,77 @@ def popen(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> subpro
         text=True,
         errors="replace",
     )
+
+
+# -- objects -------------------------------------------------------------------------------------
+# The ledger writes its commits' objects itself (loose objects, git's own format: zlib of
+# "<type> <size>\0<data>", named by the SHA-1 of that), so a write needs no git index and no
+# process per object; see `Ledger.commit`. `git fsck` checks what this writes.
+
+TREE_MODE = b"40000"
+BLOB_MODE = b"100644"
+
+
+def object_sha(kind: str, data: bytes) -> str:
+    return hashlib.sha1(b"%s %d\0" % (kind.encode(), len(data)) + data).hexdigest()
+
+
+def write_loose(objects: Path, kind: str, data: bytes) -> tuple[str, int]:
+    """Store one object loose under `objects/`; returns its sha and the bytes written (0 when a
+    loose copy is there already: objects are immutable, so it is the same).
+
+    Written to a temp file in `objects/` and linked into `objects/xx/`: a reader never sees half
+    an object, and a packer's `prune-packed`, which removes emptied `xx/` folders, cannot pull a
+    folder away for good (it is made again and the link retried).
+    """
+    raw = b"%s %d\0" % (kind.encode(), len(data)) + data
+    sha = hashlib.sha1(raw).hexdigest()
+    final = objects / sha[:2] / sha[2:]
+    if final.exists():
+        return sha, 0
+    packed = zlib.compress(raw, 1)
+    fd, tmp = tempfile.mkstemp(prefix="tmp_obj_factorops_", dir=objects)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(packed)
+        os.chmod(tmp, 0o444)
+        for attempt in range(10):
+            try:
+                os.makedirs(final.parent, exist_ok=True)
+                try:
+                    os.link(tmp, final)
+                except (FileExistsError, FileNotFoundError):
+                    raise
+                except OSError:  # a file system without hard links (git: core.createObject=rename)
+                    os.replace(tmp, final)  # same name, same content: replacing is harmless
+                break
+            except FileExistsError:
+                break  # another writer stored the same object
+            except FileNotFoundError:
+                if attempt == 9:
+                    raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return sha, len(packed)
+
+
+def parse_tree(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
+    """A tree object's entries: name -> (mode, 20-byte sha)."""
+    entries: dict[bytes, tuple[bytes, bytes]] = {}
+    i = 0
+    while i < len(data):
+        space = data.index(b" ", i)
+        nul = data.index(b"\0", space)
+        entries[data[space + 1 : nul]] = (data[i:space], data[nul + 1 : nul + 21])
+        i = nul + 21
+    return entries
+
+
+def format_tree(entries: dict[bytes, tuple[bytes, bytes]]) -> bytes:
+    """A tree object from name -> (mode, 20-byte sha), in git's order (a folder sorts as `name/`)."""
+
+    def key(name: bytes) -> bytes:
+        return name + b"/" if entries[name][0] == TREE_MODE else name
+
+    return b"".join(b"%s %s\0%s" % (entries[n][0], n, entries[n][1]) for n in sorted(entries, key=key))

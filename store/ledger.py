@@ -12,16 +12,20 @@ lock, so no live writer of ours is at work) puts only those paths back as HEAD h
 git's stale lock files and our temp files; any other change in the working tree is a person's and is
 reported (`status().dirty`), never reset.
 
-Commits go through git's own CLI (via GitPython's command wrapper): it is what every user's git
-understands, it is atomic (objects first, ref last), and it keeps `git fsck` clean after a kill -9.
+A commit is built without the git index: the store writes the blobs, the trees on their paths
+(the parent's trees with only those entries changed) and the commit as loose objects in git's own
+format; `git update-index --index-info` gives the index the same entries (so a person's
+`git status` and `git commit` see what we committed), then `git update-ref HEAD new old` moves the
+ref atomically (refusing if another writer moved it). Objects first, ref last: a kill -9 leaves
+`git fsck` clean, and a write is acknowledged only once the ref moved.
 
-A write costs the same at 10,000 records as at 100: record folders that grow are sharded (see
-`ledger_layout`), so a commit rewrites only small trees, and the git index is split
-(`core.splitIndex`), so a commit rewrites a small delta instead of one entry per record. Automatic
-gc stays off (it would stall a random write for seconds); instead every `PACK_CHECK_EVERY` commits
-a background thread looks at the loose objects and, past a threshold, packs them with `git repack`
-without the ledger lock (only the removal of the loose copies, milliseconds, takes it), so the ledger's
-disk stays near its packed size.
+A write costs about the same at 10,000 records as at 100: record folders that grow are sharded
+(see `ledger_layout`), so a commit rewrites only small trees, and the git index is split
+(`core.splitIndex`) and only given entries, never scanned (no `git add`, no `write-tree`).
+Automatic gc stays off (it would stall a random write for seconds); instead, once a process has
+written `PACK_CHECK_OBJECTS` loose objects, a background thread counts the loose objects and, past a
+threshold, packs them with `git repack -d --geometric=2` without the ledger lock, so the ledger's
+disk stays under twice its packed size even during a bulk fill.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,10 +52,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("factorops.store")
 
-# Loose objects are checked every this many commits (env FACTOROPS_LEDGER_PACK_EVERY) and packed
-# when they exceed half the packs' size, and at least PACK_MIN_KIB (FACTOROPS_LEDGER_PACK_MIN_KIB).
+# Loose objects are counted (`git count-objects`, in the background) once a process has written
+# PACK_CHECK_OBJECTS of them (env FACTOROPS_LEDGER_PACK_OBJECTS) or made PACK_CHECK_EVERY commits
+# (FACTOROPS_LEDGER_PACK_EVERY), and packed when there are more than an eighth of the packed ones
+# (PACK_FRACTION) and more than PACK_MIN_OBJECTS (FACTOROPS_LEDGER_PACK_MIN_OBJECTS). A loose
+# object takes about three times the bytes of a packed one, so the loose ones stay under about
+# half the packed size: the ledger stays under twice its packed size even during a bulk fill.
+PACK_CHECK_OBJECTS = 256
 PACK_CHECK_EVERY = 50
-PACK_MIN_KIB = 256
+PACK_MIN_OBJECTS = 256
+PACK_FRACTION = 8
 PACK_LOCK = "factorops-pack.lock"  # in .git/: one packer per ledger across processes
 # What every ledger's git config gets (new ledgers at creation, older ones at open).
 TUNING = (
@@ -65,13 +76,16 @@ TUNING = (
     ("core.splitIndex", "true"),
     ("splitIndex.sharedIndexExpire", "now"),
 )
+TREE_CACHE = 4096  # trees kept by sha (a write reads the few on its paths; they never change)
 PENDING = "factorops-pending"  # in .git/: the paths a writer is committing (see the module docstring)
 _TEMP = re.compile(r"(?:^|/)\.[^/]+\.tmp$")  # what `commit` writes before renaming into place
 
 
-_packers: dict[str, threading.Thread] = {}  # the running background packer of each ledger
-_pack_again: set[str] = set()  # ledgers whose running packer must look once more when done
-_packers_guard = threading.Lock()
+# The running background workers ("pack") of each ledger, and those that must run once
+# more when done (a write asked while they were at work).
+_workers: dict[tuple[str, str], threading.Thread] = {}
+_again: set[tuple[str, str]] = set()
+_workers_guard = threading.Lock()
 
 _thread_locks: dict[str, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
@@ -126,11 +140,15 @@ class Ledger:
         self._tlock = _thread_lock(lock_path)
         self._held = threading.local()
         self._repo: git.Repo | None = None
+        self._trees: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}  # tree sha -> entries
+        self._commit_trees: dict[str, str] = {}  # commit sha -> its tree sha
         self.pack_check_every = _env_int("FACTOROPS_LEDGER_PACK_EVERY", PACK_CHECK_EVERY)
-        self.pack_min_kib = _env_int("FACTOROPS_LEDGER_PACK_MIN_KIB", PACK_MIN_KIB)
-        # Commits since the loose objects were last looked at; the first commit of a process looks
-        # too, so short-lived writers (CLI commands) also get their ledger packed.
+        self.pack_check_objects = _env_int("FACTOROPS_LEDGER_PACK_OBJECTS", PACK_CHECK_OBJECTS)
+        self.pack_min_objects = _env_int("FACTOROPS_LEDGER_PACK_MIN_OBJECTS", PACK_MIN_OBJECTS)
+        # Commits and loose objects since the loose objects were last looked at; the first commit
+        # of a process looks too, so short-lived writers (CLI commands) also get their ledger packed.
         self._writes = max(0, self.pack_check_every - 1)
+        self._objects = 0
 
     # -- setup -----------------------------------------------------------------------------------
 
@@ -489,8 +507,14 @@ class Ledger:
     def commit(self, files: Mapping[str, bytes], message: str, trailers: Mapping[str, str]) -> str:
         """Write `files` and commit them as one commit; returns its sha. Lock must be held.
 
-        On any failure the working tree and index are put back as they were, so nothing is left
-        half-written.
+        The commit is built without the git index: the blobs, the trees on the paths to them (the
+        parent commit's trees with only those entries changed) and the commit are written as loose
+        objects, then `git update-ref HEAD new old` moves the ref, refusing if anyone else moved it
+        meanwhile. The write is acknowledged only once the ref moved; a writer killed before leaves
+        unreferenced objects (harmless, `git gc` drops them) and files (and git index entries) its
+        pending note names. The index only gets the new entries: nothing scans it.
+
+        On any failure the working tree is put back as it was, so nothing is left half-written.
         """
         if not getattr(self._held, "depth", 0):
             raise LedgerError("internal: ledger commit without holding the ledger lock")
@@ -507,24 +531,105 @@ class Ledger:
                 tmp.write_bytes(data)
                 os.replace(tmp, target)
             parent = self.head()
-            self._git("add", "--", *files)
             full = message.rstrip() + "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers.items())
-            # A NUL cannot pass through argv (nor live in a git commit message); the record file
-            # keeps the exact text, the message gets a visible stand-in.
+            # A NUL cannot live in a git commit message; the record file keeps the exact text, the
+            # message gets a visible stand-in.
             full = full.replace("\0", "\\0")
-            # Plumbing instead of `git commit`: no status computation, no hooks; measured 16 ms vs
-            # 26 ms per write on a 10,000-record ledger. update-ref with the old value is atomic
-            # and refuses to move HEAD if someone else did.
-            tree = self._git("write-tree")
-            sha = self._git("commit-tree", tree, "-p", parent, "-m", full)
+            sha, written, blobs = self._write_commit(parent, files, full)
+            # The git index gets the same entries (what a person's `git status` and `git commit`
+            # compare with), then the ref moves: a writer killed in between leaves index entries
+            # of paths its pending note names, which `recover` puts back as HEAD has them.
+            info = "".join(f"{gitrun.BLOB_MODE.decode()} {blob}\t{rel}\0" for rel, blob in blobs.items())
+            self._git("update-index", "-z", "--index-info", input=info)
             self._git("update-ref", "-m", "factorops: record", "HEAD", sha, parent)
         except BaseException:
             self._restore(previous)
             self._clear_pending()
             raise
         self._clear_pending()
-        self._after_write()
+        self._after_write(written)
         return sha
+
+    def _write_commit(
+        self, parent: str, files: Mapping[str, bytes], message: str
+    ) -> tuple[str, int, dict[str, str]]:
+        """Write the objects of a commit of `files` on top of `parent`; its sha, how many loose
+        objects that took, and the blob of each file."""
+        objects = self.path / ".git" / "objects"
+        written = 0
+        nested: dict[str, object] = {}
+        blobs: dict[str, str] = {}
+        for rel, data in files.items():
+            sha, size = gitrun.write_loose(objects, "blob", data)
+            blobs[rel] = sha
+            written += size > 0
+            parts = rel.split("/")
+            node = nested
+            for part in parts[:-1]:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = node[part] = {}
+                node = child
+            node[parts[-1]] = sha
+
+        def build(tree_sha: str | None, node: dict[str, object]) -> str:
+            nonlocal written
+            entries = dict(self._tree(tree_sha)) if tree_sha else {}
+            for name, value in node.items():
+                key = name.encode("utf-8")
+                if isinstance(value, dict):
+                    old = entries.get(key)
+                    below = old[1].hex() if old is not None and old[0] == gitrun.TREE_MODE else None
+                    entries[key] = (gitrun.TREE_MODE, bytes.fromhex(build(below, value)))
+                else:
+                    entries[key] = (gitrun.BLOB_MODE, bytes.fromhex(str(value)))
+            sha, size = gitrun.write_loose(objects, "tree", gitrun.format_tree(entries))
+            written += size > 0
+            self._remember_tree(sha, entries)
+            return sha
+
+        tree = build(self._commit_tree(parent), nested)
+        stamp = f"{int(time.time())} {_utc_offset()}"
+        who = f"{gitrun.LEDGER_IDENTITY['GIT_COMMITTER_NAME']} <{gitrun.LEDGER_IDENTITY['GIT_COMMITTER_EMAIL']}>"
+        body = f"tree {tree}\nparent {parent}\nauthor {who} {stamp}\ncommitter {who} {stamp}\n\n{message}\n"
+        sha, size = gitrun.write_loose(objects, "commit", body.encode("utf-8", errors="surrogateescape"))
+        written += size > 0
+        self._commit_trees[sha] = tree
+        return sha, written, blobs
+
+    def _object(self, sha: str, kind: str) -> bytes:
+        try:
+            _, found, _, data = self.repo.git.get_object_data(sha)
+        except (ValueError, _git_command_error()) as exc:
+            raise LedgerError(f"cannot read {kind} {sha[:10]} from the ledger ({self.path}): {exc}") from exc
+        found = found.decode() if isinstance(found, bytes) else str(found)
+        if found != kind:
+            raise LedgerError(f"{sha[:10]} in the ledger ({self.path}) is a {found}, not a {kind}")
+        return bytes(data)
+
+    def _commit_tree(self, commit: str) -> str:
+        tree = self._commit_trees.get(commit)
+        if tree is None:
+            header = self._object(commit, "commit").split(b"\n", 1)[0]
+            if not header.startswith(b"tree "):
+                raise LedgerError(f"commit {commit[:10]} in the ledger ({self.path}) has no tree")
+            tree = self._commit_trees[commit] = header[5:].decode()
+        return tree
+
+    def _tree(self, sha: str) -> dict[bytes, tuple[bytes, bytes]]:
+        """A tree's entries; trees never change, so they are kept by sha (the paths a write
+        touches are read once per process)."""
+        entries = self._trees.get(sha)
+        if entries is None:
+            entries = gitrun.parse_tree(self._object(sha, "tree"))
+            self._remember_tree(sha, entries)
+        return entries
+
+    def _remember_tree(self, sha: str, entries: dict[bytes, tuple[bytes, bytes]]) -> None:
+        if len(self._trees) >= TREE_CACHE:
+            self._trees.clear()
+            self._commit_trees.clear()
+        self._trees[sha] = entries
 
     def undo_last(self, previous_head: str, paths: list[str]) -> None:
         """Drop the last commit (the SQLite side of a write failed), putting back only the `paths`
@@ -560,27 +665,63 @@ class Ledger:
 
     # -- background packing ----------------------------------------------------------------------
 
-    def _after_write(self) -> None:
-        """Every `pack_check_every` commits, start the background packer (if none is running)."""
+    def _after_write(self, objects: int) -> None:
+        """After a commit: start the background packer once enough loose objects were written
+        (a bulk write of 500 records counts 500+) or enough commits made."""
         self._writes += 1
-        if self.pack_check_every <= 0 or self._writes < self.pack_check_every:
-            return
-        self._writes = 0
-        key = str(self.path)
-        with _packers_guard:
-            if key in _packers:  # a packer is at work (it leaves the dict under this guard)
-                _pack_again.add(key)  # it looks again when done, so no check is lost
+        self._objects += objects
+        every, many = self.pack_check_every, self.pack_check_objects
+        if (every > 0 and self._writes >= every) or (many > 0 and self._objects >= many):
+            self._writes = self._objects = 0
+            self._start("pack", self._pack_in_background)
+
+    def _start(self, kind: str, work: Callable[[], None]) -> None:
+        """Run `work` in this ledger's background worker `kind`; if it is at work already, it runs
+        `work` once more when done, so no request is lost and there is never more than one."""
+        key = (str(self.path), kind)
+        with _workers_guard:
+            if key in _workers:
+                _again.add(key)
                 return
-            thread = threading.Thread(target=self._pack_rounds, name="ledger-pack", daemon=True)
-            _packers[key] = thread
+            thread = threading.Thread(
+                target=self._rounds, args=(key, work), name=f"ledger-{kind}", daemon=True
+            )
+            _workers[key] = thread
             thread.start()
 
-    def wait_packer(self, timeout: float | None = None) -> None:
-        """Wait for this ledger's background packer, if one is running (tests, shutdown)."""
-        with _packers_guard:
-            thread = _packers.get(str(self.path))
+    def _rounds(self, key: tuple[str, str], work: Callable[[], None]) -> None:
+        while True:
+            try:
+                work()
+            except BaseException:
+                with _workers_guard:
+                    _workers.pop(key, None)
+                    _again.discard(key)
+                raise
+            with _workers_guard:
+                if key not in _again:
+                    _workers.pop(key, None)
+                    return
+                _again.discard(key)
+
+    def _wait(self, kind: str, timeout: float | None = None) -> None:
+        with _workers_guard:
+            thread = _workers.get((str(self.path), kind))
         if thread is not None:
             thread.join(timeout)
+
+    def wait_packer(self, timeout: float | None = None) -> None:
+        """Wait for this ledger's background packer, if one is running (tests, benchmarks)."""
+        self._wait("pack", timeout)
+
+    def close(self) -> None:
+        """Wait for the background packer (a closed store leaves no git process of ours working
+        on the ledger: a `git fsck` right after sees a settled object store) and close the object
+        reader."""
+        self.wait_packer()
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
 
     def objects(self) -> dict[str, int]:
         """`git count-objects -v` as numbers: count, size (loose KiB), packs, size-pack (KiB), ..."""
@@ -593,37 +734,23 @@ class Ledger:
         return stats
 
     def needs_packing(self, stats: Mapping[str, int]) -> bool:
-        """Loose objects past half the packs' size (and past `pack_min_kib`): disk stays under
-        about twice the packed size."""
-        loose = stats.get("size", 0)
-        return loose > max(self.pack_min_kib, stats.get("size-pack", 0) // 2)
-
-    def _pack_rounds(self) -> None:
-        """The packer thread: one round, and one more each time a commit asked meanwhile."""
-        key = str(self.path)
-        while True:
-            try:
-                self._pack_in_background()
-            except BaseException:
-                with _packers_guard:
-                    _packers.pop(key, None)
-                    _pack_again.discard(key)
-                raise
-            with _packers_guard:
-                if key not in _pack_again:
-                    _packers.pop(key, None)
-                    return
-                _pack_again.discard(key)
+        """More loose objects than an eighth of the packed ones (and than `pack_min_objects`): a
+        loose object takes about three times a packed one's bytes, so disk stays under about
+        1.5 times the packed size."""
+        loose = stats.get("count", 0)
+        return loose > max(self.pack_min_objects, stats.get("in-pack", 0) // PACK_FRACTION)
 
     def _pack_in_background(self) -> None:
         """Pack loose objects without the ledger lock: writes go on while git packs.
 
-        `git repack` (no -d) packs the loose objects into a new pack and deletes nothing; then
-        `git prune-packed` removes the loose copies under the ledger lock, a few milliseconds (it
-        removes emptied objects/xx/ folders, which a concurrent writer could be creating a loose
-        object in). Each round packs at least half the packs' size, so packs grow geometrically and
-        their number stays logarithmic in the ledger's size; `doctor --fix` (`git gc`) merges them.
-        One process packs at a time (an flock on .git/factorops-pack.lock; others skip).
+        `git repack -d --geometric=2` packs the loose objects (all of them, reachable or not: an
+        object a writer has just written for a commit not yet in the ref is kept) and rolls small
+        packs into bigger ones so every pack holds at least twice the objects of the next smaller
+        one (their number stays logarithmic), then deletes the packs it rolled up and the loose
+        copies of packed objects. Nothing unreachable is dropped (no prune: that is `doctor --fix`).
+        Removing loose copies may remove an emptied objects/xx/ folder; our writers make it again
+        (`git.write_loose`), git's own retry. One process packs at a time (an flock on
+        .git/factorops-pack.lock; others skip: the one at work looks again when asked).
         """
         lock = self.path / ".git" / PACK_LOCK
         try:
@@ -638,13 +765,7 @@ class Ledger:
             stats = self.objects()
             if not self.needs_packing(stats):
                 return
-            # Packing writes a new pack and deletes nothing: safe beside writers, so unlocked.
-            self._git("-c", "pack.threads=1", "repack", "-q")
-            # Deleting the loose copies also removes emptied objects/xx/ folders, which a writer
-            # creating a loose object there at that moment would fail on: under the ledger lock
-            # (milliseconds: unlinks only).
-            with self.locked():
-                self._git("prune-packed", "-q")
+            self._git("-c", "pack.threads=1", "repack", "-d", "-q", "--geometric=2")
             log.debug("packed the ledger's loose objects")
         except (LedgerError, OSError) as exc:
             log.warning("background packing of the ledger %s failed: %s", self.path, exc)
@@ -657,6 +778,13 @@ class Ledger:
             return True, out
         except LedgerError as exc:
             return False, str(exc)
+
+
+def _utc_offset() -> str:
+    """The local time zone as git writes it in a commit (`+0100`), as `git commit` would."""
+    offset = time.localtime().tm_gmtoff // 60
+    sign = "-" if offset < 0 else "+"
+    return f"{sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
 
 
 def _env_int(name: str, default: int) -> int:

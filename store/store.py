@@ -305,4 +305,5 @@ class Store:
         return count, unknown, tuple(errors)
 
     def close(self) -> None:
+        self.ledger.close()  # waits for its background packer: no git process of ours left behind
         self.index.close()

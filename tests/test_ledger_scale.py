@@ -132,7 +132,7 @@ async def test_loose_objects_are_packed_in_the_background_while_writes_go_on(
     project: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FACTOROPS_LEDGER_PACK_EVERY", "4")
-    monkeypatch.setenv("FACTOROPS_LEDGER_PACK_MIN_KIB", "0")
+    monkeypatch.setenv("FACTOROPS_LEDGER_PACK_MIN_OBJECTS", "0")
     ledger = ledger_of(project)
     async with served(project, clock) as (c, rt):
         # The first commit and every 4th after it look at the loose objects: 41 writes end on a look,
@@ -146,8 +146,9 @@ async def test_loose_objects_are_packed_in_the_background_while_writes_go_on(
         store.ledger.wait_packer()
         assert store.db.execute("SELECT COUNT(*) FROM patterns").fetchone()[0] == 41
     stats = _objects(ledger)
-    # Every object the 41 writes made is packed; nothing is left loose.
-    assert stats["packs"] >= 1 and stats["count"] == 0, stats
+    # The objects the 41 writes made are packed, but for fewer than an eighth of the packed ones
+    # (what the packer leaves loose, PACK_FRACTION).
+    assert stats["packs"] >= 1 and stats["count"] <= stats["in-pack"] // 8, stats
     # Every write landed, and nothing the packs replaced is missing.
     assert sorted(p for p in tree(ledger) if p.startswith("patterns/")) == sorted(
         ledger_layout.pattern_path(i) for i in ids
