@@ -6,8 +6,9 @@ ledger indexer runs) because writing 100,000 ledger commits would only measure g
 is the cheapest query that answers the same question: the FTS5 table alone, ranked by `rank`,
 with the same LIMIT, no join, no filters, no snippets, no token budget.
 
-Speed alone says nothing when the search ranks only a window of the newest matches and drops
-common words (issue #14), so the same run also measures **quality**: for every query, the ids the
+Speed alone says nothing about whether the search returns what it claims (issue #14: ranking
+only a window of the newest matches and dropping common words gave 0.33 at 100,000 patterns), so
+the same run also measures **quality**: for every query, the ids the
 client receives from `patterns_search` against an exact top-5 computed by `Bm25Reference`, a
 plain Python BM25 over *all* records (FTS5's formula: k1 = 1.2, b = 0.75, weighted term frequency
 with the same column weights, whole-row length, idf floored at 1e-6), every query word an OR term,
