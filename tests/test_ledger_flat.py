@@ -179,7 +179,7 @@ async def test_loose_objects_stay_under_the_threshold_however_many_writes_land(
         stats = objects(ledger)
         assert stats["packs"] >= 1 and stats["in-pack"] + stats["count"] >= 60 * 5, stats
         assert stats["count"] <= max(40, stats["in-pack"] // 8) + 45, stats
-        # Geometric packing: a few packs, not one per round.
+        # Each round packs at least an eighth of the packed objects: a few packs, not one per look.
         assert stats["packs"] <= 8, stats
     assert_consistent(ledger)
 
