@@ -282,6 +282,13 @@ SECRETS: list[Row] = [
         "assigned-secret",
         ("password: [REDACTED:assigned-secret]",),
     ),
+    Row(  # blanks other than one space before the indicator (mutation #146)
+        "yaml-block-scalar-spaced",
+        "db:\n  password:\t |-\n    " + rnd(20, seed=82) + "\n  host: db\n",
+        (rnd(20, seed=82),),
+        "assigned-secret",
+        ("  host: db",),
+    ),
     Row(
         "yaml-block-scalar",
         "db:\n  password: |\n    " + rnd(20, seed=80) + "\n    " + rnd(20, seed=81) + "\n  host: db\n",
@@ -439,6 +446,12 @@ SECRETS: list[Row] = [
         "pem-base64-again",
         "  tls.key: " + b64(pem("RSA PRIVATE KEY", RSA_BODY)),
         (b64(pem("RSA PRIVATE KEY", RSA_BODY))[:40],),
+        "private-key",
+    ),
+    Row(  # the private section pasted alone, without the file's header line (mutation #138)
+        "putty-private-section-alone",
+        "Private-Lines: 2\n" + rnd(64, B64, 57) + "\n" + rnd(40, B64, 58) + "\n",
+        (rnd(64, B64, 57), rnd(40, B64, 58)),
         "private-key",
     ),
     Row(

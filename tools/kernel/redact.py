@@ -1009,6 +1009,10 @@ _BLOCK_SCALAR = re.compile(
 )
 
 
+# `key: |`, `key:  >-`, `key:\t|`: any blanks between the colon and the block indicator.
+_BLOCK_SCALAR_START = re.compile(r":[ \t]*[|>]")
+
+
 def _block_scalars(text: str, spans: list[_Span]) -> None:
     """YAML `password: |` followed by an indented block: the whole block is the value."""
     for m in _BLOCK_SCALAR.finditer(text):
@@ -1416,13 +1420,13 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     spans: list[_Span] = []
     if "PRIVATE KEY" in text or "SECRET KEY" in text:
         _key_blocks(text, spans)
-    if "Private-" in text and "PuTTY-User-Key-File" in text:
+    if "Private-Lines:" in text or "Private-MAC:" in text:  # with or without the file's header line
         _putty(text, spans)
     _key_blobs(text, spans)
     _tokens(text, spans)
     _shapes(text, low, spans)
     hint_lines = _hint_lines(text, low)
-    if hint_lines and (": |" in text or ": >" in text):
+    if hint_lines and _BLOCK_SCALAR_START.search(text):
         _block_scalars(text, spans)
     vetoes: list[tuple[int, int]] = []
     for start, end in hint_lines:
