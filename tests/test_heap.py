@@ -35,6 +35,8 @@ def test_a_server_runtime_freezes_what_is_alive_once_its_store_is_open(
     assert gc.get_freeze_count() == 0
     store = runtime.store_sync()
     try:
+        assert runtime._settler is not None
+        runtime._settler.join(timeout=60)
         assert gc.get_freeze_count() > 1000, "the opened store and start-up objects are frozen"
     finally:
         runtime.close()
@@ -45,6 +47,7 @@ def test_an_in_process_runtime_leaves_the_collector_alone(tmp_path: Path, unfroz
     runtime = Runtime(project=_project(tmp_path))
     runtime.store_sync()
     runtime.close()
+    assert runtime._settler is None
     assert gc.get_freeze_count() == 0
 
 

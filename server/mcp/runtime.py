@@ -30,18 +30,17 @@ from factorops.tools.kernel.clock import Clock, utc_now
 from factorops.tools.registry import components
 
 log = logging.getLogger("factorops.server")
+SETTLE_AFTER_S = 2.0  # after the store opens, when start-up objects are frozen (kernel/heap.py)
 
 
 def warm_secret_detector() -> None:
     """Load detect-secrets (~0.6 s) in a daemon thread at server start, so the first tool call that
-    redacts does not pay for it and `initialize` is not held up by it. Its objects live as long as
-    the process, so they are frozen out of the GC's full passes too (`kernel/heap.py`)."""
+    redacts does not pay for it and `initialize` is not held up by it."""
 
     def warm() -> None:
         from factorops.tools.kernel.redact import redact
 
         redact("password = 'warm-up-value-1234'")
-        heap.settle()
 
     threading.Thread(target=warm, name="factorops-warm-secrets", daemon=True).start()
 
@@ -73,6 +72,7 @@ class Runtime:
     # is open (`kernel/heap.py`: a 27–45 ms pause otherwise lands inside some call). Off for
     # in-process runtimes (tests, CLI), where a full collection per store open only costs time.
     settle_heap: bool = False
+    _settler: threading.Timer | None = None
     call_hooks: list[CallHook] = field(default_factory=list)
     close_hooks: list[Callable[[Store], None]] = field(default_factory=list)
     _root: Path | None = None
@@ -132,8 +132,10 @@ class Runtime:
 
     def _open(self, datadir: DataDir) -> Store:
         store = open_project(datadir, components(), self.now(), starters=self.starters)
-        if self.settle_heap:
-            heap.settle()  # the store's long-lived objects join start-up's, out of the GC's full passes
+        if self.settle_heap and self._settler is None:
+            # Shortly after, not now: the collection itself is a 30-45 ms pause, which must not land
+            # in the first tool answer; by then the secret detector's warm-up has loaded too.
+            self._settler = heap.settle_later(SETTLE_AFTER_S)
         return store
 
     def record_call(self, rec: CallRecord) -> None:
@@ -144,6 +146,8 @@ class Runtime:
                 log.exception("call hook failed")
 
     def close(self) -> None:
+        if self._settler is not None:
+            self._settler.cancel()
         if self._store is not None:
             for hook in self.close_hooks:
                 try:

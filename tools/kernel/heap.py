@@ -12,6 +12,7 @@ requests allocate later is still collected as usual.
 from __future__ import annotations
 
 import gc
+import threading
 
 
 def settle() -> None:
@@ -19,3 +20,12 @@ def settle() -> None:
     warm-ups); calling it again later freezes what has been added since."""
     gc.collect()
     gc.freeze()
+
+
+def settle_later(delay_s: float) -> threading.Timer:
+    """`settle` in a daemon timer thread after `delay_s`: start-up work that is still under way
+    (the first tool answer, warm-ups in other threads) finishes first."""
+    timer = threading.Timer(delay_s, settle)
+    timer.daemon = True
+    timer.start()
+    return timer
