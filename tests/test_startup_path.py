@@ -8,7 +8,9 @@ through the MCP client, in-process, as tests/conftest.py does.
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +118,15 @@ def _texts() -> list[str]:
 )
 def test_estimate_is_not_below_the_exact_count(text: str) -> None:
     assert estimate_tokens(text) >= count_tokens(text)
+
+
+def test_estimate_holds_on_random_base64() -> None:
+    """Base64 blobs (keys, inlined images) tokenize at ~1.5 characters a token: the estimate of
+    words full of capitals must follow, or a reply sized by it overspends."""
+    rnd = random.Random(20261126)
+    for _ in range(20):
+        text = base64.b64encode(rnd.randbytes(rnd.randint(30, 900))).decode()
+        assert estimate_tokens(text) * ESTIMATE_SLACK >= count_tokens(text), text[:60]
 
 
 def test_estimate_errs_high_but_not_wildly_on_real_text() -> None:
