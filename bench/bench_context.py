@@ -138,7 +138,15 @@ def bench_repo() -> None:
         f"git ls-files p50 {pct(ls, 50):.0f} ms, git status --porcelain p50 {pct(status, 50):.0f} ms "
         f"p95 {pct(status, 95):.0f} ms"
     )
+    # The first round asks each task once; later rounds repeat them, and what a task alone decides
+    # (its co-change, the definitions of its files) is cached by then. Both are reported.
+    fresh = times[: len(TASKS)]
+    print(
+        f"  of which tasks asked for the first time: p50 {pct(fresh, 50):.0f} ms, p95 {pct(fresh, 95):.0f} ms"
+    )
     result("context_load_warm_p50_ms", pct(times, 50), None, "ms", "report")
+    result("context_load_warm_new_task_p50_ms", pct(fresh, 50), None, "ms", "<=300ms")
+    result("context_load_new_task_p50_vs_git_status", pct(fresh, 50), pct(status, 50), "ms", "<=3x")
     # Seeing edits at all costs a stat of every file: `git status` is the cheapest git command that does.
     result("context_load_p50_vs_git_status", pct(times, 50), pct(status, 50), "ms", "<=3x")
     result("context_load_p95_vs_git_status", pct(times, 95), pct(status, 95), "ms", "<=5x")
