@@ -14,6 +14,7 @@ secret files are excluded and token-like values redacted, and the manifest says 
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -200,16 +201,10 @@ def load(
         if not paths:
             return {}
         # History changes only with HEAD: kept per (HEAD, paths), `git log` walks it once.
-        key = (str(root), head.result(), tuple(paths))
-        if key[1] is None:
+        at = head.result()
+        if at is None:
             return project_files.cochange(root, paths)
-        hit = _COCHANGE.get(key)
-        if hit is None:
-            hit = project_files.cochange(root, paths)
-            if len(_COCHANGE) >= COCHANGE_CACHE_SIZE:
-                _COCHANGE.pop(next(iter(_COCHANGE)), None)
-            _COCHANGE[key] = hit
-        return hit
+        return _cochange_at(str(root), at, tuple(paths))
 
     def ranking(gen: int) -> list[Ranked]:
         # what depends only on the index is kept per generation
@@ -520,8 +515,10 @@ class _Reader:
             return None
 
 
-_COCHANGE: dict[tuple[str, str | None, tuple[str, ...]], dict[str, float]] = {}
-COCHANGE_CACHE_SIZE = 256
+@functools.lru_cache(maxsize=256)
+def _cochange_at(root: str, head: str, paths: tuple[str, ...]) -> dict[str, float]:
+    """Co-change of `paths` in the history ending at `head` (the key: history changes with HEAD)."""
+    return project_files.cochange(Path(root), list(paths))
 
 
 def _head(root: Path) -> str | None:
@@ -543,21 +540,12 @@ def fits(tokens: int, limit: int) -> bool:
     return tokens * WHOLE_MIN_SHARE <= limit
 
 
-_DEFS_CACHE: dict[tuple[str, int, int], list[outline_mod.Definition]] = {}
-DEFS_CACHE_SIZE = 64
-
-
+@functools.lru_cache(maxsize=64)
 def _definitions(path: str, text: str) -> list[outline_mod.Definition]:
     """A file's definitions, kept for the last few files parsed (a session loads the same big files
-    again and again; tree-sitter parses one in tens of milliseconds)."""
-    key = (path, len(text), hash(text))
-    hit = _DEFS_CACHE.get(key)
-    if hit is None:
-        hit = outline_mod.definitions(path, text)
-        if len(_DEFS_CACHE) >= DEFS_CACHE_SIZE:
-            _DEFS_CACHE.pop(next(iter(_DEFS_CACHE)), None)
-        _DEFS_CACHE[key] = hit
-    return hit
+    again and again; tree-sitter parses one in tens of milliseconds). Keyed by the whole text, so an
+    edited file is parsed again."""
+    return outline_mod.definitions(path, text)
 
 
 def _piece(
