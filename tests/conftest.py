@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -125,3 +127,30 @@ def app(runtime: Runtime) -> FactoropsServer:
 async def client(app: FactoropsServer) -> AsyncIterator[Client]:
     async with Client(app) as c:
         yield c
+
+
+# -- helpers for tests that open the same project more than once ---------------------------------
+
+
+@asynccontextmanager
+async def served(project: Path, clock: Clock) -> AsyncIterator[tuple[Client, Runtime]]:
+    """A bare runtime on `project` and an in-process client to it, closed on exit (the `runtime`
+    and `client` fixtures, for a test that reopens the project)."""
+    rt = Runtime(project=project, clock=clock, use_roots=False, starters=False)
+    try:
+        async with Client(build_app(rt)) as c:
+            yield c, rt
+    finally:
+        rt.close()
+
+
+async def ok(c: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A tool call that must succeed: its structured result."""
+    r = await c.call_tool(name, args)
+    assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
+    assert r.structured_content is not None
+    return r.structured_content
+
+
+def ledger_of(project: Path) -> Path:
+    return DataDir.for_project(project).ledger_path

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
+import signal
 import sys
 from pathlib import Path
 
+import anyio
 from mcp import StdioServerParameters
 
 
@@ -31,3 +34,17 @@ def server_pids(project: Path) -> list[int]:
         if needle in cmdline:
             pids.append(int(entry.name))
     return pids
+
+
+async def kill_after_first_ack(
+    project: Path, first_ack: anyio.Event, rng: random.Random, within: float
+) -> None:
+    """kill -9 every server of `project` at a random moment (up to `within` s) after the first
+    acknowledged write: while writes are flowing, however slow the machine is to start the
+    server, not after a fixed time that a loaded machine spends starting up."""
+    with anyio.move_on_after(60):
+        await first_ack.wait()
+    await anyio.sleep(rng.uniform(0.0, within))
+    for pid in server_pids(project):
+        os.kill(pid, signal.SIGKILL)
+    await anyio.sleep(0.3)

@@ -7,9 +7,7 @@ integrity_check, git fsck) and every checkpoint whose call returned must be in b
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import anyio
 from mcp import Client
 
-from .stdio_server import server_params, server_pids
+from .stdio_server import kill_after_first_ack, server_params
 
 TRIALS = 20
 
@@ -46,15 +44,7 @@ async def _trial(
             assert sid is not None
             async with anyio.create_task_group() as tg:
                 tg.start_soon(writer, c, sid)
-                # Kill at a random moment while writes are flowing: after this trial's first
-                # acknowledged write (however slow the machine is to start the server), not after
-                # a fixed time that a loaded machine spends starting up.
-                with anyio.move_on_after(60):
-                    await first_ack.wait()
-                await anyio.sleep(rng.uniform(0.0, 0.5))
-                for pid in server_pids(project):
-                    os.kill(pid, signal.SIGKILL)
-                await anyio.sleep(0.3)
+                await kill_after_first_ack(project, first_ack, rng, 0.5)
                 tg.cancel_scope.cancel()
     except Exception:  # noqa: S110 - the connection dies with the server; that is the point
         pass

@@ -13,49 +13,21 @@ CLI as a subprocess; thresholds come through the environment variables the ledge
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
 
-from factorops.server.mcp.app import build_app
-from factorops.server.mcp.runtime import Runtime
 from factorops.store import ledger_layout
 from factorops.store.datadir import DataDir
 
-from .conftest import Clock, git
-from .stdio_server import server_params, server_pids
-
-
-@asynccontextmanager
-async def served(project: Path, clock: Clock) -> AsyncIterator[tuple[Client, Runtime]]:
-    rt = Runtime(project=project, clock=clock, use_roots=False, starters=False)
-    try:
-        async with Client(build_app(rt)) as c:
-            yield c, rt
-    finally:
-        rt.close()
-
-
-async def ok(c: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    r = await c.call_tool(name, args)
-    assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
-    assert r.structured_content is not None
-    return r.structured_content
-
-
-def ledger_of(project: Path) -> Path:
-    return DataDir.for_project(project).ledger_path
+from .conftest import Clock, git, ledger_of, ok, served
+from .stdio_server import kill_after_first_ack, server_params
 
 
 def tracked(ledger: Path) -> set[str]:
@@ -205,12 +177,7 @@ async def _crash_trial(project: Path, acked: list[str], rng: random.Random) -> N
             anyio.create_task_group() as tg,
         ):
             tg.start_soon(writer, c)
-            with anyio.move_on_after(60):
-                await first_ack.wait()
-            await anyio.sleep(rng.uniform(0.0, 0.4))
-            for pid in server_pids(project):
-                os.kill(pid, signal.SIGKILL)
-            await anyio.sleep(0.3)
+            await kill_after_first_ack(project, first_ack, rng, 0.4)
             tg.cancel_scope.cancel()
     except Exception:  # noqa: S110 - the connection dies with the server; that is the point
         pass

@@ -8,43 +8,15 @@ lowered through the environment variables the ledger reads at open.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from mcp import Client
 
-from factorops.server.mcp.app import build_app
-from factorops.server.mcp.runtime import Runtime
 from factorops.store import ledger_layout
-from factorops.store.datadir import DataDir
 
-from .conftest import Clock, git
+from .conftest import Clock, git, ledger_of, ok, served
 
 SHARDED = re.compile(r"patterns/[0-9a-f]{2}/[^/]+\.md")
-
-
-@asynccontextmanager
-async def served(project: Path, clock: Clock) -> AsyncIterator[tuple[Client, Runtime]]:
-    rt = Runtime(project=project, clock=clock, use_roots=False, starters=False)
-    try:
-        async with Client(build_app(rt)) as c:
-            yield c, rt
-    finally:
-        rt.close()
-
-
-async def ok(c: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    r = await c.call_tool(name, args)
-    assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
-    assert r.structured_content is not None
-    return r.structured_content
-
-
-def ledger_of(project: Path) -> Path:
-    return DataDir.for_project(project).ledger_path
 
 
 def tree(ledger: Path) -> list[str]:
