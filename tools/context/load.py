@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
 import pydantic_core
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from factorops.store.store import Store
 from factorops.tools.flywheel import inject as flywheel
@@ -33,7 +33,7 @@ from factorops.tools.kernel import paths as path_guard
 from factorops.tools.kernel import redact as secrets
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
-from factorops.tools.kernel.tokens import DEFAULT_ENCODING, SUPPORTED_ENCODINGS, count_tokens
+from factorops.tools.kernel.tokens import SUPPORTED_ENCODINGS, count_tokens
 
 from . import files as project_files
 from . import outline as outline_mod
@@ -41,12 +41,12 @@ from . import prefer, repo_map
 from .budget import CHARS_PER_TOKEN, CONTEXT_SHARE, cap_tokens, measure, string_cost
 from .build import ProgressFn, ensure_index, known_paths
 from .index import generation
+from .models import ContextLoadInput, CountTokensInput
 from .rank import PathIndex, Ranked, RefGraph, defined_terms, rank, task_terms
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
 
-MAX_BUDGET = 2_000_000
 WHOLE_CUT = 0.6  # after the best match, files scoring this share of it get depth too
 MAX_DEEP = 3  # files loaded whole or as their relevant definitions
 DEPTH_SHARE = 0.6  # of what is left after explicit paths; the rest goes to the repo map
@@ -58,23 +58,6 @@ MAX_DEFS = 12  # whole definitions of one big file
 MAP_LOOKAHEAD = 8  # candidates tried for a gap before giving up on it
 MAX_FILLS = 3  # passes adding map entries to a reply under its budget (each one measures the reply)
 MAX_LEFT_OUT = 10  # the manifest is context too: list only the next best
-
-PathArg = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-
-
-class ContextLoadInput(BaseModel):
-    task: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-    paths: list[PathArg] = Field(default_factory=list, max_length=50, description="Files to include first")
-    budget_tokens: int | None = Field(default=None, ge=1, le=MAX_BUDGET, description="Default: 40% rule")
-    window_tokens: int = Field(default=200_000, ge=1_000, le=10_000_000)
-    used_tokens: int = Field(default=0, ge=0, le=10_000_000, description="Tokens already in your context")
-    session_id: str | None = Field(default=None, max_length=64)
-
-
-class CountTokensInput(BaseModel):
-    text: str | None = Field(default=None, max_length=5_000_000)
-    paths: list[PathArg] = Field(default_factory=list, max_length=200)
-    encoding: Literal["o200k_base", "cl100k_base"] = DEFAULT_ENCODING
 
 
 class ContextItem(CompactModel):
