@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 from factorops.tools.kernel.paths import PathRefused, project_file
 from factorops.tools.kernel.redact import is_secret_content, is_secret_path
@@ -118,7 +119,10 @@ def list_files(root: Path) -> Listing:
     """Tracked files cost no stat and no read: git's index already knows their blob ids.
 
     The three listings run concurrently; only modified and untracked files are read (to hash
-    them). Size limits are applied when a file's content is read for indexing.
+    them). Size limits are applied when a file's content is read for indexing. What the tracked
+    files' listing decides is kept per root with git's output it came from: a warm load whose
+    `git ls-files -s` and `-m` bytes are the same as last time builds no entry again (modified
+    and untracked files are still hashed every time: their content may change under one name).
     """
     root = root.resolve()
     procs = {
@@ -132,10 +136,50 @@ def list_files(root: Path) -> Listing:
     outputs = {name: p.communicate()[0] for name, p in procs.items()}
     if any(p.returncode != 0 for p in procs.values()):
         return _walk(root)  # not a git repository (or git is missing)
-    listing = Listing(is_git=True)
-    modified = set(outputs["modified"].decode(errors="surrogateescape").split("\0"))
-    seen: set[str] = set()
-    for rec in outputs["staged"].decode(errors="surrogateescape").split("\0"):
+    key = (outputs["staged"], outputs["modified"])
+    plan = _plans.get(root)
+    if plan is None or plan.key != key:
+        plan = _plans[root] = _plan(key)
+    listing = Listing(skipped=dict(plan.skipped), is_git=True)
+    if plan.by_content:
+        for item in plan.items:
+            if isinstance(item, str):
+                _add_by_content(root, listing, item)
+            else:
+                listing.files.append(item)
+    else:
+        listing.files = cast("list[ProjectFile]", list(plan.items))  # no path to read among them
+    for rel in outputs["untracked"].decode(errors="surrogateescape").split("\0"):
+        if rel and rel not in plan.seen:
+            reason = skip_reason(rel)
+            if reason:
+                listing.skipped[rel] = reason
+            else:
+                _add_by_content(root, listing, rel)
+    return listing
+
+
+@dataclass
+class _Plan:
+    """What the tracked files' listing decides, from git's output alone: per record, in order, the
+    entry (its blob id from git's index) or the path to hash (modified files, symlinks)."""
+
+    key: tuple[bytes, bytes]  # the `ls-files -s` and `ls-files -m` output it was made from
+    items: list[ProjectFile | str]
+    skipped: dict[str, str]
+    seen: set[str]
+    by_content: bool  # some item is a path to read
+
+
+_plans: dict[Path, _Plan] = {}  # by project root: the last plan (a dict write is atomic)
+
+
+def _plan(key: tuple[bytes, bytes]) -> _Plan:
+    staged, modified_out = key
+    modified = set(modified_out.decode(errors="surrogateescape").split("\0"))
+    plan = _Plan(key, [], {}, set(), False)
+    seen = plan.seen
+    for rec in staged.decode(errors="surrogateescape").split("\0"):
         if not rec:
             continue
         meta, rel = rec.split("\t", 1)
@@ -145,19 +189,13 @@ def list_files(root: Path) -> Listing:
         seen.add(rel)
         reason = skip_reason(rel)
         if reason:
-            listing.skipped[rel] = reason
+            plan.skipped[rel] = reason
         elif rel in modified or mode == "120000":
-            _add_by_content(root, listing, rel)
+            plan.items.append(rel)
+            plan.by_content = True
         else:
-            listing.files.append(ProjectFile(rel, f"blob:{sha}", -1, 0.0))
-    for rel in outputs["untracked"].decode(errors="surrogateescape").split("\0"):
-        if rel and rel not in seen:
-            reason = skip_reason(rel)
-            if reason:
-                listing.skipped[rel] = reason
-            else:
-                _add_by_content(root, listing, rel)
-    return listing
+            plan.items.append(ProjectFile(rel, f"blob:{sha}", -1, 0.0))
+    return plan
 
 
 def _add_by_content(root: Path, listing: Listing, rel: str) -> None:
