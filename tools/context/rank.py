@@ -15,6 +15,7 @@ read, and stays fast on big repos.
 
 from __future__ import annotations
 
+import heapq
 import re
 import threading
 from collections import defaultdict
@@ -428,6 +429,8 @@ def _matched_terms(
     return hits
 
 
+Edges = tuple[tuple[str, str], ...]  # (the file at the other end, the first name that ties them)
+
 # name -> the files defining it, for names defined in few files (a bare `get` makes no edge)
 _DEFINERS_SQL = (
     "SELECT n.name, s.path FROM repo_names n CROSS JOIN repo_symbols s ON s.name = n.name "
@@ -451,10 +454,13 @@ class RefGraph:
         self._defs: dict[str, tuple[str, ...]] = {}  # file -> names it defines
         self._definers: dict[str, tuple[str, ...]] = {}  # name -> files defining it, () if common
         self._users: dict[str, tuple[str, ...]] = {}  # name -> files referencing it
+        self._out: dict[str, Edges] = {}  # file -> (file it uses, first name), by file
+        self._in: dict[str, Edges] = {}  # file -> (file using it, first name), by file
 
     def _bound(self) -> None:
-        if len(self._refs) + len(self._defs) + len(self._definers) + len(self._users) > self.LIMIT:
-            self._refs, self._defs, self._definers, self._users = {}, {}, {}, {}
+        kept = (self._refs, self._defs, self._definers, self._users, self._out, self._in)
+        if sum(len(d) for d in kept) > self.LIMIT:
+            self._refs, self._defs, self._definers, self._users, self._out, self._in = {}, {}, {}, {}, {}, {}
 
     @staticmethod
     def _fill(
@@ -470,71 +476,186 @@ class RefGraph:
                 got[key].append(value)
             cache.update((k, tuple(sorted(set(v)))) for k, v in got.items())
 
-    def uses(self, db: Database, files: list[str]) -> list[tuple[str, str, str]]:
-        """(file, a file defining what it references, the first such name), by file then target."""
+    def out_edges(self, db: Database, files: list[str]) -> list[Edges]:
+        """Per file: (a file defining what it references, the first such name), by target. Kept
+        per file for the generation: a file the walk reaches again costs no loop over its names."""
         self._bound()
-        refs, definers = self._refs, self._definers
-        self._fill(db, refs, files, "SELECT path, name FROM repo_refs WHERE path IN ({marks})")
-        self._fill(db, definers, (n for f in files for n in refs[f]), _DEFINERS_SQL)
-        out: list[tuple[str, str, str]] = []
-        for src in files:
-            first: dict[str, str] = {}
-            for name in refs[src]:  # sorted: the first name found is the least, as MIN() was
-                for dst in definers[name]:
-                    if dst != src and dst not in first:
-                        first[dst] = name
-            out.extend((src, dst, first[dst]) for dst in sorted(first))
-        return out
+        out = self._out
+        todo = [f for f in files if f not in out]
+        if todo:
+            refs, definers = self._refs, self._definers
+            self._fill(db, refs, todo, "SELECT path, name FROM repo_refs WHERE path IN ({marks})")
+            self._fill(db, definers, (n for f in todo for n in refs[f]), _DEFINERS_SQL)
+            for src in todo:
+                first: dict[str, str] = {}
+                for name in refs[src]:  # sorted: the first name found is the least, as MIN() was
+                    for dst in definers[name]:
+                        if dst != src and dst not in first:
+                            first[dst] = name
+                out[src] = tuple((dst, first[dst]) for dst in sorted(first))
+        return [out[f] for f in files]
 
-    def used_by(self, db: Database, files: list[str]) -> list[tuple[str, str, str]]:
-        """(file, a file referencing what it defines, the first such name), by file then user."""
+    def in_edges(self, db: Database, files: list[str]) -> list[Edges]:
+        """Per file: (a file referencing what it defines, the first such name), by user; kept per
+        file for the generation like `out_edges`."""
         self._bound()
-        defs, definers, users = self._defs, self._definers, self._users
-        self._fill(db, defs, files, "SELECT path, name FROM repo_symbols WHERE path IN ({marks})")
-        names = {n for f in files for n in defs[f]}
-        self._fill(db, definers, names, _DEFINERS_SQL)
-        self._fill(
-            db,
-            users,
-            (n for n in names if definers[n]),
-            "SELECT name, path FROM repo_refs WHERE name IN ({marks})",
-        )
-        out: list[tuple[str, str, str]] = []
-        for dst in files:
-            first: dict[str, str] = {}
-            for name in defs[dst]:
-                for src in users.get(name, ()):  # names defined in many files have no users here
-                    if src != dst and src not in first:
-                        first[src] = name
-            out.extend((dst, src, first[src]) for src in sorted(first))
-        return out
+        into = self._in
+        todo = [f for f in files if f not in into]
+        if todo:
+            defs, definers, users = self._defs, self._definers, self._users
+            self._fill(db, defs, todo, "SELECT path, name FROM repo_symbols WHERE path IN ({marks})")
+            names = {n for f in todo for n in defs[f]}
+            self._fill(db, definers, names, _DEFINERS_SQL)
+            self._fill(
+                db,
+                users,
+                (n for n in names if definers[n]),
+                "SELECT name, path FROM repo_refs WHERE name IN ({marks})",
+            )
+            for dst in todo:
+                first: dict[str, str] = {}
+                for name in defs[dst]:
+                    for src in users.get(name, ()):  # names defined in many files have no users here
+                        if src != dst and src not in first:
+                            first[src] = name
+                into[dst] = tuple((src, first[src]) for src in sorted(first))
+        return [into[f] for f in files]
+
+
+def _base(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def personalized_pagerank(
+    db: Database,
+    seeds: dict[str, float],
+    why: dict[str, str] | None = None,
+    alpha: float = 0.85,
+    iterations: int = 14,
+    graph: RefGraph | None = None,
+) -> dict[str, float]:
+    """PageRank with restarts to `seeds`, on the reference graph around them (two hops).
+
+    `why`, when given, receives for each file one edge to a seed that brought it in, as a reason
+    ("defines X used by a.py", "uses X of a.py"). A warm load runs this on every call: the edges
+    of each file are kept per index generation (`RefGraph`), the walk touches each edge once and
+    the iteration steps only the files the walk grew from (see `_iterate`)."""
+    if not seeds:
+        return {}
+    graph = graph if graph is not None else RefGraph()
+    edges: dict[str, dict[str, float]] = {}
+    seen = set(seeds)
+    # hop 1, uses: a file -> files defining what it references (strong). Only names defined in few
+    # files make edges, so a bare `get` defined everywhere joins nothing.
+    chunk = sorted(seeds)
+    reached: dict[str, float] = {}
+    for src, out in zip(chunk, graph.out_edges(db, chunk), strict=True):
+        if not out:
+            continue
+        tied = edges[src] = {}
+        for dst, name in out:
+            tied[dst] = 1.0
+            reached[dst] = reached.get(dst, 0.0) + 1.0
+            if why is not None and dst not in why:
+                why[dst] = f"defines {name} used by {_base(src)}"
+    # used by: a file -> files referencing what it defines (weaker); not on the second hop: what a
+    # file is used by is wide
+    for dst, into in zip(chunk, graph.in_edges(db, chunk), strict=True):
+        if not into:
+            continue
+        tied = edges.setdefault(dst, {})
+        for src, name in into:
+            tied[src] = tied.get(src, 0.0) + 0.3
+            reached[src] = reached.get(src, 0.0) + 0.3
+            if why is not None and src not in why:
+                why[src] = f"uses {name} of {_base(dst)}"
+    new = [p for p in reached if p not in seen]
+    seen.update(new)
+    weight = reached
+    # The second hop starts only from the files most tied to the seeds: the neighbourhood stays
+    # small on a big repository, whatever a popular file references.
+    frontier = sorted(_best(new, reached, HOP2_FROM))
+    if frontier:
+        reached = {}
+        for src, out in zip(frontier, graph.out_edges(db, frontier), strict=True):
+            if not out:
+                continue
+            tied = edges.setdefault(src, {})
+            for dst, name in out:
+                tied[dst] = tied.get(dst, 0.0) + 1.0
+                reached[dst] = reached.get(dst, 0.0) + 1.0
+                if why is not None and dst not in why:
+                    why[dst] = f"defines {name} used by {_base(src)}"
+        seen.update(reached)
+        weight = {**weight, **reached}  # a file reached again weighs what the second hop gave it
+    # Keep the files most tied to the seeds: the iteration below costs per edge.
+    others = [p for p in seen if p not in seeds]
+    keep = set(seeds) | (set(_best(others, weight, MAX_NODES)) if len(others) > MAX_NODES else set(others))
+    nodes = list(keep)
+    at = {n: i for i, n in enumerate(nodes)}
+    total = sum(seeds.values())
+    personal = [seeds.get(n, 0.0) / total for n in nodes]
+    # Sources: the files the walk grew from (in the order their edges were made), each with its
+    # out-weights normalised, split into the part that stays among sources and the rest.
+    sources = [s for s in edges if s in keep]
+    local = {s: k for k, s in enumerate(sources)}
+    inner: list[list[tuple[int, float]]] = []
+    into_dangling: list[float] = []
+    spread: list[list[tuple[int, float]]] = []
+    for s in sources:
+        weights = {d: w for d, w in edges[s].items() if d in keep}
+        w_sum = sum(weights.values())
+        here: list[tuple[int, float]] = []
+        away: list[float] = []
+        every: list[tuple[int, float]] = []
+        for d, ew in weights.items():
+            share = ew / w_sum
+            k = local.get(d)
+            if k is None:
+                away.append(share)
+            else:
+                here.append((k, share))
+            every.append((at[d], share))
+        inner.append(here)
+        into_dangling.append(sum(away))
+        spread.append(every)
+    rank_ = _iterate(
+        nodes, personal, [at[s] for s in sources], inner, into_dangling, spread, alpha, iterations
+    )
+    top = max(rank_, default=0.0)
+    return {n: v / top for n, v in zip(nodes, rank_, strict=True) if top and v / top > 0.02}
+
+
+def _best(paths: list[str], weight: dict[str, float], n: int) -> list[str]:
+    """The `n` paths of highest weight, ties by path (what sorted(...)[:n] gives, without sorting
+    them all)."""
+    return heapq.nsmallest(n, paths, key=lambda p: (-weight[p], p))
 
 
 def _iterate(
-    n: int,
+    nodes: list[str],
     personal: list[float],
-    adjacency: list[tuple[int, list[tuple[int, float]]]],
+    sources: list[int],
+    inner: list[list[tuple[int, float]]],
+    into_dangling: list[float],
+    spread: list[list[tuple[int, float]]],
     alpha: float,
     iterations: int,
 ) -> list[float]:
     """Power iteration of PageRank with restarts to `personal` (dangling mass restarts too).
 
-    Only the few files the walk grew from (the seeds, the second hop's start) have out-edges, so
-    every step but the last runs on those alone: the rest of the vector is needed only as its
-    dangling sum, which follows from theirs (sum of personal over the dangling files, and each
-    source's share of out-weight into them). The last step spreads over every edge. Same result as
+    Only the few files the walk grew from (`sources`) have out-edges, so every step but the last
+    runs on those alone: the rest of the vector is needed only as its dangling sum, which follows
+    from theirs (sum of personal over the dangling files, and each source's share of out-weight
+    into them: `into_dangling`). The last step spreads over every edge (`spread`). Same result as
     stepping the whole vector (up to rounding), at a fraction of the edges per step."""
-    rank_ = [1.0 / n] * n
+    n = len(nodes)
     if iterations <= 0:
-        return rank_
-    sources = [i for i, _out in adjacency]
+        return [1.0 / n] * n
     is_source = set(sources)
-    local = {i: k for k, i in enumerate(sources)}
-    inner = [[(local[j], ew) for j, ew in out if j in is_source] for _i, out in adjacency]
-    into_dangling = [sum(ew for j, ew in out if j not in is_source) for _i, out in adjacency]
     personal_src = [personal[i] for i in sources]
     personal_dangling = sum(p for i, p in enumerate(personal) if i not in is_source)
-    ranks = [rank_[i] for i in sources]
+    ranks = [1.0 / n] * len(sources)
     dangling = (n - len(is_source)) / n
     for _ in range(iterations - 1):
         restart = (1 - alpha) + alpha * dangling
@@ -549,74 +670,8 @@ def _iterate(
         ranks = nxt
     restart = (1 - alpha) + alpha * dangling
     rank_ = [restart * p for p in personal]
-    for k, (_i, out) in enumerate(adjacency):
+    for k, out in enumerate(spread):
         share = alpha * ranks[k]
         for j, ew in out:
             rank_[j] += share * ew
     return rank_
-
-
-def personalized_pagerank(
-    db: Database,
-    seeds: dict[str, float],
-    why: dict[str, str] | None = None,
-    alpha: float = 0.85,
-    iterations: int = 14,
-    graph: RefGraph | None = None,
-) -> dict[str, float]:
-    """PageRank with restarts to `seeds`, on the reference graph around them (two hops).
-
-    `why`, when given, receives for each file one edge to a seed that brought it in, as a reason
-    ("defines X used by a.py", "uses X of a.py")."""
-    if not seeds:
-        return {}
-    graph = graph if graph is not None else RefGraph()
-    edges: dict[str, dict[str, float]] = defaultdict(dict)
-    frontier = set(seeds)
-    seen = set(frontier)
-    weight: dict[str, float] = defaultdict(float)
-    for hop in range(2):
-        if not frontier:
-            break
-        reached: dict[str, float] = defaultdict(float)
-        chunk = sorted(frontier)
-        # uses: a file -> files defining what it references (strong). Only names defined in few
-        # files make edges, so a bare `get` defined everywhere joins nothing.
-        for src, dst, name in graph.uses(db, chunk):
-            edges[src][dst] = edges[src].get(dst, 0.0) + 1.0
-            reached[dst] += 1.0
-            if why is not None and dst not in why:
-                why[dst] = f"defines {name} used by {src.rsplit('/', 1)[-1]}"
-        if not hop:  # the second hop follows definitions only: what a file is used by is wide
-            # used by: a file -> files referencing what it defines (weaker)
-            for dst, src, name in graph.used_by(db, chunk):
-                edges[dst][src] = edges[dst].get(src, 0.0) + 0.3
-                reached[src] += 0.3
-                if why is not None and src not in why:
-                    why[src] = f"uses {name} of {dst.rsplit('/', 1)[-1]}"
-        new = [p for p in reached if p not in seen]
-        seen.update(new)
-        # The second hop starts only from the files most tied to the seeds: the neighbourhood
-        # stays small on a big repository, whatever a popular file references.
-        frontier = set(sorted(new, key=lambda p: (-reached[p], p))[:HOP2_FROM]) if hop == 0 else set()
-        weight.update(reached)
-    # Keep the files most tied to the seeds: the iteration below costs per edge.
-    keep = set(seeds) | set(
-        sorted((p for p in seen if p not in seeds), key=lambda p: (-weight[p], p))[:MAX_NODES]
-    )
-    seen = keep
-    edges = defaultdict(
-        dict, {s: {d: w for d, w in out.items() if d in keep} for s, out in edges.items() if s in keep}
-    )
-    # The iteration over index lists: a warm load runs this on every call.
-    total = sum(seeds.values())
-    nodes = list(seen)
-    at = {n: i for i, n in enumerate(nodes)}
-    personal = [seeds.get(n, 0.0) / total for n in nodes]
-    adjacency: list[tuple[int, list[tuple[int, float]]]] = []
-    for src, weights in edges.items():
-        w = sum(weights.values())
-        adjacency.append((at[src], [(at[d], ew / w) for d, ew in weights.items()]))
-    rank_ = _iterate(len(nodes), personal, adjacency, alpha, iterations)
-    top = max(rank_, default=0.0)
-    return {n: v / top for n, v in zip(nodes, rank_, strict=True) if top and v / top > 0.02}
