@@ -229,14 +229,17 @@ def upsert(db: Database, p: Pattern, sha: str) -> None:
                updated=?, commit_sha=? WHERE id=?""",
             [*values, p.id],
         )
+        pattern_search.unindex_row(db, rowid)
         db.execute("DELETE FROM patterns_fts WHERE rowid = ?", [rowid])
     db.execute("DELETE FROM pattern_revisions WHERE id = ?", [p.id])
     if p.revises is not None:
         db.execute("INSERT INTO pattern_revisions (id, revises) VALUES (?, ?)", [p.id, p.revises])
+    texts = (p.title, p.problem, p.solution, " ".join(p.tags), evidence_text(p))
     db.execute(
         "INSERT INTO patterns_fts (rowid, title, problem, solution, tags, evidence) VALUES (?, ?, ?, ?, ?, ?)",
-        [rowid, p.title, p.problem, p.solution, " ".join(p.tags), evidence_text(p)],
+        [rowid, *texts],
     )
+    pattern_search.index_row(db, rowid, texts, p.confidence, p.status, p.kind)  # same transaction
     db.execute(
         "INSERT INTO meta (key, value) VALUES ('patterns_version', '1') "
         "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
@@ -348,9 +351,12 @@ COMPONENT = Component(
             "patterns-007",
             "CREATE INDEX IF NOT EXISTS patterns_confidence ON patterns (confidence);",
         ),
+        # The search's impact-ordered postings (tools/patterns/search.py), filled from FTS5's own
+        # tokens of every row; derived, so made anew if a re-run finds them.
+        Migration("patterns-008", pattern_search.POSTINGS_SQL),
     ),
     kinds=(RecordKind("pattern", ledger_layout.PATTERN_FILE, _index),),
-    ledger_tables=("patterns_fts", "patterns", "pattern_revisions"),
+    ledger_tables=("patterns_fts", "patterns", "pattern_revisions", *pattern_search.POSTINGS_TABLES),
 )
 
 
@@ -816,7 +822,7 @@ def find_duplicate(store: Store, title: str, kind: str) -> str | None:
     """The id of a stored, not retired pattern of the same kind whose title nearly equals `title`
     (same words, or >= SIMILAR of them shared); search narrows the field so this stays cheap."""
     words = title_words(title)
-    filters = pattern_search.Filters("p.status != 'retired' AND p.kind = ?", (kind,))
+    filters = pattern_search.Filters(kind=kind)
     hits = pattern_search.search_rowids(store.db, title, filters, 10)
     if not hits:
         return None
@@ -833,15 +839,7 @@ def find_duplicate(store: Store, title: str, kind: str) -> str | None:
 
 
 def _filters(inp: PatternsSearchInput) -> pattern_search.Filters:
-    where = ["p.status = ?" if inp.status else "p.status != 'retired'"]
-    args: list[object] = [inp.status] if inp.status else []
-    if inp.kind:
-        where.append("p.kind = ?")
-        args.append(inp.kind)
-    for tag in inp.tags:
-        where.append("EXISTS (SELECT 1 FROM json_each(p.tags) WHERE value = ?)")
-        args.append(tag)
-    return pattern_search.Filters(" AND ".join(where), tuple(args))
+    return pattern_search.Filters(status=inp.status, kind=inp.kind, tags=tuple(inp.tags))
 
 
 _HIT_COLUMNS = "p.rowid, p.id, p.title, p.kind, p.status, p.confidence, p.tags, p.scope, p.problem"

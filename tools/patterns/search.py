@@ -7,35 +7,49 @@ What a search returns: the patterns with the lowest `bm25 - confidence`, where b
 `bm25(patterns_fts, 5, 2, 2, 3, 1)` of the OR of *all* the query's words (negative; lower is
 better) and ties go to the older row. Asking FTS5 for that directly (`ORDER BY bm25(...)`) scores
 every row any word matches, ~2-8 microseconds a row: a word found in most patterns makes each
-search cost time in proportion to the table (0.8 s at 100,000 patterns). The search gets the same
-top-k with far less work, MaxScore-style:
+search cost time in proportion to the table (about a second at 100,000 patterns). FTS5 has no
+order of a word's rows but the rowid, so it cannot stop early.
 
-- Counting a word's rows is cheap (FTS5 walks its doclist: ~40 ns a row) and gives its idf, so
-  each word's largest possible contribution, `idf * (k1 + 1)`, is known before anything is scored.
-  A word found in half the patterns or more has idf 1e-6 (FTS5's floor): it cannot move a row by
-  more than 2.2e-6.
-- The rarest words, together matching at most `RARE_ROWS` rows, are scored by FTS5 over all their
-  rows (their part of the score, exact). Every other row holds only common words, so its key is at
-  least `-confidence - (the common words' largest contributions)`.
-- Candidates are then taken best bound first: the rare rows in order of their partial key, merged
-  with the rest of the table in order of confidence (an index). The common words' exact part of
-  each candidate is computed from FTS5's own tokens of that row (the row's text re-tokenized in a
-  temporary contentless FTS5 table with the same tokenizer, same weights, same formula). The search
-  stops once no unseen row can beat the k-th best: the answer is then the exact top-k.
-- If `MAX_SCORED` candidates are not enough to prove that (a query of words each matching
-  thousands of rows, where neither rarity nor confidence narrows the field), the search stops
-  there and returns the best of what it scored: exact ranking among those, not a proof.
+The search therefore keeps its own impact-ordered postings, written by the pattern writer in the
+same transaction as the FTS5 row (`index_row`, `unindex_row`; `patterns-008` fills them for a
+store made before):
 
-Snippets are made only for the rows returned.
+- `pattern_words`: each FTS5 token, with how many rows hold it (its idf, with FTS5's row count);
+- `pattern_postings`: per (row, token) the weighted term frequency (each occurrence counts its
+  column's weight, as bm25() counts it) and the row's length in tokens, read through an index in
+  the order `tf DESC, dl ASC`: the order in which a token's rows can score highest;
+- `pattern_lengths`: how many rows have each length (the shortest length bounds the rest, and
+  the total must equal FTS5's row count: when it does not, the postings do not cover the table
+  and the search falls back to FTS5's own ranking of every matching row).
+
+The tokens are FTS5's own (the row is tokenized in a temporary contentless FTS5 table with the
+same tokenizer), so the terms, counts and lengths are exactly what bm25() sees. Nothing in a
+posting depends on the corpus average length, so no posting changes when other rows do: the
+bound of a word's unread rows is computed at query time from the next posting, `(tf, dl)`, and
+the shortest length in the table (`tf - 1` for the rows of lower frequency: weights are whole
+numbers).
+
+A search is the Threshold Algorithm (Fagin) over one list per query word (its postings joined
+with the patterns row, so the filters and the confidence come with each posting and rows that
+fail the filters never reach Python) plus one list of every filtered pattern by confidence
+(the part of the key no word bounds). The list whose next row could add most is read next, a
+chunk at a time; each new row's exact key is computed from its postings for all the words
+(random access by `(row, token)`), unless its known part plus the other lists' bounds cannot
+beat the k-th best. The search stops when no unread row can beat (or tie) the k-th best: the
+answer is the exact top-k, always. A word FTS5 tokenizes into several tokens is a phrase:
+its rows and their exact part of the score come from FTS5 itself (`bm25()` of that phrase alone
+is its term of the sum).
+
+The key is summed in the query's word order with bm25()'s own expression, so it equals SQLite's
+value to the bit and ties break the same way. Snippets are made only for the rows returned.
 """
 
 from __future__ import annotations
 
 import bisect
-import itertools
+import json
 import math
 import re
-import sqlite3
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -46,22 +60,63 @@ if TYPE_CHECKING:
     from factorops.store.db import Database
 
 
-RARE_ROWS = 4000  # rows FTS5 scores in full per search (rare words, then AND combinations)
-MAX_SCORED = 200  # candidates scored exactly before the search stops proving
-MAX_WALK = 2000  # patterns the confidence walk may pass (filters can leave few of them)
-WALK_CHUNK = 250
-BATCH = 50  # candidates tokenized at once
-MAX_COMBOS = 8  # combinations of common words counted (an AND walk each) per search
 MAX_WORDS = 16
 K1, B = 1.2, 0.75  # FTS5's bm25 constants
 # BM25 column weights: title, problem, solution, tags, evidence (quoted commit subjects, session
-# goals, files in scope: supporting text, so it ranks below the pattern's own words).
-WEIGHTS = (5.0, 2.0, 2.0, 3.0, 1.0)
+# goals, files in scope: supporting text, so it ranks below the pattern's own words). Whole
+# numbers: a posting's tf is their sum (an INTEGER column), and `tf - 1` bounds the rows of lower
+# frequency. Changing them needs a migration that fills pattern_postings again (patterns-008).
+WEIGHTS = (5, 2, 2, 3, 1)
 COLUMNS = ("title", "problem", "solution", "tags", "evidence")
 TOKENIZE = "porter unicode61 remove_diacritics 2"  # patterns_fts's tokenizer (patterns-004)
-_BM25 = f"bm25(patterns_fts, {', '.join(map(str, WEIGHTS))})"
+_BM25 = f"bm25(patterns_fts, {', '.join(f'{w:.1f}' for w in WEIGHTS)})"
 _SLACK = 1e-9  # keys this close to the k-th best may still tie with it: keep looking
 _WORD = re.compile(r"\w+", re.UNICODE)
+FIRST_CHUNK, MAX_CHUNK = 32, 1024  # postings read at once from a list (doubling)
+TOGETHER_ROWS = 50_000  # a word's rows summed by SQLite with the other words' (`_together`)
+
+# The postings (patterns-008). The weights are bm25()'s, as in WEIGHTS.
+POSTINGS_SQL = """
+DROP TABLE IF EXISTS pattern_postings;
+DROP TABLE IF EXISTS pattern_words;
+DROP TABLE IF EXISTS pattern_lengths;
+CREATE TABLE pattern_words (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE, rows INTEGER NOT NULL);
+CREATE TABLE pattern_postings (
+    wid INTEGER NOT NULL,
+    tf INTEGER NOT NULL,
+    dl INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    confidence REAL NOT NULL,
+    state INTEGER NOT NULL,
+    PRIMARY KEY (wid, tf DESC, dl, pid)
+) WITHOUT ROWID;
+CREATE INDEX pattern_postings_row ON pattern_postings (pid, wid);
+CREATE TABLE pattern_lengths (dl INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.patterns_fts_instance USING fts5vocab(main, patterns_fts, instance);
+CREATE TEMP TABLE patterns_tf AS
+    SELECT term, doc, sum(CASE col WHEN 'title' THEN 5 WHEN 'problem' THEN 2 WHEN 'solution' THEN 2
+                                   WHEN 'tags' THEN 3 ELSE 1 END) AS tf, count(*) AS n
+    FROM temp.patterns_fts_instance GROUP BY term, doc;
+CREATE TEMP TABLE patterns_dl AS SELECT doc, sum(n) AS dl FROM temp.patterns_tf GROUP BY doc;
+INSERT INTO pattern_words (term, rows) SELECT term, count(*) FROM temp.patterns_tf GROUP BY term;
+INSERT INTO pattern_postings (wid, tf, dl, pid, confidence, state)
+    SELECT w.id, t.tf, d.dl, t.doc, p.confidence,
+           CASE WHEN p.status IN ('candidate', 'active', 'retired')
+                 AND p.kind IN ('pattern', 'anti-pattern', 'guardrail')
+                THEN (CASE p.status WHEN 'candidate' THEN 0 WHEN 'active' THEN 3 ELSE 6 END)
+                   + (CASE p.kind WHEN 'pattern' THEN 0 WHEN 'anti-pattern' THEN 1 ELSE 2 END)
+                ELSE 9 END
+    FROM temp.patterns_tf t JOIN pattern_words w ON w.term = t.term
+    JOIN temp.patterns_dl d ON d.doc = t.doc JOIN patterns p ON p.rowid = t.doc;
+INSERT INTO pattern_lengths (dl, n) SELECT dl, count(*) FROM temp.patterns_dl GROUP BY dl;
+INSERT INTO pattern_lengths (dl, n)
+    SELECT 0, count(*) FROM patterns_fts_docsize WHERE id NOT IN (SELECT doc FROM temp.patterns_dl)
+    HAVING count(*) > 0;
+DROP TABLE temp.patterns_tf;
+DROP TABLE temp.patterns_dl;
+DROP TABLE temp.patterns_fts_instance;
+"""
+POSTINGS_TABLES = ("pattern_postings", "pattern_words", "pattern_lengths")
 
 
 def words(text: str) -> list[str]:
@@ -83,12 +138,69 @@ def _join(ws: list[str], op: str) -> str:
     return f" {op} ".join('"' + w.replace('"', '""') + '"' for w in ws)
 
 
+STATUSES = ("candidate", "active", "retired")
+KINDS = ("pattern", "anti-pattern", "guardrail")
+
+
+def _state(status: str, kind: str) -> int:
+    """A posting's copy of its pattern's status and kind, as one small number (9: unknown)."""
+    if status not in STATUSES or kind not in KINDS:
+        return 9
+    return STATUSES.index(status) * len(KINDS) + KINDS.index(kind)
+
+
 @dataclass(frozen=True)
 class Filters:
-    """SQL conditions on the `patterns` row `p`, with their arguments."""
+    """Which patterns a search may return: of `status` (None: any but retired), of `kind` (None:
+    any), carrying every tag of `tags`."""
 
-    sql: str
-    args: tuple[object, ...]
+    status: str | None = None
+    kind: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def _where(self, p: str) -> tuple[list[str], list[object]]:
+        where: list[str] = []
+        args: list[object] = []
+        for tag in self.tags:
+            # instr() on the JSON text first: a cheap test most rows fail; json_each decides.
+            where.append(f"instr({p}.tags, ?) AND EXISTS (SELECT 1 FROM json_each({p}.tags) WHERE value = ?)")
+            args += [json.dumps(tag), tag]
+        return where, args
+
+    @property
+    def sql(self) -> str:
+        """The conditions on a `patterns` row `p` (with `args`)."""
+        where = ["p.status = ?" if self.status else "p.status != 'retired'"]
+        if self.kind:
+            where.append("p.kind = ?")
+        return " AND ".join(where + self._where("p")[0])
+
+    @property
+    def args(self) -> tuple[object, ...]:
+        return (
+            *([self.status] if self.status else []),
+            *([self.kind] if self.kind else []),
+            *self._where("p")[1],
+        )
+
+    def states(self) -> list[int]:
+        """The postings' `state` values these filters pass."""
+        statuses = [self.status] if self.status else [s for s in STATUSES if s != "retired"]
+        kinds = [self.kind] if self.kind else list(KINDS)
+        return [_state(s, k) for s in statuses for k in kinds]
+
+    def postings(self) -> tuple[str, list[object]]:
+        """The conditions on a posting `pp`: its state, and the tags through its pattern row."""
+        states = self.states()
+        where = [f"pp.state IN ({','.join('?' * len(states))})"]
+        args: list[object] = list(states)
+        if self.tags:
+            tag_where, tag_args = self._where("t")
+            where.append(
+                f"EXISTS (SELECT 1 FROM patterns t WHERE t.rowid = pp.pid AND {' AND '.join(tag_where)})"
+            )
+            args += tag_args
+        return " AND ".join(where), args
 
 
 def _varints(blob: bytes) -> list[int]:
@@ -110,19 +222,91 @@ def _varints(blob: bytes) -> list[int]:
     return out
 
 
+# -- upkeep: the pattern writer calls these in the transaction that writes the FTS5 row -----------
+
+
+def _scratch(db: Database) -> None:
+    """This connection's scratch index, emptied: FTS5 with patterns_fts's tokenizer and no content,
+    with its token instances (term, doc, col, offset) and per-column counts (term, col, cnt).
+    Temporary: nothing is written to the store."""
+    db.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_tok USING fts5({', '.join(COLUMNS)}, "
+        f"tokenize = '{TOKENIZE}', content = '')"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_tok_v USING fts5vocab(temp, search_tok, instance)"
+    )
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_tok_c USING fts5vocab(temp, search_tok, col)")
+    db.execute("INSERT INTO temp.search_tok(search_tok) VALUES ('delete-all')")
+
+
+_WEIGHT = dict(zip(COLUMNS, WEIGHTS, strict=True))
+
+
+def unindex_row(db: Database, rowid: int) -> None:
+    """Take a row's postings out (before its FTS5 row is replaced or removed)."""
+    db.execute(
+        "UPDATE pattern_words SET rows = rows - 1 WHERE id IN (SELECT wid FROM pattern_postings WHERE pid = ?)",
+        [rowid],
+    )
+    row = db.execute("SELECT dl FROM pattern_postings WHERE pid = ? LIMIT 1", [rowid]).fetchone()
+    if (
+        row is None
+        and db.execute("SELECT 1 FROM patterns_fts_docsize WHERE id = ?", [rowid]).fetchone() is None
+    ):
+        return  # never indexed: nothing was counted
+    dl = 0 if row is None else int(row[0])
+    db.execute("DELETE FROM pattern_postings WHERE pid = ?", [rowid])
+    db.execute("UPDATE pattern_lengths SET n = n - 1 WHERE dl = ?", [dl])
+    db.execute("DELETE FROM pattern_lengths WHERE dl = ? AND n <= 0", [dl])
+
+
+def index_row(
+    db: Database, rowid: int, texts: tuple[str, str, str, str, str], confidence: float, status: str, kind: str
+) -> None:
+    """Add a row's postings: its FTS5 tokens (same tokenizer), weighted per column, its length, and
+    a copy of what the filters and the key read (confidence, status, kind): the writer replaces
+    the postings whenever it replaces the FTS5 row, which it does on every change of the pattern."""
+    _scratch(db)
+    db.execute(
+        f"INSERT INTO temp.search_tok(rowid, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+        [rowid, *texts],
+    )
+    tf: dict[str, int] = {}
+    dl = 0
+    for term, col, n in db.execute("SELECT term, col, cnt FROM temp.search_tok_c"):
+        tf[term] = tf.get(term, 0) + _WEIGHT[col] * n
+        dl += n
+    db.execute(
+        "INSERT INTO pattern_lengths (dl, n) VALUES (?, 1) ON CONFLICT(dl) DO UPDATE SET n = n + 1", [dl]
+    )
+    if not tf:
+        return
+    terms = list(tf)
+    ids = db.execute(
+        f"INSERT INTO pattern_words (term, rows) VALUES {','.join(['(?, 1)'] * len(terms))} "
+        "ON CONFLICT(term) DO UPDATE SET rows = rows + 1 RETURNING term, id",
+        terms,
+    ).fetchall()
+    state = _state(status, kind)
+    values: list[object] = []
+    for term, wid in ids:
+        values += (wid, tf[term], dl, rowid, confidence, state)
+    db.execute(
+        "INSERT INTO pattern_postings (wid, tf, dl, pid, confidence, state) "
+        f"VALUES {','.join(['(?, ?, ?, ?, ?, ?)'] * len(ids))}",
+        values,
+    )
+
+
+# -- search ------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class _Stats:
     rows: int
     avgdl: float
     key: tuple[object, ...]  # this state of the index: what cached word counts are valid for
-
-
-@dataclass(frozen=True)
-class _Term:
-    word: str
-    tokens: tuple[str, ...]  # FTS5's tokens of the word (more than one: the word is a phrase)
-    rows: int
-    idf: float
 
 
 def _stats(db: Database) -> _Stats | None:
@@ -151,33 +335,6 @@ def _remember(cache: dict[object, object], key: object, value: object) -> None:
         cache[key] = value
 
 
-def _rows_matching(db: Database, word: str, stats: _Stats) -> int:
-    """How many rows hold `word` (its idf). A walk of its doclist; cached until the index changes."""
-    key = (*stats.key, word)
-    n = _counts.get(key)
-    if n is None:
-        n = int(
-            db.execute(
-                "SELECT count(*) FROM patterns_fts WHERE patterns_fts MATCH ?", [_join([word], "OR")]
-            ).fetchone()[0]
-        )
-        _remember(_counts, key, n)  # type: ignore[arg-type]
-    return n
-
-
-def _scratch(db: Database) -> None:
-    """This connection's scratch index: FTS5 with patterns_fts's tokenizer, no content, and its
-    token instances (term, doc, col, offset). Temporary: nothing is written to the store."""
-    db.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_tok USING fts5({', '.join(COLUMNS)}, "
-        f"tokenize = '{TOKENIZE}', content = '')"
-    )
-    db.execute(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_tok_v USING fts5vocab(temp, search_tok, instance)"
-    )
-    db.execute("INSERT INTO temp.search_tok(search_tok) VALUES ('delete-all')")
-
-
 def _word_tokens(db: Database, ws: list[str]) -> dict[str, tuple[str, ...]]:
     missing = [w for w in ws if w not in _tokens]
     if missing:
@@ -187,60 +344,54 @@ def _word_tokens(db: Database, ws: list[str]) -> dict[str, tuple[str, ...]]:
         got: dict[int, list[str]] = {}
         for term, doc in db.execute("SELECT term, doc FROM temp.search_tok_v ORDER BY doc, offset"):
             got.setdefault(int(doc), []).append(str(term))
+        db.execute("INSERT INTO temp.search_tok(search_tok) VALUES ('delete-all')")
         for i, w in enumerate(missing, start=1):
             _remember(_tokens, w, tuple(got.get(i, ())))  # type: ignore[arg-type]
     return {w: _tokens[w] for w in ws}
 
 
-def _terms(db: Database, ws: list[str], stats: _Stats) -> list[_Term]:
-    """The query's words that match anything, rarest first, with FTS5's idf (floored at 1e-6)."""
+@dataclass(frozen=True)
+class _Part:
+    """One word of the query that matches rows: a term of bm25()'s sum."""
+
+    word: str
+    idf: float
+    wid: int | None  # its token's postings; None: a phrase, scored by FTS5
+    rows: int
+
+
+def _parts(db: Database, ws: list[str], stats: _Stats) -> list[_Part]:
+    """The query's words that match anything, in the query's order, with FTS5's idf."""
     tokens = _word_tokens(db, ws)
-    out: list[_Term] = []
-    for w in ws:
-        if not tokens[w]:
-            continue
-        n = _rows_matching(db, w, stats)
-        if n:
-            idf = math.log((stats.rows - n + 0.5) / (n + 0.5))
-            out.append(_Term(w, tokens[w], n, idf if idf > 0 else 1e-6))
-    return sorted(out, key=lambda t: t.rows)
-
-
-def _contributions(
-    db: Database, rowids: list[int], terms: list[_Term], avgdl: float
-) -> dict[_Term, dict[int, float]]:
-    """word -> rowid -> the exact part of bm25 (negative) the word gives the row, for the rows
-    holding it. The rows are re-tokenized from patterns_fts's own content by the same tokenizer, so the
-    counts, row lengths and phrases are FTS5's; the formula and weights are bm25()'s."""
-    _scratch(db)
-    db.execute(
-        f"INSERT INTO temp.search_tok(rowid, {', '.join(COLUMNS)}) "
-        f"SELECT id, c0, c1, c2, c3, c4 FROM patterns_fts_content WHERE id IN ({','.join('?' * len(rowids))})",
-        rowids,
-    )
-    length = {
-        int(doc): sum(_varints(bytes(sz)))
-        for doc, sz in db.execute("SELECT id, sz FROM temp.search_tok_docsize")
+    single = sorted({tokens[w][0] for w in ws if len(tokens[w]) == 1})
+    known = {
+        str(t): (int(i), int(n))
+        for i, t, n in db.execute(
+            f"SELECT id, term, rows FROM pattern_words WHERE term IN ({','.join('?' * len(single))})",
+            single,
+        )
     }
-    at: dict[str, set[tuple[int, int, int]]] = {}
-    for token in {tok for t in terms for tok in t.tokens}:
-        at[token] = {
-            (int(doc), COLUMNS.index(str(col)), int(off))
-            for doc, col, off in db.execute(
-                "SELECT doc, col, offset FROM temp.search_tok_v WHERE term = ?", [token]
-            )
-        }
-    out: dict[_Term, dict[int, float]] = {}
-    for t in terms:
-        freq: dict[int, float] = {}
-        part = out[t] = {}
-        first, rest = t.tokens[0], t.tokens[1:]
-        for doc, col, off in at[first]:
-            if all((doc, col, off + i) in at[tok] for i, tok in enumerate(rest, start=1)):
-                freq[doc] = freq.get(doc, 0.0) + WEIGHTS[col]
-        for doc, f in freq.items():
-            norm = K1 * (1 - B + B * length[doc] / avgdl)
-            part[doc] = -t.idf * f * (K1 + 1) / (f + norm)
+    out: list[_Part] = []
+    for w in ws:
+        toks = tokens[w]
+        if not toks:
+            continue
+        wid: int | None = None
+        if len(toks) == 1:
+            wid, n = known.get(toks[0], (0, 0))
+        else:
+            key = (*stats.key, w)
+            n = _counts.get(key, -1)
+            if n < 0:
+                n = int(
+                    db.execute(
+                        "SELECT count(*) FROM patterns_fts WHERE patterns_fts MATCH ?", [_join([w], "OR")]
+                    ).fetchone()[0]
+                )
+                _remember(_counts, key, n)  # type: ignore[arg-type]
+        if n > 0:
+            idf = math.log((stats.rows - n + 0.5) / (n + 0.5))
+            out.append(_Part(w, idf if idf > 0.0 else 1e-6, wid, n))
     return out
 
 
@@ -251,186 +402,259 @@ def search_rowids(db: Database, text: str, filters: Filters, fetch: int) -> list
     stats = _stats(db) if ws and fetch > 0 else None
     if stats is None:
         return []
-    terms = _terms(db, ws, stats)
-    if not terms:
+    covered = db.execute("SELECT sum(n), min(CASE WHEN dl > 0 THEN dl END) FROM pattern_lengths").fetchone()
+    if covered[0] != stats.rows:
+        return _by_fts5(db, ws, filters, fetch)
+    parts = _parts(db, ws, stats)
+    if not parts:
         return []
-    query = _join([w for w in ws if any(t.word == w for t in terms)], "OR")
-    sources = _sources(db, terms)
-    # (lower bound of the key, partial key, rowid, the words the partial key leaves out)
-    scored_by: list[tuple[tuple[_Term, ...], list[tuple[int, float]]]] = [
-        (
-            source,
-            [
-                (int(r), float(k))
-                for r, k in db.execute(
-                    # CROSS JOIN keeps FTS5 the outer loop: the other way round, a selective
-                    # filter would run one MATCH (and one idf count per word) per pattern.
-                    f"SELECT f.rowid, {_BM25} - p.confidence FROM patterns_fts f CROSS JOIN "
-                    f"patterns p ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {filters.sql}",
-                    [_join([t.word for t in source], "AND"), *filters.args],
-                )
-            ],
-        )
-        for source in sources
-    ]
-    # A single-word source lists every (filtered) row holding that word: a row not in it lacks it.
-    holders = {src[0]: {r for r, _ in rows} for src, rows in scored_by if len(src) == 1}
-    by_row: dict[int, tuple[float, float, int, tuple[_Term, ...]]] = {}
-    for source, rows in scored_by:
-        left_out = tuple(t for t in terms if t not in source)
-        for r, k in rows:
-            room = sum(_bound(t) for t in left_out if t not in holders or r in holders[t])
-            c = (k - room, k, r, left_out)
-            if c[0] > by_row.get(r, (-math.inf,))[0]:
-                by_row[r] = c  # a row in several sources keeps its tightest bound
-    cands = sorted(by_row.values(), key=lambda c: (c[0], c[2]))
-    return [(r, query) for r in _top(db, cands, terms, sources, filters, fetch, stats)]
+    query = _join([p.word for p in parts], "OR")
+    top = _Search(db, parts, filters, fetch, stats.avgdl, int(covered[1] or 1)).run()
+    return [(r, query) for r in top]
 
 
-def _bound(t: _Term) -> float:
-    return t.idf * (K1 + 1)  # the most one word can add to a row's score
-
-
-def _sources(db: Database, terms: list[_Term]) -> list[tuple[_Term, ...]]:
-    """Sets of words whose rows (holding all of them) FTS5 scores in full, within RARE_ROWS rows:
-    single rare words first, then the strongest combinations of the others (an AND is cheap)."""
-    out: list[tuple[_Term, ...]] = []
-    budget = RARE_ROWS
-    useful = [t for t in terms if t.idf > 1e-6]  # a floored word bounds nothing: never a source
-    for t in useful:
-        if t.rows <= budget:
-            out.append((t,))
-            budget -= t.rows
-    others = [t for t in useful if (t,) not in out]
-    combos = [c for size in range(2, min(len(others), 4) + 1) for c in itertools.combinations(others, size)]
-    combos.sort(key=lambda c: -sum(_bound(t) for t in c))
-    for combo in combos[:MAX_COMBOS]:
-        if any(set(s) <= set(combo) for s in out):
-            continue
-        n = int(
-            db.execute(
-                "SELECT count(*) FROM patterns_fts WHERE patterns_fts MATCH ?",
-                [_join([t.word for t in combo], "AND")],
-            ).fetchone()[0]
-        )
-        if n <= budget:
-            out.append(combo)
-            budget -= n
-    return out
-
-
-def _uncovered_bound(terms: list[_Term], sources: list[tuple[_Term, ...]]) -> float:
-    """The most the words can give a row that holds none of the sources' word sets."""
-    if len(terms) > 12:
-        return sum(_bound(t) for t in terms)
-    best = 0.0
-    for mask in range(1, 1 << len(terms)):
-        held = {t for i, t in enumerate(terms) if mask >> i & 1}
-        if not any(set(s) <= held for s in sources):
-            best = max(best, sum(_bound(t) for t in held))
-    return best
-
-
-def _top(
-    db: Database,
-    cands: list[tuple[float, float, int, tuple[_Term, ...]]],
-    terms: list[_Term],
-    sources: list[tuple[_Term, ...]],
-    filters: Filters,
-    fetch: int,
-    stats: _Stats,
-) -> list[int]:
-    """Candidates best bound first, each scored exactly, until no unseen row can beat the k-th."""
-    seen: set[int] = set()
-    for c in cands:
-        seen.add(c[2])
-    room = _uncovered_bound(terms, sources)
-    everything = tuple(terms)
-    # An index-only walk (~0.2 us a pattern) whose patterns are checked against the filters a
-    # chunk at a time; MAX_WALK bounds the work even when the filters leave few patterns.
-    walk = db.execute(
-        "SELECT rowid, confidence FROM patterns INDEXED BY patterns_confidence ORDER BY confidence DESC"
+def _by_fts5(db: Database, ws: list[str], filters: Filters, fetch: int) -> list[tuple[int, str]]:
+    """FTS5's own ranking of every matching row: exact, slow on a large table. Only for an index
+    whose postings do not cover every row (written around the pattern writer)."""
+    query = _join(ws, "OR")
+    rows = db.execute(
+        f"SELECT f.rowid FROM patterns_fts f CROSS JOIN patterns p ON p.rowid = f.rowid "
+        f"WHERE patterns_fts MATCH ? AND {filters.sql} ORDER BY {_BM25} - p.confidence, f.rowid LIMIT ?",
+        [query, *filters.args, fetch],
     )
-    walked = 0
-    ready: list[tuple[int, float]] = []
+    return [(int(r), query) for (r,) in rows]
 
-    proposed: set[int] = set()
-    filtered: list[sqlite3.Cursor] = []
 
-    def next_by_confidence() -> tuple[float, float, int, tuple[_Term, ...]] | None:
-        nonlocal walked
-        while not ready and room > 0 and walked < MAX_WALK:
-            rows = walk.fetchmany(WALK_CHUNK)
-            walked = walked + len(rows) if rows else -1  # the end of the table ends the walk
-            chunk = [(int(r), float(c)) for r, c in rows if int(r) not in seen]
-            if chunk:
-                passing = {
-                    int(r)
-                    for (r,) in db.execute(
-                        f"SELECT p.rowid FROM patterns p WHERE p.rowid IN ({','.join('?' * len(chunk))}) "
-                        f"AND {filters.sql}",
-                        [*(r for r, _ in chunk), *filters.args],
-                    )
-                }
-                ready.extend(reversed([rc for rc in chunk if rc[0] in passing]))
-            if walked < 0:
-                break
-        if not ready and room > 0 and walked >= MAX_WALK and len(best) < fetch:
-            # Too few matches yet: the filters are selective. Walk only the patterns they pass
-            # (SQLite skips the others, slower per pattern but it reaches them all).
-            if not filtered:
-                filtered.append(
-                    db.execute(
-                        "SELECT p.rowid, p.confidence FROM patterns p INDEXED BY patterns_confidence "
-                        f"WHERE {filters.sql} ORDER BY p.confidence DESC",
-                        list(filters.args),
-                    )
-                )
-            for r, c in iter(filtered[0].fetchone, None):
-                if int(r) not in seen and int(r) not in proposed:
-                    proposed.add(int(r))
-                    return -float(c) - room, -float(c), int(r), everything
-            return None
-        if not ready:
-            return None
-        rowid, confidence = ready.pop()
-        proposed.add(rowid)
-        return -confidence - room, -confidence, rowid, everything
+class _List:
+    """Rows in an order that bounds what the rest can add to a key: read a chunk at a time."""
 
-    best: list[tuple[float, int]] = []
-    i, head, scored = 0, next_by_confidence(), 0
-    try:
-        while scored < MAX_SCORED:
-            kth = best[fetch - 1][0] if len(best) >= fetch else math.inf
-            batch: list[tuple[float, float, int, tuple[_Term, ...]]] = []
-            while len(batch) < BATCH:
-                from_src = cands[i] if i < len(cands) else None
-                pick = from_src if head is None or (from_src is not None and from_src[0] <= head[0]) else head
-                if pick is None or pick[0] > kth + _SLACK:
-                    break  # no row left can beat (or tie) the k-th best
-                batch.append(pick)
-                if pick is from_src:
-                    i += 1
-                else:
-                    head = next_by_confidence()
-            if not batch:
-                break
-            missing = {t for c in batch for t in c[3]}
-            extra = _contributions(db, sorted({c[2] for c in batch}), list(missing), stats.avgdl)
-            scored += len(batch)
-            for _, partial, rowid, left_out in batch:
-                parts = [extra[t].get(rowid) for t in left_out]
-                if rowid not in seen and all(p is None for p in parts):
-                    continue  # a row found by confidence alone holds none of the words
-                key = partial + sum(p for p in parts if p is not None)
-                if (key, rowid) not in best:
-                    bisect.insort(best, (key, rowid))
-            del best[fetch:]
-    finally:
-        walk.close()
-        for cursor in filtered:
-            cursor.close()
-    return [r for _, r in best]
+    done = False
+
+    def bound(self) -> float:
+        """The most an unread row of this list can get from it."""
+        raise NotImplementedError
+
+    def take(self) -> list[tuple[int, float, float]]:
+        """The next chunk: (rowid, confidence, what the row gets from this list)."""
+        raise NotImplementedError
+
+
+class _Postings(_List):
+    """A token's postings joined with the filtered patterns, in the index's order (tf desc, dl asc)."""
+
+    def __init__(self, s: _Search, wid: int, idf: float) -> None:
+        self.wid, self.idf, self.s = wid, idf, s
+        where, args = s.filters.postings()
+        self.cursor = s.db.execute(
+            "SELECT pp.pid, pp.tf, pp.dl, pp.confidence FROM pattern_postings pp "
+            f"WHERE pp.wid = ? AND {where} ORDER BY pp.tf DESC, pp.dl, pp.pid",
+            [wid, *args],
+        )
+        self.size = FIRST_CHUNK
+        self.next: tuple[int, int, int, float] | None = self.cursor.fetchone()
+        self.done = self.next is None
+
+    def bound(self) -> float:
+        if self.next is None:
+            return 0.0
+        _, tf, dl, _ = self.next
+        most = self.s.part(tf, dl)
+        if tf > 1:  # rows of lower frequency: at most tf - 1, at the shortest length
+            most = max(most, self.s.part(tf - 1, self.s.dl_min))
+        return self.idf * most
+
+    def take(self) -> list[tuple[int, float, float]]:
+        chunk = [self.next, *self.cursor.fetchmany(self.size - 1)] if self.next else []
+        self.size = min(self.size * 2, MAX_CHUNK)
+        self.next = self.cursor.fetchone()
+        self.done = self.next is None
+        part = self.s.part
+        return [(r, c, self.idf * part(tf, dl)) for r, tf, dl, c in chunk]
+
+
+class _Phrase(_List):
+    """A phrase's rows with their exact term of the score, from FTS5 (best first)."""
+
+    def __init__(self, s: _Search, part: _Part) -> None:
+        rows = s.db.execute(
+            f"SELECT f.rowid, -{_BM25}, p.confidence FROM patterns_fts f CROSS JOIN patterns p "
+            f"ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {s.filters.sql}",
+            [_join([part.word], "OR"), *s.filters.args],
+        ).fetchall()
+        self.value = {int(r): float(v) for r, v, _ in rows}
+        self.order = sorted(((float(v), int(r), float(c)) for r, v, c in rows), reverse=True)
+        self.at = 0
+        self.done = not self.order
+
+    def bound(self) -> float:
+        return 0.0 if self.done else self.order[self.at][0]
+
+    def take(self) -> list[tuple[int, float, float]]:
+        chunk = self.order[self.at : self.at + FIRST_CHUNK]
+        self.at += len(chunk)
+        self.done = self.at >= len(self.order)
+        return [(r, c, v) for v, r, c in chunk]
+
+
+class _ByConfidence(_List):
+    """Every filtered pattern, most confident first: bounds the key's confidence part."""
+
+    def __init__(self, s: _Search) -> None:
+        self.cursor = s.db.execute(
+            "SELECT p.rowid, p.confidence FROM patterns p INDEXED BY patterns_confidence "
+            f"WHERE {s.filters.sql} ORDER BY p.confidence DESC",
+            list(s.filters.args),
+        )
+        self.size = FIRST_CHUNK
+        self.next: tuple[int, float] | None = self.cursor.fetchone()
+        self.done = self.next is None
+
+    def bound(self) -> float:
+        return 0.0 if self.next is None else float(self.next[1])
+
+    def take(self) -> list[tuple[int, float, float]]:
+        chunk = [self.next, *self.cursor.fetchmany(self.size - 1)] if self.next else []
+        self.size = min(self.size * 2, MAX_CHUNK)
+        self.next = self.cursor.fetchone()
+        self.done = self.next is None
+        return [(r, c, 0.0) for r, c in chunk]
+
+
+class _Search:
+    """The Threshold Algorithm over the query's lists; `run` returns the exact top `fetch` rowids."""
+
+    def __init__(
+        self, db: Database, parts: list[_Part], filters: Filters, fetch: int, avgdl: float, dl_min: int
+    ) -> None:
+        self.db, self.parts, self.filters, self.fetch = db, parts, filters, fetch
+        self.avgdl, self.dl_min = avgdl, dl_min
+        self.wids = sorted({p.wid for p in parts if p.wid is not None})
+        idf: dict[int, float] = {}
+        for p in parts:
+            if p.wid is not None:
+                idf[p.wid] = idf.get(p.wid, 0.0) + p.idf  # a token two words stem to counts twice
+        self.words: list[_List] = [_Postings(self, w, idf[w]) for w in self.wids]
+        self.phrases = [(p, _Phrase(self, p)) for p in parts if p.wid is None]
+        self.words += [ph for _, ph in self.phrases]
+        self.confidence = _ByConfidence(self)
+
+    def part(self, f: float, dl: float) -> float:
+        """bm25()'s term for one word, without the idf: the same expression, so the same float."""
+        return (f * (K1 + 1.0)) / (f + K1 * (1 - B + B * dl / self.avgdl))
+
+    def key(self, tf: dict[int, int], dl: int, phrase: dict[int, float], confidence: float) -> float:
+        """bm25() - confidence, summed as bm25() sums: every word in the query's order."""
+        score = 0.0
+        for p in self.parts:
+            if p.wid is None:
+                score += phrase.get(id(p), 0.0)
+            elif p.wid in tf:
+                f = tf[p.wid]
+                score += p.idf * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + B * dl / self.avgdl)))
+        return -1.0 * score - confidence
+
+    def _together(self, best: list[tuple[float, int]], seen: set[int]) -> None:
+        """Two or more words of useful idf: a row may hold several, and the lists' bounds (each
+        word at its best at once) stay high until the lists are nearly read whole. SQLite sums
+        those words' parts per row instead (bm25()'s expression; in another order, so equal to
+        about 1e-15) and ranks the rows; the best are scored exactly, more until the last one
+        taken, plus all the other words can add, cannot reach the k-th best. Their lists are then
+        done: an unread row holds none of those words."""
+        rows = {p.wid: p.rows for p in self.parts if p.wid is not None}
+        strong = [
+            x
+            for x in self.words
+            if isinstance(x, _Postings) and x.idf > 1e-3 and rows[x.wid] <= TOGETHER_ROWS
+        ]
+        if len(strong) < 2:
+            return
+        where, args = self.filters.postings()
+        marks = ",".join("?" * len(strong))
+        sql = (
+            f"SELECT pp.pid, pp.confidence, sum((CASE pp.wid {' '.join(['WHEN ? THEN ?'] * len(strong))} END) "
+            "* ((pp.tf * ?) / (pp.tf + ? * (? + ? * pp.dl / ?)))) + pp.confidence AS s "
+            f"FROM pattern_postings pp WHERE pp.wid IN ({marks}) AND {where} "
+            "GROUP BY pp.pid ORDER BY s DESC, pp.pid LIMIT ?"
+        )
+        head = [v for x in strong for v in (x.wid, x.idf)]
+        head += [K1 + 1.0, K1, 1 - B, B, self.avgdl, *(x.wid for x in strong), *args]
+        for x in strong:
+            x.done, x.next = True, None
+            x.cursor.close()
+        others = sum(x.bound() for x in self.words)  # what the words left out can add
+        limit = self.fetch + 32
+        while True:
+            got = self.db.execute(sql, [*head, limit]).fetchall()
+            fresh = [(int(r), float(c)) for r, c, _ in got if int(r) not in seen]
+            seen.update(r for r, _ in fresh)
+            self._score(fresh, best)
+            del best[self.fetch :]
+            if len(got) < limit:
+                return  # every row holding those words was scored
+            kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
+            if -(float(got[-1][2]) + others) > kth + 1e-6:
+                return  # no row left holding them can reach the k-th best
+            limit *= 4
+
+    def run(self) -> list[int]:
+        fetch = self.fetch
+        best: list[tuple[float, int]] = []
+        seen: set[int] = set()
+        self._together(best, seen)
+        lists = [*self.words, self.confidence]
+        try:
+            while True:
+                if all(w.done for w in self.words) or self.confidence.done:
+                    break  # an unread row holds none of the words, or there is no unread row
+                bounds = [x.bound() for x in lists]
+                kth = best[fetch - 1][0] if len(best) >= fetch else math.inf
+                if -sum(bounds) > kth + _SLACK:
+                    break  # no unread row can beat or tie the k-th best
+                # The list that can add most goes next; the confidence list's rows cost a random
+                # access each (a word list's row carries its own part), so it weighs half.
+                weigh = [
+                    b * (0.5 if x is self.confidence else 1.0) for x, b in zip(lists, bounds, strict=True)
+                ]
+                i = max(range(len(lists)), key=lambda j: (not lists[j].done, weigh[j]))
+                # What the words of the other lists can add to a row first seen here (had it a
+                # posting they already passed, it would have been seen there).
+                rest = sum(bounds[: len(self.words)]) - (bounds[i] if i < len(self.words) else 0.0)
+                fresh: list[tuple[int, float]] = []
+                for r, c, own in lists[i].take():
+                    if r not in seen:
+                        seen.add(r)
+                        if -(own + rest) - c <= kth + _SLACK:
+                            fresh.append((r, c))
+                if fresh:
+                    self._score(fresh, best)
+                    del best[fetch:]
+        finally:
+            for x in lists:
+                cursor = getattr(x, "cursor", None)
+                if cursor is not None:
+                    cursor.close()
+        return [r for _, r in best]
+
+    def _score(self, rows: list[tuple[int, float]], best: list[tuple[float, int]]) -> None:
+        """The exact keys of `rows` (rowid, confidence), from their postings for every word."""
+        tf: dict[int, dict[int, int]] = {}
+        dl: dict[int, int] = {}
+        if self.wids:
+            pids = [r for r, _ in rows]
+            for pid, wid, f, n in self.db.execute(
+                f"SELECT pid, wid, tf, dl FROM pattern_postings WHERE pid IN ({','.join('?' * len(pids))}) "
+                f"AND wid IN ({','.join('?' * len(self.wids))})",
+                [*pids, *self.wids],
+            ):
+                tf.setdefault(int(pid), {})[int(wid)] = int(f)
+                dl[int(pid)] = int(n)
+        for pid, confidence in rows:
+            phrase = {id(p): ph.value[pid] for p, ph in self.phrases if pid in ph.value}
+            if pid not in tf and not phrase:
+                continue  # found by confidence alone: holds none of the words
+            entry = (self.key(tf.get(pid, {}), dl.get(pid, 0), phrase, confidence), pid)
+            if len(best) < self.fetch or entry < best[-1]:
+                bisect.insort(best, entry)
 
 
 def snippet(db: Database, query: str, rowid: int) -> str:
