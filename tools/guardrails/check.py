@@ -11,9 +11,8 @@ one primary-key read of the meta table plus the matching itself.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import Field
 
 from factorops.store.store import Store
 from factorops.tools.kernel.compact import CompactModel
@@ -21,32 +20,9 @@ from factorops.tools.kernel.compact import CompactModel
 from . import fast_rules
 from .checks import CheckContext
 from .match import GuardrailMatcher
-from .models import Decision, GuardrailHit
+from .models import Decision, GuardrailCheckInput, GuardrailHit
 
 VERSION_KEY = "patterns_version"
-
-
-def _bounded(max_len: int) -> AfterValidator:
-    def check(value: str | None) -> str | None:
-        if value is not None and len(value) > max_len:
-            raise ValueError(f"at most {max_len} characters (got {len(value)})")
-        return value
-
-    return AfterValidator(check)
-
-
-def _paths(value: list[str]) -> list[str]:
-    if len(value) > 200:
-        raise ValueError(f"at most 200 paths (got {len(value)}); check large changes in batches")
-    return value
-
-
-class GuardrailCheckInput(BaseModel):
-    action: Annotated[str, _bounded(2000), Field(description="What you are about to do")] = Field(
-        default_factory=str
-    )
-    command: Annotated[str | None, _bounded(10_000)] = None
-    paths: Annotated[list[str], AfterValidator(_paths)] = Field(default_factory=list)
 
 
 class GuardrailCheckResult(CompactModel):

@@ -1,12 +1,14 @@
-"""The pydantic forms of a guardrail check's outcome, as the `guardrail_check` tool and the session
-checks return them. The matcher (`match.py`) works on plain data and converts at the end, so the
-client hook, which runs it on every tool call, never imports pydantic."""
+"""The pydantic forms of a guardrail check's input and outcome, as the `guardrail_check` tool takes
+and the session checks return them. The matcher (`match.py`) works on plain data and converts at the
+end, so the client hook, which runs it on every tool call, never imports pydantic. The MCP face
+registers `guardrail_check` from `GuardrailCheckInput` at start-up, so this module stays light;
+`check.py` (the store, the matcher, the shell parser) is imported on the tool's first call."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from factorops.tools.kernel.compact import CompactModel
 
@@ -28,3 +30,26 @@ class GuardrailDecision(BaseModel):
 
     decision: Decision
     matches: list[GuardrailHit] = Field(default_factory=list)
+
+
+def _bounded(max_len: int) -> AfterValidator:
+    def check(value: str | None) -> str | None:
+        if value is not None and len(value) > max_len:
+            raise ValueError(f"at most {max_len} characters (got {len(value)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _paths(value: list[str]) -> list[str]:
+    if len(value) > 200:
+        raise ValueError(f"at most 200 paths (got {len(value)}); check large changes in batches")
+    return value
+
+
+class GuardrailCheckInput(BaseModel):
+    action: Annotated[str, _bounded(2000), Field(description="What you are about to do")] = Field(
+        default_factory=str
+    )
+    command: Annotated[str | None, _bounded(10_000)] = None
+    paths: Annotated[list[str], AfterValidator(_paths)] = Field(default_factory=list)

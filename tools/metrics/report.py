@@ -14,8 +14,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from factorops.store.components import Component, Migration
 from factorops.store.store import Store
 from factorops.tools.flywheel import queries as flywheel_queries
@@ -24,11 +22,12 @@ from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.oversight import queries as oversight_queries
 from factorops.tools.patterns import queries as pattern_queries
 from factorops.tools.sessions import queries as session_queries
-from factorops.tools.watch import live as watch_live
+from factorops.tools.watch import caller_band as watch_live
 from factorops.tools.watch import queries as watch_queries
 
 from . import outcomes as metrics_outcomes
 from . import rollup as metrics_rollup
+from .models import MetricsReportInput, Period
 
 FLUSH_EVERY = 32
 FLUSH_AFTER_S = 2.0
@@ -177,13 +176,6 @@ def record_context_use(store: Store, ts: datetime, session_id: str | None, used:
 
 
 # -- report ----------------------------------------------------------------------------------------
-
-Period = Literal["day", "week", "month", "all"]
-
-
-class MetricsReportInput(BaseModel):
-    period: Period = "week"
-
 
 # Alert limits (the methodology's numbers): a tool failing more often than this, a context window
 # fuller than this, a gate running longer than this.

@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field
 
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
@@ -35,32 +35,15 @@ from factorops.tools.kernel.errors import DomainError, NotFound
 from factorops.tools.kernel.ids import new_id
 
 from . import escalation
+from .models import ApprovalRequestInput
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
 
-Risk = Literal["low", "medium", "high", "critical"]
 Status = Literal["pending", "approved", "denied", "expired"]
 # Risks an elicitation answer over HTTP may not decide: the answer may come from a script holding
 # the bearer token rather than a person, and the client's name is self-declared.
 PERSON_FACE_ONLY: frozenset[str] = frozenset({"high", "critical"})
-
-
-class ApprovalRequestInput(BaseModel):
-    action: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    rationale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    risk: Risk
-    details: str = Field(default="", max_length=8000)
-    # What a person needs to decide quickly; shown by `factorops approvals` and the dashboard.
-    alternatives: str = Field(default="", max_length=2000, description="Considered instead")
-    rollback: str = Field(default="", max_length=2000, description="How to undo")
-    timeout_s: int | None = Field(default=None, ge=10, le=7 * 86400, description="Default 24h")
-    session_id: str | None = Field(default=None, max_length=64)
-
-
-class ApprovalStatusInput(BaseModel):
-    id: str = Field(min_length=1, max_length=64)
-    wait_s: float = Field(default=0, ge=0, le=600)
 
 
 class Approval(CompactModel):

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field
 
 from factorops.store.components import Component, Migration
 from factorops.store.store import Store
@@ -38,6 +38,8 @@ from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.config import Tier, Workflow
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.kernel.ids import new_id
+
+from .models import WORKFLOWS, RouteTaskInput
 
 _BUILTIN: list[tuple[re.Pattern[str], Workflow]] = [
     (
@@ -56,7 +58,7 @@ _BUILTIN: list[tuple[re.Pattern[str], Workflow]] = [
         "implement",
     ),
 ]
-_ORDER: tuple[Workflow, ...] = ("implement", "plan", "research", "review")
+_ORDER: tuple[Workflow, ...] = WORKFLOWS
 TEAM_RULE_WEIGHT = 3.0
 PRIOR_OUTCOMES = 4  # how many outcomes the evidence-based prior is worth against history
 Mode = Literal["auto", "suggest", "choose"]
@@ -91,43 +93,6 @@ _LARGE = re.compile(
 )
 _SMALL = re.compile(r"\b(typo|rename|format|lint|bump|comment|docstring|readme|spelling)\b", re.I)
 _SPLIT = re.compile(r"(?:\n\s*(?:[-*]|\d+[.)])\s+|;\s+|\.\s+(?=[A-Z])|\b(?:and then|then|also|after that)\b)")
-
-
-class RouteTaskInput(BaseModel):
-    task: str
-    # Links the decision to the session doing the task: its outcome is the route's outcome.
-    session_id: str | None = None
-    # "workflow/tier" the caller went with (after a suggestion or a choice); a different route
-    # than recommended is recorded as an override.
-    chosen: str | None = None
-
-    # Bounds checked here, not in the schema: every session pays for tools/list in tokens.
-    @field_validator("task")
-    @classmethod
-    def _task(cls, v: str) -> str:
-        if not v.strip() or len(v) > 4000:
-            raise ValueError("task: 1 to 4000 characters")
-        return v
-
-    @field_validator("session_id")
-    @classmethod
-    def _session(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", v):
-            raise ValueError("session_id: a session id such as ses-20261125-ab12cd")
-        return v
-
-    @field_validator("chosen")
-    @classmethod
-    def _chosen(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        wf, _, tier = v.strip().lower().partition("/")
-        if wf not in _ORDER or tier not in ("small", "medium", "large"):
-            raise ValueError(
-                "chosen: 'workflow/tier', workflow one of research, plan, implement, review and "
-                "tier one of small, medium, large (e.g. 'plan/large')"
-            )
-        return f"{wf}/{tier}"
 
 
 class RouteOption(CompactModel):

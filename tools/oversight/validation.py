@@ -14,9 +14,9 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field
 
 from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
@@ -28,6 +28,7 @@ from factorops.tools.kernel.paths import resolve_inside
 from factorops.tools.kernel.tokens import count_tokens
 
 from . import gates as gate_runner
+from .models import ValidationRunInput
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
@@ -37,13 +38,6 @@ MAX_LINE = 400  # characters of one output line kept when trimming
 _FAILURE = re.compile(
     r"(FAILED|FAIL\b|ERROR|Error:|error:|error\[|Traceback|AssertionError|assert |Exception|panic:|✗|✖|\bE\s{2,})"
 )
-
-
-class ValidationRunInput(BaseModel):
-    gate: Annotated[str, StringConstraints(max_length=40)] | None = Field(
-        default=None, description="Default: all gates"
-    )
-    session_id: str | None = Field(default=None, max_length=64)
 
 
 class GateResult(CompactModel):

@@ -21,9 +21,9 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from factorops.store.store import Store
 from factorops.tools.kernel.actor import Actor
@@ -34,36 +34,17 @@ from factorops.tools.kernel.redact import redact
 from . import git_mining
 from . import records as patterns
 from .model import Evidence, Pattern, PatternCandidate
+from .models import PatternsMineInput
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
 
-Source = Literal["git", "sessions"]
 Progress = Callable[[float, float, str], None]
 GIT_CURSOR = "mined_git_head"
 GIT_COMMITS = "mined_git_commits"
 GIT_CONVENTIONAL = "mined_git_conventional"
 SESSION_CURSOR = "mined_sessions_until"  # "<last ended_at>|<ids that ended then>"
 FAILED_SESSIONS_MIN = 3  # a recurring claim needs three independent occurrences (sessions)
-
-
-def _since(value: str | None) -> str | None:
-    if value is not None and (len(value) > 40 or not value.strip() or value.startswith("-")):
-        raise ValueError("give a date such as 2026-01-01 or '3 months ago' (at most 40 characters)")
-    return value
-
-
-def _sources(value: list[Source]) -> list[Source]:
-    if not value:
-        raise ValueError("give at least one of git, sessions")
-    return list(dict.fromkeys(value))
-
-
-class PatternsMineInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sources: Annotated[list[Source], AfterValidator(_sources)] = ["git", "sessions"]
-    since: Annotated[str | None, AfterValidator(_since), Field(description="git date")] = None
 
 
 class MinedItem(CompactModel):

@@ -19,12 +19,9 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from fnmatch import fnmatch
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
@@ -49,91 +46,14 @@ from .model import (
     PatternKind,
     PatternStatus,
 )
+from .models import PatternRecordInput, PatternsSearchInput
 from .rule_regex import MAX_ACTION_REPEAT, MAX_REPEAT
 from .rule_regex import regex_problem as _rule_regex_problem
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
 
-# Bounds are checked by validators rather than JSON-schema keywords: every assistant pays for the
-# tools/list schema in tokens on every session, and `maxLength: 4000` tells a model nothing useful.
-
-
-def _text(max_len: int, min_len: int = 0) -> AfterValidator:
-    def check(value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if len(value) < min_len:
-            raise ValueError("must not be empty")
-        if len(value) > max_len:
-            raise ValueError(f"at most {max_len} characters (got {len(value)})")
-        return value
-
-    return AfterValidator(check)
-
-
-def _items(max_items: int) -> AfterValidator:
-    def check(value: list[str]) -> list[str]:
-        if len(value) > max_items:
-            raise ValueError(f"at most {max_items} items (got {len(value)})")
-        return value
-
-    return AfterValidator(check)
-
-
-def _range(low: int, high: int) -> AfterValidator:
-    def check(value: int) -> int:
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _unit() -> AfterValidator:
-    def check(value: float) -> float:
-        if not 0.0 <= value <= 1.0:
-            raise ValueError("must be between 0 and 1")
-        return value
-
-    return AfterValidator(check)
-
-
-Tag = Annotated[str, _text(50, 1)]
-Glob = Annotated[str, _text(300, 1)]
-Ref = Annotated[str, _text(200, 1)]
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
-
-
-class PatternRecordInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: Annotated[str | None, Field(description="To update")] = None
-    title: Annotated[str, _text(200, 1)]
-    kind: PatternKind = "pattern"
-    problem: Annotated[str, _text(4000)] = Field(default_factory=str)
-    solution: Annotated[str, _text(4000), Field(description="Or the rule")] = Field(default_factory=str)
-    tags: Annotated[list[Tag], _items(20)] = Field(default_factory=list)
-    scope: Annotated[list[Glob], _items(50), Field(description="Path globs")] = Field(default_factory=list)
-    evidence: Annotated[list[Ref], _items(50), Field(description="Session ids, commits")] = Field(
-        default_factory=list
-    )
-    confidence: Annotated[float, _unit()] = 0.5
-    match: Annotated[str | None, _text(500, 1), Field(description="Guardrail: command regex")] = None
-    effect: Literal["warn", "block"] = "warn"
-
-
-class PatternsSearchInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    query: Annotated[str, _text(500)] = Field(default_factory=str)
-    kind: PatternKind | None = None
-    tags: Annotated[list[Tag], _items(10)] = Field(default_factory=list)
-    paths: Annotated[list[Glob], _items(20)] = Field(default_factory=list)
-    status: PatternStatus | None = None
-    limit: Annotated[int, _range(1, 50)] = 5
-    budget_tokens: Annotated[int, _range(50, 20_000)] = 800
 
 
 class PatternRecordResult(CompactModel):
