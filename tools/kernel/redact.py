@@ -1129,9 +1129,49 @@ _DS_TRIGGERS: dict[str, tuple[tuple[_Trigger, ...], tuple[str, ...]]] = {
     "SquareOAuthDetector": (_lits("sq0csp-"), ()),
     "StripeDetector": (_lits("k_live_"), ()),
     "TelegramBotTokenDetector": ((_Trigger(re.compile(r":[0-9A-Za-z_-]{35}")),), ()),
+    # Its own patterns: each has a literal prefix, so the regex engine skips ahead at C speed.
+    "TwilioKeyDetector": (
+        (
+            _Trigger(re.compile(r"AC[a-z0-9]{32}", re.MULTILINE)),
+            _Trigger(re.compile(r"SK[a-z0-9]{32}", re.MULTILINE)),
+        ),
+        (),
+    ),
     "Base64HighEntropyString": (_QUOTED_TOKEN_LINES, ()),
     "HexHighEntropyString": (_QUOTED_TOKEN_LINES, ()),
 }
+# The plugins that run, in detect-secrets' own order (`get_mapping_from_secret_type_to_class()` less
+# `_DS_SKIP`), each with its entry above. Written out, not read from detect-secrets, so that choosing the
+# lines a plugin runs on needs no import of it (~0.5 s with `requests`): a text no trigger selects never
+# loads it. tests/test_redact_triggers.py checks both tables against the installed plugins (a plugin
+# added or renamed by a newer detect-secrets, a regex plugin whose patterns changed), so they cannot rot.
+_DS_PLUGINS: tuple[str, ...] = (
+    "ArtifactoryDetector",
+    "AWSKeyDetector",
+    "AzureStorageKeyDetector",
+    "BasicAuthDetector",
+    "CloudantDetector",
+    "DiscordBotTokenDetector",
+    "GitHubTokenDetector",
+    "GitLabTokenDetector",
+    "Base64HighEntropyString",
+    "HexHighEntropyString",
+    "IbmCloudIamDetector",
+    "IbmCosHmacDetector",
+    "JwtTokenDetector",
+    "KeywordDetector",
+    "MailchimpDetector",
+    "NpmDetector",
+    "OpenAIDetector",
+    "PypiTokenDetector",
+    "SendGridDetector",
+    "SlackDetector",
+    "SoftlayerDetector",
+    "SquareOAuthDetector",
+    "StripeDetector",
+    "TelegramBotTokenDetector",
+    "TwilioKeyDetector",
+)
 
 
 @dataclass(frozen=True)
@@ -1146,25 +1186,21 @@ class _DsPlugin:
 
 @functools.cache
 def _ds_plugins() -> tuple[_DsPlugin, ...]:
-    """detect-secrets' plugins, each with the trigger that selects the lines it runs on.
+    """detect-secrets' plugins named in `_DS_PLUGINS`, in that order, with their triggers.
 
     Imported on first use: detect-secrets pulls in `requests`, which a process that never redacts
-    should not pay for. Plugins are instantiated directly rather than through `default_settings()` and
-    `scan_line`: those mutate process-wide settings on every call, and `scan_line` runs the
-    high-entropy plugins in "eager" mode, which reports every word of a line. Regex plugins whose own
-    patterns are fast (a literal prefix) are their own trigger.
+    anything a trigger selects should not pay for. Plugins are instantiated directly rather than
+    through `default_settings()` and `scan_line`: those mutate process-wide settings on every call, and
+    `scan_line` runs the high-entropy plugins in "eager" mode, which reports every word of a line.
     """
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-    from detect_secrets.plugins.base import RegexBasedDetector
     from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
     from detect_secrets.plugins.keyword import DENYLIST, KeywordDetector
 
+    classes: dict[str, Any] = {cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()}
     out = []
-    cls: Any
-    for cls in get_mapping_from_secret_type_to_class().values():
-        name = cls.__name__
-        if name in _DS_SKIP:
-            continue
+    for name in _DS_PLUGINS:
+        cls = classes[name]
         plugin: Any = cls()
         if isinstance(plugin, KeywordDetector):
             mode = "keyword"
@@ -1172,16 +1208,8 @@ def _ds_plugins() -> tuple[_DsPlugin, ...]:
             mode = "entropy"
         else:
             mode = "regex"
-        line_filters: tuple[re.Pattern[str], ...] = ()
-        if name in _DS_TRIGGERS:
-            triggers, filters = _DS_TRIGGERS[name]
-            line_filters = tuple(re.compile("|".join(DENYLIST) if f is _DS_DENYLIST else f) for f in filters)
-        elif isinstance(plugin, RegexBasedDetector):
-            triggers = tuple(
-                _Trigger(re.compile(rx.pattern, rx.flags | re.MULTILINE)) for rx in plugin.denylist
-            )
-        else:  # a plugin added by a newer detect-secrets: run it wherever anything could be
-            triggers = (*_ON_HINT_LINES, *_QUOTED_TOKEN_LINES)
+        triggers, filters = _DS_TRIGGERS[name]
+        line_filters = tuple(re.compile("|".join(DENYLIST) if f is _DS_DENYLIST else f) for f in filters)
         kind = _DS_KINDS.get(name) or re.sub(r"[^a-z0-9]+", "-", str(cls.secret_type).lower()).strip("-")
         out.append(_DsPlugin(plugin, name, kind, mode, triggers, line_filters))
     return tuple(out)
@@ -1249,10 +1277,11 @@ def _ds_values(p: _DsPlugin, line: str, line_low: str) -> Iterator[str]:
 
 @functools.cache
 def _ds_trigger_index() -> tuple[tuple[_Trigger, tuple[int, ...]], ...]:
-    """Every distinct trigger once, with the plugins (their index in `_ds_plugins()`) it selects lines for."""
-    plugins = _ds_plugins()
-    triggers = dict.fromkeys(t for p in plugins for t in p.triggers)
-    return tuple((t, tuple(i for i, p in enumerate(plugins) if t in p.triggers)) for t in triggers)
+    """Every distinct trigger once, with the plugins (their index in `_DS_PLUGINS`, the same as in
+    `_ds_plugins()`) it selects lines for. Built from the static tables: detect-secrets is not imported."""
+    of = [_DS_TRIGGERS[name][0] for name in _DS_PLUGINS]
+    triggers = dict.fromkeys(t for plugin_triggers in of for t in plugin_triggers)
+    return tuple((t, tuple(i for i, ts in enumerate(of) if t in ts)) for t in triggers)
 
 
 def _detect_secrets(
