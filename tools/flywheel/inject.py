@@ -28,6 +28,7 @@ from factorops.tools.guardrails import starters as starter_guardrails
 from factorops.tools.kernel.actor import Actor, require_person
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
+from factorops.tools.kernel.tokens import ESTIMATE_SLACK, estimate_tokens
 from factorops.tools.patterns import records as patterns
 from factorops.tools.patterns.model import Pattern
 
@@ -35,6 +36,8 @@ HALF_LIFE_DAYS = 30.0
 RETIRE_BELOW = 0.2
 INJECT_LIMIT = 3
 INJECT_BUDGET = 300
+# `limit` hits of bounded snippets never come near it: the search does not count tokens exactly
+SEARCH_BUDGET = 20_000
 CITATIONS_MAX = 20  # pattern ids a session may cite as helped, and as hurt
 
 COMPONENT = Component(
@@ -66,22 +69,32 @@ class InjectedPattern(CompactModel):
 def relevant(
     store: Store, text: str, now: datetime, limit: int = INJECT_LIMIT, budget: int = INJECT_BUDGET
 ) -> list[InjectedPattern]:
-    """Active patterns matching `text`, strongest first, within `budget` tokens."""
+    """Active patterns matching `text`, strongest first, within `budget` tokens.
+
+    The budget bounds what is injected (each pattern as its reply JSON) by `estimate_tokens`, which
+    errs high: a count that only sizes a reply never loads the tokenizer (~190 ms and ~75 MiB inside
+    a server's first `session_start`, issue #19). The search itself is bounded by `limit` only."""
     if not text.strip():
         return []
     res = patterns.search(
         store,
         patterns.PatternsSearchInput(
-            query=text[:500], status="active", limit=limit, budget_tokens=max(50, budget)
+            query=text[:500], status="active", limit=limit, budget_tokens=SEARCH_BUDGET
         ),
         now,
     )
-    out = []
+    out: list[InjectedPattern] = []
+    used = 0
     for hit in res.results:
         if hit.kind == "guardrail":
             continue  # guardrails act through guardrail_check, not as reading matter
         p = patterns.get(store, hit.id)
-        out.append(InjectedPattern(id=p.id, title=p.title, kind=p.kind, advice=p.solution.strip()[:300]))
+        item = InjectedPattern(id=p.id, title=p.title, kind=p.kind, advice=p.solution.strip()[:300])
+        cost = estimate_tokens(item.model_dump_json())
+        if (used + cost) * ESTIMATE_SLACK > budget:
+            break
+        used += cost
+        out.append(item)
     return out
 
 
