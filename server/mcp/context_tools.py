@@ -1,22 +1,31 @@
-"""Wire context loading (Factors II, III) to MCP: `context_load` (with progress) and `count_tokens`."""
+"""Wire context loading (Factors II, III) to MCP: `context_load` (with progress) and `count_tokens`.
+
+Registration imports the input models only; the context pipeline (index, ranking, tree-sitter) is
+imported on a tool's first call (start-up cost, see registration.py).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel
 
-from factorops.tools.context import load as context
-from factorops.tools.context.budget import DEFAULT_MAX_REPLY_CHARS
-from factorops.tools.metrics import report as metrics
-from factorops.tools.watch import live
+from factorops.tools.context import models as context
+from factorops.tools.context.budget import DEFAULT_MAX_REPLY_CHARS  # light: no pipeline
 
-from .registration import add_async_tool, add_sync_tool, thread_progress
+from .registration import AsyncOp, SyncOp, add_async_tool, add_sync_tool, thread_progress
 from .runtime import Runtime
 
+if TYPE_CHECKING:
+    from factorops.tools.watch.live import ContextLoadLive
 
-async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -> live.ContextLoadLive:
+
+async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -> ContextLoadLive:
+    from factorops.tools.metrics import report as metrics
+    from factorops.tools.watch import live
+
     store = await runtime.store(ctx)
     now = runtime.now()
     progress = thread_progress(ctx)
@@ -24,10 +33,23 @@ async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -
     def work() -> Any:
         return live.context_load(store, inp, now, progress)
 
-    result: live.ContextLoadLive = await anyio.to_thread.run_sync(work)
+    result: ContextLoadLive = await anyio.to_thread.run_sync(work)
     used = result.context.used_tokens + result.tokens
     metrics.record_context_use(store, now, inp.session_id, used, result.context.window_tokens)
     return result
+
+
+def _context_load() -> tuple[type[BaseModel], AsyncOp]:
+    from factorops.tools.metrics import report  # noqa: F401 (imported here, off the event loop)
+    from factorops.tools.watch import live
+
+    return live.ContextLoadLive, _load
+
+
+def _count_tokens() -> tuple[type[BaseModel], SyncOp]:
+    from factorops.tools.context import load
+
+    return load.CountTokensResult, load.count
 
 
 def register(app: MCPServer, runtime: Runtime) -> None:
@@ -37,8 +59,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "context_load",
         "Context for a task within a token budget (whole reply; default 40% rule): paths, best files, repo map.",
         context.ContextLoadInput,
-        live.ContextLoadLive,
-        _load,
+        _context_load,
         read_only=True,
     )
     # Replies stay under the default cap; clients that save longer tool results to a file read this.
@@ -51,7 +72,6 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "count_tokens",
         "Count tokens of text or project files.",
         context.CountTokensInput,
-        context.CountTokensResult,
-        context.count,
+        _count_tokens,
         read_only=True,
     )

@@ -10,21 +10,19 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from factorops.resources import metrics as metrics_views
-from factorops.store.store import Store
 from factorops.tools.kernel.actor import Actor
-from factorops.tools.metrics import report as metrics
-from factorops.tools.oversight import approvals, routing, validation
-from factorops.tools.sessions import queries as session_queries
-from factorops.tools.watch import live as watch
+from factorops.tools.metrics import models as metrics
+from factorops.tools.oversight import models as oversight
 
 from .registration import (
+    AsyncOp,
+    SyncOp,
     add_async_tool,
     add_sync_tool,
     client_name,
@@ -33,6 +31,11 @@ from .registration import (
     transport_of,
 )
 from .runtime import CallRecord, Runtime
+
+if TYPE_CHECKING:
+    from factorops.store.store import Store
+    from factorops.tools.oversight.approvals import Approval
+    from factorops.tools.oversight.routing import RouteTaskResult
 
 log = logging.getLogger("factorops.server")
 
@@ -44,7 +47,9 @@ class ApprovalAnswer(BaseModel):
     comment: str = Field(default="", max_length=2000, description="Optional comment")
 
 
-async def _request(runtime: Runtime, inp: approvals.ApprovalRequestInput, ctx: Context) -> approvals.Approval:
+async def _request(runtime: Runtime, inp: oversight.ApprovalRequestInput, ctx: Context) -> Approval:
+    from factorops.tools.oversight import approvals
+
     store = await runtime.store(ctx)
     now = runtime.now()
     created = await anyio.to_thread.run_sync(lambda: approvals.create(store, inp, now))
@@ -85,7 +90,9 @@ async def _request(runtime: Runtime, inp: approvals.ApprovalRequestInput, ctx: C
     )
 
 
-async def _status(runtime: Runtime, inp: approvals.ApprovalStatusInput, ctx: Context) -> approvals.Approval:
+async def _status(runtime: Runtime, inp: oversight.ApprovalStatusInput, ctx: Context) -> Approval:
+    from factorops.tools.oversight import approvals
+
     store = await runtime.store(ctx)
     deadline = anyio.current_time() + inp.wait_s
     waited = 0.0
@@ -98,7 +105,9 @@ async def _status(runtime: Runtime, inp: approvals.ApprovalStatusInput, ctx: Con
         waited += 0.25
 
 
-async def _validate(runtime: Runtime, inp: validation.ValidationRunInput, ctx: Context) -> Any:
+async def _validate(runtime: Runtime, inp: oversight.ValidationRunInput, ctx: Context) -> Any:
+    from factorops.tools.watch import live as watch
+
     store = await runtime.store(ctx)
     now = runtime.now()
     progress = thread_progress(ctx)
@@ -109,7 +118,9 @@ async def _validate(runtime: Runtime, inp: validation.ValidationRunInput, ctx: C
 def _metrics_hook(runtime: Runtime, rec: CallRecord) -> None:
     store = runtime.opened
     if store is not None:
-        metrics.record_call(
+        from factorops.tools.metrics import report  # loaded with the store (tools/registry.py)
+
+        report.record_call(
             store,
             rec.started,
             rec.tool,
@@ -121,22 +132,61 @@ def _metrics_hook(runtime: Runtime, rec: CallRecord) -> None:
         )
 
 
-def _route(store: Store, inp: routing.RouteTaskInput, now: datetime) -> routing.RouteTaskResult:
+def _route(store: Store, inp: oversight.RouteTaskInput, now: datetime) -> RouteTaskResult:
+    from factorops.tools.oversight import routing
+    from factorops.tools.sessions import queries as session_queries
+
     return routing.route(store, inp, now, session_queries.outcomes)
+
+
+def _close_metrics(store: Store) -> None:
+    from factorops.tools.metrics import report
+
+    report.close(store)
+
+
+def _approval_request() -> tuple[type[BaseModel], AsyncOp]:
+    from factorops.tools.oversight import approvals
+
+    return approvals.Approval, _request
+
+
+def _approval_status() -> tuple[type[BaseModel], AsyncOp]:
+    from factorops.tools.oversight import approvals
+
+    return approvals.Approval, _status
+
+
+def _validation_run() -> tuple[type[BaseModel], AsyncOp]:
+    from factorops.tools.watch import live
+
+    return live.ValidationLive, _validate
+
+
+def _metrics_report() -> tuple[type[BaseModel], SyncOp]:
+    from factorops.tools.metrics import report
+
+    return report.MetricsReport, report.report
+
+
+def _route_task() -> tuple[type[BaseModel], SyncOp]:
+    from factorops.tools.oversight import routing
+    from factorops.tools.sessions import queries  # noqa: F401 (imported here, off the event loop)
+
+    return routing.RouteTaskResult, _route
 
 
 def register(app: MCPServer, runtime: Runtime) -> None:
     if os.environ.get("FACTOROPS_METRICS", "1") != "0":
         runtime.call_hooks.append(_metrics_hook)
-    runtime.close_hooks.append(metrics.close)
+    runtime.close_hooks.append(_close_metrics)
     add_async_tool(
         app,
         runtime,
         "approval_request",
         "Ask a person to approve a risky step; returns the decision, or a pending id to poll.",
-        approvals.ApprovalRequestInput,
-        approvals.Approval,
-        _request,
+        oversight.ApprovalRequestInput,
+        _approval_request,
         hints=tool_hints(),
     )
     add_async_tool(
@@ -144,9 +194,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "approval_status",
         "Decision on an approval; wait_s waits for it.",
-        approvals.ApprovalStatusInput,
-        approvals.Approval,
-        _status,
+        oversight.ApprovalStatusInput,
+        _approval_status,
         read_only=True,
     )
     add_async_tool(
@@ -154,9 +203,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "validation_run",
         "Run the project's configured validation gates (tests, lint, types).",
-        validation.ValidationRunInput,
-        watch.ValidationLive,
-        _validate,
+        oversight.ValidationRunInput,
+        _validation_run,
         # runs the commands the project configured as gates: they may reach beyond this machine
         hints=tool_hints(open_world=True),
     )
@@ -166,8 +214,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "metrics_report",
         "Outcomes, routing, tool signals, alerts.",
         metrics.MetricsReportInput,
-        metrics.MetricsReport,
-        metrics.report,
+        _metrics_report,
         read_only=True,
     )
     add_sync_tool(
@@ -175,9 +222,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "route_task",
         "Route a task: workflow, tier, steps, gates, confidence.",
-        routing.RouteTaskInput,
-        routing.RouteTaskResult,
-        _route,
+        oversight.RouteTaskInput,
+        _route_task,
         # not read-only: it records the decision, so that outcomes can later be joined to routes
         hints=tool_hints(),
     )
@@ -189,5 +235,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         description="Metrics of the last week",
     )
     async def metrics_resource() -> str:
+        from factorops.resources import metrics as metrics_views
+
         store: Store = await runtime.store(None)
         return await anyio.to_thread.run_sync(metrics_views.week, store, runtime.now())

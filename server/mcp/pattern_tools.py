@@ -1,22 +1,35 @@
-"""Wire patterns and guardrails (Factors IX, XI, XII) to MCP: tools, resources, change notices."""
+"""Wire patterns and guardrails (Factors IX, XI, XII) to MCP: tools, resources, change notices.
+
+Registration imports the input models only; each tool's implementation is imported on its first call
+(start-up cost, see registration.py), each view on its first read.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from pydantic import BaseModel
 
-from factorops.resources import factors as factor_views
-from factorops.resources import patterns as views
-from factorops.tools.guardrails import check as guardrails
-from factorops.tools.patterns import mining as pattern_mining
-from factorops.tools.patterns import records as patterns
+from factorops.tools.guardrails import models as guardrails
+from factorops.tools.patterns import models as patterns
 
-from .registration import actor_for, add_async_tool, add_sync_tool, read_view, thread_progress
+from .registration import (
+    AsyncOp,
+    SyncOp,
+    actor_for,
+    add_async_tool,
+    add_sync_tool,
+    read_view,
+    thread_progress,
+)
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from factorops.tools.patterns.records import PatternRecordResult
 
 
 async def _notify(ctx: Context) -> None:
@@ -29,20 +42,22 @@ async def _notify(ctx: Context) -> None:
         await ctx.session.send_resource_list_changed()
 
 
-async def _record(
-    runtime: Runtime, inp: patterns.PatternRecordInput, ctx: Context
-) -> patterns.PatternRecordResult:
+async def _record(runtime: Runtime, inp: patterns.PatternRecordInput, ctx: Context) -> PatternRecordResult:
+    from factorops.tools.patterns import records
+
     store = await runtime.store(ctx)
     now = runtime.now()
     actor = actor_for(ctx)  # an assistant: it proposes, a person decides
-    result: patterns.PatternRecordResult = await anyio.to_thread.run_sync(
-        lambda: patterns.record(store, inp, now, actor)
+    result: PatternRecordResult = await anyio.to_thread.run_sync(
+        lambda: records.record(store, inp, now, actor)
     )
     await _notify(ctx)
     return result
 
 
-async def _mine(runtime: Runtime, inp: pattern_mining.PatternsMineInput, ctx: Context) -> Any:
+async def _mine(runtime: Runtime, inp: patterns.PatternsMineInput, ctx: Context) -> Any:
+    from factorops.tools.patterns import mining as pattern_mining
+
     store = await runtime.store(ctx)
     now = runtime.now()
     progress = thread_progress(ctx)
@@ -53,6 +68,30 @@ async def _mine(runtime: Runtime, inp: pattern_mining.PatternsMineInput, ctx: Co
     return result
 
 
+def _pattern_record() -> tuple[type[BaseModel], AsyncOp]:
+    from factorops.tools.patterns import records
+
+    return records.PatternRecordResult, _record
+
+
+def _patterns_search() -> tuple[type[BaseModel], SyncOp]:
+    from factorops.tools.patterns import records
+
+    return records.PatternsSearchResult, records.search
+
+
+def _patterns_mine() -> tuple[type[BaseModel], AsyncOp]:
+    from factorops.tools.patterns import mining
+
+    return mining.PatternsMineResult, _mine
+
+
+def _guardrail_check() -> tuple[type[BaseModel], SyncOp]:
+    from factorops.tools.guardrails import check
+
+    return check.GuardrailCheckResult, check.check
+
+
 def register(app: MCPServer, runtime: Runtime) -> None:
     add_async_tool(
         app,
@@ -61,8 +100,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "Record a candidate pattern, anti-pattern or guardrail, or update one by id (an active one "
         "gets a revision). A person promotes.",
         patterns.PatternRecordInput,
-        patterns.PatternRecordResult,
-        _record,
+        _pattern_record,
     )
     add_sync_tool(
         app,
@@ -70,8 +108,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "patterns_search",
         "Search patterns and guardrails learned in this project.",
         patterns.PatternsSearchInput,
-        patterns.PatternsSearchResult,
-        patterns.search,
+        _patterns_search,
         read_only=True,
     )
     add_async_tool(
@@ -79,9 +116,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "patterns_mine",
         "Mine git history and sessions for candidate patterns (incremental).",
-        pattern_mining.PatternsMineInput,
-        pattern_mining.PatternsMineResult,
-        _mine,
+        patterns.PatternsMineInput,
+        _patterns_mine,
     )
     add_sync_tool(
         app,
@@ -89,8 +125,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "guardrail_check",
         "Check an intended action or command against active guardrails.",
         guardrails.GuardrailCheckInput,
-        guardrails.GuardrailCheckResult,
-        guardrails.check,
+        _guardrail_check,
         read_only=True,
     )
 
@@ -98,6 +133,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "agentops://patterns", name="patterns", mime_type="text/markdown", description="Patterns index"
     )
     async def patterns_index() -> str:
+        from factorops.resources import patterns as views
+
         return await read_view(runtime, None, views.patterns_index, runtime.now())
 
     @app.resource(
@@ -107,12 +144,16 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         description="One pattern as Markdown",
     )
     async def pattern_detail(pattern_id: str, ctx: Context) -> str:
+        from factorops.resources import patterns as views
+
         return await read_view(runtime, ctx, views.pattern_detail, pattern_id)
 
     @app.resource(
         "agentops://guardrails", name="guardrails", mime_type="text/markdown", description="Active guardrails"
     )
     async def guardrails_list() -> str:
+        from factorops.resources import patterns as views
+
         return await read_view(runtime, None, views.guardrails_view)
 
     @app.resource(
@@ -122,6 +163,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         description="The twelve AgentOps factors and the tools that serve them",
     )
     def factors_all() -> str:
+        from factorops.resources import factors as factor_views
+
         return factor_views.render_all()
 
     @app.resource(
@@ -131,6 +174,8 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         description="One factor (1-12 or I-XII)",
     )
     def factor_one(n: str) -> str:
+        from factorops.resources import factors as factor_views
+
         f = factor_views.lookup(n)
         if f is None:
             raise ResourceNotFoundError(f"no factor {n!r}; use 1-12 or I-XII")

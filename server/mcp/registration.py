@@ -4,6 +4,12 @@ The input model is the single description of the arguments: its fields become th
 schema, the SDK validates against them, and the domain receives the model itself. Domain errors
 become MCP tool errors naming the field; any other exception is logged and reported as an internal
 error without a traceback in the result. Blocking domain work runs in a worker thread.
+
+Start-up registers every tool from its input model alone (a light `models.py` of its capability):
+`initialize` and `tools/list` need nothing else. The implementation (the operation and its output
+model) is named by a loader, a function that imports it; it runs on the tool's first call, in a worker
+thread, and binds the output model the SDK validates every result against (the output schema is not
+listed: see `FactoropsServer.list_tools`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ log = logging.getLogger("factorops.server")
 
 SyncOp = Callable[[Store, Any, Any], Any]  # (store, input model, now) -> output model
 AsyncOp = Callable[[Runtime, Any, Context], Awaitable[Any]]  # (runtime, input model, ctx) -> output
+# A tool's implementation, imported when called: () -> (output model, operation).
+SyncImpl = Callable[[], tuple[type[BaseModel], SyncOp]]
+AsyncImpl = Callable[[], tuple[type[BaseModel], AsyncOp]]
 
 
 Transport = Literal["stdio", "http", "in-process"]
@@ -89,7 +98,7 @@ def storage_error(exc: BaseException) -> str:
     )
 
 
-def signature_for(model: type[BaseModel], out: type[BaseModel]) -> inspect.Signature:
+def signature_for(model: type[BaseModel], out: type[BaseModel] = BaseModel) -> inspect.Signature:
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)]
     for name, info in model.model_fields.items():
         params.append(
@@ -139,18 +148,23 @@ def add_sync_tool(
     name: str,
     description: str,
     model: type[BaseModel],
-    out: type[BaseModel],
-    op: SyncOp,
+    impl: SyncImpl,
     **options: Unpack[ToolOptions],
 ) -> None:
-    """Register `op(store, model_instance, now)`; it runs in a worker thread."""
+    """Register `op(store, model_instance, now)` (`impl()` gives the output model and `op`, imported on
+    the first call); it runs in a worker thread."""
 
-    async def run(runtime: Runtime, inp: Any, ctx: Context) -> Any:
-        store = await runtime.store(ctx)
-        now = runtime.now()
-        return await anyio.to_thread.run_sync(lambda: op(store, inp, now))
+    def load() -> tuple[type[BaseModel], AsyncOp]:
+        out, op = impl()
 
-    add_async_tool(app, runtime, name, description, model, out, run, **options)
+        async def run(runtime: Runtime, inp: Any, ctx: Context) -> Any:
+            store = await runtime.store(ctx)
+            now = runtime.now()
+            return await anyio.to_thread.run_sync(lambda: op(store, inp, now))
+
+        return out, run
+
+    add_async_tool(app, runtime, name, description, model, load, **options)
 
 
 def add_async_tool(
@@ -159,15 +173,17 @@ def add_async_tool(
     name: str,
     description: str,
     model: type[BaseModel],
-    out: type[BaseModel],
-    op: AsyncOp,
+    impl: AsyncImpl,
     **options: Unpack[ToolOptions],
 ) -> None:
-    """Register `await op(runtime, model_instance, ctx)` for tools that talk back to the client
-    (progress, elicitation) and so must stay on the event loop."""
+    """Register `await op(runtime, model_instance, ctx)` (`impl()` gives the output model and `op`,
+    imported on the first call) for tools that talk back to the client (progress, elicitation) and so
+    must stay on the event loop."""
+    lazy = _LazyImpl(app, name, impl)
 
     async def tool(ctx: Context, **kwargs: Any) -> BaseModel:
         inp = model(**kwargs)
+        op = await lazy.op()
         try:
             result: BaseModel = await op(runtime, inp, ctx)
         except DomainError as exc:
@@ -177,13 +193,41 @@ def add_async_tool(
             raise ToolError(storage_error(exc)) from None
         return result
 
-    _apply_signature(tool, signature_for(model, out))
+    _apply_signature(tool, signature_for(model))
     tool.__name__ = name
     # Every tool states all four hints; a tool that changes state without passing its own is
     # additive (nothing is lost: every change is a new ledger commit), not idempotent, local.
     annotations = options.get("hints") or tool_hints(read_only=options.get("read_only", False))
     app.add_tool(tool, name=name, description=description, annotations=annotations, structured_output=True)
     _strings_stay_strings(app, name)
+
+
+class _LazyImpl:
+    """A tool's implementation, imported on its first call rather than at start-up.
+
+    The import runs in a worker thread (the event loop keeps answering meanwhile); two first calls
+    at once both import, which Python's import lock makes safe, and bind the same output model.
+    Until then the tool's metadata has no output model; the SDK derives the output schema from the
+    model when it is bound, as it would have at registration.
+    """
+
+    def __init__(self, app: MCPServer, name: str, impl: AsyncImpl) -> None:
+        self._app, self._name, self._impl = app, name, impl
+        self._op: AsyncOp | None = None
+
+    async def op(self) -> AsyncOp:
+        if self._op is None:
+            meta = _metadata(self._app, self._name)
+
+            def load() -> tuple[FuncMetadata, AsyncOp]:
+                out, op = self._impl()
+                return FuncMetadata(arg_model=meta.arg_model, output_model=out), op
+
+            bound, op = await anyio.to_thread.run_sync(load)
+            meta.output_schema = bound.output_schema
+            meta.output_model = bound.output_model
+            self._op = op
+        return self._op
 
 
 async def read_view(runtime: Runtime, ctx: Context | None, render: Callable[..., str], *args: Any) -> str:
@@ -239,19 +283,21 @@ class StringsStayStrings(FuncMetadata):
         return {k: (v if k in keep else parsed[k]) for k, v in data.items()}
 
 
+def _metadata(app: MCPServer, name: str) -> FuncMetadata:
+    tool = app._tool_manager.get_tool(name)
+    if tool is None:  # pragma: no cover - add_tool registered it
+        raise RuntimeError(f"tool {name} was not registered")
+    return tool.fn_metadata
+
+
 def _strings_stay_strings(app: MCPServer, name: str) -> None:
     # The SDK builds a tool's metadata inside `add_tool` and offers no hook for its pre-parsing, so the
-    # registered tool's metadata is swapped for the subclass above (same model, same output schema).
+    # registered tool's metadata is swapped for the subclass above (same argument model). Its output
+    # model is bound on the first call (`_LazyImpl`): registration does not import it.
     tool = app._tool_manager.get_tool(name)
     if tool is None:  # pragma: no cover - add_tool just registered it
         raise RuntimeError(f"tool {name} was not registered")
-    meta = tool.fn_metadata
-    tool.fn_metadata = StringsStayStrings(
-        arg_model=meta.arg_model,
-        output_schema=meta.output_schema,
-        output_model=meta.output_model,
-        wrap_output=meta.wrap_output,
-    )
+    tool.fn_metadata = StringsStayStrings(arg_model=tool.fn_metadata.arg_model)
 
 
 def thread_progress(ctx: Context) -> Callable[[float, float, str], None]:

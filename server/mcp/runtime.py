@@ -16,33 +16,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import anyio
 from mcp import MCPDeprecationWarning
 
-from factorops.store.datadir import DataDir
-from factorops.store.store import Store
-from factorops.tools.flywheel.inject import open_project
-from factorops.tools.kernel import heap
 from factorops.tools.kernel.clock import Clock, utc_now
-from factorops.tools.registry import components
+
+if TYPE_CHECKING:
+    from factorops.store.datadir import DataDir
+    from factorops.store.store import Store
 
 log = logging.getLogger("factorops.server")
 SETTLE_AFTER_S = 2.0  # after the store opens, when start-up objects are frozen (kernel/heap.py)
+WARM_AFTER_S = 0.5  # after the first tool answer, when the secret detector loads (see below)
 
 
-def warm_secret_detector() -> None:
-    """Load detect-secrets (~0.6 s) in a daemon thread at server start, so the first tool call that
-    redacts does not pay for it and `initialize` is not held up by it."""
+def _warm_secret_detector() -> None:
+    from factorops.tools.kernel.redact import redact
 
-    def warm() -> None:
-        from factorops.tools.kernel.redact import redact
+    redact("password = 'warm-up-value-1234'")  # a trigger: detect-secrets' plugins load
 
-        redact("password = 'warm-up-value-1234'")
 
-    threading.Thread(target=warm, name="factorops-warm-secrets", daemon=True).start()
+def warm_secret_detector_later(delay: float = WARM_AFTER_S) -> threading.Timer:
+    """Load detect-secrets (~0.5 s with `requests`) in a daemon timer shortly after the first tool
+    answer: not at start-up, where it held up `initialize`, nor inside the first answer. A text that
+    no secret trigger selects never needs it (`redact`'s static trigger table); a later call whose
+    text does finds it loaded."""
+    timer = threading.Timer(delay, _warm_secret_detector)
+    timer.name = "factorops-warm-secrets"
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 @dataclass
@@ -73,6 +79,9 @@ class Runtime:
     # in-process runtimes (tests, CLI), where a full collection per store open only costs time.
     settle_heap: bool = False
     _settler: threading.Timer | None = None
+    # A long-running server loads the secret detector after its first tool answer; off elsewhere.
+    warm_secrets: bool = False
+    _warmer: threading.Timer | None = None
     call_hooks: list[CallHook] = field(default_factory=list)
     close_hooks: list[Callable[[Store], None]] = field(default_factory=list)
     _root: Path | None = None
@@ -81,13 +90,13 @@ class Runtime:
 
     @classmethod
     def from_env(cls, project: Path | None = None, data_dir: Path | None = None) -> Runtime:
-        warm_secret_detector()
         env_project = os.environ.get("FACTOROPS_PROJECT")
         env_data = os.environ.get("FACTOROPS_DATA_DIR")
         return cls(
             project=project or (Path(env_project) if env_project else None),
             data_dir=data_dir or (Path(env_data) if env_data else None),
             settle_heap=True,
+            warm_secrets=True,
         )
 
     def now(self) -> datetime:
@@ -117,6 +126,8 @@ class Runtime:
         root = await self.resolve(ctx)
         async with self._lock:
             if self._store is None:
+                from factorops.store.datadir import DataDir
+
                 datadir = DataDir.for_project(root, self.data_dir)
                 log.info("project %s, data dir %s", datadir.root, datadir.path)
                 # First use creates the data dir exactly as `factorops init` does (starter guardrails too).
@@ -126,11 +137,19 @@ class Runtime:
     def store_sync(self) -> Store:
         """For the CLI and dashboard: no client, so no roots."""
         if self._store is None:
+            from factorops.store.datadir import DataDir
+
             root = self._root or self.project or Path.cwd()
             self._store = self._open(DataDir.for_project(root, self.data_dir))
         return self._store
 
     def _open(self, datadir: DataDir) -> Store:
+        # The store and every capability's component load here, on the first request that needs
+        # the store, not at start-up: `initialize` and `tools/list` never do.
+        from factorops.tools.flywheel.inject import open_project
+        from factorops.tools.kernel import heap
+        from factorops.tools.registry import components
+
         store = open_project(datadir, components(), self.now(), starters=self.starters)
         if self.settle_heap and self._settler is None:
             # Shortly after, not now: the collection itself is a 30-45 ms pause, which must not land
@@ -139,6 +158,8 @@ class Runtime:
         return store
 
     def record_call(self, rec: CallRecord) -> None:
+        if self.warm_secrets and self._warmer is None:
+            self._warmer = warm_secret_detector_later()
         for hook in self.call_hooks:
             try:
                 hook(self, rec)
@@ -148,6 +169,8 @@ class Runtime:
     def close(self) -> None:
         if self._settler is not None:
             self._settler.cancel()
+        if self._warmer is not None:
+            self._warmer.cancel()
         if self._store is not None:
             for hook in self.close_hooks:
                 try:

@@ -1,0 +1,105 @@
+"""Start-up imports only what `initialize` and `tools/list` need (issue #19).
+
+Building the app registers every tool from its input model (a light `models.py` per capability);
+each tool's implementation is imported on its first call. A fresh Python process builds the app,
+lists the tools through the in-process MCP client and prints `sys.modules`; no timing is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+_PROBE = """
+import json, subprocess, sys
+from pathlib import Path
+import anyio
+from mcp import Client
+from factorops.server.mcp.app import build_app
+from factorops.server.mcp.runtime import Runtime
+
+project = Path(sys.argv[1])
+subprocess.run(["git", "init", "-q", str(project)], check=True)
+calls = json.loads(sys.argv[2])
+
+async def main() -> None:
+    runtime = Runtime.from_env(project)  # as `factorops serve` makes it
+    runtime.use_roots = False
+    # A server loads the secret detector on a timer after its first answer; here what a call
+    # itself imports is checked, so the timer is off.
+    runtime.warm_secrets = False
+    snapshots = {}
+    async with Client(build_app(runtime)) as client:
+        snapshots["built"] = sorted(sys.modules)
+        listed = await client.list_tools()
+        snapshots["listed"] = sorted(sys.modules)
+        for name, args in calls:
+            res = await client.call_tool(name, args)
+            assert not res.is_error, res
+            snapshots[name] = sorted(sys.modules)
+    runtime.close()
+    print("RESULT", json.dumps({"tools": len(listed.tools), "modules": snapshots}))
+
+anyio.run(main)
+"""
+
+# What `initialize` and `tools/list` must not pay for: the domain's heavy modules and libraries.
+HEAVY = (
+    "factorops.tools.context.load",
+    "factorops.tools.flywheel.inject",
+    "factorops.tools.watch.live",
+    "factorops.tools.patterns.records",
+    "factorops.tools.guardrails.check",
+    "factorops.tools.metrics.report",
+    "factorops.tools.sessions.lifecycle",
+    "factorops.resources.patterns",
+    "tree_sitter_bash",
+    "tree_sitter",
+    "detect_secrets",
+    "tiktoken",
+    "git",
+)
+
+
+def probe(tmp_path: Path, calls: list[tuple[str, dict[str, object]]]) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", _PROBE, str(tmp_path / "project"), json.dumps(calls)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    got: dict[str, object] = json.loads(out.stdout.split("RESULT", 1)[1])
+    return got
+
+
+def test_building_the_app_and_listing_tools_imports_no_domain(tmp_path: Path) -> None:
+    got = probe(tmp_path, [])
+    assert got["tools"] == 15
+    modules: dict[str, list[str]] = got["modules"]  # type: ignore[assignment]
+    for when in ("built", "listed"):
+        loaded = set(modules[when])
+        assert not [m for m in HEAVY if m in loaded], when
+
+
+def test_a_first_call_imports_its_own_implementation_only(tmp_path: Path) -> None:
+    got = probe(
+        tmp_path,
+        [("guardrail_check", {"command": "git push --force"}), ("session_start", {"goal": "lazy imports"})],
+    )
+    modules: dict[str, list[str]] = got["modules"]  # type: ignore[assignment]
+    after_check = set(modules["guardrail_check"])
+    assert "factorops.tools.guardrails.check" in after_check
+    # opening the store (every component) does not import the context pipeline, the session tools'
+    # replies or the secret detector
+    for name in ("factorops.tools.context.load", "factorops.tools.watch.live", "detect_secrets", "tiktoken"):
+        assert name not in after_check, name
+    after_start = set(modules["session_start"])
+    assert "factorops.tools.watch.live" in after_start
+    # the injected patterns are sized by the estimate, and a goal without a secret trigger is
+    # redacted without detect-secrets
+    for lib in ("detect_secrets", "tiktoken"):
+        assert lib not in after_start, lib
