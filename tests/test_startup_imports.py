@@ -88,7 +88,10 @@ def test_building_the_app_and_listing_tools_imports_no_domain(tmp_path: Path) ->
 def test_a_first_call_imports_its_own_implementation_only(tmp_path: Path) -> None:
     got = probe(
         tmp_path,
-        [("guardrail_check", {"command": "git push --force"}), ("session_start", {"goal": "lazy imports"})],
+        [
+            ("guardrail_check", {"command": "git push --force"}),
+            ("session_start", {"goal": "force push the release branch after reset --hard"}),
+        ],
     )
     modules: dict[str, list[str]] = got["modules"]  # type: ignore[assignment]
     after_check = set(modules["guardrail_check"])
