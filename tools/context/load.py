@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from factorops.store.store import Store
 from factorops.tools.flywheel import inject as flywheel
+from factorops.tools.flywheel.inject import InjectedPattern
 from factorops.tools.kernel import config as kernel_config
 from factorops.tools.kernel import paths as path_guard
 from factorops.tools.kernel import redact as secrets
@@ -203,160 +204,177 @@ def load(
         )
         return prefer.adjust(store.db, ranked, task_terms(inp.task)[0], inp.task, explicit, paths)
 
-    # Seeing an edit needs git to stat every file; while it does, rank from the index as it is.
-    # Nothing changed (a warm load): that ranking stands. Else it is made again once caught up.
+    def pack(ranked: list[Ranked], warnings: list[str]) -> tuple[ContextLoadResult, list[InjectedPattern]]:
+        """The reply for `ranked` under the budget, and the learned patterns it shows (recorded by
+        the caller, for the reply it sends: a reply packed before the listing may be dropped)."""
+        terms_list, idents_list = task_terms(inp.task)
+        depth_share, map_sigs = _split(budget)
+        terms, idents = (
+            set(terms_list),
+            {i.lower() for i in idents_list} | defined_terms(store.db, terms_list),
+        )
+
+        result = ContextLoadResult(budget_tokens=budget, tokens=0, warnings=list(warnings))
+        seen = wrap or (lambda r: r)
+        base = measure(seen(result))[0] + 4  # the reply's frame: keys, budget, tokens
+        remaining = budget - base
+        pieces: list[_Piece] = []
+        left: list[LeftOut] = []
+        reader = _Reader(root, store.db)
+
+        def add(path: str, why: str, limit: int, whole_ok: bool) -> bool:
+            got = reader.text(path)
+            if got is None:
+                return False
+            clean, n_red = got
+            full = None if n_red else reader.indexed_tokens(path)
+            piece = _piece(path, why, clean, limit, whole_ok, terms, idents, full=full)
+            if piece is None:
+                left.append(LeftOut(path=path, tokens=reader.full_tokens(path, clean), why=why))
+                return False
+            if n_red:
+                piece.item.redactions = n_red
+                result.warnings.append(f"{path}: {n_red} secret-looking value(s) redacted")
+            pieces.append(piece)
+            return True
+
+        # 1. Paths the assistant named: first, whole, or their most relevant whole definitions.
+        for path in explicit:
+            if remaining > 40 and add(path, "given in paths", remaining, True):
+                remaining -= pieces[-1].cost
+            elif remaining <= 40:
+                left.append(LeftOut(path=path, tokens=reader.full_tokens(path, None), why="given in paths"))
+        # 2. Depth: the best matches, whole when they fit their share, else their relevant definitions.
+        top = ranked[0].score if ranked else 0.0
+        depth_left = int(remaining * depth_share)
+        loaded = set(explicit)
+        for i, r in enumerate(ranked[:MAX_DEEP]):
+            if prefer.is_central(r):  # nothing matched: the map of central files, no depth
+                break
+            if i and r.score < WHOLE_CUT * top:
+                break
+            if depth_left < 60:
+                break
+            if add(r.path, r.why, depth_left, True):
+                loaded.add(r.path)
+                depth_left -= pieces[-1].cost
+                remaining -= pieces[-1].cost
+        # 3. What this project learned about such tasks (the flywheel), when there is room for it.
+        pattern_text = ""
+        shown: list[InjectedPattern] = []
+        if remaining >= 600:
+            shown = flywheel.relevant(store, inp.task, now, budget=min(300, remaining // 4))
+            if shown:
+                pattern_text = "=== learned patterns ===\n" + "".join(
+                    f"- {p.title}: {p.advice}\n" for p in shown
+                )
+                remaining -= string_cost(pattern_text)
+                result.patterns = [p.id for p in shown]
+        # 4. Breadth: a repo map of the next files, as far as the budget goes.
+        n_left = min(MAX_LEFT_OUT, max(1, budget // 400))
+        reserve = 25 * n_left + (40 if n_left else 0)
+        remaining -= reserve  # room for left_out and how to ask for more
+        entries: list[_MapEntry] = []
+        rest = [r for r in ranked if r.path not in loaded][:MAX_MAP]
+        queue = list(rest)  # candidates not mapped yet, best first
+        map_memo: dict[tuple[str, int], _MapEntry] = {}
+        relevance_memo: dict[str, float] = {}  # a definition name's relevance to this task
+
+        def next_entry(room: int) -> _MapEntry | None:
+            """The best remaining candidate whose entry fits `room`, looking a few ahead (an entry that
+            does not fit now stays queued for a later, larger gap)."""
+            for i, r in enumerate(queue[:MAP_LOOKAHEAD]):
+                if room < 20:
+                    return None
+                e = _map_entry(
+                    store, reader, r.path, r.why, terms, idents, room, map_sigs, map_memo, relevance_memo
+                )
+                if e is not None:
+                    del queue[i]
+                    return e
+            return None
+
+        def map_until(central_ok: bool) -> None:
+            """Map entries as far as `remaining` goes; the central files only when `central_ok`."""
+            nonlocal remaining
+            while remaining >= 20 and (central_ok or (queue and not prefer.is_central(queue[0]))):
+                e = next_entry(remaining)
+                if e is None:
+                    break
+                entries.append(e)
+                remaining -= e.cost
+
+        headed = bool(rest) and remaining > 40
+        if headed:
+            remaining -= string_cost(repo_map.HEADER) + 6
+            map_until(False)  # the matches first: they may still be loaded whole (5.)
+        # 5. Budget still left once every candidate is mapped: the mapped files whole, best first.
+        if not queue and not left and not pieces:  # a map of the whole repository: nothing left out
+            remaining += reserve
+        # Central files added for breadth stay map lines while something matched the task.
+        any_match = any(not prefer.is_central(x) for x in rest)
+        # (at small budgets only when nothing is left to map: there breadth names more files)
+        upgrade = not queue or (budget > MEDIUM_BUDGET and all(prefer.is_central(x) for x in queue))
+        if upgrade and remaining > 200:
+            for e in list(entries):
+                r = next(x for x in rest if x.path == e.path)
+                if any_match and prefer.is_central(r):
+                    continue
+                full = reader.indexed_tokens(e.path)
+                if full is not None and not fits(full, remaining + e.cost):
+                    continue  # too big to be whole: not read, not parsed
+                got = reader.text(e.path)
+                if got is None:
+                    continue
+                piece = _piece(
+                    e.path, r.why, got[0], remaining + e.cost, True, terms, idents, whole_only=True
+                )
+                if piece is not None and piece.item.mode == "full" and not got[1]:
+                    pieces.append(piece)
+                    entries.remove(e)
+                    remaining -= piece.cost - e.cost
+                if remaining <= 200:
+                    break
+        if headed:
+            map_until(True)  # then the central files, for breadth
+        mapped = {e.path for e in entries} | {p.item.path for p in pieces}
+        for r in [*rest, *ranked[len(rest) :]]:
+            if len(left) >= n_left:
+                break
+            if r.path not in mapped and r.path not in loaded and not secrets.is_secret_path(r.path):
+                left.append(LeftOut(path=r.path, tokens=reader.full_tokens(r.path, None), why=r.why))
+        result.excluded = reader.excluded
+        if result.excluded:
+            result.warnings.append(f"{len(result.excluded)} secret file(s) excluded")
+        _fit(
+            result,
+            seen,
+            budget,
+            max_chars if capped else None,
+            pieces,
+            pattern_text,
+            entries,
+            left[:n_left],
+            capped,
+            next_entry,
+        )
+        return result, shown
+
+    # Seeing an edit needs git to stat every file; while it does, rank from the index as it is and
+    # pack that ranking. Nothing changed (a warm load): that reply stands. Else both are made again
+    # once the index has caught up.
     gen = generation(store.db)
     with ThreadPoolExecutor(2, thread_name_prefix="context-listing") as pool:
         listing = pool.submit(project_files.list_files, root)
         head = pool.submit(_head, root)
-        ranked = ranking(gen)
+        packed = pack(ranking(gen), warnings)
         listed = listing.result()
     building = ensure_index(store, progress, wait=False, listing=(gen, listed))
-    if building is not None:
-        warnings.append(building)
     if building is not None or generation(store.db) != gen:
-        ranked = ranking(generation(store.db))
-    terms_list, idents_list = task_terms(inp.task)
-    depth_share, map_sigs = _split(budget)
-    terms, idents = set(terms_list), {i.lower() for i in idents_list} | defined_terms(store.db, terms_list)
-
-    result = ContextLoadResult(budget_tokens=budget, tokens=0, warnings=warnings)
-    seen = wrap or (lambda r: r)
-    base = measure(seen(result))[0] + 4  # the reply's frame: keys, budget, tokens
-    remaining = budget - base
-    pieces: list[_Piece] = []
-    left: list[LeftOut] = []
-    reader = _Reader(root, store.db)
-
-    def add(path: str, why: str, limit: int, whole_ok: bool) -> bool:
-        got = reader.text(path)
-        if got is None:
-            return False
-        clean, n_red = got
-        full = None if n_red else reader.indexed_tokens(path)
-        piece = _piece(path, why, clean, limit, whole_ok, terms, idents, full=full)
-        if piece is None:
-            left.append(LeftOut(path=path, tokens=reader.full_tokens(path, clean), why=why))
-            return False
-        if n_red:
-            piece.item.redactions = n_red
-            result.warnings.append(f"{path}: {n_red} secret-looking value(s) redacted")
-        pieces.append(piece)
-        return True
-
-    # 1. Paths the assistant named: first, whole, or their most relevant whole definitions.
-    for path in explicit:
-        if remaining > 40 and add(path, "given in paths", remaining, True):
-            remaining -= pieces[-1].cost
-        elif remaining <= 40:
-            left.append(LeftOut(path=path, tokens=reader.full_tokens(path, None), why="given in paths"))
-    # 2. Depth: the best matches, whole when they fit their share, else their relevant definitions.
-    top = ranked[0].score if ranked else 0.0
-    depth_left = int(remaining * depth_share)
-    loaded = set(explicit)
-    for i, r in enumerate(ranked[:MAX_DEEP]):
-        if prefer.is_central(r):  # nothing matched: the map of central files, no depth
-            break
-        if i and r.score < WHOLE_CUT * top:
-            break
-        if depth_left < 60:
-            break
-        if add(r.path, r.why, depth_left, True):
-            loaded.add(r.path)
-            depth_left -= pieces[-1].cost
-            remaining -= pieces[-1].cost
-    # 3. What this project learned about such tasks (the flywheel), when there is room for it.
-    pattern_text = ""
-    if remaining >= 600:
-        shown = flywheel.relevant(store, inp.task, now, budget=min(300, remaining // 4))
-        if shown:
-            pattern_text = "=== learned patterns ===\n" + "".join(f"- {p.title}: {p.advice}\n" for p in shown)
-            remaining -= string_cost(pattern_text)
-            result.patterns = [p.id for p in shown]
-            flywheel.record_shown(store, inp.session_id, shown, "context_load", now)
-    # 4. Breadth: a repo map of the next files, as far as the budget goes.
-    n_left = min(MAX_LEFT_OUT, max(1, budget // 400))
-    reserve = 25 * n_left + (40 if n_left else 0)
-    remaining -= reserve  # room for left_out and how to ask for more
-    entries: list[_MapEntry] = []
-    rest = [r for r in ranked if r.path not in loaded][:MAX_MAP]
-    queue = list(rest)  # candidates not mapped yet, best first
-    map_memo: dict[tuple[str, int], _MapEntry] = {}
-
-    def next_entry(room: int) -> _MapEntry | None:
-        """The best remaining candidate whose entry fits `room`, looking a few ahead (an entry that
-        does not fit now stays queued for a later, larger gap)."""
-        for i, r in enumerate(queue[:MAP_LOOKAHEAD]):
-            if room < 20:
-                return None
-            e = _map_entry(store, reader, r.path, r.why, terms, idents, room, map_sigs, map_memo)
-            if e is not None:
-                del queue[i]
-                return e
-        return None
-
-    def map_until(central_ok: bool) -> None:
-        """Map entries as far as `remaining` goes; the central files only when `central_ok`."""
-        nonlocal remaining
-        while remaining >= 20 and (central_ok or (queue and not prefer.is_central(queue[0]))):
-            e = next_entry(remaining)
-            if e is None:
-                break
-            entries.append(e)
-            remaining -= e.cost
-
-    headed = bool(rest) and remaining > 40
-    if headed:
-        remaining -= string_cost(repo_map.HEADER) + 6
-        map_until(False)  # the matches first: they may still be loaded whole (5.)
-    # 5. Budget still left once every candidate is mapped: the mapped files whole, best first.
-    if not queue and not left and not pieces:  # a map of the whole repository: nothing left out
-        remaining += reserve
-    # Central files added for breadth stay map lines while something matched the task.
-    any_match = any(not prefer.is_central(x) for x in rest)
-    # (at small budgets only when nothing is left to map: there breadth names more files)
-    upgrade = not queue or (budget > MEDIUM_BUDGET and all(prefer.is_central(x) for x in queue))
-    if upgrade and remaining > 200:
-        for e in list(entries):
-            r = next(x for x in rest if x.path == e.path)
-            if any_match and prefer.is_central(r):
-                continue
-            full = reader.indexed_tokens(e.path)
-            if full is not None and not fits(full, remaining + e.cost):
-                continue  # too big to be whole: not read, not parsed
-            got = reader.text(e.path)
-            if got is None:
-                continue
-            piece = _piece(e.path, r.why, got[0], remaining + e.cost, True, terms, idents, whole_only=True)
-            if piece is not None and piece.item.mode == "full" and not got[1]:
-                pieces.append(piece)
-                entries.remove(e)
-                remaining -= piece.cost - e.cost
-            if remaining <= 200:
-                break
-    if headed:
-        map_until(True)  # then the central files, for breadth
-    mapped = {e.path for e in entries} | {p.item.path for p in pieces}
-    for r in [*rest, *ranked[len(rest) :]]:
-        if len(left) >= n_left:
-            break
-        if r.path not in mapped and r.path not in loaded and not secrets.is_secret_path(r.path):
-            left.append(LeftOut(path=r.path, tokens=reader.full_tokens(r.path, None), why=r.why))
-    result.excluded = reader.excluded
-    if result.excluded:
-        result.warnings.append(f"{len(result.excluded)} secret file(s) excluded")
-    _fit(
-        result,
-        seen,
-        budget,
-        max_chars if capped else None,
-        pieces,
-        pattern_text,
-        entries,
-        left[:n_left],
-        capped,
-        next_entry,
-    )
+        packed = pack(ranking(generation(store.db)), [*warnings, *([building] if building else [])])
+    result, shown = packed
+    if shown:  # recorded once, for the reply that is sent
+        flywheel.record_shown(store, inp.session_id, shown, "context_load", now)
     return result
 
 
@@ -634,9 +652,11 @@ def _map_entry(
     room: int,
     signatures: int = MAP_SIGNATURES,
     memo: dict[tuple[str, int], _MapEntry] | None = None,
+    scores: dict[str, float] | None = None,
 ) -> _MapEntry | None:
     """From the index alone (signatures were redacted when indexed): no file is read. `memo`
-    keeps the entries made for one load (a candidate that did not fit is tried again later)."""
+    keeps the entries made for one load (a candidate that did not fit is tried again later),
+    `scores` the relevance of each definition name to its task."""
     if secrets.is_secret_path(path):
         return None
     memo = {} if memo is None else memo
@@ -652,7 +672,7 @@ def _map_entry(
                         [path],
                     ).fetchall()
                 ]
-            chosen = repo_map.pick(syms, terms, idents, limit) if limit else []
+            chosen = repo_map.pick(syms, terms, idents, limit, scores) if limit else []
             text = repo_map.entry(path, why, chosen)
             made = memo[(path, limit)] = _MapEntry(path, text, string_cost(text) + string_cost(path) + 6)
         if made.cost <= room:  # its cost counts its line in `map` too

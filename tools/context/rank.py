@@ -20,6 +20,7 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -125,6 +126,7 @@ RARE_DEF = 4  # at most this many files define it, else the word is too common t
 EDGE_DEF_FILES = 8  # a name defined in more files makes no edge in the reference graph (IDF)
 HOP2_FROM = 40  # files of the first hop the graph grows from again
 MAX_NODES = 400  # files of the neighbourhood PageRank runs on, besides the seeds
+SEEDS = 15  # best-ranked files PageRank restarts to
 
 
 @dataclass
@@ -297,7 +299,16 @@ def rank(
             get(p).add(W_SESSION, "touched in this session")
     # Co-change in git history, with the given paths, or else with the best match so far.
     anchor = explicit or [r.path for r in sorted(ranked.values(), key=lambda r: -r.score)[:1]]
-    cochange = cochange_of(anchor) if anchor else {}
+    cochange: dict[str, float] = {}
+    if anchor:  # git walks the history in a thread; meanwhile the likely seeds' edges are read
+        with ThreadPoolExecutor(1, thread_name_prefix="context-cochange") as pool:
+            pending = pool.submit(cochange_of, anchor)
+            if graph is not None:
+                likely = {p for p in explicit if p in known}
+                likely.update(r.path for r in sorted(ranked.values(), key=lambda r: -r.score)[:SEEDS])
+                graph.out_edges(db, sorted(likely))
+                graph.in_edges(db, sorted(likely))
+            cochange = pending.result()
     top_cochange = max(cochange.values(), default=0.0)
     weight = W_COCHANGE if explicit else W_COCHANGE / 2
     label = anchor[0] if len(anchor) == 1 else "the given paths"
@@ -308,7 +319,7 @@ def rank(
     _boost_used_matches(db, ranked, explicit)
 
     seeds = {p: 1.0 for p in explicit if p in known}
-    for r in sorted(ranked.values(), key=lambda r: -r.score)[:15]:
+    for r in sorted(ranked.values(), key=lambda r: -r.score)[:SEEDS]:
         seeds[r.path] = seeds.get(r.path, 0.0) + r.score
     edges_why: dict[str, str] = {}
     for path, pr in personalized_pagerank(db, seeds, edges_why, graph=graph).items():

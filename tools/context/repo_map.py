@@ -8,6 +8,7 @@ identifiers, top-level definitions before methods, shown in source order.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,18 +46,29 @@ def _parts(name: str) -> tuple[str, ...]:
     return tuple(split_identifier(name))
 
 
-def pick(symbols: Sequence[Symbol], terms: set[str], idents: set[str], limit: int) -> list[Symbol]:
-    """The `limit` most relevant definitions, in source order."""
-    scored = sorted(
+def pick(
+    symbols: Sequence[Symbol],
+    terms: set[str],
+    idents: set[str],
+    limit: int,
+    memo: dict[str, float] | None = None,
+) -> list[Symbol]:
+    """The `limit` most relevant definitions, in source order. `memo`: relevance by name, for the
+    calls of one load (the same terms and identifiers): a map scores the same names in many files."""
+    memo = {} if memo is None else memo
+
+    def score(name: str) -> float:
+        got = memo.get(name)
+        if got is None:
+            got = memo[name] = relevance(name, terms, idents)
+        return got
+
+    scored = heapq.nsmallest(
+        limit,
         symbols,
-        key=lambda s: (
-            -relevance(s.name, terms, idents),
-            s.name.startswith("_"),
-            s.kind in ("method", "heading"),
-            s.line,
-        ),
+        key=lambda s: (-score(s.name), s.name.startswith("_"), s.kind in ("method", "heading"), s.line),
     )
-    return sorted(scored[:limit], key=lambda s: s.line)
+    return sorted(scored, key=lambda s: s.line)
 
 
 def entry(path: str, why: str, chosen: Sequence[Symbol]) -> str:

@@ -1,0 +1,59 @@
+"""The repo map scores each definition name once per load (issue #19, warm loads).
+
+A map line shows a file's definitions that best match the task; names repeat across files, so a
+load keeps their relevance in a dict of its own. It must be the load's own: the next task scores
+the same names again. Through the in-process MCP client on a real git repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from factorops.server.mcp.app import build_app
+from factorops.server.mcp.runtime import Runtime
+
+from .conftest import Clock, commit_files, git
+
+FRUITS = ("apple", "banana", "cherry", "damson")
+
+
+def _module(k: int) -> str:
+    body = "".join(f"    total_{n} = amount * {n}\n" for n in range(40))  # too big to load whole
+    return "".join(f"def {f}_price_{k}(amount):\n{body}    return amount\n\n\n" for f in FRUITS)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    root = tmp_path / "shop"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    commit_files(root, {f"shop/pricing_{k}.py": _module(k) for k in range(8)}, "initial import")
+    return root
+
+
+@pytest.fixture
+def runtime(shop: Path, clock: Clock) -> Iterator[Runtime]:
+    rt = Runtime(project=shop, clock=clock, use_roots=False, starters=False)
+    yield rt
+    rt.close()
+
+
+async def _signatures(c: Client, task: str) -> list[str]:
+    """The signature lines of the reply's repo map (one per file at a budget of 1,500 tokens)."""
+    r = await c.call_tool("context_load", {"task": task, "budget_tokens": 1500})
+    assert not r.is_error, r.content[0].text  # type: ignore[union-attr]
+    content = (r.structured_content or {})["content"]
+    _files, _header, repo_map = content.partition("=== repo map")
+    return [line.strip() for line in repo_map.splitlines() if line.startswith("  L")]
+
+
+async def test_each_task_maps_its_own_best_definitions(runtime: Runtime) -> None:
+    async with Client(build_app(runtime)) as c:
+        for fruit in ("apple", "cherry", "apple", "damson"):
+            sigs = await _signatures(c, f"{fruit} price rounding")
+            assert len(sigs) >= 3, sigs
+            assert all(f"def {fruit}_price_" in s for s in sigs), (fruit, sigs)
