@@ -2,7 +2,8 @@
 
 A map line shows a file's definitions that best match the task; names repeat across files, so a
 load keeps their relevance in a dict of its own. It must be the load's own: the next task scores
-the same names again. Through the in-process MCP client on a real git repository.
+the same names again. The definitions a map line shows are kept per index generation, so an
+edit reaches the next map. Through the in-process MCP client on a real git repository.
 """
 
 from __future__ import annotations
@@ -57,3 +58,17 @@ async def test_each_task_maps_its_own_best_definitions(runtime: Runtime) -> None
             sigs = await _signatures(c, f"{fruit} price rounding")
             assert len(sigs) >= 3, sigs
             assert all(f"def {fruit}_price_" in s for s in sigs), (fruit, sigs)
+
+
+async def test_an_edit_reaches_the_map_signatures(runtime: Runtime, shop: Path) -> None:
+    """The definitions a map line shows are kept per index generation: a rename shows up next."""
+    async with Client(build_app(runtime)) as c:
+        sigs = await _signatures(c, "cherry price rounding")
+        assert sigs and all("def cherry_price_" in s for s in sigs), sigs
+        renamed = {
+            f"shop/pricing_{k}.py": _module(k).replace(f"cherry_price_{k}", f"cherry_tariff_{k}")
+            for k in range(8)
+        }
+        commit_files(shop, renamed, "rename")
+        sigs = await _signatures(c, "cherry price rounding")
+        assert sigs and not [s for s in sigs if "cherry_price_" in s], sigs

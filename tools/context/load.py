@@ -59,6 +59,7 @@ MAX_DEFS = 12  # whole definitions of one big file
 MAP_LOOKAHEAD = 8  # candidates tried for a gap before giving up on it
 MAX_FILLS = 3  # passes adding map entries to a reply under its budget (each one measures the reply)
 MAX_LEFT_OUT = 10  # the manifest is context too: list only the next best
+MAX_KEPT_SYMBOLS = 5_000  # files whose definitions the repo map keeps per index generation
 
 
 class ContextItem(CompactModel):
@@ -204,7 +205,9 @@ def load(
         )
         return prefer.adjust(store.db, ranked, task_terms(inp.task)[0], inp.task, explicit, paths)
 
-    def pack(ranked: list[Ranked], warnings: list[str]) -> tuple[ContextLoadResult, list[InjectedPattern]]:
+    def pack(
+        ranked: list[Ranked], gen: int, warnings: list[str]
+    ) -> tuple[ContextLoadResult, list[InjectedPattern]]:
         """The reply for `ranked` under the budget, and the learned patterns it shows (recorded by
         the caller, for the reply it sends: a reply packed before the listing may be dropped)."""
         terms_list, idents_list = task_terms(inp.task)
@@ -279,6 +282,7 @@ def load(
         queue = list(rest)  # candidates not mapped yet, best first
         map_memo: dict[tuple[str, int], _MapEntry] = {}
         relevance_memo: dict[str, float] = {}  # a definition name's relevance to this task
+        map_symbols: dict[str, list[repo_map.Symbol]] = store.derived("context.map_symbols", gen, dict)
 
         def next_entry(room: int) -> _MapEntry | None:
             """The best remaining candidate whose entry fits `room`, looking a few ahead (an entry that
@@ -287,7 +291,17 @@ def load(
                 if room < 20:
                     return None
                 e = _map_entry(
-                    store, reader, r.path, r.why, terms, idents, room, map_sigs, map_memo, relevance_memo
+                    store,
+                    reader,
+                    r.path,
+                    r.why,
+                    terms,
+                    idents,
+                    room,
+                    map_sigs,
+                    map_memo,
+                    relevance_memo,
+                    map_symbols,
                 )
                 if e is not None:
                     del queue[i]
@@ -367,11 +381,12 @@ def load(
     with ThreadPoolExecutor(2, thread_name_prefix="context-listing") as pool:
         listing = pool.submit(project_files.list_files, root)
         head = pool.submit(_head, root)
-        packed = pack(ranking(gen), warnings)
+        packed = pack(ranking(gen), gen, warnings)
         listed = listing.result()
     building = ensure_index(store, progress, wait=False, listing=(gen, listed))
     if building is not None or generation(store.db) != gen:
-        packed = pack(ranking(generation(store.db)), [*warnings, *([building] if building else [])])
+        now_gen = generation(store.db)
+        packed = pack(ranking(now_gen), now_gen, [*warnings, *([building] if building else [])])
     result, shown = packed
     if shown:  # recorded once, for the reply that is sent
         flywheel.record_shown(store, inp.session_id, shown, "context_load", now)
@@ -405,6 +420,9 @@ def _fit(
     more than 2% is unused, add map entries that fit what is left."""
     last_fill: list[_MapEntry] = []
     fills = 0
+    # The count is part of the reply and its cost follows its width: measured first with the
+    # budget's width (usually the count's), the reply is measured once instead of twice.
+    result.tokens = result.tokens or budget
     for _ in range(16):
         result.items = [p.item for p in pieces]
         result.content = "".join(p.text for p in pieces) + pattern_text
@@ -653,10 +671,12 @@ def _map_entry(
     signatures: int = MAP_SIGNATURES,
     memo: dict[tuple[str, int], _MapEntry] | None = None,
     scores: dict[str, float] | None = None,
+    kept: dict[str, list[repo_map.Symbol]] | None = None,
 ) -> _MapEntry | None:
     """From the index alone (signatures were redacted when indexed): no file is read. `memo`
     keeps the entries made for one load (a candidate that did not fit is tried again later),
-    `scores` the relevance of each definition name to its task."""
+    `scores` the relevance of each definition name to its task, `kept` the files' definitions
+    as indexed (per index generation: the caller keys it)."""
     if secrets.is_secret_path(path):
         return None
     memo = {} if memo is None else memo
@@ -665,6 +685,8 @@ def _map_entry(
         made = memo.get((path, limit))
         if made is None:
             if syms is None:
+                syms = kept.get(path) if kept is not None else None
+            if syms is None:
                 syms = [
                     repo_map.Symbol(n, k, ln, sig)
                     for n, k, ln, sig in store.db.execute(
@@ -672,6 +694,10 @@ def _map_entry(
                         [path],
                     ).fetchall()
                 ]
+                if kept is not None:
+                    if len(kept) >= MAX_KEPT_SYMBOLS:
+                        kept.clear()
+                    kept[path] = syms
             chosen = repo_map.pick(syms, terms, idents, limit, scores) if limit else []
             text = repo_map.entry(path, why, chosen)
             made = memo[(path, limit)] = _MapEntry(path, text, string_cost(text) + string_cost(path) + 6)
