@@ -555,11 +555,15 @@ class _Search:
 
     def _together(self, best: list[tuple[float, int]], seen: set[int]) -> None:
         """Two or more words of useful idf: a row may hold several, and the lists' bounds (each
-        word at its best at once) stay high until the lists are nearly read whole. SQLite sums
-        those words' parts per row instead (bm25()'s expression; in another order, so equal to
-        about 1e-15) and ranks the rows; the best are scored exactly, more until the last one
-        taken, plus all the other words can add, cannot reach the k-th best. Their lists are then
-        done: an unread row holds none of those words."""
+        word at its best at once) stay high until the lists are nearly read whole.
+
+        MaxScore instead: the top chunk of each such list, scored exactly, gives a k-th best; the
+        words whose largest parts, added up with everything else a row can get, stay below it
+        cannot make a row reach it alone (they are probed, not listed). SQLite sums the parts of
+        the other words per row (bm25()'s expression; in another order, so equal to about 1e-15)
+        and ranks the rows; the best are scored exactly, more until the last one taken, plus the
+        most the probed words can add, cannot reach the k-th best. Those words' lists are then
+        done: an unread row holds none of them."""
         rows = {p.wid: p.rows for p in self.parts if p.wid is not None}
         strong = [
             x
@@ -568,33 +572,63 @@ class _Search:
         ]
         if len(strong) < 2:
             return
-        where, args = self.filters.postings()
-        marks = ",".join("?" * len(strong))
-        sql = (
-            f"SELECT pp.pid, pp.confidence, sum((CASE pp.wid {' '.join(['WHEN ? THEN ?'] * len(strong))} END) "
-            "* ((pp.tf * ?) / (pp.tf + ? * (? + ? * pp.dl / ?)))) + pp.confidence AS s "
-            f"FROM pattern_postings pp WHERE pp.wid IN ({marks}) AND {where} "
-            "GROUP BY pp.pid ORDER BY s DESC, pp.pid LIMIT ?"
-        )
-        head = [v for x in strong for v in (x.wid, x.idf)]
-        head += [K1 + 1.0, K1, 1 - B, B, self.avgdl, *(x.wid for x in strong), *args]
+        most = {x.wid: x.bound() for x in strong}
+        others = sum(x.bound() for x in self.words if x not in strong) + self.confidence.bound()
+        first = [row for x in strong for row in x.take()]
+        fresh = list({r: (r, c) for r, c, _ in first if r not in seen}.values())
+        seen.update(r for r, _ in fresh)
+        self._score(fresh, best)
+        del best[self.fetch :]
         for x in strong:
             x.done, x.next = True, None
             x.cursor.close()
-        others = sum(x.bound() for x in self.words)  # what the words left out can add
+        kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
+        probed, room = [], others  # room: the most a row can get besides the listed words
+        for x in sorted(strong, key=lambda x: most[x.wid]):
+            if -(room + most[x.wid]) <= kth + _SLACK:
+                break
+            probed.append(x)
+            room += most[x.wid]
+        room -= self.confidence.bound()  # the rows' own confidence is in SQLite's sum
+        if probed and not self._summed([x for x in strong if x not in probed], room, best, seen, rounds=1):
+            # The probed words' parts leave too many rows open: one more sum, with them listed.
+            self._summed(strong, others - self.confidence.bound(), best, seen)
+        else:
+            self._summed(strong, room, best, seen)
+
+    def _summed(
+        self,
+        listed: list[_Postings],
+        room: float,
+        best: list[tuple[float, int]],
+        seen: set[int],
+        rounds: int = 99,
+    ) -> bool:
+        """SQLite's per-row sum of `listed` words (plus confidence), best first, scored exactly until
+        the last row taken plus `room` cannot reach the k-th best (True), or `rounds` are used."""
+        where, args = self.filters.postings()
+        sql = (
+            f"SELECT pp.pid, pp.confidence, sum((CASE pp.wid {' '.join(['WHEN ? THEN ?'] * len(listed))} END) "
+            "* ((pp.tf * ?) / (pp.tf + ? * (? + ? * pp.dl / ?)))) + pp.confidence AS s "
+            f"FROM pattern_postings pp WHERE pp.wid IN ({','.join('?' * len(listed))}) AND {where} "
+            "GROUP BY pp.pid ORDER BY s DESC, pp.pid LIMIT ?"
+        )
+        head: list[object] = [v for x in listed for v in (x.wid, x.idf)]
+        head += [K1 + 1.0, K1, 1 - B, B, self.avgdl, *(x.wid for x in listed), *args]
         limit = self.fetch + 32
-        while True:
+        for _ in range(rounds):
             got = self.db.execute(sql, [*head, limit]).fetchall()
             fresh = [(int(r), float(c)) for r, c, _ in got if int(r) not in seen]
             seen.update(r for r, _ in fresh)
             self._score(fresh, best)
             del best[self.fetch :]
             if len(got) < limit:
-                return  # every row holding those words was scored
+                return True  # every row holding those words was scored
             kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
-            if -(float(got[-1][2]) + others) > kth + 1e-6:
-                return  # no row left holding them can reach the k-th best
+            if -(float(got[-1][2]) + room) > kth + 1e-6:
+                return True  # no row left holding them can reach the k-th best
             limit *= 4
+        return False
 
     def run(self) -> list[int]:
         fetch = self.fetch
