@@ -1,0 +1,90 @@
+"""Tests that kill the guardrail matcher's surviving mutants (`make mutation`, target `match`).
+
+Each test names the mutant it was written against (bench/mutation.py numbering at the commit in
+docs/testing.md). They check what a user of `guardrail_check` or `factorops doctor` would see: the
+decision and its reasons, and which stored rules are reported as checking nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from factorops.tools.guardrails.checks import CheckContext
+from factorops.tools.guardrails.match import GuardrailMatcher, decide
+from factorops.tools.guardrails.models import GuardrailHit
+from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
+
+
+def rule(title: str, effect: str = "warn", **kw: object) -> PatternCandidate:
+    return PatternCandidate(
+        title=title,
+        kind="guardrail",
+        solution="",
+        rule=GuardrailRule(effect=effect, **kw),  # type: ignore[arg-type]
+    )
+
+
+def hit(title: str, effect: str) -> GuardrailHit:
+    return GuardrailHit(id="", title=title, effect=effect, why=f"{title} matched")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("effects", "decision"),
+    [
+        ([], "allow"),
+        (["warn"], "warn"),
+        (["block"], "block"),
+        (["warn", "block"], "block"),
+        (["block", "warn"], "block"),
+        (["warn", "warn"], "warn"),
+    ],
+)
+def test_decide_block_beats_warn_beats_allow(effects: list[str], decision: str) -> None:
+    """Mutants #0 (`==` flipped), #1 and #2 (a decision replaced by None) of `decide`, which the
+    session checks (context use, failed validations, success claims) answer through."""
+    matches = [hit(f"rule {i}", e) for i, e in enumerate(effects)]
+    got = decide(matches)
+    assert got.decision == decision
+    assert [m.title for m in got.matches] == [m.title for m in matches]
+
+
+def test_an_unknown_built_in_check_is_reported_and_checks_nothing() -> None:
+    """Mutants #5 (`not in CHECKS` flipped), #13 and #14 (the report deleted): a rule naming a check
+    this version does not have is listed in `invalid` (what `factorops doctor` prints) with the
+    known names, and never matches; a known check is not reported and does match."""
+    m = GuardrailMatcher(
+        [
+            rule("from a newer version", "block", check="no_such_check"),
+            rule("force", "block", check="force_push"),
+        ]
+    )
+    assert [(bad.title, bad.error.split(";")[0]) for bad in m.invalid] == [
+        ("from a newer version", "unknown check 'no_such_check'")
+    ]
+    assert "force_push" in m.invalid[0].error and "git_clean" in m.invalid[0].error
+    assert [r.title for r in m.rules] == ["force"]
+    got = m.check("push", command="git push --force origin main")
+    assert got.decision == "block" and [h.title for h in got.matches] == ["force"]
+
+
+def test_an_unreadable_command_matches_a_rule_by_its_required_literal() -> None:
+    """Mutant #24 (`command is not None` flipped, so regex rules get no required literals): a
+    command the shell parser cannot read fails closed when it mentions the literal every match of
+    the rule needs, even where the whole regex does not match the raw text."""
+    m = GuardrailMatcher([rule("prod deploys", "block", command_regex=r"\bdeploy\b.*--env prod")])
+    got = m.check("run it", command="run '--env prod")  # unterminated quote: not understood
+    assert got.decision == "block"
+    assert "could not be read" in got.matches[0].why and "'--env prod'" in got.matches[0].why
+    assert m.check("run it", command="run --env staging").decision == "allow"
+
+
+def test_built_in_checks_use_the_given_project_facts() -> None:
+    """Mutant #46 (`context is not None` flipped): the project's facts given to the check decide
+    which branch is the default one; without them the checks assume `main`. (#47, `read_git=True`
+    in the fallback, is equivalent: a context without a project root never reads git.)"""
+    m = GuardrailMatcher([rule("keep the default branch", "block", check="delete_default_branch")])
+    trunk = CheckContext(default_branch="trunk", current_branch="feature", read_git=False)
+    assert m.check("clean up", command="git branch -D trunk", context=trunk).decision == "block"
+    assert m.check("clean up", command="git branch -D main", context=trunk).decision == "allow"
+    assert m.check("clean up", command="git branch -D main").decision == "block"
+    assert m.check("clean up", command="git branch -D trunk").decision == "allow"
