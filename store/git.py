@@ -137,6 +137,21 @@ def write_loose(objects: Path, kind: str, data: bytes) -> tuple[str, int]:
     return sha, len(packed)
 
 
+def read_loose(objects: Path, sha: str) -> tuple[str, bytes] | None:
+    """An object stored loose under `objects/`, as (kind, content); None when it is not loose (packed,
+    or missing: the caller asks git). Objects are written whole (`write_loose`, git itself), so a file
+    that is there is complete; one that does not check out is left to git as well."""
+    try:
+        raw = zlib.decompress((objects / sha[:2] / sha[2:]).read_bytes())
+    except (OSError, zlib.error):
+        return None
+    header, sep, data = raw.partition(b"\0")
+    kind, _, size = header.partition(b" ")
+    if not sep or not size.isdigit() or int(size) != len(data) or hashlib.sha1(raw).hexdigest() != sha:
+        return None
+    return kind.decode(), data
+
+
 def parse_tree(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
     """A tree object's entries: name -> (mode, 20-byte sha)."""
     entries: dict[bytes, tuple[bytes, bytes]] = {}

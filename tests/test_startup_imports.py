@@ -22,6 +22,9 @@ from factorops.server.mcp.runtime import Runtime
 
 project = Path(sys.argv[1])
 subprocess.run(["git", "init", "-q", str(project)], check=True)
+# set up by `factorops init` in its own process, as a user's project is before a client starts us
+# (creating a ledger is not a first call's work)
+subprocess.run([sys.executable, "-P", "-m", "factorops", "init", "--project", str(project)], check=True)
 calls = json.loads(sys.argv[2])
 
 async def main() -> None:
@@ -102,7 +105,7 @@ def test_a_first_call_imports_its_own_implementation_only(tmp_path: Path) -> Non
         assert name not in after_check, name
     after_start = set(modules["session_start"])
     assert "factorops.tools.watch.live" in after_start
-    # the injected patterns are sized by the estimate, and a goal without a secret trigger is
-    # redacted without detect-secrets
-    for lib in ("detect_secrets", "tiktoken"):
+    # the injected patterns are sized by the estimate, a goal without a secret trigger is redacted
+    # without detect-secrets, and the ledger commit reads the loose trees it needs without GitPython
+    for lib in ("detect_secrets", "tiktoken", "git"):
         assert lib not in after_start, lib
