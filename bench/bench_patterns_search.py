@@ -16,6 +16,11 @@ retired patterns excluded, ordered by the key the tool claims (BM25 score - conf
 the tokens FTS5 itself produced (the `fts5vocab` instance table and the docsize shadow table), so
 stemming is the index's own. A check against SQLite's own unwindowed `bm25()` on the first
 queries confirms the reference. Reported: mean overlap@5 (target >= 0.95) beside p95.
+
+The fill goes through `patterns.upsert`, so it includes the search's postings upkeep (one
+transaction for all rows here; `inserted N patterns in Xs` on stderr is that cost, not a
+pattern_record's, which is one transaction and one ledger commit per pattern: bench_ledger.py).
+BENCH_PATTERNS (100000) and BENCH_SAMPLES (300) change the sizes.
 """
 
 from __future__ import annotations
