@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -59,6 +60,10 @@ def _read_file(root: Path, rel: str) -> str | None:
         data = path.read_bytes()
     except (OSError, path_guard.PathRefused):
         return None
+    return _decoded(data)
+
+
+def _decoded(data: bytes) -> str | None:
     if b"\0" in data[:8192]:
         return None  # binary
     text = data.decode("utf-8", errors="replace")
@@ -76,10 +81,43 @@ def _symbols_of(rel: str, text: str) -> Symbols:
     return Symbols(defs=defs, refs=refs, sigs=sigs)
 
 
+def _reader(root: Path) -> Callable[[str], str | None]:
+    """`_read_file` for the files of one chunk, with each directory resolved once: resolving every
+    file's whole path (a stat per component) was a tenth of a first index. A file whose directory
+    is itself (no link on the way) and that is no link itself (opened with O_NOFOLLOW) has the
+    real path it is listed by, so `_read_file`'s checks reduce to the secret-name one; anything
+    else (a link, an error) goes through `_read_file` in full."""
+    real_root = root.resolve()
+    plain: dict[str, bool] = {}  # directory -> it resolves to itself inside the root
+
+    def read(rel: str) -> str | None:
+        folder = rel.rpartition("/")[0]
+        ok = plain.get(folder)
+        if ok is None:
+            where = os.path.join(real_root, folder) if folder else str(real_root)
+            ok = plain[folder] = os.path.realpath(where) == where
+        if not ok or secrets.is_secret_path(rel):
+            return _read_file(root, rel)
+        try:
+            fd = os.open(os.path.join(real_root, rel), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:  # a link (ELOOP), gone, unreadable: the full checks say which
+            return _read_file(root, rel)
+        try:
+            with os.fdopen(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode) or st.st_size > project_files.MAX_FILE_BYTES:
+                    return None  # a FIFO or device is no file to index
+                data = f.read()
+        except OSError:
+            return None
+        return _decoded(data)
+
+    return read
+
+
 def _prepare_chunk(root: str, chunk: list[tuple[Entry, bool]]) -> list[Prepared]:
     """Read, parse and tokenize one chunk (in a worker process for a big refresh)."""
-    base = Path(root)
-    return serial_prepare(lambda rel: _read_file(base, rel), _symbols_of)(chunk)
+    return serial_prepare(_reader(Path(root)), _symbols_of)(chunk)
 
 
 def _pool_map(pool: ProcessPoolExecutor) -> Callable[..., Iterator[list[Prepared]]]:
