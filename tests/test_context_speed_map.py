@@ -72,3 +72,15 @@ async def test_an_edit_reaches_the_map_signatures(runtime: Runtime, shop: Path) 
         commit_files(shop, renamed, "rename")
         sigs = await _signatures(c, "cherry price rounding")
         assert sigs and not [s for s in sigs if "cherry_price_" in s], sigs
+
+
+async def test_words_of_defined_names_are_matches_not_mentions(runtime: Runtime) -> None:
+    """The words of a matched file's defined names are read for all the search's rows at once:
+    'damson' is in no path, only in definitions (and their bodies), so it is a match."""
+    async with Client(build_app(runtime)) as c:
+        r = await c.call_tool("context_load", {"task": "damson price rounding", "budget_tokens": 1500})
+    got = r.structured_content or {}
+    whys = [i["why"] for i in got.get("items", [])]
+    whys += [line for line in got["content"].splitlines() if line.startswith("shop/pricing_")]
+    assert len(whys) >= 4, got
+    assert all("matches damson, price" in w for w in whys), whys

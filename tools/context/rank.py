@@ -259,6 +259,8 @@ def rank(
         ).fetchall()
         if rows:
             words: dict[str, frozenset[str]] | None = paths.memo("rank.symbol_words", dict) if paths else None
+            if words is not None:  # one query for the rows' defined names, not one per row
+                _symbol_words(db, [path for path, _s in rows], words)
             best = rows[0][1] or -1.0
             for n, (path, s) in enumerate(rows):
                 matched = _matched_terms(db, path, terms, words)
@@ -417,6 +419,23 @@ def _mentioned_terms(db: Database, path: str, terms: list[str]) -> list[str]:
     ).fetchone()
     words = set(re.findall(r"[a-z0-9]+", (row[0] if row else "").lower()))
     return [t for t in terms if t in words]
+
+
+def _symbol_words(db: Database, paths: list[str], memo: dict[str, frozenset[str]]) -> None:
+    """memo[path] = the words of the path's defined names (as indexed for full-text search), for
+    the paths not in `memo` yet."""
+    missing = [p for p in dict.fromkeys(paths) if p not in memo]
+    for i in range(0, len(missing), 500):
+        part = missing[i : i + 500]
+        got = dict(
+            db.execute(
+                "SELECT f.path, t.symbols FROM repo_files f JOIN repo_fts t ON t.rowid = f.rowid "
+                f"WHERE f.path IN ({','.join('?' * len(part))})",
+                part,
+            ).fetchall()
+        )
+        for p in part:
+            memo[p] = frozenset((got.get(p) or "").lower().split())
 
 
 def _matched_terms(
