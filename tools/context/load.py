@@ -420,9 +420,6 @@ def _fit(
     more than 2% is unused, add map entries that fit what is left."""
     last_fill: list[_MapEntry] = []
     fills = 0
-    # The count is part of the reply and its cost follows its width: measured first with the
-    # budget's width (usually the count's), the reply is measured once instead of twice.
-    result.tokens = result.tokens or budget
     for _ in range(16):
         result.items = [p.item for p in pieces]
         result.content = "".join(p.text for p in pieces) + pattern_text
