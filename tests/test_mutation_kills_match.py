@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from factorops.tools.guardrails import shell
 from factorops.tools.guardrails.checks import CheckContext
 from factorops.tools.guardrails.match import GuardrailMatcher, decide
 from factorops.tools.guardrails.models import GuardrailHit
@@ -88,3 +89,22 @@ def test_built_in_checks_use_the_given_project_facts() -> None:
     assert m.check("clean up", command="git branch -D main", context=trunk).decision == "allow"
     assert m.check("clean up", command="git branch -D main").decision == "block"
     assert m.check("clean up", command="git branch -D trunk").decision == "allow"
+
+
+def test_a_built_in_check_says_why_it_matched() -> None:
+    """Mutant #58 (the check's reason not added): the hit explains itself."""
+    m = GuardrailMatcher([rule("force", "block", check="force_push")])
+    why = m.check("push", command="git push --force origin main").matches[0].why
+    assert "push" in why and "force" in why.lower()
+
+
+def test_out_of_time_analysis_warns_instead_of_blocking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mutant #73 (the downgrade deleted) and #72 (`and` -> `or`, which also downgrades a parse
+    error, see the unreadable-command test): a command whose analysis ran out of CPU time matches a
+    blocking rule only because it mentions the rule's word, so it warns; a busy machine must not
+    turn a command into a block. The time budget is set to nothing so the safety net trips."""
+    monkeypatch.setitem(shell.normalise.__kwdefaults__, "max_seconds", 0.0)
+    m = GuardrailMatcher([rule("force", "block", check="force_push")])
+    got = m.check("push", command="git push --force origin main")
+    assert got.decision == "warn"
+    assert "ran out of time" in got.matches[0].why
