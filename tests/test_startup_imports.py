@@ -34,16 +34,20 @@ async def main() -> None:
     # itself imports is checked, so the timer is off.
     runtime.warm_secrets = False
     snapshots = {}
-    async with Client(build_app(runtime)) as client:
+    app = build_app(runtime)
+    added = {}  # tools the SDK has built (argument model, schema), before and after tools/list
+    async with Client(app) as client:
         snapshots["built"] = sorted(sys.modules)
+        added["built"] = len(app._tool_manager.list_tools())
         listed = await client.list_tools()
         snapshots["listed"] = sorted(sys.modules)
+        added["listed"] = len(app._tool_manager.list_tools())
         for name, args in calls:
             res = await client.call_tool(name, args)
             assert not res.is_error, res
             snapshots[name] = sorted(sys.modules)
     runtime.close()
-    print("RESULT", json.dumps({"tools": len(listed.tools), "modules": snapshots}))
+    print("RESULT", json.dumps({"tools": len(listed.tools), "added": added, "modules": snapshots}))
 
 anyio.run(main)
 """
@@ -82,6 +86,8 @@ def probe(tmp_path: Path, calls: list[tuple[str, dict[str, object]]]) -> dict[st
 def test_building_the_app_and_listing_tools_imports_no_domain(tmp_path: Path) -> None:
     got = probe(tmp_path, [])
     assert got["tools"] == 15
+    # the SDK builds a tool (argument model, JSON schema) when it is first listed, not for `initialize`
+    assert got["added"] == {"built": 0, "listed": 15}
     modules: dict[str, list[str]] = got["modules"]  # type: ignore[assignment]
     for when in ("built", "listed"):
         loaded = set(modules[when])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -43,6 +44,27 @@ class FactoropsServer(MCPServer[Any]):
             name="factorops", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING", **kwargs
         )
         self.runtime = runtime
+        # Tools registered when first listed or called, in the order they were declared (below).
+        self._deferred: dict[str, Callable[[], None]] = {}
+        self._tool_order: dict[str, int] = {}
+
+    def defer_tool(self, name: str, register: Callable[[], None]) -> None:
+        """Run `register` (which adds tool `name`) when the tool is first listed, called or looked up,
+        not at start-up: the SDK builds each tool's argument model and JSON schema as it is added,
+        which `initialize` does not need (~15 tools; start-up cost, issue #19)."""
+        self._deferred[name] = register
+        self._tool_order[name] = len(self._tool_order)
+
+    def _register(self, name: str | None = None) -> None:
+        """Add the deferred tools: all of them, or only `name`."""
+        for n in list(self._deferred) if name is None else [name]:
+            register = self._deferred.pop(n, None)
+            if register is not None:
+                register()
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        self._register(name)  # the HTTP transport checks Mcp-Param headers against it
+        return super()._tool_input_schema(name)
 
     async def read_resource(self, uri: AnyUrl | str, context: Context[Any, Any] | None = None) -> Any:
         if context is not None:
@@ -99,7 +121,10 @@ class FactoropsServer(MCPServer[Any]):
             ) from None
 
     async def list_tools(self) -> list[Tool]:
-        tools = await super().list_tools()
+        self._register()
+        tools = sorted(
+            await super().list_tools(), key=lambda t: self._tool_order.get(t.name, len(self._tool_order))
+        )
         return [
             t.model_copy(
                 # The output schema is left out of the listing: it would double the tokens every
@@ -120,6 +145,7 @@ class FactoropsServer(MCPServer[Any]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
+        self._register(name)
         if context is not None:
             await self.runtime.resolve(context)
         started = self.runtime.now()

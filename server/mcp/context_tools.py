@@ -61,11 +61,9 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         context.ContextLoadInput,
         _context_load,
         read_only=True,
+        # Replies stay under the default cap; clients that save longer tool results to a file read this.
+        meta={"anthropic/maxResultSizeChars": DEFAULT_MAX_REPLY_CHARS},
     )
-    # Replies stay under the default cap; clients that save longer tool results to a file read this.
-    tool = app._tool_manager.get_tool("context_load")
-    if tool is not None:
-        tool.meta = {"anthropic/maxResultSizeChars": DEFAULT_MAX_REPLY_CHARS}
     add_sync_tool(
         app,
         runtime,

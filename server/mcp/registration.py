@@ -140,6 +140,7 @@ class ToolOptions(TypedDict, total=False):
 
     read_only: bool
     hints: ToolAnnotations | None
+    meta: dict[str, Any] | None  # the tool's `_meta` in tools/list
 
 
 def add_sync_tool(
@@ -198,8 +199,23 @@ def add_async_tool(
     # Every tool states all four hints; a tool that changes state without passing its own is
     # additive (nothing is lost: every change is a new ledger commit), not idempotent, local.
     annotations = options.get("hints") or tool_hints(read_only=options.get("read_only", False))
-    app.add_tool(tool, name=name, description=description, annotations=annotations, structured_output=True)
-    _strings_stay_strings(app, name)
+
+    def register() -> None:
+        app.add_tool(
+            tool,
+            name=name,
+            description=description,
+            annotations=annotations,
+            meta=options.get("meta"),
+            structured_output=True,
+        )
+        _strings_stay_strings(app, name)
+
+    defer = getattr(app, "defer_tool", None)  # FactoropsServer: when first listed or called
+    if defer is not None:
+        defer(name, register)
+    else:
+        register()
 
 
 class _LazyImpl:
