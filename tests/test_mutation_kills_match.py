@@ -11,7 +11,7 @@ import pytest
 
 from factorops.tools.guardrails import shell
 from factorops.tools.guardrails.checks import CheckContext
-from factorops.tools.guardrails.match import GuardrailMatcher, decide
+from factorops.tools.guardrails.match import GuardrailMatcher, decide, required_literals
 from factorops.tools.guardrails.models import GuardrailHit
 from factorops.tools.patterns.model import GuardrailRule, PatternCandidate
 
@@ -108,3 +108,26 @@ def test_out_of_time_analysis_warns_instead_of_blocking(monkeypatch: pytest.Monk
     got = m.check("push", command="git push --force origin main")
     assert got.decision == "warn"
     assert "ran out of time" in got.matches[0].why
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needs"),
+    [
+        (r"x(deploy)y", ("deploy",)),  # #91: a group's literal counts
+        (r"x(?:deploy)+y", ("deploy",)),  # #98: a repeat's literal counts when it must occur
+        (r"(?:deploy)+now", ("deploy",)),  # #97: ... and is the longer one here
+        (r"(?:deploy)*now", ("now",)),  # #97: a literal that may occur 0 times is never required
+        (r"x(?:deploy)*y", None),
+    ],
+)
+def test_required_literals_in_groups_and_repeats(pattern: str, needs: tuple[str, ...] | None) -> None:
+    """Mutants #91, #98 (a group's or repeat's literals ignored) and #97 (`>= 1` flipped)."""
+    assert required_literals(pattern) == needs
+
+
+def test_a_rule_whose_word_may_be_absent_still_matches() -> None:
+    """#97 seen by a user: with the optional `sudo -u root ` read as required (it is the longest
+    literal), `rm -rf /` alone would be let through."""
+    m = GuardrailMatcher([rule("wipe root", "block", command_regex=r"(?:sudo -u root )*rm -rf /$")])
+    assert m.check("clean", command="rm -rf /").decision == "block"
+    assert m.check("clean", command="sudo -u root rm -rf /").decision == "block"
