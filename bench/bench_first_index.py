@@ -94,8 +94,9 @@ def stages(root: Path) -> None:
 
     texts: list[tuple[str, str]] = []
     t0 = time.process_time()
+    read = context_build._reader(root)  # as a worker reads a chunk
     for f in listing.files:
-        text = context_build._read_file(root, f.path)
+        text = read(f.path)
         if text is not None:
             texts.append((f.path, text))
     tick("read (+ secret check)", t0)
