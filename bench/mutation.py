@@ -67,7 +67,7 @@ TARGETS: dict[str, Target] = {
     ),
     "match": Target(
         "tools/guardrails/match.py",
-        ("tests/test_guardrail_match.py", "tests/test_guardrails.py"),
+        ("tests/test_mutation_kills_match.py", "tests/test_guardrail_match.py", "tests/test_guardrails.py"),
         scope=("decide", "GuardrailMatcher", "required_literals"),
     ),
     "stdio": Target(
