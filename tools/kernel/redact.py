@@ -1197,11 +1197,11 @@ def _ds_plugins() -> tuple[_DsPlugin, ...]:
     from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
     from detect_secrets.plugins.keyword import DENYLIST, KeywordDetector
 
-    classes: dict[str, Any] = {cls.__name__: cls for cls in get_mapping_from_secret_type_to_class().values()}
+    mapping: dict[str, Any] = get_mapping_from_secret_type_to_class()
+    classes: dict[str, Any] = {c.__name__: c for c in mapping.values()}
     out = []
     for name in _DS_PLUGINS:
-        cls = classes[name]
-        plugin: Any = cls()
+        plugin: Any = classes[name]()
         if isinstance(plugin, KeywordDetector):
             mode = "keyword"
         elif isinstance(plugin, HighEntropyStringsPlugin):
@@ -1210,7 +1210,7 @@ def _ds_plugins() -> tuple[_DsPlugin, ...]:
             mode = "regex"
         triggers, filters = _DS_TRIGGERS[name]
         line_filters = tuple(re.compile("|".join(DENYLIST) if f is _DS_DENYLIST else f) for f in filters)
-        kind = _DS_KINDS.get(name) or re.sub(r"[^a-z0-9]+", "-", str(cls.secret_type).lower()).strip("-")
+        kind = _DS_KINDS.get(name) or re.sub(r"[^a-z0-9]+", "-", str(plugin.secret_type).lower()).strip("-")
         out.append(_DsPlugin(plugin, name, kind, mode, triggers, line_filters))
     return tuple(out)
 
