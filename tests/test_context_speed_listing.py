@@ -9,7 +9,6 @@ the in-process MCP client on a real git repository.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from mcp import Client
 from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
 
-from .conftest import Clock, commit_files, git
+from .conftest import commit_files, git
 
 
 def _module(name: str) -> str:
@@ -38,10 +37,8 @@ def shop(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def runtime(shop: Path, clock: Clock) -> Iterator[Runtime]:
-    rt = Runtime(project=shop, clock=clock, use_roots=False, starters=False)
-    yield rt
-    rt.close()
+def project(shop: Path) -> Path:
+    return shop  # conftest's `runtime` serves the shop repository
 
 
 async def _named_by(c: Client, name: str) -> list[str]:

@@ -8,7 +8,6 @@ edit reaches the next map. Through the in-process MCP client on a real git repos
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from mcp import Client
 from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
 
-from .conftest import Clock, commit_files, git
+from .conftest import commit_files, git
 
 FRUITS = ("apple", "banana", "cherry", "damson")
 
@@ -37,10 +36,8 @@ def shop(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def runtime(shop: Path, clock: Clock) -> Iterator[Runtime]:
-    rt = Runtime(project=shop, clock=clock, use_roots=False, starters=False)
-    yield rt
-    rt.close()
+def project(shop: Path) -> Path:
+    return shop  # conftest's `runtime` serves the shop repository
 
 
 async def _signatures(c: Client, task: str) -> list[str]:

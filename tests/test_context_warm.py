@@ -8,7 +8,6 @@ edit (a new index generation) must show up in the next answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from mcp import Client
 from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
 
-from .conftest import Clock, commit_files, git
+from .conftest import commit_files, git
 
 CORE = '''"""Invoices."""
 
@@ -53,10 +52,8 @@ def shop(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def runtime(shop: Path, clock: Clock) -> Iterator[Runtime]:
-    rt = Runtime(project=shop, clock=clock, use_roots=False, starters=False)
-    yield rt
-    rt.close()
+def project(shop: Path) -> Path:
+    return shop  # conftest's `runtime` serves the shop repository
 
 
 async def _load(c: Client, **args: Any) -> dict[str, Any]:
