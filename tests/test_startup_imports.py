@@ -115,3 +115,27 @@ def test_a_first_call_imports_its_own_implementation_only(tmp_path: Path) -> Non
     # without detect-secrets, and the ledger commit reads the loose trees it needs without GitPython
     for lib in ("detect_secrets", "tiktoken", "git"):
         assert lib not in after_start, lib
+
+
+def test_opening_the_store_imports_no_shell_parser(tmp_path: Path) -> None:
+    """The guardrail matcher and the shell parser (tree-sitter-bash) come with the first
+    guardrail_check; a first patterns_search or session_start opens the store (every component)
+    without them: the starter rules are installed by `factorops init`, in its own process."""
+    got = probe(
+        tmp_path,
+        [
+            ("patterns_search", {"query": "force push"}),
+            ("session_start", {"goal": "tidy the release notes"}),
+            ("guardrail_check", {"command": "git push --force"}),
+        ],
+    )
+    modules: dict[str, list[str]] = got["modules"]  # type: ignore[assignment]
+    for when in ("patterns_search", "session_start"):
+        loaded = set(modules[when])
+        for name in (
+            "tree_sitter_bash",
+            "factorops.tools.guardrails.shell",
+            "factorops.tools.guardrails.starters",
+        ):
+            assert name not in loaded, (when, name)
+    assert "tree_sitter_bash" in set(modules["guardrail_check"])

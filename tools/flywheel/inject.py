@@ -24,7 +24,6 @@ from factorops.store import ledger_layout
 from factorops.store.components import Component, Migration
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
-from factorops.tools.guardrails import starters as starter_guardrails
 from factorops.tools.kernel.actor import Actor, require_person
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError
@@ -263,6 +262,10 @@ def install_starters(store: Store, now: datetime, actor: Actor | None = None) ->
     kept and reported. Without an actor (a new project's first use) only missing rules are installed.
     Idempotent.
     """
+    # Imported here, not at the top: opening a store imports this module, and the starters bring the
+    # guardrail matcher and the shell parser (tree-sitter-bash), which only a check or an install needs.
+    from factorops.tools.guardrails import starters as starter_guardrails
+
     if actor is not None:
         require_person(actor, "install or restore the starter guardrails")
     shipped = starter_guardrails.starter_guardrails()

@@ -23,7 +23,6 @@ from factorops.store.components import Component, Migration, RecordKind
 from factorops.store.store import Store
 from factorops.tools.flywheel import inject as flywheel
 from factorops.tools.flywheel.inject import InjectedPattern
-from factorops.tools.guardrails import starters as starter_guardrails
 from factorops.tools.kernel import config
 from factorops.tools.kernel.compact import CompactModel
 from factorops.tools.kernel.errors import DomainError, NotFound
@@ -430,6 +429,10 @@ def _collisions(store: Store, inp: CheckpointInput, now: datetime) -> list[str]:
             others.setdefault(sid, []).append(path)
     if not others:
         return []
+    # Imported here: the starters bring the guardrail matcher and the shell parser, which a store
+    # open (this module is a component) and most checkpoints never need.
+    from factorops.tools.guardrails import starters as starter_guardrails
+
     decision = starter_guardrails.check_file_collision(inp.files_touched, others)
     return [m.why for m in decision.matches]
 

@@ -14,8 +14,6 @@ import os
 import re
 import shlex
 
-from factorops.tools.guardrails.checks import person_only
-
 _ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _OPERATORS = frozenset({"&&", "||", ";", "|", "&", "|&", ";;", "(", ")"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "fish"})
@@ -39,6 +37,15 @@ _WITH_SUBCOMMAND = frozenset(
     }
 )
 MAX_COMMAND = 10_000
+
+
+def person_only(command: str) -> str | None:
+    """The guardrails' `person_only` answer for `command` (see its docstring). Imported on first
+    use: it brings the shell parser (tree-sitter-bash), which opening a store must not load."""
+    from factorops.tools.guardrails.checks import person_only as guardrails_person_only
+
+    return guardrails_person_only(command)
+
 
 __all__ = ["family", "normalise", "person_only", "simple_commands", "words"]
 
