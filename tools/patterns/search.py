@@ -51,6 +51,7 @@ import json
 import math
 import re
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -425,18 +426,18 @@ def _by_fts5(db: Database, ws: list[str], filters: Filters, fetch: int) -> list[
     return [(int(r), query) for (r,) in rows]
 
 
-class _List:
+class _List(ABC):
     """Rows in an order that bounds what the rest can add to a key: read a chunk at a time."""
 
     done = False
 
+    @abstractmethod
     def bound(self) -> float:
         """The most an unread row of this list can get from it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def take(self) -> list[tuple[int, float, float]]:
         """The next chunk: (rowid, confidence, what the row gets from this list)."""
-        raise NotImplementedError
 
 
 class _Postings(_List):
