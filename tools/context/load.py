@@ -41,6 +41,7 @@ from . import outline as outline_mod
 from . import prefer, repo_map
 from .budget import CHARS_PER_TOKEN, CONTEXT_SHARE, cap_tokens, measure, string_cost
 from .build import ProgressFn, ensure_index, known_paths
+from .history import HISTORIES
 from .index import generation
 from .models import ContextLoadInput, CountTokensInput
 from .rank import PathIndex, Ranked, RefGraph, defined_terms, rank, task_terms
@@ -189,7 +190,9 @@ def load(
         at = head.result()
         if at is None:
             return project_files.cochange(root, paths)
-        return _cochange_at(str(root), at, tuple(paths))
+        walked = HISTORIES.get(root, at)
+        got = walked.cochange(paths) if walked is not None else None
+        return got if got is not None else _cochange_at(str(root), at, tuple(paths))
 
     def ranking(gen: int) -> list[Ranked]:
         # what depends only on the index is kept per generation
@@ -503,11 +506,11 @@ class _Reader:
         text = _read(real)
         if text is None:
             return None
-        if secrets.is_secret_content(text):  # a credential whatever its name: skipped whole
+        screened = _screen(text)
+        if screened is None:  # a credential whatever its name: skipped whole
             self.excluded.append(path)
             return None
-        clean, redactions = secrets.redact(text)
-        return clean, sum(redactions.values())
+        return screened
 
     def full_tokens(self, path: str, text: str | None) -> int:
         if text is not None:
@@ -529,6 +532,18 @@ class _Reader:
             if exc.secret:
                 self.excluded.append(path)
             return None
+
+
+@functools.lru_cache(maxsize=64)
+def _screen(text: str) -> tuple[str, int] | None:
+    """The text as a reply may show it (secret values redacted, with their count), or None when the
+    whole text is a credential. Kept for the last files read: a session loads the same files again
+    and again, and the secret scan is a pure function of the text (keyed by the whole text, so an
+    edited file is scanned again)."""
+    if secrets.is_secret_content(text):
+        return None
+    clean, redactions = secrets.redact(text)
+    return clean, sum(redactions.values())
 
 
 @functools.lru_cache(maxsize=256)
