@@ -301,6 +301,17 @@ def test_a_nul_in_a_message_gets_a_visible_stand_in(ledger: Ledger) -> None:
     clean(ledger)
 
 
+def test_a_commit_returns_the_sha_it_moved_head_to(ledger: Ledger, project: Path) -> None:
+    """The sha is what the store indexes the write under (and records as the index's head)."""
+    parent = ledger.head()
+    sha = commit(ledger, {"a.md": b"a\n"})
+    assert sha == ledger.head() == git(ledger.path, "rev-parse", "HEAD").strip() != parent
+    assert git(ledger.path, "rev-parse", f"{sha}^").strip() == parent
+    with Store.open(DataDir.for_project(project), components()) as store:
+        written, seen = store.write({"records/x/a.md": b"{}"}, "m", {"Factor": "I"}, lambda db, sha: sha)
+        assert written == seen == store.ledger.head()
+
+
 def test_a_commit_keeps_the_siblings_of_what_it_writes(ledger: Ledger) -> None:
     commit(ledger, {"records/a/one.md": b"1\n", "records/a/two.md": b"2\n", "top.md": b"t\n"})
     commit(ledger, {"records/a/three.md": b"3\n", "records/b/four.md": b"4\n"})
