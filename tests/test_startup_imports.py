@@ -115,6 +115,13 @@ def test_a_first_call_imports_its_own_implementation_only(tmp_path: Path) -> Non
     # without detect-secrets, and the ledger commit reads the loose trees it needs without GitPython
     for lib in ("detect_secrets", "tiktoken", "git"):
         assert lib not in after_start, lib
+    # nor the context pipeline (ranking, outlines, the repo map): only `context_load` needs it
+    for name in (
+        "factorops.tools.context.load",
+        "factorops.tools.context.rank",
+        "factorops.tools.context.outline",
+    ):
+        assert name not in after_start, name
 
 
 def test_opening_the_store_imports_no_shell_parser(tmp_path: Path) -> None:

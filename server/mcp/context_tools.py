@@ -19,12 +19,12 @@ from .registration import AsyncOp, SyncOp, add_async_tool, add_sync_tool, thread
 from .runtime import Runtime
 
 if TYPE_CHECKING:
-    from factorops.tools.watch.live import ContextLoadLive
+    from factorops.tools.watch.live_context import ContextLoadLive
 
 
 async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -> ContextLoadLive:
     from factorops.tools.metrics import report as metrics
-    from factorops.tools.watch import live
+    from factorops.tools.watch import live_context as live
 
     store = await runtime.store(ctx)
     now = runtime.now()
@@ -41,7 +41,7 @@ async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -
 
 def _context_load() -> tuple[type[BaseModel], AsyncOp]:
     from factorops.tools.metrics import report  # noqa: F401 (imported here, off the event loop)
-    from factorops.tools.watch import live
+    from factorops.tools.watch import live_context as live
 
     return live.ContextLoadLive, _load
 

@@ -24,8 +24,7 @@ import shlex
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from factorops.tools.context import load as context
-from factorops.tools.kernel import bands, config
+from factorops.tools.kernel import config
 from factorops.tools.kernel.errors import DomainError
 from factorops.tools.oversight import validation
 from factorops.tools.sessions import lifecycle as sessions
@@ -49,10 +48,6 @@ if TYPE_CHECKING:
 # -- the tools' replies ----------------------------------------------------------------------------
 
 
-class ContextLoadLive(context.ContextLoadResult):
-    context: ContextBand
-
-
 class SessionStartLive(sessions.SessionStartResult):
     context: ContextBand | None = None
 
@@ -63,28 +58,6 @@ class CheckpointLive(sessions.CheckpointResult):
 
 class ResumeLive(sessions.ResumeState):
     context: ContextBand | None = None
-
-
-def context_load(
-    store: Store, inp: context.ContextLoadInput, now: datetime, progress: context.ProgressFn | None = None
-) -> ContextLoadLive:
-    """`context_load` with the measured context use (see the module's docstring for which wins)."""
-    settings = settings_for(store)
-    usage = measure(store, now, inp.session_id, settings)
-    source: Source = "caller"
-    used, window = inp.used_tokens, inp.window_tokens
-    if usage is not None and usage.used >= inp.used_tokens:
-        source, used = "transcript", usage.used
-        if "window_tokens" not in inp.model_fields_set:
-            window = usage.window
-    window = max(window, 1000)
-    effective = inp.model_copy(update={"used_tokens": min(used, 10_000_000), "window_tokens": window})
-    band = band_reply(bands.classify(used, window, settings), source)
-
-    def reply(r: context.ContextLoadResult) -> ContextLoadLive:
-        return ContextLoadLive(**dict(r), context=band)
-
-    return reply(context.load(store, effective, now, progress, wrap=reply))  # budgeted as sent
 
 
 def session_start(store: Store, inp: sessions.SessionStartInput, now: datetime) -> SessionStartLive:
