@@ -461,8 +461,9 @@ class Ledger:
 
         Only our own debris goes: git's lock files (every writer holds our lock, so one found while
         we hold it is stale), our temp files, and the paths named in a killed writer's pending note
-        (put back as HEAD has them). A person's edits stay and are returned in `dirty`, with a
-        warning in the log saying how to commit them.
+        (put back as HEAD has them); the note itself, also when it names nothing (left empty or
+        unreadable by a writer killed while writing it). A person's edits stay and are returned in
+        `dirty`, with a warning in the log saying how to commit them.
         """
         pending = self._pending()
         removed = [str(lock.relative_to(self.path)) for lock in self._lock_files()]
@@ -470,8 +471,12 @@ class Ledger:
             lock.unlink(missing_ok=True)
         if pending:
             self._put_back("HEAD", pending)
-            self._clear_pending()
             removed += pending
+        elif (self.path / ".git" / PENDING).exists():
+            # Empty or unreadable: a writer killed while writing it, before any file (the note comes
+            # first). It names nothing to put back, but `status` reports it until it goes.
+            removed.append(f".git/{PENDING}")
+        self._clear_pending()
         status = self.status()
         for rel in status.debris:  # what is left of ours: untracked temp files
             if _TEMP.search(rel):

@@ -506,3 +506,35 @@ def test_a_writer_killed_mid_write_leaves_a_note_and_the_next_open_puts_its_file
         assert not (ledger_path / "records/new/b.md").exists()
         clean(store.ledger)
         assert store.ledger.fsck()[0]
+
+
+def test_doctor_fix_removes_a_pending_note_it_cannot_read(project: Path) -> None:
+    """A writer killed while writing its pending note (the note is written before any file, and
+    not atomically) leaves it empty. It names no file to put back, but it is our debris: `doctor`
+    reports it, so `doctor --fix` must remove it (it used to be kept, and doctor failed on it until
+    the next write)."""
+    run = [sys.executable, "-m", "factorops"]
+    init = subprocess.run(
+        [*run, "init", "--project", str(project), "--no-starter"], capture_output=True, text=True
+    )
+    assert init.returncode == 0, init.stderr
+    ledger = DataDir.for_project(project).ledger_path
+    (ledger / ".git" / PENDING).write_text("")
+    fixed = subprocess.run(
+        [*run, "doctor", "--fix", "--project", str(project)], capture_output=True, text=True
+    )
+    out = fixed.stdout + fixed.stderr
+    assert f"removed the debris of a killed writer: .git/{PENDING}" in fixed.stdout, out
+    assert "ok   no debris of a killed writer in the ledger" in fixed.stdout, (
+        out
+    )  # doctor's check after the fix
+    assert not (ledger / ".git" / PENDING).exists()
+
+
+@pytest.mark.parametrize("note", ["[]", "{half", '{"not": "a list"}'])
+def test_recover_removes_a_note_that_names_no_path(ledger: Ledger, note: str) -> None:
+    commit(ledger, {"records/a.md": b"v1\n"})
+    (ledger.path / ".git" / PENDING).write_text(note)
+    with ledger.locked():
+        assert ledger.recover().debris == (f".git/{PENDING}",)
+    clean(ledger)
