@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from functools import partial
@@ -70,8 +71,10 @@ KINDS: dict[str, tuple[re.Pattern[str], frozenset[str], float]] = {
 }
 
 
+@functools.lru_cache(maxsize=65536)
 def kind_of(path: str) -> str | None:
-    """test, bench, example, docs or config; None for source."""
+    """test, bench, example, docs or config; None for source. Kept per path: every load asks it for
+    each of hundreds of candidates, and a path's kind never changes."""
     for kind, (rx, _words, _f) in KINDS.items():
         if rx.search(path):
             return kind

@@ -15,6 +15,7 @@ read, and stays fast on big repos.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 import threading
@@ -352,10 +353,20 @@ _SECONDARY = (
 
 def _prior(path: str, task_terms: set[str]) -> float:
     """Tests, benchmarks, docs and examples rank below the code itself unless the task asks for them."""
+    words = _secondary(path)
+    if words is None:
+        return 1.0
+    return 1.0 if task_terms & words else 0.6
+
+
+@functools.lru_cache(maxsize=65536)
+def _secondary(path: str) -> frozenset[str] | None:
+    """The words that ask for a secondary file (a test asks for "test"), None for the code itself;
+    kept per path, as every load asks for each candidate."""
     for rx, words in _SECONDARY:
         if rx.search(path):
-            return 1.0 if task_terms & words else 0.6
-    return 1.0
+            return frozenset(words)
+    return None
 
 
 def _named_like(db: Database, words: list[str]) -> list[tuple[str, str]]:
