@@ -139,12 +139,14 @@ async def test_a_decision_before_the_time_out_stands(
     assert st["status"] == "approved" and "reason" not in st
 
 
+# A notifier that must finish gets 30 s (a loaded machine can take over a second to start even a
+# shell); the one that must be cut off sleeps far longer than its 1 s.
 @pytest.mark.parametrize(
-    ("argv", "needle"),
+    ("argv", "timeout", "needle"),
     [
-        (["/nonexistent/notifier"], "could not run"),
-        ([sys.executable, "-c", "import sys; sys.exit(3)"], "exited 3"),
-        ([sys.executable, "-c", "import time; time.sleep(60)"], "ran past 1 s"),
+        (["/nonexistent/notifier"], 30, "could not run"),
+        (["sh", "-c", "exit 3"], 30, "exited 3"),
+        (["sleep", "60"], 1, "ran past 1 s"),
     ],
 )
 async def test_a_failing_notify_command_is_logged_and_the_escalation_stands(
@@ -153,11 +155,12 @@ async def test_a_failing_notify_command_is_logged_and_the_escalation_stands(
     clock: Clock,
     caplog: pytest.LogCaptureFixture,
     argv: list[str],
+    timeout: int,
     needle: str,
 ) -> None:
     (project / ".agentops").mkdir(exist_ok=True)
     (project / ".agentops" / "config.toml").write_text(
-        f"[approvals]\nnotify = {json.dumps(argv)}\nnotify_timeout_s = 1\nescalate_after_s = 600\n"
+        f"[approvals]\nnotify = {json.dumps(argv)}\nnotify_timeout_s = {timeout}\nescalate_after_s = 600\n"
     )
     aid = (await client.call_tool("approval_request", REQ)).structured_content["id"]  # type: ignore[index]
     clock.advance(minutes=10)
