@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -172,6 +173,25 @@ ROWS: list[tuple[str, bytes, Any]] = [
 ]
 
 
+@pytest.fixture
+def returns() -> Iterator[None]:
+    """A hang in `screen` (an id scan that stops advancing) fails the test instead of blocking the
+    reader forever: a bound on a hang, generous for a call that takes microseconds, not a timing
+    assertion."""
+
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("screen() did not return within 30 s: it hangs on this line")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.usefixtures("returns")
 @pytest.mark.parametrize(("label", "raw", "verdict"), ROWS, ids=[r[0] for r in ROWS])
 def test_screen_answers_every_line_it_refuses(label: str, raw: bytes, verdict: Any) -> None:
     got = screen(raw)
@@ -336,50 +356,54 @@ async def test_the_transport_answers_every_line_and_keeps_stdin_from_children(
         devnull_before = {fd for fd, link in _links().items() if link == os.devnull}
         async with anyio.create_task_group() as tg:
             tg.start_soon(app.run_stdio_async)
-            wire.send(json.dumps(INIT).encode())
-            first = await wire.answer()
-            assert first["id"] == 0 and first["result"]["serverInfo"]["name"] == "factorops", first
-            wire.send(INITIALIZED)
+            try:
+                wire.send(json.dumps(INIT).encode())
+                first = await wire.answer()
+                assert first["id"] == 0 and first["result"]["serverInfo"]["name"] == "factorops", first
+                wire.send(INITIALIZED)
 
-            # While serving, fd 0 (what every child inherits) is the null device, no descriptor
-            # was left behind opening it, and the protocol's own copy of stdin is close-on-exec.
-            assert _is_devnull(0), os.readlink("/proc/self/fd/0")
-            devnull_now = {fd for fd, link in _links().items() if link == os.devnull}
-            assert devnull_now - devnull_before == {0}
-            private = [fd for fd, link in _links().items() if link == stdin_pipe and fd != wire.stdin_w]
-            assert len(private) == 1, _links()
-            assert not os.get_inheritable(private[0])
-            # A child that keeps every inheritable descriptor (close_fds=False) reads EOF on
-            # stdin and holds nothing of the protocol's pipe.
-            run = partial(
-                subprocess.run,
-                [sys.executable, "-I", "-S", "-c", CHILD],
-                capture_output=True,
-                close_fds=False,
-                timeout=60,
-                check=True,
-            )
-            child = json.loads((await anyio.to_thread.run_sync(run)).stdout)
-            assert child["stdin"] == "" and stdin_pipe not in child["fds"], child
+                # While serving, fd 0 (what every child inherits) is the null device, no descriptor
+                # was left behind opening it, and the protocol's own copy of stdin is close-on-exec.
+                assert _is_devnull(0), os.readlink("/proc/self/fd/0")
+                devnull_now = {fd for fd, link in _links().items() if link == os.devnull}
+                assert devnull_now - devnull_before == {0}
+                private = [fd for fd, link in _links().items() if link == stdin_pipe and fd != wire.stdin_w]
+                assert len(private) == 1, _links()
+                assert not os.get_inheritable(private[0])
+                # A child that keeps every inheritable descriptor (close_fds=False) reads EOF on
+                # stdin and holds nothing of the protocol's pipe.
+                run = partial(
+                    subprocess.run,
+                    [sys.executable, "-I", "-S", "-c", CHILD],
+                    capture_output=True,
+                    close_fds=False,
+                    timeout=60,
+                    check=True,
+                )
+                child = json.loads((await anyio.to_thread.run_sync(run)).stdout)
+                assert child["stdin"] == "" and stdin_pipe not in child["fds"], child
 
-            # Every request line gets an answer: from the SDK, or from the screen when the SDK
-            # would drop the line.
-            wire.send(BAD_UTF8)
-            bad = await wire.answer()
-            assert bad["id"] == 7 and bad["error"]["code"] == PARSE and "UTF-8" in bad["error"]["message"]
-            wire.send(b'{"jsonrpc":"2.0","id":2,"method":"tools/list","params":[]}')
-            assert (await wire.answer())["error"]["code"] == PARAMS
-            wire.send(b'{"jsonrpc":"2.0","id":13.5,"method":"ping"}')
-            frac = await wire.answer()
-            assert frac["id"] is None and frac["error"]["code"] == INVALID
-            wire.send(b"")  # no answer to a blank line or a malformed notification ...
-            wire.send(b'{"jsonrpc":"2.0","method":42}')
-            wire.send(BOM + b'{"jsonrpc":"2.0","id":99,"method":"ping"}')  # ... the next request gets one
-            assert await wire.answer() == {"jsonrpc": "2.0", "id": 99, "result": {}}
-            wire.send(_call(100, '"{\\"a\\": 1}"'))
-            ok = await wire.answer()
-            assert ok["id"] == 100 and not ok["result"].get("isError"), ok
-            wire.close()  # EOF: the server returns
+                # Every request line gets an answer: from the SDK, or from the screen when the SDK
+                # would drop the line.
+                wire.send(BAD_UTF8)
+                bad = await wire.answer()
+                assert bad["id"] == 7 and bad["error"]["code"] == PARSE and "UTF-8" in bad["error"]["message"]
+                wire.send(b'{"jsonrpc":"2.0","id":2,"method":"tools/list","params":[]}')
+                assert (await wire.answer())["error"]["code"] == PARAMS
+                wire.send(b'{"jsonrpc":"2.0","id":13.5,"method":"ping"}')
+                frac = await wire.answer()
+                assert frac["id"] is None and frac["error"]["code"] == INVALID
+                wire.send(b"")  # no answer to a blank line or a malformed notification ...
+                wire.send(b'{"jsonrpc":"2.0","method":42}')
+                wire.send(BOM + b'{"jsonrpc":"2.0","id":99,"method":"ping"}')  # ... the next request gets one
+                assert await wire.answer() == {"jsonrpc": "2.0", "id": 99, "result": {}}
+                wire.send(_call(100, '"{\\"a\\": 1}"'))
+                ok = await wire.answer()
+                assert ok["id"] == 100 and not ok["result"].get("isError"), ok
+            finally:
+                # EOF: the server returns, and a reader thread blocked on stdin wakes up (a task
+                # group cannot finish while a worker thread still reads the pipe).
+                wire.close()
         # Afterwards fd 0 is the protocol's stdin again, and the private copy stays open (a worker
         # thread may still be blocked reading it: a closed number could be recycled under it).
         assert os.readlink("/proc/self/fd/0") == stdin_pipe
@@ -404,13 +428,15 @@ async def test_without_a_usable_fd_0_the_transport_reads_sys_stdin(monkeypatch: 
         os.close(0)
         with anyio.fail_after(60):
             async with screened_stdio() as (read_stream, write_stream):
-                wire.send(b'{"jsonrpc":"2.0","id":2,"method":"tools/list","params":[]}')
-                wire.send(PING)
-                refused = await wire.answer()
-                assert refused["id"] == 2 and refused["error"]["code"] == PARAMS, refused
-                passed = await read_stream.receive()
-                assert isinstance(passed, SessionMessage), passed
-                assert isinstance(passed.message, types.JSONRPCRequest), passed
-                assert (passed.message.id, passed.message.method) == (1, "ping")
-                wire.close()
-                await write_stream.aclose()
+                try:
+                    wire.send(b'{"jsonrpc":"2.0","id":2,"method":"tools/list","params":[]}')
+                    wire.send(PING)
+                    refused = await wire.answer()
+                    assert refused["id"] == 2 and refused["error"]["code"] == PARAMS, refused
+                    passed = await read_stream.receive()
+                    assert isinstance(passed, SessionMessage), passed
+                    assert isinstance(passed.message, types.JSONRPCRequest), passed
+                    assert (passed.message.id, passed.message.method) == (1, "ping")
+                finally:
+                    wire.close()  # EOF ends the reader thread
+                    await write_stream.aclose()
