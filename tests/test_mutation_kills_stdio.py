@@ -168,7 +168,7 @@ ROWS: list[tuple[str, bytes, Any]] = [
     (
         "too deep for the SDK, not for JSON",
         DEEP_FOR_THE_SDK,
-        (3, INVALID, "Invalid Request: not a valid JSON-RPC 2.0 request"),
+        (3, INVALID, "Invalid Request: the JSON parser refused it (recursion limit exceeded at line 1"),
     ),
 ]
 

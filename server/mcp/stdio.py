@@ -29,6 +29,7 @@ import anyio
 import mcp_types as types
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
 
 log = logging.getLogger("factorops.server")
 
@@ -67,8 +68,8 @@ def screen(raw: bytes) -> str | Answer | None:
         return _answer(rid, PARSE_ERROR, f"Parse error: the line is not valid UTF-8 (byte {exc.start})")
     try:
         message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
-    except Exception:
-        return _diagnose(text)
+    except Exception as exc:
+        return _diagnose(text, _parser_refusal(exc))
     if isinstance(message, types.JSONRPCNotification) and _has_id(text):
         # The SDK reads a request whose id is not a string or integer (13.5, true, null, {}) as a
         # notification and drops the id: the client would wait for an answer that never comes.
@@ -99,7 +100,18 @@ def _usable_id(rid: Any) -> bool:
     return isinstance(rid, str | int) and not isinstance(rid, bool) and _encodable(rid)
 
 
-def _diagnose(text: str) -> Answer | None:
+def _parser_refusal(exc: Exception) -> str | None:
+    """What the SDK's JSON parser said when it refused the line as JSON text (nesting deeper than
+    it reads, a number out of its range) although Python's json may read it; None otherwise."""
+    if not isinstance(exc, ValidationError):
+        return None
+    for error in exc.errors(include_url=False, include_input=False):
+        if error["type"] == "json_invalid":
+            return str(error.get("ctx", {}).get("error") or error["msg"])
+    return None
+
+
+def _diagnose(text: str, refusal: str | None = None) -> Answer | None:
     """Why the SDK refused a line (which is valid UTF-8), as a JSON-RPC error."""
     try:
         msg = json.loads(text, parse_constant=_no_constant)
@@ -149,7 +161,9 @@ def _diagnose(text: str) -> Answer | None:
     where = _unencodable_path({k: v for k, v in msg.items() if k != "params"}, "")
     if where is not None:
         return Answer(rid, INVALID_REQUEST, f"Invalid Request: {where} contains a lone UTF-16 surrogate")
-    return Answer(rid, INVALID_REQUEST, "Invalid Request: not a valid JSON-RPC 2.0 request")
+    # Every check above passed: what is left is the SDK's parser refusing what Python's json reads.
+    why = f"the JSON parser refused it ({refusal})" if refusal else "not a valid JSON-RPC 2.0 request"
+    return Answer(rid, INVALID_REQUEST, f"Invalid Request: {why}")
 
 
 def _no_constant(name: str) -> Any:
