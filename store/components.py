@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -51,3 +52,6 @@ class Component:
     # last in this order, before a rebuild re-indexes the ledger. Tables of SQLite-only data, such
     # as metrics events, are left out so a rebuild keeps them.
     ledger_tables: tuple[str, ...] = field(default_factory=tuple)
+    # A rebuild indexes every ledger file inside `bulk(db)` (in its transaction), so a component
+    # can write what it derives once at the end instead of row by row.
+    bulk: Callable[[Database], AbstractContextManager[None]] | None = None

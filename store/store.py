@@ -19,6 +19,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -279,26 +280,33 @@ class Store:
         count = unknown = 0
         errors: list[str] = []
         with self.index.transaction() as db:
+            bulk = ExitStack()  # a rebuild: components that write derived rows at the end
             if clear:
                 db.execute("PRAGMA defer_foreign_keys=ON")
                 for comp in reversed(self.components):
                     for table in comp.ledger_tables:
                         db.execute(f"DELETE FROM [{table}]")
-            for change in changes:
-                if change.path == "README.md":
-                    continue
-                kind = next((k for k in kinds if k.matches(change.path)), None)
-                if kind is None:
-                    unknown += 1
-                    continue
-                try:
-                    with self.index.transaction():  # a savepoint: a file that fails leaves no rows
-                        kind.index(db, change.path, self.ledger.read_committed(head, change.path), change.sha)
-                    count += 1
-                except (ValueError, KeyError, TypeError) as exc:
-                    # A hand-edited file that no longer parses: skip it, keep the others.
-                    errors.append(str(exc) if change.path in str(exc) else f"{change.path}: {exc}")
-                    log.warning("ledger file not indexed: %s", errors[-1])
+                for comp in self.components:
+                    if comp.bulk is not None:
+                        bulk.enter_context(comp.bulk(db))
+            with bulk:
+                for change in changes:
+                    if change.path == "README.md":
+                        continue
+                    kind = next((k for k in kinds if k.matches(change.path)), None)
+                    if kind is None:
+                        unknown += 1
+                        continue
+                    try:
+                        with self.index.transaction():  # a savepoint: a file that fails leaves no rows
+                            kind.index(
+                                db, change.path, self.ledger.read_committed(head, change.path), change.sha
+                            )
+                        count += 1
+                    except (ValueError, KeyError, TypeError) as exc:
+                        # A hand-edited file that no longer parses: skip it, keep the others.
+                        errors.append(str(exc) if change.path in str(exc) else f"{change.path}: {exc}")
+                        log.warning("ledger file not indexed: %s", errors[-1])
             Index.set_meta(db, HEAD_KEY, head)
         if count or unknown:
             log.info("indexed %d ledger files (%d not recognised)", count, unknown)

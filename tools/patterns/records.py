@@ -277,6 +277,7 @@ COMPONENT = Component(
     ),
     kinds=(RecordKind("pattern", ledger_layout.PATTERN_FILE, _index),),
     ledger_tables=("patterns_fts", "patterns", "pattern_revisions", *pattern_search.POSTINGS_TABLES),
+    bulk=pattern_search.deferred,  # a rebuild writes the search's postings once, at its end
 )
 
 

@@ -12,7 +12,8 @@ order of a word's rows but the rowid, so it cannot stop early.
 
 The search therefore keeps its own impact-ordered postings, written by the pattern writer in the
 same transaction as the FTS5 row (`index_row`, `unindex_row`; `patterns-008` fills them for a
-store made before):
+store made before; a bulk fill, such as a rebuild, writes them in one sorted pass at its end,
+`deferred`):
 
 - `pattern_words`: each FTS5 token, with how many rows hold it (its idf, with FTS5's row count);
 - `pattern_postings`: per (row, token) the weighted term frequency (each occurrence counts its
@@ -52,6 +53,8 @@ import math
 import re
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -118,6 +121,65 @@ DROP TABLE temp.patterns_dl;
 DROP TABLE temp.patterns_fts_instance;
 """
 POSTINGS_TABLES = ("pattern_postings", "pattern_words", "pattern_lengths")
+
+# Every row's postings written anew in one pass (a bulk fill's end): FTS5's token instances summed
+# per (term, row) in C, inserted in the table's own key order (appends, not random B-tree inserts)
+# and the (pid, wid) index made afterwards by one sort. Same rows as POSTINGS_SQL's.
+REFILL_SQL = """
+DELETE FROM pattern_postings;
+DELETE FROM pattern_words;
+DELETE FROM pattern_lengths;
+DROP INDEX IF EXISTS pattern_postings_row;
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.patterns_fts_instance USING fts5vocab(main, patterns_fts, instance);
+CREATE TEMP TABLE patterns_tf AS
+    SELECT term, doc, sum(CASE col WHEN 'title' THEN 5 WHEN 'problem' THEN 2 WHEN 'solution' THEN 2
+                                   WHEN 'tags' THEN 3 ELSE 1 END) AS tf, count(*) AS n
+    FROM temp.patterns_fts_instance GROUP BY term, doc;
+CREATE TEMP TABLE patterns_dl AS SELECT doc, sum(n) AS dl FROM temp.patterns_tf GROUP BY doc;
+INSERT INTO pattern_words (term, rows) SELECT term, count(*) FROM temp.patterns_tf GROUP BY term ORDER BY term;
+INSERT INTO pattern_postings (wid, tf, dl, pid, confidence, state)
+    SELECT w.id, t.tf, d.dl, t.doc, p.confidence,
+           CASE WHEN p.status IN ('candidate', 'active', 'retired')
+                 AND p.kind IN ('pattern', 'anti-pattern', 'guardrail')
+                THEN (CASE p.status WHEN 'candidate' THEN 0 WHEN 'active' THEN 3 ELSE 6 END)
+                   + (CASE p.kind WHEN 'pattern' THEN 0 WHEN 'anti-pattern' THEN 1 ELSE 2 END)
+                ELSE 9 END
+    FROM temp.patterns_tf t JOIN pattern_words w ON w.term = t.term
+    JOIN temp.patterns_dl d ON d.doc = t.doc JOIN patterns p ON p.rowid = t.doc
+    ORDER BY w.id, t.tf DESC, d.dl, t.doc;
+CREATE INDEX pattern_postings_row ON pattern_postings (pid, wid);
+INSERT INTO pattern_lengths (dl, n) SELECT dl, count(*) FROM temp.patterns_dl GROUP BY dl;
+INSERT INTO pattern_lengths (dl, n)
+    SELECT 0, count(*) FROM patterns_fts_docsize WHERE id NOT IN (SELECT doc FROM temp.patterns_dl)
+    HAVING count(*) > 0;
+DROP TABLE temp.patterns_tf;
+DROP TABLE temp.patterns_dl;
+DROP TABLE temp.patterns_fts_instance;
+"""
+_deferred: set[int] = set()  # id() of the connections in a `deferred` block
+
+
+@contextmanager
+def deferred(db: Database) -> Iterator[None]:
+    """A bulk fill (run inside a transaction): the pattern writer's `index_row` and `unindex_row`
+    write no postings in the block, and at its end every row's postings are written anew in one
+    pass (REFILL_SQL), in the same transaction. Row by row, each posting is an insert at a random
+    place of a table of millions (a 100,000-pattern fill took 20 minutes); in one pass, sorted,
+    they are appends."""
+    key = id(db.conn)
+    _deferred.add(key)
+    try:
+        yield
+    finally:
+        _deferred.discard(key)
+    refill(db)
+
+
+def refill(db: Database) -> None:
+    """Write every row's postings anew from FTS5's tokens (in the caller's transaction)."""
+    for statement in REFILL_SQL.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def words(text: str) -> list[str]:
@@ -246,6 +308,8 @@ _WEIGHT = dict(zip(COLUMNS, WEIGHTS, strict=True))
 
 def unindex_row(db: Database, rowid: int) -> None:
     """Take a row's postings out (before its FTS5 row is replaced or removed)."""
+    if id(db.conn) in _deferred:
+        return
     db.execute(
         "UPDATE pattern_words SET rows = rows - 1 WHERE id IN (SELECT wid FROM pattern_postings WHERE pid = ?)",
         [rowid],
@@ -268,6 +332,8 @@ def index_row(
     """Add a row's postings: its FTS5 tokens (same tokenizer), weighted per column, its length, and
     a copy of what the filters and the key read (confidence, status, kind): the writer replaces
     the postings whenever it replaces the FTS5 row, which it does on every change of the pattern."""
+    if id(db.conn) in _deferred:
+        return
     _scratch(db)
     db.execute(
         f"INSERT INTO temp.search_tok(rowid, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
@@ -454,6 +520,7 @@ class _Postings(_List):
         self.size = FIRST_CHUNK
         self.next: tuple[int, int, int, float] | None = self.cursor.fetchone()
         self.done = self.next is None
+        self.top_tf = 0 if self.next is None else int(self.next[1])  # the list's largest tf
 
     def bound(self) -> float:
         if self.next is None:
@@ -558,13 +625,12 @@ class _Search:
         """Two or more words of useful idf: a row may hold several, and the lists' bounds (each
         word at its best at once) stay high until the lists are nearly read whole.
 
-        MaxScore instead: the top chunk of each such list, scored exactly, gives a k-th best; the
-        words whose largest parts, added up with everything else a row can get, stay below it
-        cannot make a row reach it alone (they are probed, not listed). SQLite sums the parts of
-        the other words per row (bm25()'s expression; in another order, so equal to about 1e-15)
-        and ranks the rows; the best are scored exactly, more until the last one taken, plus the
-        most the probed words can add, cannot reach the k-th best. Those words' lists are then
-        done: an unread row holds none of them."""
+        Instead: the top chunk of each such list, scored exactly, gives a k-th best and bounds what
+        an unseen row gets from each word; `_summed` then finds every unseen row that can still
+        reach the k-th best through these words (SQLite ranks them by bm25()'s expression, in
+        another order, so equal to about 1e-15; the best are scored exactly). Those words' lists
+        are then done: an unread row that holds them cannot reach the k-th best.
+        """
         rows = {p.wid: p.rows for p in self.parts if p.wid is not None}
         strong = [
             x
@@ -573,63 +639,103 @@ class _Search:
         ]
         if len(strong) < 2:
             return
-        most = {x.wid: x.bound() for x in strong}
+        # The top rows of each list and the most confident rows: where the k-th best starts from
+        # (when confidence decides among common words, the lists' first rows say little).
+        first = [row for x in [*strong, self.confidence] for row in x.take()]
         others = sum(x.bound() for x in self.words if x not in strong) + self.confidence.bound()
-        first = [row for x in strong for row in x.take()]
         fresh = list({r: (r, c) for r, c, _ in first if r not in seen}.values())
         seen.update(r for r, _ in fresh)
         self._score(fresh, best)
         del best[self.fetch :]
+        # What an unseen row can get from each word (the rows seen are scored exactly).
+        most = {x.wid: x.bound() for x in strong}
         for x in strong:
             x.done, x.next = True, None
             x.cursor.close()
-        kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
-        probed, room = [], others  # room: the most a row can get besides the listed words
-        for x in sorted(strong, key=lambda x: most[x.wid]):
-            if -(room + most[x.wid]) <= kth + _SLACK:
-                break
-            probed.append(x)
-            room += most[x.wid]
-        room -= self.confidence.bound()  # the rows' own confidence is in SQLite's sum
-        if probed and not self._summed([x for x in strong if x not in probed], room, best, seen, rounds=1):
-            # The probed words' parts leave too many rows open: one more sum, with them listed.
-            self._summed(strong, others - self.confidence.bound(), best, seen)
-        else:
-            self._summed(strong, room, best, seen)
+        self._summed(strong, most, others, best, seen, rows)
 
     def _summed(
         self,
-        listed: list[_Postings],
-        room: float,
+        strong: list[_Postings],
+        most: dict[int, float],
+        others: float,
         best: list[tuple[float, int]],
         seen: set[int],
-        rounds: int = 99,
-    ) -> bool:
-        """SQLite's per-row sum of `listed` words (plus confidence), best first, scored exactly until
-        the last row taken plus `room` cannot reach the k-th best (True), or `rounds` are used."""
+        rows: dict[int, int],
+    ) -> None:
+        """The rows that can still reach the k-th best through the `strong` words, scored exactly.
+
+        An unseen row gets at most `most[word]` from each strong word and `others` (the weak
+        words' bounds and its confidence) besides. Each word's postings split at a tf `high`:
+        below it, at the shortest length, a posting gives at most `low`. The splits are chosen
+        so that a row whose every posting is low (or absent) cannot reach the k-th best: the
+        candidates are then the rows of the high ranges (index ranges, tf descending) whose
+        confidence can make up the rest. SQLite ranks them by their exact sum over the strong
+        words (each looked up by (row, word)) plus confidence; the best are scored exactly, more
+        until the last one taken plus what the weak words can add cannot reach the k-th best.
+        The common words' rows are mostly of small tf, so their ranges are short."""
         where, args = self.filters.postings()
-        sql = (
-            f"SELECT pp.pid, pp.confidence, sum((CASE pp.wid {' '.join(['WHEN ? THEN ?'] * len(listed))} END) "
-            "* ((pp.tf * ?) / (pp.tf + ? * (? + ? * pp.dl / ?)))) + pp.confidence AS s "
-            f"FROM pattern_postings pp WHERE pp.wid IN ({','.join('?' * len(listed))}) AND {where} "
-            "GROUP BY pp.pid ORDER BY s DESC, pp.pid LIMIT ?"
+        cmax = self.confidence.bound()
+        room = others - cmax  # what the weak words can add
+        part = "((q.tf * ?) / (q.tf + ? * (? + ? * q.dl / ?)))"
+        # A posting of a high range, at the shortest length, with the row's confidence and the
+        # most the other words can add, must reach the k-th best.
+        at_least = "confidence + ? * ((tf * ?) / (tf + ?)) >= ?"
+        source = " UNION ALL ".join(
+            [f"SELECT pid, confidence, state FROM pattern_postings WHERE wid = ? AND tf >= ? AND {at_least}"]
+            * len(strong)
         )
-        head: list[object] = [v for x in listed for v in (x.wid, x.idf)]
-        head += [K1 + 1.0, K1, 1 - B, B, self.avgdl, *(x.wid for x in listed), *args]
+        sql = (
+            f"SELECT g.pid, g.confidence, (SELECT sum((CASE q.wid {' '.join(['WHEN ? THEN ?'] * len(strong))} "
+            f"END) * {part}) FROM pattern_postings q WHERE q.pid = g.pid "
+            f"AND q.wid IN ({','.join('?' * len(strong))})) + g.confidence AS s "
+            f"FROM (SELECT DISTINCT pp.pid, pp.confidence FROM ({source}) pp WHERE {where} "
+            "AND pp.confidence >= ?) g ORDER BY s DESC, g.pid LIMIT ?"
+        )
+        head: list[object] = [v for x in strong for v in (x.wid, x.idf)]
+        head += [K1 + 1.0, K1, 1 - B, B, self.avgdl, *(x.wid for x in strong)]
         limit = self.fetch + 32
-        for _ in range(rounds):
-            got = self.db.execute(sql, [*head, limit]).fetchall()
+        while True:
+            kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
+            if kth < math.inf and -(sum(most.values()) + others) > kth + _SLACK:
+                return  # no unseen row can reach the k-th best
+            budget = -kth - room - cmax - 1e-6 if kth < math.inf else -math.inf
+            high = self._splits(strong, most, budget, rows)
+            floor = -kth - sum(most.values()) - room - 1e-6 if kth < math.inf else -math.inf
+            short = K1 * (1 - B + B * self.dl_min / self.avgdl)
+            ranges: list[object] = []
+            for x in strong:
+                need = floor + most[x.wid] if floor > -math.inf else -math.inf
+                ranges += [x.wid, high[x.wid], x.idf, K1 + 1.0, short, need - 1e-6]
+            got = self.db.execute(sql, [*head, *ranges, *args, floor, limit]).fetchall()
             fresh = [(int(r), float(c)) for r, c, _ in got if int(r) not in seen]
             seen.update(r for r, _ in fresh)
             self._score(fresh, best)
             del best[self.fetch :]
             if len(got) < limit:
-                return True  # every row holding those words was scored
+                return  # every candidate was scored
             kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
             if -(float(got[-1][2]) + room) > kth + 1e-6:
-                return True  # no row left holding them can reach the k-th best
+                return  # no candidate left can reach the k-th best
             limit *= 4
-        return False
+
+    def _splits(
+        self, strong: list[_Postings], most: dict[int, float], budget: float, rows: dict[int, int]
+    ) -> dict[int, int]:
+        """Per word, the least tf of its high range, such that a row of no high range gets less
+        than `budget` from the strong words: the commonest words' ranges are raised first (their
+        low rows are the many). A word whose range starts above its largest tf has none."""
+        high = {x.wid: 1 for x in strong}
+        low = {x.wid: 0.0 for x in strong}  # the most a posting below `high` gives (none below 1)
+        if budget == -math.inf:
+            return high
+        for x in sorted(strong, key=lambda x: -rows[x.wid]):
+            for tf in range(high[x.wid] + 1, x.top_tf + 2):
+                below = min(most[x.wid], x.idf * self.part(tf - 1, self.dl_min))
+                if sum(low.values()) - low[x.wid] + below >= budget:
+                    break
+                high[x.wid], low[x.wid] = tf, below
+        return high
 
     def run(self) -> list[int]:
         fetch = self.fetch
