@@ -72,7 +72,12 @@ TARGETS: dict[str, Target] = {
     ),
     "stdio": Target(
         "server/mcp/stdio.py",
-        ("tests/test_mutation_kills.py", "tests/test_protocol_edges.py", "tests/test_e2e_stdio.py"),
+        (
+            "tests/test_mutation_kills_stdio.py",
+            "tests/test_mutation_kills.py",
+            "tests/test_protocol_edges.py",
+            "tests/test_e2e_stdio.py",
+        ),
     ),
     # The ledger's write path (commit, its lock, crash recovery and undo) and the index catch-up
     # (`sync_index`), not packing, status or reads.
