@@ -46,7 +46,12 @@ TARGETS: dict[str, Target] = {
     "paths": Target("tools/kernel/paths.py", ("tests/test_mutation_kills.py", "tests/test_containment.py")),
     "auth_token": Target(
         "server/auth_token.py",
-        ("tests/test_mutation_kills.py", "tests/test_tokens.py", "tests/test_security.py"),
+        (
+            "tests/test_mutation_kills_auth.py",
+            "tests/test_mutation_kills.py",
+            "tests/test_tokens.py",
+            "tests/test_security.py",
+        ),
         scope=("matches", "_Watched", "Credentials", "StaticCredentials", "FileTokenVerifier"),
     ),
     "actor": Target(
