@@ -454,6 +454,12 @@ SECRETS: list[Row] = [
         (rnd(64, B64, 57), rnd(40, B64, 58)),
         "private-key",
     ),
+    Row(  # the file's last line pasted alone: its MAC, which the rule takes as key material (mutation #140)
+        "putty-mac-alone",
+        "Private-MAC: " + rnd(64, HEX, 59) + "\n",
+        (rnd(64, HEX, 59),),
+        "private-key",
+    ),
     Row(
         "putty-ppk",
         "PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nPublic-Lines: 1\n"
