@@ -67,7 +67,7 @@ TARGETS: dict[str, Target] = {
     # entry point), not the vendored detect-secrets plugin list.
     "redact": Target(
         "tools/kernel/redact.py",
-        ("tests/test_redact.py", "tests/test_secret_channels.py"),
+        ("tests/test_mutation_kills_redact.py", "tests/test_redact.py", "tests/test_secret_channels.py"),
         scope=("is_secret_path", "is_secret_content", "_shapes", "redact"),
     ),
     "match": Target(
