@@ -58,6 +58,20 @@ def test_the_walk_answers_what_git_log_answers_for_every_file(repo: Path) -> Non
     assert h.cochange(["src/m0.py"])  # the fixture has co-change to compare, not only empty answers
 
 
+def test_root_and_huge_commits_say_nothing_and_big_commits_count_little(repo: Path) -> None:
+    """The rules both answers share, held to numbers worked out by hand from the fixture."""
+    h = walk(repo, _head(repo))
+    assert h is not None
+    # m7: the initial import (a root commit, skipped) and "last" with m0 (two files: 1/2 each)
+    assert h.cochange(["src/m7.py"]) == project_files.cochange(repo, ["src/m7.py"]) == {"src/m0.py": 0.5}
+    # m0 is in the 61-file regeneration too: none of its files counts
+    assert not [p for p in project_files.cochange(repo, ["src/m0.py"]) if p.startswith("gen/")]
+    # m3: "change 4" with m4 and m0 (a third each)
+    assert project_files.cochange(repo, ["src/m3.py"]) == pytest.approx(
+        {"src/m4.py": 1 / 3, "src/m0.py": 1 / 3}
+    )
+
+
 def test_a_window_too_short_for_the_question_says_so(repo: Path) -> None:
     h = walk(repo, _head(repo), window=4)  # the newest 4 commits of 10
     assert h is not None and not h.complete

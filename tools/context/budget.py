@@ -9,7 +9,6 @@ that serialisation, not against the packed files alone.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import OrderedDict
 
@@ -80,9 +79,9 @@ def measure(result: BaseModel) -> tuple[int, int]:
 #   in a newline stops at its last newline, and the next line has none before its first character);
 # - between a lowercase "n" and "=": a piece holding a letter holds only letters after it.
 # BPE never merges across pieces, so the count of the whole is the sum of the counts of the parts.
-# The reply is cut before each of its top-level keys (a newline and two spaces: the SDK's indent)
-# and before each file block inside the JSON-escaped content (`\n=== path ...`).
-_AFTER_NEWLINE = re.compile(r" *[^\s/]")
+# The reply is cut before each of its top-level keys (a newline, the SDK's two-space indent and the
+# key's quote: spaces then neither whitespace nor "/") and before each file block inside the
+# JSON-escaped content (`\n=== path ...`).
 _KEY_LINE = '\n  "'
 _BLOCK = "\\n==="
 
@@ -91,8 +90,7 @@ def _cuts(text: str) -> list[int]:
     cuts: list[int] = []
     i = text.find(_KEY_LINE)
     while i != -1:
-        if _AFTER_NEWLINE.match(text, i + 1):
-            cuts.append(i + 1)
+        cuts.append(i + 1)
         i = text.find(_KEY_LINE, i + 1)
     i = text.find(_BLOCK)
     while i != -1:

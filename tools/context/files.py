@@ -245,23 +245,38 @@ def _walk(root: Path) -> Listing:
     return listing
 
 
-def cochange(root: Path, paths: list[str], max_commits: int = 100) -> dict[str, float]:
-    """Files that changed in the same commits as `paths`, weighted so huge commits count little.
+MAX_COMMIT_FILES = 50  # a commit changing more files says little about which go together
+LOG_FORMAT = "--format=%x00%P"  # with --name-only: per commit a NUL, its parents, then its files
 
-    One git call: `--full-diff` lists every file of each commit that touched `paths`. A root commit
-    (the initial import of everything) says nothing about which files go together."""
-    out = (
-        _git(root, "log", f"-n{max_commits}", "--full-diff", "--format=%x00%P", "--name-only", "--", *paths)
-        or b""
-    )
-    scores: dict[str, float] = defaultdict(float)
-    wanted = set(paths)
+Commit = tuple[bool, list[str]]  # (is a root commit, the files it changed)
+
+
+def log_commits(out: bytes) -> list[Commit]:
+    """`git log LOG_FORMAT --name-only` output, newest first."""
+    commits: list[Commit] = []
     for block in out.decode(errors="replace").split("\0")[1:]:
         parents, _, rest = block.partition("\n")
-        names = [n for n in rest.split("\n") if n]
-        if not parents.strip() or not names or len(names) > 50:
+        commits.append((not parents.strip(), [n for n in rest.split("\n") if n]))
+    return commits
+
+
+def cochange_scores(commits: list[Commit], paths: list[str]) -> dict[str, float]:
+    """Each other file of `commits`, weighted so huge commits count little. A root commit (the
+    initial import of everything) says nothing about which files go together."""
+    scores: dict[str, float] = defaultdict(float)
+    wanted = set(paths)
+    for root, names in commits:
+        if root or not names or len(names) > MAX_COMMIT_FILES:
             continue
         for n in names:
             if n not in wanted:
                 scores[n] += 1.0 / len(names)
     return dict(scores)
+
+
+def cochange(root: Path, paths: list[str], max_commits: int = 100) -> dict[str, float]:
+    """Files that changed in the same commits as `paths` (`cochange_scores`).
+
+    One git call: `--full-diff` lists every file of each commit that touched `paths`."""
+    out = _git(root, "log", f"-n{max_commits}", "--full-diff", LOG_FORMAT, "--name-only", "--", *paths) or b""
+    return cochange_scores(log_commits(out), paths)

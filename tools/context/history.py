@@ -10,23 +10,23 @@ asks git as before, so an answer never depends on whether the walk has finished.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .files import LOG_FORMAT, Commit, _git, cochange_scores, log_commits
+
 WINDOW = 5000  # newest commits walked; older history is asked for path by path
-MAX_COMMIT_FILES = 50  # a commit changing more files says little about which go together
 
 
 @dataclass
 class History:
-    """The newest commits up to HEAD, newest first: each commit's changed files, and per file the
-    positions of the commits that changed it."""
+    """The newest commits up to HEAD, newest first, and per file the positions of the commits
+    that changed it."""
 
     head: str
-    commits: list[tuple[bool, list[str]]] = field(default_factory=list)  # (is a root commit, names)
+    commits: list[Commit] = field(default_factory=list)
     touching: dict[str, list[int]] = field(default_factory=dict)
     complete: bool = True  # the walk reached the first commit
 
@@ -36,45 +36,22 @@ class History:
         hits = sorted({i for p in paths for i in self.touching.get(p, ())})
         if len(hits) < max_commits and not self.complete:
             return None
-        wanted = set(paths)
-        scores: dict[str, float] = defaultdict(float)
-        for i in hits[:max_commits]:
-            root, names = self.commits[i]
-            if root or not names or len(names) > MAX_COMMIT_FILES:
-                continue
-            for n in names:
-                if n not in wanted:
-                    scores[n] += 1.0 / len(names)
-        return dict(scores)
+        return cochange_scores([self.commits[i] for i in hits[:max_commits]], paths)
 
 
 def parse(head: str, out: bytes, window: int) -> History:
-    """`git log --format=%x00%P --name-only` output, as `files.cochange` reads it."""
-    h = History(head)
+    """A walk's `git log` output (`files.log_commits`), indexed by file."""
+    commits = log_commits(out)
     touching: dict[str, list[int]] = defaultdict(list)
-    for block in out.decode(errors="replace").split("\0")[1:]:
-        parents, _, rest = block.partition("\n")
-        names = [n for n in rest.split("\n") if n]
-        i = len(h.commits)
-        h.commits.append((not parents.strip(), names))
+    for i, (_root, names) in enumerate(commits):
         for n in names:
             touching[n].append(i)
-    h.touching = dict(touching)
-    h.complete = len(h.commits) < window
-    return h
+    return History(head, commits, dict(touching), complete=len(commits) < window)
 
 
 def walk(root: Path, head: str, window: int = WINDOW) -> History | None:
-    try:
-        proc = subprocess.run(
-            ["git", "log", f"-n{window}", "--format=%x00%P", "--name-only", head],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
-    except OSError:
-        return None
-    return parse(head, proc.stdout, window) if proc.returncode == 0 else None
+    out = _git(root, "log", f"-n{window}", LOG_FORMAT, "--name-only", head)
+    return None if out is None else parse(head, out, window)
 
 
 class Histories:
@@ -91,12 +68,11 @@ class Histories:
         key = str(root)
         if wait:
             self._walk(root, head)
-            return self._ready.get(key) if self._ready.get(key, History("")).head == head else None
         with self._lock:
             got = self._ready.get(key)
             if got is not None and got.head == head:
                 return got
-            if (key, head) in self._walking:
+            if wait or (key, head) in self._walking:
                 return None
             self._walking.add((key, head))
         threading.Thread(target=self._walk, args=(root, head), name="context-history", daemon=True).start()
