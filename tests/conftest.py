@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from factorops.server.mcp.app import FactoropsServer, build_app
 from factorops.server.mcp.runtime import Runtime
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
+from factorops.tools.patterns import search as pattern_search
 from factorops.tools.registry import components
 
 
@@ -154,3 +155,55 @@ async def ok(c: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 def ledger_of(project: Path) -> Path:
     return DataDir.for_project(project).ledger_path
+
+
+@contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def sqlite_top(store: Store, query: str, extra: dict[str, Any] | None = None, k: int = 5) -> list[str]:
+    """patterns_search's exact answer from SQLite's own ranking of every matching row (FTS5's bm25()
+    with the search's weights, minus confidence): no window, no planner. `extra`: the tool's filters."""
+    extra = extra or {}
+    where = ["p.status = ?" if "status" in extra else "p.status != 'retired'"]
+    args: list[object] = [pattern_search.fts_query(query)]
+    if "status" in extra:
+        args.append(extra["status"])
+    if "kind" in extra:
+        where.append("p.kind = ?")
+        args.append(extra["kind"])
+    for tag in extra.get("tags", []):
+        where.append("EXISTS (SELECT 1 FROM json_each(p.tags) WHERE value = ?)")
+        args.append(tag)
+    return [
+        str(r[0])
+        for r in store.db.execute(
+            f"SELECT p.id, {pattern_search._BM25} - p.confidence AS k FROM patterns_fts f "
+            f"JOIN patterns p ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {' AND '.join(where)} "
+            "ORDER BY k, f.rowid LIMIT ?",
+            [*args, k],
+        )
+    ]
+
+
+# A raw client's `initialize` over stdio (tests that speak JSON-RPC on the wire themselves).
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"},
+    },
+}

@@ -18,8 +18,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ from mcp import Client
 from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
 
-from .conftest import commit_files, git
+from .conftest import commit_files, git, tmpfs
 from .spawn import http_client, start_http_server
 
 pytestmark = pytest.mark.slow
@@ -228,20 +226,6 @@ async def test_kill_9_during_http_writes_50_trials(tmp_path: Path) -> None:
 
 
 # -- full disk and read-only data dir ----------------------------------------------------------------
-
-
-@contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def remount(path: Path, options: str) -> None:

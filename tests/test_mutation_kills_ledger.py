@@ -33,7 +33,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,7 @@ from factorops.store.ledger import PENDING, Ledger, LedgerError
 from factorops.store.store import Store
 from factorops.tools.registry import components
 
-from .conftest import git
+from .conftest import git, tmpfs
 
 HANG_GUARD = 120.0  # seconds; only ever reached when a test is broken, never a timing assert
 
@@ -191,20 +190,6 @@ def test_holding_the_lock_leaks_no_descriptor(ledger: Ledger) -> None:
         with ledger.locked():
             pass
     assert len(os.listdir(fds)) == before
-
-
-@contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def test_a_read_only_data_dir_still_gets_a_lock_and_a_missing_lock_file_says_why(tmp_path: Path) -> None:

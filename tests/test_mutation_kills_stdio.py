@@ -30,6 +30,8 @@ from mcp.shared.message import SessionMessage
 from factorops.server.mcp.app import FactoropsServer
 from factorops.server.mcp.stdio import Answer, screen, screened_stdio
 
+from .conftest import INIT
+
 BOM = b"\xef\xbb\xbf"
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 INITIALIZED = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
@@ -326,17 +328,6 @@ def on_pipes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Wire]:
         for fd in (saved0, saved1, out_r):
             os.close(fd)
 
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "1"},
-    },
-}
 
 CHILD = (  # what a child (git, a gate) started while serving finds on stdin and among its fds
     "import json, os, sys\n"

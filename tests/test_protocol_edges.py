@@ -21,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 
 from factorops.tools.kernel.tokens import count_tokens
 
+from .conftest import INIT
 from .stdio_server import server_params
 
 # Strings a JSON-happy layer would turn into something else: null, a bool, a number, an object, an
@@ -210,18 +211,6 @@ class RawServer:
                 self.proc.kill()
                 self.proc.wait()
             self.err.close()
-
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "1"},
-    },
-}
 
 
 def _call(rid: Any, text_json: str) -> bytes:

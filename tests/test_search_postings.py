@@ -22,7 +22,7 @@ from factorops.tools.patterns import search as pattern_search
 from factorops.tools.patterns.model import Pattern
 from factorops.tools.registry import components
 
-from .conftest import Clock, ok, served
+from .conftest import Clock, ok, served, sqlite_top
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 VOCAB = [f"w{i}" for i in range(30)]
@@ -58,29 +58,6 @@ def _put(store: Store, rows: list[Pattern]) -> None:
     with store.index.transaction() as db:
         for p in rows:
             patterns.upsert(db, p, "0" * 40)
-
-
-def _sqlite_top(store: Store, query: str, extra: dict[str, Any], k: int = 5) -> list[str]:
-    """SQLite's own ranking of every matching row: no window, no planner."""
-    where = ["p.status = ?" if "status" in extra else "p.status != 'retired'"]
-    args: list[object] = [pattern_search.fts_query(query)]
-    if "status" in extra:
-        args.append(extra["status"])
-    if "kind" in extra:
-        where.append("p.kind = ?")
-        args.append(extra["kind"])
-    for tag in extra.get("tags", []):
-        where.append("EXISTS (SELECT 1 FROM json_each(p.tags) WHERE value = ?)")
-        args.append(tag)
-    return [
-        str(r[0])
-        for r in store.db.execute(
-            f"SELECT p.id, {pattern_search._BM25} - p.confidence AS k FROM patterns_fts f "
-            f"JOIN patterns p ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {' AND '.join(where)} "
-            "ORDER BY k, f.rowid LIMIT ?",
-            [*args, k],
-        )
-    ]
 
 
 async def _ids(c: Client, args: dict[str, Any]) -> list[str]:
@@ -148,11 +125,11 @@ async def test_top5_equals_sqlites_ranking_where_the_old_planner_was_not_exact(
         async with served(project, clock) as (c, _):
             for q in QUERIES:
                 for extra in FILTERS:
-                    assert await _ids(c, {"query": q, "limit": 5, **extra}) == _sqlite_top(store, q, extra), (
+                    assert await _ids(c, {"query": q, "limit": 5, **extra}) == sqlite_top(store, q, extra), (
                         q,
                         extra,
                     )
-            assert await _ids(c, {"query": "w3 w7", "limit": 50, "budget_tokens": 20000}) == _sqlite_top(
+            assert await _ids(c, {"query": "w3 w7", "limit": 50, "budget_tokens": 20000}) == sqlite_top(
                 store, "w3 w7", {}, 50
             )
     finally:
@@ -182,7 +159,7 @@ async def test_the_postings_follow_updates_status_changes_and_a_rebuild(project:
         _consistent(store)
         for q in ("retry upload", "zeppelin", "backoff jitter", "network upload flaky"):
             for extra in FILTERS + [{"status": "active"}, {"tags": ["upload"]}]:
-                assert await _ids(c, {"query": q, **extra}) == _sqlite_top(store, q, extra), (q, extra)
+                assert await _ids(c, {"query": q, **extra}) == sqlite_top(store, q, extra), (q, extra)
         assert await _ids(c, {"query": "upload", "status": "retired"}) == [ids[2]]
         before = _postings(store)
     # `factorops rebuild` (a real CLI process) empties the postings with the other ledger tables
@@ -213,7 +190,7 @@ async def test_an_old_store_gets_its_postings_from_the_migration(project: Path, 
         store.close()
     async with served(project, clock) as (c, rt):
         for q in QUERIES:
-            assert await _ids(c, {"query": q}) == _sqlite_top(rt.store_sync(), q, {}), q
+            assert await _ids(c, {"query": q}) == sqlite_top(rt.store_sync(), q, {}), q
         migrated = rt.store_sync()
         assert _postings(migrated) == written
         _consistent(migrated)
@@ -237,7 +214,7 @@ async def test_rows_the_postings_miss_fall_back_to_fts5s_ranking(project: Path, 
             )
         async with served(project, clock) as (c, _):
             got = await _ids(c, {"query": "w29 w3"})
-            assert got == _sqlite_top(store, "w29 w3", {})
+            assert got == sqlite_top(store, "w29 w3", {})
             assert got[0] == "pat-odd"
     finally:
         store.close()

@@ -19,11 +19,10 @@ from factorops.store import db as store_db
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.patterns import records as patterns
-from factorops.tools.patterns import search as pattern_search
 from factorops.tools.patterns.model import Pattern
 from factorops.tools.registry import components
 
-from .conftest import Clock, ok, served
+from .conftest import Clock, ok, served, sqlite_top
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 STEP = 100  # VM instructions per progress-handler call
@@ -91,27 +90,6 @@ def _corpus(n: int, seed: int, in_title: float = 0.1) -> list[Pattern]:
     return rows
 
 
-def _sqlite_top(store: Store, query: str, extra: dict[str, Any] | None = None, k: int = 5) -> list[str]:
-    """SQLite's own ranking of every matching row: no window, no planner."""
-    extra = extra or {}
-    where = ["p.status = ?" if "status" in extra else "p.status != 'retired'"]
-    args: list[object] = [pattern_search.fts_query(query)]
-    if "status" in extra:
-        args.append(extra["status"])
-    if "kind" in extra:
-        where.append("p.kind = ?")
-        args.append(extra["kind"])
-    return [
-        str(r[0])
-        for r in store.db.execute(
-            f"SELECT p.id, {pattern_search._BM25} - p.confidence AS k FROM patterns_fts f "
-            f"JOIN patterns p ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {' AND '.join(where)} "
-            "ORDER BY k, f.rowid LIMIT ?",
-            [*args, k],
-        )
-    ]
-
-
 def _read_whole(store: Store, word: str) -> int:
     """The steps SQLite takes just to read a word's postings once, summing nothing."""
     conn = store.db.conn
@@ -144,7 +122,7 @@ async def test_a_rare_word_that_settles_the_top_k_spares_the_common_words_rows(
         async with served(project, clock) as (c, _):
             await ok(c, "patterns_search", {"query": "warm up"})
             got, work = await _search(c, steps, {"query": "zebra common0"})
-            assert got == _sqlite_top(store, "zebra common0")
+            assert got == sqlite_top(store, "zebra common0")
             # The zebra rows decide; reading common0's ~2,600 postings once would cost `whole`.
             assert work < whole, (work, whole)
     finally:
@@ -172,6 +150,6 @@ async def test_common_words_that_confidence_decides_rank_as_sqlite_does(project:
                     got = [
                         h["id"] for h in (await ok(c, "patterns_search", {"query": q, **extra}))["results"]
                     ]
-                    assert got == _sqlite_top(store, q, extra), (q, extra)
+                    assert got == sqlite_top(store, q, extra), (q, extra)
     finally:
         store.close()
