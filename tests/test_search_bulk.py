@@ -13,8 +13,8 @@ from factorops.tools.patterns import records as patterns
 from factorops.tools.patterns import search as pattern_search
 from factorops.tools.registry import components
 
-from .conftest import Clock, ok, served
-from .test_search_postings import FILTERS, QUERIES, _consistent, _corpus, _postings, _sqlite_top
+from .conftest import Clock, ok, served, sqlite_top
+from .test_search_postings import FILTERS, QUERIES, _consistent, _corpus, _postings
 
 
 def test_one_pass_writes_the_postings_row_by_row_upkeep_writes(tmp_path: Path) -> None:
@@ -64,6 +64,6 @@ async def test_a_search_over_bulk_filled_postings_ranks_as_sqlite(project: Path,
                             "results"
                         ]
                     ]
-                    assert got == _sqlite_top(store, q, extra), (q, extra)
+                    assert got == sqlite_top(store, q, extra), (q, extra)
     finally:
         store.close()
