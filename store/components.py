@@ -9,10 +9,11 @@ The store knows nothing of sessions or patterns: arrows point down.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
@@ -55,3 +56,47 @@ class Component:
     # A rebuild indexes every ledger file inside `bulk(db)` (in its transaction), so a component
     # can write what it derives once at the end instead of row by row.
     bulk: Callable[[Database], AbstractContextManager[None]] | None = None
+
+
+class LazyComponents(Sequence[Component]):
+    """The components, imported when first used; `migration_ids` names, without importing them,
+    every migration they declare.
+
+    An index whose applied migrations already include all of `migration_ids` opens without loading
+    any capability (`Store.open`): a server's first tool call then imports only its own
+    implementation, not every capability's module (start-up, issue #19). A catch-up, a rebuild or
+    a migration loads them all, in order. `tools/registry.py` keeps the ids; a test holds them equal
+    to the components' own.
+    """
+
+    def __init__(self, load: Callable[[], list[Component]], migration_ids: Iterable[str]) -> None:
+        self._load = load
+        self._items: list[Component] | None = None
+        self._lock = threading.Lock()
+        self.migration_ids = frozenset(migration_ids)
+
+    @property
+    def loaded(self) -> bool:
+        return self._items is not None
+
+    def _all(self) -> list[Component]:
+        if self._items is None:
+            with self._lock:
+                if self._items is None:
+                    self._items = self._load()
+        return self._items
+
+    @overload
+    def __getitem__(self, i: int) -> Component: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Component]: ...
+
+    def __getitem__(self, i: int | slice) -> Component | Sequence[Component]:
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[Component]:
+        return iter(self._all())

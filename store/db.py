@@ -108,7 +108,7 @@ class Index:
         finally:
             self._local.depth = 0
 
-    def migrate(self, components: list[Component]) -> list[str]:
+    def migrate(self, components: Sequence[Component]) -> list[str]:
         """Apply every migration not yet recorded; returns the ids applied."""
         applied: list[str] = []
         with self.transaction() as db:

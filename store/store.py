@@ -18,14 +18,14 @@ import logging
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from factorops.store.components import Component
+from factorops.store.components import Component, LazyComponents
 from factorops.store.datadir import DataDir
 from factorops.store.db import Index
 from factorops.store.errors import StorageError, unusable_datadir, unusable_index
@@ -75,7 +75,7 @@ def _probe_writable(datadir: DataDir) -> None:
 
 
 class Store:
-    def __init__(self, datadir: DataDir, components: list[Component]) -> None:
+    def __init__(self, datadir: DataDir, components: Sequence[Component]) -> None:
         self.datadir = datadir
         self.components = components
         self.index = Index(datadir.db_path)
@@ -90,7 +90,7 @@ class Store:
     def open(
         cls,
         datadir: DataDir,
-        components: list[Component],
+        components: Sequence[Component],
         *,
         create: bool = True,
         repair: bool = True,
@@ -99,6 +99,10 @@ class Store:
     ) -> Store:
         """Open a project's store: create it if missing (when `create`), migrate the schema, then
         `repair` and `catch_up` unless told not to.
+
+        `components` may be `LazyComponents`: when the index has applied every migration they
+        name (one query), none of them is imported here; the first catch-up, rebuild or migration
+        that needs them loads them all.
 
         `on_create(store)` runs once, under the ledger lock, right after this call created the data
         dir, so a second process opening the same new project waits for it (the domain uses it to
@@ -119,7 +123,8 @@ class Store:
             with store.ledger.locked():
                 store.created = store.ledger.create()
                 try:
-                    store.index.migrate(components)
+                    if not store.schema_current():
+                        store.index.migrate(components)
                 except sqlite3.DatabaseError as exc:
                     _probe_writable(datadir)  # a read-only data dir is not a damaged index
                     raise unusable_index(datadir.db_path, exc) from exc
@@ -143,6 +148,18 @@ class Store:
 
     def __enter__(self) -> Store:
         return self
+
+    def schema_current(self) -> bool:
+        """Whether the index has applied every migration of `LazyComponents`, asked in one query
+        (no write lock, no component imported). False for a plain list (`migrate` checks it) and
+        for an index without the migrations table yet."""
+        if not isinstance(self.components, LazyComponents) or self.components.loaded:
+            return False
+        try:
+            rows = self.index.db.execute("SELECT id FROM schema_migrations").fetchall()
+        except sqlite3.OperationalError:  # a new index: no table yet
+            return False
+        return self.components.migration_ids <= {row[0] for row in rows}
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -> ContextLoadLive:
-    from factorops.tools.metrics import report as metrics
+    from factorops.tools.metrics import events as metrics
     from factorops.tools.watch import live_context as live
 
     store = await runtime.store(ctx)
@@ -40,7 +40,7 @@ async def _load(runtime: Runtime, inp: context.ContextLoadInput, ctx: Context) -
 
 
 def _context_load() -> tuple[type[BaseModel], AsyncOp]:
-    from factorops.tools.metrics import report  # noqa: F401 (imported here, off the event loop)
+    from factorops.tools.metrics import events  # noqa: F401 (imported here, off the event loop)
     from factorops.tools.watch import live_context as live
 
     return live.ContextLoadLive, _load

@@ -118,9 +118,9 @@ async def _validate(runtime: Runtime, inp: oversight.ValidationRunInput, ctx: Co
 def _metrics_hook(runtime: Runtime, rec: CallRecord) -> None:
     store = runtime.opened
     if store is not None:
-        from factorops.tools.metrics import report  # loaded with the store (tools/registry.py)
+        from factorops.tools.metrics import events  # light: not the report and its queries
 
-        report.record_call(
+        events.record_call(
             store,
             rec.started,
             rec.tool,
@@ -140,9 +140,9 @@ def _route(store: Store, inp: oversight.RouteTaskInput, now: datetime) -> RouteT
 
 
 def _close_metrics(store: Store) -> None:
-    from factorops.tools.metrics import report
+    from factorops.tools.metrics import events
 
-    report.close(store)
+    events.close(store)
 
 
 def _approval_request() -> tuple[type[BaseModel], AsyncOp]:

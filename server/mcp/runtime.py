@@ -144,13 +144,15 @@ class Runtime:
         return self._store
 
     def _open(self, datadir: DataDir) -> Store:
-        # The store and every capability's component load here, on the first request that needs
-        # the store, not at start-up: `initialize` and `tools/list` never do.
-        from factorops.tools.flywheel.inject import open_project
+        # The store loads here, on the first request that needs it, not at start-up: `initialize`
+        # and `tools/list` never do. An up-to-date index opens without importing the capabilities'
+        # components (`lazy_components`), so each call imports its own implementation only; they
+        # load when a catch-up or a migration needs them.
+        from factorops.tools.flywheel.opening import open_project
         from factorops.tools.kernel import heap
-        from factorops.tools.registry import components
+        from factorops.tools.registry import lazy_components
 
-        store = open_project(datadir, components(), self.now(), starters=self.starters)
+        store = open_project(datadir, lazy_components(), self.now(), starters=self.starters)
         if self.settle_heap and self._settler is None:
             # Shortly after, not now: the collection itself is a 30-45 ms pause, which must not land
             # in the first tool answer; by then the secret detector's warm-up has loaded too.

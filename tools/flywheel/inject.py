@@ -22,7 +22,6 @@ from pydantic import Field
 
 from factorops.store import ledger_layout
 from factorops.store.components import Component, Migration
-from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.kernel.actor import Actor, require_person
 from factorops.tools.kernel.compact import CompactModel
@@ -30,6 +29,8 @@ from factorops.tools.kernel.errors import DomainError
 from factorops.tools.kernel.tokens import ESTIMATE_SLACK, estimate_tokens
 from factorops.tools.patterns import records as patterns
 from factorops.tools.patterns.model import Pattern
+
+from .opening import open_project  # noqa: F401 (its home was here; callers import it from here)
 
 HALF_LIFE_DAYS = 30.0
 RETIRE_BELOW = 0.2
@@ -204,30 +205,6 @@ def retirement_proposals(
                 )
             )
     return sorted(out, key=lambda d: d.faded)
-
-
-# -- a project's data dir, created on first use -----------------------------------------------------
-
-
-def open_project(
-    datadir: DataDir,
-    components: list[Component],
-    now: datetime,
-    *,
-    create: bool = True,
-    starters: bool = True,
-) -> Store:
-    """Open a project's store; if it does not exist yet, create it exactly as `factorops init` does.
-
-    The one way a data dir comes into being, whether a person runs `factorops init` or a client
-    simply connects (the README's path): the data dir with its `.gitignore`, the SQLite index, the
-    git ledger and, unless `starters` is False, the starter guardrails, installed under the ledger
-    lock in the same step that created the ledger (so a second server starting on the same new
-    project sees them too). `store.created` tells whether this call created it. An existing project
-    is opened as it is: guardrails a person retired stay retired.
-    """
-    on_create = (lambda store: install_starter(store, now)) if starters else None
-    return Store.open(datadir, components, create=create, on_create=on_create)
 
 
 # -- starter guardrails ---------------------------------------------------------------------------
