@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import cast
+from typing import IO, cast
 
 from factorops.tools.kernel.paths import PathRefused, project_file
 from factorops.tools.kernel.redact import is_secret_content, is_secret_path
@@ -115,27 +116,66 @@ def _git(root: Path, *args: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def list_files(root: Path) -> Listing:
-    """Tracked files cost no stat and no read: git's index already knows their blob ids.
+_LISTINGS = (
+    ("staged", ("ls-files", "-z", "-s", "--cached", "--", ".")),
+    ("modified", ("ls-files", "-z", "-m", "--", ".")),
+    ("untracked", ("ls-files", "-z", "--others", "--exclude-standard", "--", ".")),
+)
 
-    The three listings run concurrently; only modified and untracked files are read (to hash
-    them). Size limits are applied when a file's content is read for indexing. What the tracked
-    files' listing decides is kept per root with git's output it came from: a warm load whose
-    `git ls-files -s` and `-m` bytes are the same as last time builds no entry again (modified
-    and untracked files are still hashed every time: their content may change under one name).
-    """
-    root = root.resolve()
-    procs = {
-        name: subprocess.Popen(["git", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        for name, args in (
-            ("staged", ("ls-files", "-z", "-s", "--cached", "--", ".")),
-            ("modified", ("ls-files", "-z", "-m", "--", ".")),
-            ("untracked", ("ls-files", "-z", "--others", "--exclude-standard", "--", ".")),
-        )
-    }
-    outputs = {name: p.communicate()[0] for name, p in procs.items()}
-    if any(p.returncode != 0 for p in procs.values()):
-        return _walk(root)  # not a git repository (or git is missing)
+
+class PendingListing:
+    """git's three listings of a tree, started and not waited for: `result()` makes the `Listing`.
+
+    Each git writes to an unlinked temporary file, not a pipe, so none blocks on a full pipe while
+    the caller does other work, and no thread of ours has to drain them (a thread that reads pipes
+    takes the GIL back after every read: on a busy machine each take waits up to the interpreter's
+    5 ms switch interval while a ranking runs)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._procs: dict[str, tuple[subprocess.Popen[bytes], IO[bytes]]] | None = {}
+        try:
+            for name, args in _LISTINGS:
+                out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by result(), after git is done)
+                proc = subprocess.Popen(["git", *args], cwd=self.root, stdout=out, stderr=subprocess.DEVNULL)
+                self._procs[name] = (proc, out)
+        except OSError:  # git is missing: the walk
+            self._close()
+            self._procs = None
+
+    def _close(self) -> None:
+        for proc, out in (self._procs or {}).values():
+            proc.wait()
+            out.close()
+
+    def result(self) -> Listing:
+        """Tracked files cost no stat and no read: git's index already knows their blob ids.
+
+        Only modified and untracked files are read (to hash them). Size limits are applied when a
+        file's content is read for indexing. What the tracked files' listing decides is kept per
+        root with git's output it came from: a warm load whose `git ls-files -s` and `-m` bytes are
+        the same as last time builds no entry again (modified and untracked files are still hashed
+        every time: their content may change under one name)."""
+        if self._procs is None:
+            return _walk(self.root)
+        outputs: dict[str, bytes] = {}
+        failed = False
+        for name, (proc, out) in self._procs.items():
+            failed |= proc.wait() != 0
+            out.seek(0)
+            outputs[name] = out.read()
+            out.close()
+        if failed:
+            return _walk(self.root)  # not a git repository
+        return _listing(self.root, outputs)
+
+
+def list_files(root: Path) -> Listing:
+    """The project's files as git lists them (see `PendingListing.result`); outside git, walked."""
+    return PendingListing(root).result()
+
+
+def _listing(root: Path, outputs: dict[str, bytes]) -> Listing:
     key = (outputs["staged"], outputs["modified"])
     plan = _plans.get(root)
     if plan is None or plan.key != key:

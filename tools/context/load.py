@@ -14,10 +14,12 @@ secret files are excluded and token-like values redacted, and the manifest says 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import subprocess
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +47,7 @@ from .history import HISTORIES
 from .index import generation
 from .models import ContextLoadInput, CountTokensInput
 from .rank import PathIndex, Ranked, RefGraph, defined_terms, rank, task_terms
+from .threads import COCHANGE, LISTING
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
@@ -183,16 +186,17 @@ def load(
         explicit.append(resolved.relative_to(root.resolve()).as_posix())
     explicit = list(dict.fromkeys(explicit))
 
-    def cochange_of(paths: list[str]) -> dict[str, float]:
-        if not paths:
-            return {}
-        # History changes only with HEAD: kept per (HEAD, paths), `git log` walks it once.
-        at = head.result()
-        if at is None:
-            return project_files.cochange(root, paths)
-        walked = HISTORIES.get(root, at)
-        got = walked.cochange(paths) if walked is not None else None
-        return got if got is not None else _cochange_at(str(root), at, tuple(paths))
+    def cochange_of(paths: list[str]) -> Future[dict[str, float]]:
+        """Answered at once from the history walked for HEAD (a lookup); else git is asked in a
+        thread while the ranking goes on."""
+        at = started.result().result() if paths else None
+        walked = HISTORIES.get(root, at) if at is not None else None
+        got = {} if not paths else walked.cochange(paths) if walked is not None else None
+        if got is None:
+            return COCHANGE.get().submit(_ask_git_cochange, root, at, paths)
+        done: Future[dict[str, float]] = Future()
+        done.set_result(got)
+        return done
 
     def ranking(gen: int) -> list[Ranked]:
         # what depends only on the index is kept per generation
@@ -285,7 +289,7 @@ def load(
         queue = list(rest)  # candidates not mapped yet, best first
         map_memo: dict[tuple[str, int], _MapEntry] = {}
         relevance_memo: dict[str, float] = {}  # a definition name's relevance to this task
-        map_symbols: dict[str, list[repo_map.Symbol]] = store.derived("context.map_symbols", gen, dict)
+        map_symbols: dict[str, repo_map.Defs] = store.derived("context.map_symbols", gen, dict)
 
         def next_entry(room: int) -> _MapEntry | None:
             """The best remaining candidate whose entry fits `room`, looking a few ahead (an entry that
@@ -381,11 +385,13 @@ def load(
     # pack that ranking. Nothing changed (a warm load): that reply stands. Else both are made again
     # once the index has caught up.
     gen = generation(store.db)
-    with ThreadPoolExecutor(2, thread_name_prefix="context-listing") as pool:
-        listing = pool.submit(project_files.list_files, root)
-        head = pool.submit(_head, root)
-        packed = pack(ranking(gen), gen, warnings)
-        listed = listing.result()
+    # git is started from a pool thread: a process start waits for the child to exec, which on a
+    # busy machine is milliseconds the ranking need not wait
+    spawner = LISTING.get()
+    listing = spawner.submit(project_files.PendingListing, root)
+    started = spawner.submit(_Head, root)
+    packed = pack(ranking(gen), gen, warnings)
+    listed = listing.result().result()
     building = ensure_index(store, progress, wait=False, listing=(gen, listed))
     if building is not None or generation(store.db) != gen:
         now_gen = generation(store.db)
@@ -546,20 +552,41 @@ def _screen(text: str) -> tuple[str, int] | None:
     return clean, sum(redactions.values())
 
 
+def _ask_git_cochange(root: Path, head: str | None, paths: list[str]) -> dict[str, float]:
+    if head is None:
+        return project_files.cochange(root, paths)
+    return _cochange_at(str(root), head, tuple(paths))
+
+
 @functools.lru_cache(maxsize=256)
 def _cochange_at(root: str, head: str, paths: tuple[str, ...]) -> dict[str, float]:
     """Co-change of `paths` in the history ending at `head` (the key: history changes with HEAD)."""
     return project_files.cochange(Path(root), list(paths))
 
 
-def _head(root: Path) -> str | None:
-    """The commit HEAD names (None outside git or before the first commit)."""
-    try:
-        proc = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=root, capture_output=True)
-    except OSError:
-        return None
-    out = proc.stdout.decode().strip()
-    return out if proc.returncode == 0 and out else None
+class _Head:
+    """The commit HEAD names (None outside git or before the first commit), asked of git when the
+    load starts and read when the history needs it (from the co-change thread)."""
+
+    def __init__(self, root: Path) -> None:
+        self._lock = threading.Lock()
+        self._value: str | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        with contextlib.suppress(OSError):  # git is missing: no history
+            self._proc = subprocess.Popen(
+                ["git", "rev-parse", "-q", "--verify", "HEAD"],
+                cwd=root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+
+    def result(self) -> str | None:
+        with self._lock:
+            if self._proc is not None:
+                out = self._proc.communicate()[0].decode().strip()
+                self._value = out if self._proc.returncode == 0 and out else None
+                self._proc = None
+            return self._value
 
 
 WHOLE_MIN_SHARE = 0.8  # a file whole costs at least this share of its own tokens in the reply
@@ -683,7 +710,7 @@ def _map_entry(
     signatures: int = MAP_SIGNATURES,
     memo: dict[tuple[str, int], _MapEntry] | None = None,
     scores: dict[str, float] | None = None,
-    kept: dict[str, list[repo_map.Symbol]] | None = None,
+    kept: dict[str, repo_map.Defs] | None = None,
 ) -> _MapEntry | None:
     """From the index alone (signatures were redacted when indexed): no file is read. `memo`
     keeps the entries made for one load (a candidate that did not fit is tried again later),
@@ -692,20 +719,22 @@ def _map_entry(
     if secrets.is_secret_path(path):
         return None
     memo = {} if memo is None else memo
-    syms: list[repo_map.Symbol] | None = None
+    syms: repo_map.Defs | None = None
     for limit in dict.fromkeys((signatures, 1, 0)):
         made = memo.get((path, limit))
         if made is None:
             if syms is None:
                 syms = kept.get(path) if kept is not None else None
             if syms is None:
-                syms = [
-                    repo_map.Symbol(n, k, ln, sig)
-                    for n, k, ln, sig in store.db.execute(
-                        "SELECT name, kind, line, sig FROM repo_symbols WHERE path = ? ORDER BY line LIMIT 300",
-                        [path],
-                    ).fetchall()
-                ]
+                syms = repo_map.Defs(
+                    [
+                        repo_map.Symbol(n, k, ln, sig)
+                        for n, k, ln, sig in store.db.execute(
+                            "SELECT name, kind, line, sig FROM repo_symbols WHERE path = ? ORDER BY line LIMIT 300",
+                            [path],
+                        ).fetchall()
+                    ]
+                )
                 if kept is not None:
                     if len(kept) >= MAX_KEPT_SYMBOLS:
                         kept.clear()

@@ -21,7 +21,7 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -227,14 +227,15 @@ def rank(
     task: str,
     explicit: list[str],
     session_files: list[str],
-    cochange_of: Callable[[list[str]], dict[str, float]],
+    cochange_of: Callable[[list[str]], Future[dict[str, float]]],
     limit: int = 300,
     known: set[str] | None = None,
     graph: RefGraph | None = None,
     paths: PathIndex | None = None,
 ) -> list[Ranked]:
     """`known`, `graph` and `paths` are what the index holds, when the caller keeps them per index
-    generation (a warm load then reads no listing of 10,000 paths)."""
+    generation (a warm load then reads no listing of 10,000 paths). `cochange_of` answers now or
+    later: while git walks history, the likely seeds' edges are read."""
     terms, idents = task_terms(task)
     ranked: dict[str, Ranked] = {}
 
@@ -304,14 +305,13 @@ def rank(
     anchor = explicit or [r.path for r in sorted(ranked.values(), key=lambda r: -r.score)[:1]]
     cochange: dict[str, float] = {}
     if anchor:  # git walks the history in a thread; meanwhile the likely seeds' edges are read
-        with ThreadPoolExecutor(1, thread_name_prefix="context-cochange") as pool:
-            pending = pool.submit(cochange_of, anchor)
-            if graph is not None:
-                likely = {p for p in explicit if p in known}
-                likely.update(r.path for r in sorted(ranked.values(), key=lambda r: -r.score)[:SEEDS])
-                graph.out_edges(db, sorted(likely))
-                graph.in_edges(db, sorted(likely))
-            cochange = pending.result()
+        pending = cochange_of(anchor)
+        if graph is not None:
+            likely = {p for p in explicit if p in known}
+            likely.update(r.path for r in sorted(ranked.values(), key=lambda r: -r.score)[:SEEDS])
+            graph.out_edges(db, sorted(likely))
+            graph.in_edges(db, sorted(likely))
+        cochange = pending.result()
     top_cochange = max(cochange.values(), default=0.0)
     weight = W_COCHANGE if explicit else W_COCHANGE / 2
     label = anchor[0] if len(anchor) == 1 else "the given paths"

@@ -9,7 +9,7 @@ identifiers, top-level definitions before methods, shown in source order.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -46,8 +46,34 @@ def _parts(name: str) -> tuple[str, ...]:
     return tuple(split_identifier(name))
 
 
+class Defs:
+    """A file's indexed definitions as the map picks from them, with what does not depend on the
+    task worked out once (the caller keeps a file's `Defs` per index generation): the names and
+    name parts a task must share for any definition to score, and the task-free order used when
+    none does. Most files of a map share no word with the task, so most picks need no scoring."""
+
+    __slots__ = ("_names", "_plain", "_words", "symbols")
+
+    def __init__(self, symbols: Sequence[Symbol]) -> None:
+        self.symbols = tuple(symbols)
+        self._names = frozenset(s.name.lower() for s in self.symbols)
+        self._words = self._names.union(*(_parts(s.name) for s in self.symbols))
+        self._plain: dict[int, tuple[Symbol, ...]] = {}
+
+    def scores_zero(self, terms: set[str], idents: set[str]) -> bool:
+        """Whether every definition's `relevance` is 0 for these words (its three tests, as sets)."""
+        return self._names.isdisjoint(idents) and self._words.isdisjoint(terms)
+
+    def plain(self, limit: int) -> list[Symbol]:
+        """`pick` when nothing scores: top-level public definitions first, then by line."""
+        got = self._plain.get(limit)
+        if got is None:
+            got = self._plain[limit] = tuple(_chosen(self.symbols, limit, lambda s: 0.0))
+        return list(got)
+
+
 def pick(
-    symbols: Sequence[Symbol],
+    defs: Defs,
     terms: set[str],
     idents: set[str],
     limit: int,
@@ -55,18 +81,24 @@ def pick(
 ) -> list[Symbol]:
     """The `limit` most relevant definitions, in source order. `memo`: relevance by name, for the
     calls of one load (the same terms and identifiers): a map scores the same names in many files."""
+    if defs.scores_zero(terms, idents):
+        return defs.plain(limit)
     memo = {} if memo is None else memo
 
-    def score(name: str) -> float:
-        got = memo.get(name)
+    def score(s: Symbol) -> float:
+        got = memo.get(s.name)
         if got is None:
-            got = memo[name] = relevance(name, terms, idents)
+            got = memo[s.name] = relevance(s.name, terms, idents)
         return got
 
+    return _chosen(defs.symbols, limit, score)
+
+
+def _chosen(symbols: Sequence[Symbol], limit: int, score: Callable[[Symbol], float]) -> list[Symbol]:
     scored = heapq.nsmallest(
         limit,
         symbols,
-        key=lambda s: (-score(s.name), s.name.startswith("_"), s.kind in ("method", "heading"), s.line),
+        key=lambda s: (-score(s), s.name.startswith("_"), s.kind in ("method", "heading"), s.line),
     )
     return sorted(scored, key=lambda s: s.line)
 
