@@ -362,7 +362,7 @@ def load(
         for r in [*rest, *ranked[len(rest) :]]:
             if len(left) >= n_left:
                 break
-            if r.path not in mapped and r.path not in loaded and not secrets.is_secret_path(r.path):
+            if r.path not in mapped and r.path not in loaded and not _secret_path(r.path):
                 left.append(LeftOut(path=r.path, tokens=reader.full_tokens(r.path, None), why=r.why))
         result.excluded = reader.excluded
         if result.excluded:
@@ -529,7 +529,7 @@ class _Reader:
         return int(row[0]) if row else None
 
     def _real(self, path: str) -> Path | None:
-        if secrets.is_secret_path(path):
+        if _secret_path(path):
             self.excluded.append(path)
             return None
         try:  # the whole path again, at read time: a directory may have become a link since indexing
@@ -716,7 +716,7 @@ def _map_entry(
     keeps the entries made for one load (a candidate that did not fit is tried again later),
     `scores` the relevance of each definition name to its task, `kept` the files' definitions
     as indexed (per index generation: the caller keys it)."""
-    if secrets.is_secret_path(path):
+    if _secret_path(path):
         return None
     memo = {} if memo is None else memo
     syms: repo_map.Defs | None = None
@@ -745,6 +745,10 @@ def _map_entry(
         if made.cost <= room:  # its cost counts its line in `map` too
             return _MapEntry(made.path, made.text, made.cost)
     return None
+
+
+# A path's name decides it (a pure function); a load asks again for each map candidate it tries.
+_secret_path = functools.lru_cache(maxsize=20_000)(secrets.is_secret_path)
 
 
 def _read(path: Path) -> str | None:
