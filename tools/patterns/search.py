@@ -41,6 +41,13 @@ answer is the exact top-k, always. A word FTS5 tokenizes into several tokens is 
 its rows and their exact part of the score come from FTS5 itself (`bm25()` of that phrase alone
 is its term of the sum).
 
+Two or more words of useful idf (`_together`) first get a k-th best from the top of each list,
+the most confident rows and the most confident rows that hold them all (FTS5's AND), then one
+pass finds every unseen row that can still reach it, by whichever of three exact ways is
+expected to cost least (`_summed`): candidates from the lists' high ranges summed by lookups,
+all the words' postings grouped per row, or only the rows that hold the words every answer must
+hold.
+
 The key is summed in the query's word order with bm25()'s own expression, so it equals SQLite's
 value to the bit and ties break the same way. Snippets are made only for the rows returned.
 """
@@ -77,6 +84,19 @@ _BM25 = f"bm25(patterns_fts, {', '.join(f'{w:.1f}' for w in WEIGHTS)})"
 _SLACK = 1e-9  # keys this close to the k-th best may still tie with it: keep looking
 _WORD = re.compile(r"\w+", re.UNICODE)
 FIRST_CHUNK, MAX_CHUNK = 32, 1024  # postings read at once from a list (doubling)
+# What `_summed` expects each way to cost, in microseconds (measured at 100,000 patterns): a
+# candidate summed by lookups (`_ranked`), a posting grouped (`_grouped`), a row that holds the
+# required words ranked (`_required`); and what `_ranked` usually costs on lists too long to
+# count its candidates in first (more than COUNT_ROWS postings).
+RANK_COST = 8.0
+GROUP_COST = 0.8
+ROW_COST = 6.0
+COUNT_ROWS = 30_000
+RANKED_LONG = 20_000.0
+# The most confident rows that hold every strong word, scored first for a k-th best, when FTS5
+# expects at most BOOT_MAX such rows.
+BOOT_ROWS = 64
+BOOT_MAX = 3_000
 TOGETHER_ROWS = 50_000  # a word's rows summed by SQLite with the other words' (`_together`)
 
 # The postings (patterns-008). The weights are bm25()'s, as in WEIGHTS.
@@ -251,6 +271,16 @@ class Filters:
         statuses = [self.status] if self.status else [s for s in STATUSES if s != "retired"]
         kinds = [self.kind] if self.kind else list(KINDS)
         return [_state(s, k) for s in statuses for k in kinds]
+
+    def tags_of(self, pid: str) -> tuple[str, list[object]]:
+        """` AND` the tag conditions on the pattern of rowid `pid` (empty without tags)."""
+        if not self.tags:
+            return "", []
+        tag_where, tag_args = self._where("t")
+        return (
+            f" AND EXISTS (SELECT 1 FROM patterns t WHERE t.rowid = {pid} AND {' AND '.join(tag_where)})",
+            tag_args,
+        )
 
     def postings(self) -> tuple[str, list[object]]:
         """The conditions on a posting `pp`: its state, and the tags through its pattern row."""
@@ -476,7 +506,7 @@ def search_rowids(db: Database, text: str, filters: Filters, fetch: int) -> list
     if not parts:
         return []
     query = _join([p.word for p in parts], "OR")
-    top = _Search(db, parts, filters, fetch, stats.avgdl, int(covered[1] or 1)).run()
+    top = _Search(db, parts, filters, fetch, stats, int(covered[1] or 1)).run()
     return [(r, query) for r in top]
 
 
@@ -592,10 +622,16 @@ class _Search:
     """The Threshold Algorithm over the query's lists; `run` returns the exact top `fetch` rowids."""
 
     def __init__(
-        self, db: Database, parts: list[_Part], filters: Filters, fetch: int, avgdl: float, dl_min: int
+        self,
+        db: Database,
+        parts: list[_Part],
+        filters: Filters,
+        fetch: int,
+        stats: _Stats,
+        dl_min: int,
     ) -> None:
         self.db, self.parts, self.filters, self.fetch = db, parts, filters, fetch
-        self.avgdl, self.dl_min = avgdl, dl_min
+        self.avgdl, self.dl_min, self.rows = stats.avgdl, dl_min, stats.rows
         self.wids = sorted({p.wid for p in parts if p.wid is not None})
         idf: dict[int, float] = {}
         for p in parts:
@@ -644,6 +680,22 @@ class _Search:
         first = [row for x in [*strong, self.confidence] for row in x.take()]
         others = sum(x.bound() for x in self.words if x not in strong) + self.confidence.bound()
         fresh = list({r: (r, c) for r, c, _ in first if r not in seen}.values())
+        # And the most confident rows that hold every strong word (FTS5 merges their lists in C):
+        # where mid-frequency words' best rows are, far from each list's head.
+        wids = {x.wid for x in strong}
+        n = float(self.rows)
+        expect = n * math.prod(rows[w] / n for w in wids)  # rows that hold them all, if independent
+        both = (
+            []
+            if expect > BOOT_MAX
+            else self.db.execute(
+                "SELECT f.rowid, p.confidence FROM patterns_fts f CROSS JOIN patterns p ON p.rowid = f.rowid "
+                f"WHERE patterns_fts MATCH ? AND {self.filters.sql} ORDER BY p.confidence DESC LIMIT ?",
+                [_join([p.word for p in self.parts if p.wid in wids], "AND"), *self.filters.args, BOOT_ROWS],
+            ).fetchall()
+        )
+        fresh += [(int(r), float(c)) for r, c in both if int(r) not in seen]
+        fresh = list(dict(fresh).items())
         seen.update(r for r, _ in fresh)
         self._score(fresh, best)
         del best[self.fetch :]
@@ -663,7 +715,166 @@ class _Search:
         seen: set[int],
         rows: dict[int, int],
     ) -> None:
-        """The rows that can still reach the k-th best through the `strong` words, scored exactly.
+        """The rows that can still reach the k-th best through the `strong` words, scored exactly,
+        by the way expected to cost least (in microseconds, RANK_COST etc.; each is exact):
+
+        - `_ranked`: candidates from each word's high range, each summed by lookups (~8 us a
+          candidate, counted first in the index ranges when the lists are short enough);
+        - `_grouped`: every posting that can still help, summed per row by one GROUP BY
+          (~0.8 us a posting): for a few words of a few thousand rows each;
+        - `_required`: when every row that can reach the k-th best must hold some of the words
+          (without one, the others at their most fall short), only the rows FTS5 finds holding
+          them all (~6 us a row; how many, estimated as if the words were independent).
+
+        A lookup in the postings' (row, word) index costs 1-2 us at 100,000 patterns (pages
+        outside SQLite's cache), which is what makes a candidate dear."""
+        cmax = self.confidence.bound()
+        kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
+        if kth < math.inf and -(sum(most.values()) + others) > kth + _SLACK:
+            return  # no unseen row can reach the k-th best
+        budget = -kth - (others - cmax) - cmax - 1e-6 if kth < math.inf else -math.inf
+        high = self._splits(strong, most, budget, rows)
+        # Words every row that can still reach the k-th best holds: without one, the others at
+        # their most, the confidence and the weak words fall short.
+        total = sum(most.values())
+        required = [x for x in strong if kth < math.inf and -(total - most[x.wid] + others) > kth + _SLACK]
+        n = float(self.rows)
+        both = n * math.prod(rows[x.wid] / n for x in required) if required else math.inf
+        whole = sum(rows[x.wid] for x in strong)
+        costs = {
+            # Lists too long to count cheaply: `_ranked` unless another way costs less than it
+            # usually does on them.
+            "ranked": RANK_COST * self._candidates(strong, most, others, kth, high)
+            if whole <= COUNT_ROWS
+            else RANKED_LONG,
+            "grouped": GROUP_COST * whole,
+            "required": ROW_COST * both,
+        }
+        way = min(costs, key=lambda k: costs[k])
+        if way == "required":
+            self._required(strong, required, most, others, best, seen)
+        elif way == "grouped":
+            self._grouped(strong, most, others, best, seen)
+        else:
+            self._ranked(strong, most, others, best, seen, rows)
+
+    def _candidates(
+        self, strong: list[_Postings], most: dict[int, float], others: float, kth: float, high: dict[int, int]
+    ) -> int:
+        """How many postings `_ranked` would sum by lookups (its first round): counted in the index
+        ranges, about 0.06 us a posting against the ~8 us of each lookup sum."""
+        if kth == math.inf:
+            return 1 << 40  # every posting, and not one proven useless
+        floor = -kth - sum(most.values()) - (others - self.confidence.bound()) - 1e-6
+        short = K1 * (1 - B + B * self.dl_min / self.avgdl)
+        count = "(SELECT count(*) FROM pattern_postings WHERE wid = ? AND tf >= ? AND confidence + ? * ((tf * ?) / (tf + ?)) >= ?)"
+        args: list[object] = []
+        for x in strong:
+            args += [x.wid, high[x.wid], x.idf, K1 + 1.0, short, floor + most[x.wid] - 1e-6]
+        return int(self.db.execute(f"SELECT {' + '.join([count] * len(strong))}", args).fetchone()[0])
+
+    def _required(
+        self,
+        strong: list[_Postings],
+        required: list[_Postings],
+        most: dict[int, float],
+        others: float,
+        best: list[tuple[float, int]],
+        seen: set[int],
+    ) -> None:
+        """Every row that can still reach the k-th best holds the `required` words: FTS5 finds the
+        rows that hold them all (a merge of their doclists, in C), SQLite ranks those by their
+        exact sum over the strong words (looked up by row and word) plus confidence, and the best
+        are scored exactly, more until the last one taken cannot reach the k-th best."""
+        cmax = self.confidence.bound()
+        room = others - cmax
+        part = "((q.tf * ?) / (q.tf + ? * (? + ? * q.dl / ?)))"
+        sql = (
+            f"SELECT f.rowid, p.confidence, (SELECT sum((CASE q.wid {' '.join(['WHEN ? THEN ?'] * len(strong))} "
+            f"END) * {part}) FROM pattern_postings q WHERE q.pid = f.rowid "
+            f"AND q.wid IN ({','.join('?' * len(strong))})) + p.confidence AS s "
+            f"FROM patterns_fts f CROSS JOIN patterns p ON p.rowid = f.rowid "
+            f"WHERE patterns_fts MATCH ? AND {self.filters.sql} AND p.confidence >= ? ORDER BY s DESC, f.rowid LIMIT ?"
+        )
+        head: list[object] = [v for x in strong for v in (x.wid, x.idf)]
+        head += [K1 + 1.0, K1, 1 - B, B, self.avgdl, *(x.wid for x in strong)]
+        wids = {x.wid for x in required}
+        match = _join([p.word for p in self.parts if p.wid in wids], "AND")
+        limit = self.fetch + 32
+        while True:
+            kth = best[self.fetch - 1][0]
+            least = -kth - room - sum(most.values()) - 1e-6
+            got = self.db.execute(sql, [*head, match, *self.filters.args, least, limit]).fetchall()
+            fresh = [(int(r), float(c)) for r, c, _ in got if int(r) not in seen]
+            seen.update(r for r, _ in fresh)
+            self._score(fresh, best)
+            del best[self.fetch :]
+            if len(got) < limit:
+                return  # every row that holds the required words was ranked
+            kth = best[self.fetch - 1][0]
+            if -(float(got[-1][2] or 0.0) + room) > kth + 1e-6:
+                return  # no row left can reach the k-th best
+            limit *= 4
+
+    def _grouped(
+        self,
+        strong: list[_Postings],
+        most: dict[int, float],
+        others: float,
+        best: list[tuple[float, int]],
+        seen: set[int],
+    ) -> None:
+        """Every posting of the `strong` words that can still reach the k-th best (with the row's
+        confidence and the most the other words can add), summed per row by SQLite in one GROUP
+        BY (about a microsecond a posting): a row's sum over the strong words is then exact up
+        to the order of the additions, so its bound (that sum, its confidence and what the weak
+        words can add) is tight. Rows are scored exactly, best bound first, until the next bound
+        cannot reach the k-th best."""
+        cmax = self.confidence.bound()
+        room = others - cmax  # what the weak words can add
+        kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
+        states = self.filters.states()
+        short = K1 * (1 - B + B * self.dl_min / self.avgdl)
+        arm = (
+            "SELECT pid, confidence, ? * ((tf * ?) / (tf + ? * (? + ? * dl / ?))) AS v FROM pattern_postings "
+            "WHERE wid = ? AND confidence + ? * ((tf * ?) / (tf + ?)) >= ? "
+            f"AND state IN ({','.join('?' * len(states))})"
+        )
+        args: list[object] = []
+        for x in strong:
+            need = -kth - room - (sum(most.values()) - most[x.wid]) - 1e-6 if kth < math.inf else -math.inf
+            args += [x.idf, K1 + 1.0, K1, 1 - B, B, self.avgdl, x.wid, x.idf, K1 + 1.0, short, need, *states]
+        tag_where, tag_args = self.filters.tags_of("g.pid")
+        floor = -kth - room - 1e-6 if kth < math.inf else -math.inf
+        got = self.db.execute(
+            f"SELECT g.pid, g.c, g.s + g.c AS b FROM (SELECT pid, max(confidence) AS c, sum(v) AS s "
+            f"FROM ({' UNION ALL '.join([arm] * len(strong))}) GROUP BY pid) g "
+            f"WHERE g.s + g.c >= ?{tag_where} ORDER BY b DESC, g.pid",
+            [*args, floor, *tag_args],
+        ).fetchall()
+        at = 0
+        while at < len(got):
+            kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
+            reach = -kth - room - 1e-6 if kth < math.inf else -math.inf
+            if float(got[at][2]) < reach:
+                return  # no row left can reach the k-th best
+            chunk = got[at : at + FIRST_CHUNK]
+            at += len(chunk)
+            fresh = [(int(r), float(c)) for r, c, b in chunk if int(r) not in seen and float(b) >= reach]
+            seen.update(r for r, _ in fresh)
+            self._score(fresh, best)
+            del best[self.fetch :]
+
+    def _ranked(
+        self,
+        strong: list[_Postings],
+        most: dict[int, float],
+        others: float,
+        best: list[tuple[float, int]],
+        seen: set[int],
+        rows: dict[int, int],
+    ) -> None:
+        """`_summed` by candidates from the high ranges, each summed by lookups.
 
         An unseen row gets at most `most[word]` from each strong word and `others` (the weak
         words' bounds and its confidence) besides. Each word's postings split at a tf `high`:
