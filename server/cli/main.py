@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+import types
 from collections.abc import Sequence
 
 from factorops import __version__
@@ -19,11 +20,27 @@ from factorops import __version__
 from .base import COMMANDS, CliError, add_common
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import approvals, dashboard, flywheel, hooks, patterns, project, remote
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only` ("serve"), that command's alone: a client starts
+    `serve` for every session, and importing and building every other command is start-up it pays
+    for nothing. The parse of a serve command line is the same (its usage, errors and defaults)."""
+    from . import project, remote
 
-    # the order `--help` lists them in
-    MODULES = (project, approvals, patterns, flywheel, dashboard, remote, hooks)
+    if only is None:
+        from . import approvals, dashboard, flywheel, hooks, patterns
+
+        # the order `--help` lists them in
+        MODULES: tuple[types.ModuleType, ...] = (
+            project,
+            approvals,
+            patterns,
+            flywheel,
+            dashboard,
+            remote,
+            hooks,
+        )
+    else:
+        MODULES = (project, remote)
     parser = argparse.ArgumentParser(
         prog="factorops",
         description="12-Factor AgentOps for AI coding assistants: an MCP server plus the commands "
@@ -34,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", help="run `factorops COMMAND --help` for its options"
     )
     order = [m.__name__ for m in MODULES]
-    by_module = sorted(COMMANDS.items(), key=lambda kv: order.index(kv[1][3].__module__))
+    chosen = [kv for kv in COMMANDS.items() if only is None or kv[0] == only]
+    by_module = sorted(chosen, key=lambda kv: order.index(kv[1][3].__module__))
     for name, (help_text, description, args_fn, _) in by_module:
         p = sub.add_parser(name, help=help_text, description=description)
         add_common(p)
@@ -55,8 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from factorops.server.hooks import run
 
         return run.cli(words[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    # `serve` (what a client starts, once per session) builds its own parser only; its --help too,
+    # which reads the same.
+    parser = build_parser("serve" if words[:1] == ["serve"] else None)
+    args = parser.parse_args(words)
     for name, value in (("project", None), ("data_dir", None), ("verbose", False)):
         if not hasattr(args, name):
             setattr(args, name, value)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import server as sdk_server
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedResourceError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, Tool
@@ -40,9 +41,22 @@ INSTRUCTIONS = (
 
 class FactoropsServer(MCPServer[Any]):
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
-        super().__init__(
-            name="factorops", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING", **kwargs
-        )
+        configure = sdk_server.configure_logging
+        if logging.getLogger().handlers:
+            # The SDK's __init__ builds a rich console handler (importing rich, ~30 ms of start-up)
+            # for `logging.basicConfig`, which does nothing when the root logger already has
+            # handlers, as under `factorops serve` (`setup_logging`). Skip the build then.
+            sdk_server.configure_logging = _logging_configured
+        try:
+            super().__init__(
+                name="factorops",
+                version=__version__,
+                instructions=INSTRUCTIONS,
+                log_level="WARNING",
+                **kwargs,
+            )
+        finally:
+            sdk_server.configure_logging = configure
         self.runtime = runtime
         # Tools registered when first listed or called, in the order they were declared (below).
         self._deferred: dict[str, Callable[[], None]] = {}
@@ -175,6 +189,11 @@ class FactoropsServer(MCPServer[Any]):
                     else None,
                 )
             )
+
+
+def _logging_configured(level: str = "INFO") -> None:
+    """Stands in for the SDK's `configure_logging` while the root logger has handlers: its
+    `logging.basicConfig` would be a no-op then, so the rich handler it builds is never used."""
 
 
 def _cause(exc: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
