@@ -92,6 +92,12 @@ def test_building_the_app_and_listing_tools_imports_no_domain(tmp_path: Path) ->
     for when in ("built", "listed"):
         loaded = set(modules[when])
         assert not [m for m in HEAVY if m in loaded], when
+    # the input models come with tools/list (or a tool's first call), not with `initialize`
+    models = [
+        f"factorops.tools.{c}.models" for c in ("sessions", "context", "patterns", "guardrails", "oversight")
+    ]
+    assert not [m for m in models if m in modules["built"]]
+    assert [m for m in models if m in modules["listed"]] == models
 
 
 def test_a_first_call_imports_its_own_implementation_only(tmp_path: Path) -> None:

@@ -80,3 +80,7 @@ def test_serve_imports_no_other_command_and_no_rich(project: Path) -> None:
     # nor any capability the call does not use (tools/registry.py's lazy components)
     for name in ("metrics.report", "flywheel.mining", "sessions.lifecycle", "patterns.records"):
         assert f"factorops.tools.{name}" not in modules, name
+    # nor another tool's input model: each is imported when its tool is first listed or called
+    assert "factorops.tools.guardrails.models" in modules
+    for name in ("sessions", "context", "patterns", "oversight", "metrics"):
+        assert f"factorops.tools.{name}.models" not in modules, name

@@ -1,6 +1,6 @@
 """Wire context loading (Factors II, III) to MCP: `context_load` (with progress) and `count_tokens`.
 
-Registration imports the input models only; the context pipeline (index, ranking, tree-sitter) is
+Registration names the input models (imported when a tool is first listed or called); the context pipeline (index, ranking, tree-sitter) is
 imported on a tool's first call (start-up cost, see registration.py).
 """
 
@@ -12,13 +12,13 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
-from factorops.tools.context import models as context
 from factorops.tools.context.budget import DEFAULT_MAX_REPLY_CHARS  # light: no pipeline
 
-from .registration import AsyncOp, SyncOp, add_async_tool, add_sync_tool, thread_progress
+from .registration import AsyncOp, SyncOp, add_async_tool, add_sync_tool, input_model, thread_progress
 from .runtime import Runtime
 
 if TYPE_CHECKING:
+    from factorops.tools.context import models as context
     from factorops.tools.watch.live_context import ContextLoadLive
 
 
@@ -58,7 +58,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "context_load",
         "Context for a task within a token budget (whole reply; default 40% rule): paths, best files, repo map.",
-        context.ContextLoadInput,
+        input_model("factorops.tools.context.models", "ContextLoadInput"),
         _context_load,
         read_only=True,
         # Replies stay under the default cap; clients that save longer tool results to a file read this.
@@ -69,7 +69,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "count_tokens",
         "Count tokens of text or project files.",
-        context.CountTokensInput,
+        input_model("factorops.tools.context.models", "CountTokensInput"),
         _count_tokens,
         read_only=True,
     )

@@ -17,8 +17,6 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from factorops.tools.kernel.actor import Actor
-from factorops.tools.metrics import models as metrics
-from factorops.tools.oversight import models as oversight
 
 from .registration import (
     AsyncOp,
@@ -26,6 +24,7 @@ from .registration import (
     add_async_tool,
     add_sync_tool,
     client_name,
+    input_model,
     thread_progress,
     tool_hints,
     transport_of,
@@ -34,6 +33,7 @@ from .runtime import CallRecord, Runtime
 
 if TYPE_CHECKING:
     from factorops.store.store import Store
+    from factorops.tools.oversight import models as oversight
     from factorops.tools.oversight.approvals import Approval
     from factorops.tools.oversight.routing import RouteTaskResult
 
@@ -185,7 +185,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "approval_request",
         "Ask a person to approve a risky step; returns the decision, or a pending id to poll.",
-        oversight.ApprovalRequestInput,
+        input_model("factorops.tools.oversight.models", "ApprovalRequestInput"),
         _approval_request,
         hints=tool_hints(),
     )
@@ -194,7 +194,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "approval_status",
         "Decision on an approval; wait_s waits for it.",
-        oversight.ApprovalStatusInput,
+        input_model("factorops.tools.oversight.models", "ApprovalStatusInput"),
         _approval_status,
         read_only=True,
     )
@@ -203,7 +203,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "validation_run",
         "Run the project's configured validation gates (tests, lint, types).",
-        oversight.ValidationRunInput,
+        input_model("factorops.tools.oversight.models", "ValidationRunInput"),
         _validation_run,
         # runs the commands the project configured as gates: they may reach beyond this machine
         hints=tool_hints(open_world=True),
@@ -213,7 +213,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "metrics_report",
         "Outcomes, routing, tool signals, alerts.",
-        metrics.MetricsReportInput,
+        input_model("factorops.tools.metrics.models", "MetricsReportInput"),
         _metrics_report,
         read_only=True,
     )
@@ -222,7 +222,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "route_task",
         "Route a task: workflow, tier, steps, gates, confidence.",
-        oversight.RouteTaskInput,
+        input_model("factorops.tools.oversight.models", "RouteTaskInput"),
         _route_task,
         # not read-only: it records the decision, so that outcomes can later be joined to routes
         hints=tool_hints(),

@@ -1,6 +1,6 @@
 """Wire patterns and guardrails (Factors IX, XI, XII) to MCP: tools, resources, change notices.
 
-Registration imports the input models only; each tool's implementation is imported on its first call
+Registration names the input models (imported when a tool is first listed or called); each tool's implementation is imported on its first call
 (start-up cost, see registration.py), each view on its first read.
 """
 
@@ -14,21 +14,20 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from pydantic import BaseModel
 
-from factorops.tools.guardrails import models as guardrails
-from factorops.tools.patterns import models as patterns
-
 from .registration import (
     AsyncOp,
     SyncOp,
     actor_for,
     add_async_tool,
     add_sync_tool,
+    input_model,
     read_view,
     thread_progress,
 )
 from .runtime import Runtime
 
 if TYPE_CHECKING:
+    from factorops.tools.patterns import models as patterns
     from factorops.tools.patterns.records import PatternRecordResult
 
 
@@ -99,7 +98,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "pattern_record",
         "Record a candidate pattern, anti-pattern or guardrail, or update one by id (an active one "
         "gets a revision). A person promotes.",
-        patterns.PatternRecordInput,
+        input_model("factorops.tools.patterns.models", "PatternRecordInput"),
         _pattern_record,
     )
     add_sync_tool(
@@ -107,7 +106,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "patterns_search",
         "Search patterns and guardrails learned in this project.",
-        patterns.PatternsSearchInput,
+        input_model("factorops.tools.patterns.models", "PatternsSearchInput"),
         _patterns_search,
         read_only=True,
     )
@@ -116,7 +115,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "patterns_mine",
         "Mine git history and sessions for candidate patterns (incremental).",
-        patterns.PatternsMineInput,
+        input_model("factorops.tools.patterns.models", "PatternsMineInput"),
         _patterns_mine,
     )
     add_sync_tool(
@@ -124,7 +123,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "guardrail_check",
         "Check an intended action or command against active guardrails.",
-        guardrails.GuardrailCheckInput,
+        input_model("factorops.tools.guardrails.models", "GuardrailCheckInput"),
         _guardrail_check,
         read_only=True,
     )

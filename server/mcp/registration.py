@@ -5,8 +5,9 @@ schema, the SDK validates against them, and the domain receives the model itself
 become MCP tool errors naming the field; any other exception is logged and reported as an internal
 error without a traceback in the result. Blocking domain work runs in a worker thread.
 
-Start-up registers every tool from its input model alone (a light `models.py` of its capability):
-`initialize` and `tools/list` need nothing else. The implementation (the operation and its output
+Start-up registers every tool from its input model alone (a light `models.py` of its capability),
+named by `input_model` and imported when the tool is first listed or called: `initialize` needs no
+model, `tools/list` every input model and nothing else, a first call its own. The implementation (the operation and its output
 model) is named by a loader, a function that imports it; it runs on the tool's first call, in a worker
 thread, and binds the output model the SDK validates every result against (the output schema is not
 listed: see `FactoropsServer.list_tools`).
@@ -44,6 +45,24 @@ AsyncOp = Callable[[Runtime, Any, Context], Awaitable[Any]]  # (runtime, input m
 # A tool's implementation, imported when called: () -> (output model, operation).
 SyncImpl = Callable[[], tuple[type[BaseModel], SyncOp]]
 AsyncImpl = Callable[[], tuple[type[BaseModel], AsyncOp]]
+# A tool's input model, or a function that imports it (`input_model`).
+ModelRef = type[BaseModel] | Callable[[], type[BaseModel]]
+
+
+def input_model(module: str, name: str) -> Callable[[], type[BaseModel]]:
+    """Input model `name` of `module`, imported when its tool is first listed or called: building
+    every tool's model at start-up (pydantic builds a validator per class) is work `initialize`
+    and another tool's first call do not need."""
+
+    def load() -> type[BaseModel]:
+        # `__import__` rather than importlib.import_module: the same import, but through the
+        # interpreter's import statement path, which `-X importtime` logs (tests read that log).
+        model = getattr(__import__(module, fromlist=[name]), name)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):  # pragma: no cover
+            raise TypeError(f"{module}.{name} is not a pydantic model")
+        return model
+
+    return load
 
 
 Transport = Literal["stdio", "http", "in-process"]
@@ -148,7 +167,7 @@ def add_sync_tool(
     runtime: Runtime,
     name: str,
     description: str,
-    model: type[BaseModel],
+    model: ModelRef,
     impl: SyncImpl,
     **options: Unpack[ToolOptions],
 ) -> None:
@@ -173,17 +192,24 @@ def add_async_tool(
     runtime: Runtime,
     name: str,
     description: str,
-    model: type[BaseModel],
+    model: ModelRef,
     impl: AsyncImpl,
     **options: Unpack[ToolOptions],
 ) -> None:
     """Register `await op(runtime, model_instance, ctx)` (`impl()` gives the output model and `op`,
     imported on the first call) for tools that talk back to the client (progress, elicitation) and so
-    must stay on the event loop."""
+    must stay on the event loop. `model` may be `input_model(...)`: imported when the tool is added
+    to the SDK (first listed or called)."""
     lazy = _LazyImpl(app, name, impl)
+    resolved: list[type[BaseModel]] = []
+
+    def model_class() -> type[BaseModel]:
+        if not resolved:
+            resolved.append(model if isinstance(model, type) else model())
+        return resolved[0]
 
     async def tool(ctx: Context, **kwargs: Any) -> BaseModel:
-        inp = model(**kwargs)
+        inp = model_class()(**kwargs)
         op = await lazy.op()
         try:
             result: BaseModel = await op(runtime, inp, ctx)
@@ -194,13 +220,13 @@ def add_async_tool(
             raise ToolError(storage_error(exc)) from None
         return result
 
-    _apply_signature(tool, signature_for(model))
     tool.__name__ = name
     # Every tool states all four hints; a tool that changes state without passing its own is
     # additive (nothing is lost: every change is a new ledger commit), not idempotent, local.
     annotations = options.get("hints") or tool_hints(read_only=options.get("read_only", False))
 
     def register() -> None:
+        _apply_signature(tool, signature_for(model_class()))
         app.add_tool(
             tool,
             name=name,

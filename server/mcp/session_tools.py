@@ -1,7 +1,8 @@
 """Wire sessions (Factor VI) to MCP: four tools, two resources and the `resume` prompt.
 
-Registration imports the input models only; each loader below imports its tool's implementation on
-the first call (start-up cost, see registration.py).
+Registration names the input models (`input_model`: imported when a tool is first listed or called);
+each loader below imports its tool's implementation on the first call (start-up cost, see
+registration.py).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
-from factorops.tools.sessions import models as sessions
-
-from .registration import SyncOp, add_sync_tool, read_view, tool_hints
+from .registration import SyncOp, add_sync_tool, input_model, read_view, tool_hints
 from .runtime import Runtime
 
 
@@ -46,7 +45,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "session_start",
         "Start a tracked session for a goal; returns its id and a briefing from the last unfinished session.",
-        sessions.SessionStartInput,
+        input_model("factorops.tools.sessions.models", "SessionStartInput"),
         _start,
         hints=tool_hints(),
     )
@@ -56,7 +55,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         "checkpoint_save",
         "Save progress (summary, next steps, decisions, questions, files) "
         "to the git ledger so any later session can resume.",
-        sessions.CheckpointInput,
+        input_model("factorops.tools.sessions.models", "CheckpointInput"),
         _checkpoint,
         hints=tool_hints(),
     )
@@ -65,7 +64,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "session_resume",
         "What a fresh assistant needs to continue a session (default: latest unfinished).",
-        sessions.SessionResumeInput,
+        input_model("factorops.tools.sessions.models", "SessionResumeInput"),
         _resume,
         read_only=True,
     )
@@ -74,7 +73,7 @@ def register(app: MCPServer, runtime: Runtime) -> None:
         runtime,
         "session_end",
         "Close a session with its outcome and learnings.",
-        sessions.SessionEndInput,
+        input_model("factorops.tools.sessions.models", "SessionEndInput"),
         _end,
         hints=tool_hints(idempotent=True),  # ending twice is refused: no further effect
     )
@@ -105,11 +104,12 @@ def register(app: MCPServer, runtime: Runtime) -> None:
     async def resume_prompt(ctx: Context, session_id: str | None = None) -> str:
         from factorops.resources import sessions as views
         from factorops.tools.sessions import lifecycle
+        from factorops.tools.sessions.models import SessionResumeInput
 
         store = await runtime.store(ctx)
         # A DomainError (no unfinished session, unknown id) reaches the client with its message:
         # FactoropsServer.get_prompt finds it behind the SDK's "Error rendering prompt".
         state = await anyio.to_thread.run_sync(
-            lifecycle.resume, store, sessions.SessionResumeInput(session_id=session_id), runtime.now()
+            lifecycle.resume, store, SessionResumeInput(session_id=session_id), runtime.now()
         )
         return views.resume_prompt_text(state)
