@@ -139,11 +139,13 @@ async def test_the_start_from_rows_that_hold_every_word_is_exact_and_taken(
     project: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The rows that hold every strong word, most confident first, are scored before the
-    # candidate pass: many of them (BOOT_ROWS large) or none (BOOT_MAX 0), the same answers.
+    # candidate pass (here always, BOOT_IF): many of them (BOOT_ROWS large) or none (BOOT_MAX 0),
+    # the same answers.
     _filled(project, n=2000, seed=5)
     async with served(project, clock) as (c, rt):
         store = rt.store_sync()
         for boot_rows, boot_max in ((500, 10**9), (64, 0)):
+            monkeypatch.setattr(pattern_search, "BOOT_IF", -1.0)  # whatever the way costs
             monkeypatch.setattr(pattern_search, "BOOT_ROWS", boot_rows)
             monkeypatch.setattr(pattern_search, "BOOT_MAX", boot_max)
             for q in QUERIES:

@@ -91,10 +91,11 @@ FIRST_CHUNK, MAX_CHUNK = 32, 1024  # postings read at once from a list (doubling
 RANK_COST = 8.0
 GROUP_COST = 0.8
 ROW_COST = 6.0
-COUNT_ROWS = 30_000
+COUNT_ROWS = 45_000
 RANKED_LONG = 20_000.0
-# The most confident rows that hold every strong word, scored first for a k-th best, when FTS5
-# expects at most BOOT_MAX such rows.
+# The most confident rows that hold every strong word, scored for a better k-th best when the
+# cheapest way is expected to cost more than BOOT_IF us and FTS5 to find at most BOOT_MAX such rows.
+BOOT_IF = 5_000.0
 BOOT_ROWS = 64
 BOOT_MAX = 3_000
 TOGETHER_ROWS = 50_000  # a word's rows summed by SQLite with the other words' (`_together`)
@@ -680,22 +681,6 @@ class _Search:
         first = [row for x in [*strong, self.confidence] for row in x.take()]
         others = sum(x.bound() for x in self.words if x not in strong) + self.confidence.bound()
         fresh = list({r: (r, c) for r, c, _ in first if r not in seen}.values())
-        # And the most confident rows that hold every strong word (FTS5 merges their lists in C):
-        # where mid-frequency words' best rows are, far from each list's head.
-        wids = {x.wid for x in strong}
-        n = float(self.rows)
-        expect = n * math.prod(rows[w] / n for w in wids)  # rows that hold them all, if independent
-        both = (
-            []
-            if expect > BOOT_MAX
-            else self.db.execute(
-                "SELECT f.rowid, p.confidence FROM patterns_fts f CROSS JOIN patterns p ON p.rowid = f.rowid "
-                f"WHERE patterns_fts MATCH ? AND {self.filters.sql} ORDER BY p.confidence DESC LIMIT ?",
-                [_join([p.word for p in self.parts if p.wid in wids], "AND"), *self.filters.args, BOOT_ROWS],
-            ).fetchall()
-        )
-        fresh += [(int(r), float(c)) for r, c in both if int(r) not in seen]
-        fresh = list(dict(fresh).items())
         seen.update(r for r, _ in fresh)
         self._score(fresh, best)
         del best[self.fetch :]
@@ -728,10 +713,55 @@ class _Search:
 
         A lookup in the postings' (row, word) index costs 1-2 us at 100,000 patterns (pages
         outside SQLite's cache), which is what makes a candidate dear."""
+        choice = self._choose(strong, most, others, best, rows)
+        if choice is not None and choice[1] > BOOT_IF and self._start(strong, best, seen, rows):
+            choice = self._choose(strong, most, others, best, rows)  # from the better k-th best
+        if choice is None:
+            return  # no unseen row can reach the k-th best
+        way, _, required = choice
+        if way == "required":
+            self._required(strong, required, most, others, best, seen)
+        elif way == "grouped":
+            self._grouped(strong, most, others, best, seen)
+        else:
+            self._ranked(strong, most, others, best, seen, rows)
+
+    def _start(
+        self, strong: list[_Postings], best: list[tuple[float, int]], seen: set[int], rows: dict[int, int]
+    ) -> bool:
+        """Score the most confident rows that hold every strong word (FTS5 merges their lists in
+        C): where mid-frequency words' best rows are, far from each list's head, so the k-th best
+        they give makes every bound tighter. Only when FTS5 is expected to find at most BOOT_MAX
+        such rows (each is joined with its pattern for the filters and the order)."""
+        wids = {x.wid for x in strong}
+        n = float(self.rows)
+        if n * math.prod(rows[w] / n for w in wids) > BOOT_MAX:  # as if the words were independent
+            return False
+        both = self.db.execute(
+            "SELECT f.rowid, p.confidence FROM patterns_fts f CROSS JOIN patterns p ON p.rowid = f.rowid "
+            f"WHERE patterns_fts MATCH ? AND {self.filters.sql} ORDER BY p.confidence DESC LIMIT ?",
+            [_join([p.word for p in self.parts if p.wid in wids], "AND"), *self.filters.args, BOOT_ROWS],
+        ).fetchall()
+        fresh = [(int(r), float(c)) for r, c in both if int(r) not in seen]
+        seen.update(r for r, _ in fresh)
+        self._score(fresh, best)
+        del best[self.fetch :]
+        return True
+
+    def _choose(
+        self,
+        strong: list[_Postings],
+        most: dict[int, float],
+        others: float,
+        best: list[tuple[float, int]],
+        rows: dict[int, int],
+    ) -> tuple[str, float, list[_Postings]] | None:
+        """The cheapest way by estimate, its cost and the required words; None when no unseen row
+        can reach the k-th best."""
         cmax = self.confidence.bound()
         kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
         if kth < math.inf and -(sum(most.values()) + others) > kth + _SLACK:
-            return  # no unseen row can reach the k-th best
+            return None
         budget = -kth - (others - cmax) - cmax - 1e-6 if kth < math.inf else -math.inf
         high = self._splits(strong, most, budget, rows)
         # Words every row that can still reach the k-th best holds: without one, the others at
@@ -742,8 +772,8 @@ class _Search:
         both = n * math.prod(rows[x.wid] / n for x in required) if required else math.inf
         whole = sum(rows[x.wid] for x in strong)
         costs = {
-            # Lists too long to count cheaply: `_ranked` unless another way costs less than it
-            # usually does on them.
+            # Its candidates are counted in the index ranges (which may be whole lists), unless
+            # the words have more than COUNT_ROWS postings: then what it usually costs on them.
             "ranked": RANK_COST * self._candidates(strong, most, others, kth, high)
             if whole <= COUNT_ROWS
             else RANKED_LONG,
@@ -751,12 +781,7 @@ class _Search:
             "required": ROW_COST * both,
         }
         way = min(costs, key=lambda k: costs[k])
-        if way == "required":
-            self._required(strong, required, most, others, best, seen)
-        elif way == "grouped":
-            self._grouped(strong, most, others, best, seen)
-        else:
-            self._ranked(strong, most, others, best, seen, rows)
+        return way, costs[way], required
 
     def _candidates(
         self, strong: list[_Postings], most: dict[int, float], others: float, kth: float, high: dict[int, int]
