@@ -74,6 +74,10 @@ def test_bench_startup_quick_reports_every_figure() -> None:
         "first_answer_patterns_search",
         "first_answer_session_start",
         "first_answer_guardrail_check",
+        "startup_initialize_per_round",
+        "first_answer_patterns_search_per_round",
+        "first_answer_session_start_per_round",
+        "first_answer_guardrail_check_per_round",
         "peak_rss_patterns_search",
         "session_resume_rtt_p50",
     ):
