@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -207,3 +209,20 @@ INIT = {
         "clientInfo": {"name": "raw", "version": "1"},
     },
 }
+
+
+def probe_child(
+    tmp_path: Path, script: str, calls: list[tuple[str, dict[str, object]]], marker: str, timeout: float = 180
+) -> Any:
+    """Run a probe `script` in a fresh Python on `tmp_path/project` with `calls` (`-P`: the
+    repository root's `factorops/` folder is no import root), and read the JSON it prints after
+    `marker`. The start-up tests see in it what a first call imports and asks."""
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", script, str(tmp_path / "project"), json.dumps(calls)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.split(marker, 1)[1])

@@ -7,10 +7,9 @@ lists the tools through the in-process MCP client and prints `sys.modules`; no t
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from .conftest import probe_child
 
 _PROBE = """
 import json, subprocess, sys
@@ -71,15 +70,7 @@ HEAVY = (
 
 
 def probe(tmp_path: Path, calls: list[tuple[str, dict[str, object]]]) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, "-P", "-c", _PROBE, str(tmp_path / "project"), json.dumps(calls)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr
-    got: dict[str, object] = json.loads(out.stdout.split("RESULT", 1)[1])
+    got: dict[str, object] = probe_child(tmp_path, _PROBE, calls, "RESULT")
     return got
 
 

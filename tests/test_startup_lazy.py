@@ -9,7 +9,6 @@ asserted: the SQL statements a fresh process runs and the modules it loads are c
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from mcp import Client
 
 from factorops.tools.registry import MIGRATIONS, components
 
+from .conftest import probe_child
 from .stdio_server import server_params
 
 # Runs the first tool calls through the in-process MCP client in a fresh Python process on a project
@@ -80,15 +80,7 @@ COMPONENT_MODULES = (
 
 
 def probe(tmp_path: Path, calls: list[tuple[str, dict[str, object]]]) -> dict[str, dict[str, list[str]]]:
-    out = subprocess.run(
-        [sys.executable, "-P", "-c", _PROBE, str(tmp_path / "project"), json.dumps(calls)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr
-    got: dict[str, dict[str, list[str]]] = json.loads(out.stdout.split("RESULT", 1)[1])
+    got: dict[str, dict[str, list[str]]] = probe_child(tmp_path, _PROBE, calls, "RESULT")
     return got
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from factorops.tools.kernel.tokens import ESTIMATE_SLACK, count_tokens, estimate_tokens
+
+from .conftest import probe_child
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,15 +49,8 @@ anyio.run(main)
 
 
 def run_first_calls(tmp_path: Path, calls: list[tuple[str, dict[str, object]]]) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, "-P", "-c", _PROBE, str(tmp_path / "project"), json.dumps(calls)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.split("RESULTS", 1)[1])
+    got: dict[str, object] = probe_child(tmp_path, _PROBE, calls, "RESULTS", timeout=120)
+    return got
 
 
 def test_first_calls_load_no_tokenizer(tmp_path: Path) -> None:
