@@ -10,6 +10,7 @@ patterns. Grammars load on first use, not at server start.
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import re
 import threading
@@ -412,29 +413,57 @@ def definitions(path: str, text: str) -> list[Definition]:
 # loads still parse with tree-sitter.
 # A string's prefix (r, b, f, ...) stays behind as a word too short to be a reference; a backslash
 # keeps a quote from ending a string in raw strings too, so one rule lexes them all.
-_PY_SKIP = re.compile(
+# The scan is a first index's main cost (issue #19), so it avoids Python work per token: strings and
+# comments are cut out with one `split` (no callback per match), references are the ASCII words of
+# the code split in C from its bytes, and a definition's gap is looked at only when it could close one.
+_PY_SKIP_SRC = (
     r"#[^\n]*"
     r"|'''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*(?:'''|$)"
     r'|"""[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*(?:"""|$)'
     r"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'"
-    r'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"',
-    re.S,
+    r'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
 )
-# After a newline (the text is scanned with one in front): faster than `^` in multi-line mode.
-_PY_DEF = re.compile(r"\n([ \t]*)(?:async[ \t]+)?(def|class)[ \t]+([^\W\d]\w*)")
+_PY_SKIP = re.compile(f"({_PY_SKIP_SRC})", re.S)  # one group: `split` keeps what it cut out
+# After a newline (the text is scanned with one in front): faster than `^` in multi-line mode. The
+# indentation is possessive: giving some of it back could never let `def`/`class` match.
+# A header whose only brackets are one pair of parentheses is read up to its `:` right here (group 4,
+# in a lookahead so the scan goes on after the name); other headers go through `_header_end`.
+_PY_DEF = re.compile(
+    r"\n([ \t]*+)(?:async[ \t]+)?(def|class)[ \t]+([^\W\d]\w*)"
+    r"(?:(?=([^()\[\]{}:]*+(?:\([^()\[\]{}]*+\)[^()\[\]{}:]*+)?:)))?"
+)
 # A line's indentation, if it holds code that may start a statement (not a closing bracket).
-_PY_CODE_LINE = re.compile(r"^[ \t]*(?=[^\s)\]}])", re.M)
+_PY_CODE_LINE = re.compile(r"^[ \t]*+(?=[^\s)\]}])", re.M)
 _WORD = re.compile(r"\w{3,}")
+# Non-word bytes -> space: `split()` then gives an ASCII text's words (`\w+`) without a regex.
+_WORD_BYTES = bytes(b if chr(b).isalnum() or b == 95 else 32 for b in range(128)) + b" " * 128
+# A line after a newline indented less than n columns that holds code: could close a definition.
+_PY_SHALLOW: dict[int, re.Pattern[str]] = {}
+_keyword_cases: frozenset[bytes] | None = None
 
 
-def _blank(m: re.Match[str]) -> str:
-    """A comment goes; a string becomes `''`, or its newlines and the columns of its last line (so
-    what follows it keeps its column and is no false dedent)."""
-    s = m.group()
-    if s[0] == "#":
-        return ""
+def _keyword_bytes() -> frozenset[bytes]:
+    """The ASCII words that are no reference: every spelling of a keyword, upper or lower case letter
+    by letter (a word is one when its lower case is), and every word of one or two characters. Built
+    on first use; a set difference then filters them in C."""
+    global _keyword_cases
+    if _keyword_cases is None:
+        chars = [bytes([b]) for b in range(128) if _WORD_BYTES[b] != 32]
+        cases: set[bytes] = {a + b for a in [b"", *chars] for b in chars}
+        for k in _KEYWORDS:
+            spellings = [b""]
+            for ch in k:
+                spellings = [s + c.encode() for s in spellings for c in {ch, ch.upper()}]
+            cases.update(spellings)
+        _keyword_cases = frozenset(cases)
+    return _keyword_cases
+
+
+def _blank_multiline(s: str) -> str:
+    """A string over several lines becomes its newlines and the columns of its last line (so what
+    follows it keeps its column and is no false dedent)."""
     nl = s.rfind("\n")
-    return "''" if nl < 0 else "\n" * s.count("\n") + " " * (len(s) - nl - 1)
+    return "\n" * s.count("\n") + " " * (len(s) - nl - 1)
 
 
 _PY_HEADER = re.compile(r"[()\[\]{}:\n]")
@@ -455,16 +484,40 @@ def _header_end(code: str, pos: int) -> int:
     return -1
 
 
+def _python_names(code: str, own: set[str]) -> list[str]:
+    """The code's words of 3+ characters that are not its own definitions, keywords or numbers, sorted."""
+    if code.isascii():
+        words = set(code.encode().translate(_WORD_BYTES).split()) - _keyword_bytes()
+        words.difference_update(n.encode() for n in own)
+        kept = sorted(words)  # bytes sort as their ASCII text does: numbers first, as ":" follows "9"
+        kept = kept[bisect.bisect_left(kept, b":") :][:2000]
+        return b" ".join(kept).decode().split(" ") if kept else []
+    found = set(_WORD.findall(code))
+    names = sorted(w for w in found if w not in own and not w[0].isdigit() and w.lower() not in _KEYWORDS)
+    return names[:2000]
+
+
 def _python_symbols(text: str) -> tuple[list[tuple[str, str, int]], list[str]]:
-    code = "\n" + _PY_SKIP.sub(_blank, text)  # line n is after the n-th newline
+    # Cut out strings and comments: a comment goes; a string becomes `''`, or, over several lines,
+    # its newlines and the columns of its last line.
+    parts = _PY_SKIP.split(text)
+    parts[1::2] = ["" if s[0] == "#" else "''" if "\n" not in s else _blank_multiline(s) for s in parts[1::2]]
+    code = "\n" + "".join(parts)  # line n is after the n-th newline
     defs: list[tuple[str, str, int]] = []
     stack: list[tuple[int, str]] = []  # (column, kind) of the open definitions
     line, counted, last = 1, 1, 1  # the line at `counted`; where the next gap starts
     for m in _PY_DEF.finditer(code):
         start = m.start() + 1
-        gap = _PY_CODE_LINE.findall(code, last, start) if last < start else []
         column = len(m.group(1))
-        left = min(column, *map(len, gap)) if gap else column
+        left = column
+        # Only a code line left of this header between the last header and this one can close
+        # more than the header itself does; look at the gap's lines only when one is there.
+        if stack and column and last < start:
+            shallow = _PY_SHALLOW.get(column)
+            if shallow is None:
+                shallow = _PY_SHALLOW[column] = re.compile(rf"\n[ \t]{{0,{column - 1}}}+(?=[^\s)\]}}])")
+            if shallow.search(code, last - 1, start) is not None:
+                left = min(column, *map(len, _PY_CODE_LINE.findall(code, last, start)))
         while stack and stack[-1][0] >= left:
             stack.pop()
         line += code.count("\n", counted, start)
@@ -475,14 +528,12 @@ def _python_symbols(text: str) -> tuple[list[tuple[str, str, int]], list[str]]:
         defs.append((m.group(3), kind, line))
         stack.append((column, kind))
         # The header (its lines, when brackets continue it) is not a gap: the next gap starts after.
-        end = _header_end(code, m.end())
+        header = m.end(4)  # -1: not a simple header
+        end = code.find("\n", header) if header >= 0 else _header_end(code, m.end())
         if end < 0:
             break
         last = end + 1
-    own = {n for n, _k, _l in defs}
-    words = set(_WORD.findall(code))
-    names = sorted(w for w in words if w not in own and not w[0].isdigit() and w.lower() not in _KEYWORDS)
-    return defs, names[:2000]
+    return defs, _python_names(code, {n for n, _k, _l in defs})
 
 
 def _tree_symbols(lang: str, text: str) -> tuple[list[tuple[str, str, int]], list[str]] | None:
