@@ -274,6 +274,7 @@ def refresh(
         with _immediate(conn):
             for name, _on in NAME_INDEXES:
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
+            _fts_automerge(conn, 0)
     else:
         ensure_name_indexes(conn)  # a first index that was killed half-way left them out
     try:
@@ -288,6 +289,17 @@ def refresh(
         if bulk:
             ensure_name_indexes(conn)
     return stats
+
+
+# FTS5 merges its segments as rows arrive (automerge, default 4). A bulk first index turns that off
+# while it inserts (crisis merges still bound the segments): on 10,000 real files the parent's writes
+# took ~10% less CPU, and searches gave the same rows in the same bm25 order. It is turned back on
+# after the last chunk, and by the next refresh if a first index was killed half-way.
+FTS_AUTOMERGE = 4
+
+
+def _fts_automerge(conn: sqlite3.Connection, level: int) -> None:
+    conn.execute("INSERT INTO repo_fts (repo_fts, rank) VALUES ('automerge', ?)", (level,))
 
 
 BYTES_PER_TOKEN = 4  # o200k on code: ~4.4 bytes a token (10,000 real Python files: p10 0.85x, p90 1.2x)
@@ -311,12 +323,16 @@ BULK_FROM = 400  # files of a first index from which the name indexes are built 
 
 
 def ensure_name_indexes(conn: sqlite3.Connection) -> None:
+    """The by-name indexes, and FTS merging back on, after a bulk first index (or one killed)."""
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
     missing = [(name, on) for name, on in NAME_INDEXES if name not in have]
-    if missing:
+    merge_off = conn.execute("SELECT 1 FROM repo_fts_config WHERE k = 'automerge' AND v = 0").fetchone()
+    if missing or merge_off:
         with _immediate(conn):
             for name, on in missing:
                 conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+            if merge_off:
+                _fts_automerge(conn, FTS_AUTOMERGE)
 
 
 def _write_chunk(
