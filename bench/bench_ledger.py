@@ -16,11 +16,7 @@ Disk: the size of `.git/objects` plus the git index files, against the same of a
 `git gc --prune=now`: right after the bulk fill (the worst moment: the fill's commits come faster
 than any packer, and the sample is taken before waiting for it) and once the background packer is
 done; then sampled after every 10th timed write on the full ledgers, and at rest at the end.
-Run it against another checkout (old code beside new, rounds alternating) with the Python of a venv
-made with `python3 -m venv --system-site-packages <venv> && <venv>/bin/pip install --no-deps -e
-<checkout>`: `PYTHONPATH` does not do it, the editable install's finder maps `factorops.store` and
-the other sub-packages to this checkout whatever `factorops/` comes first ("code under test" says
-which one ran).
+Run it against another checkout with `PYTHONPATH=<dir holding that checkout's factorops/>`.
 BENCH_LEDGER_RECORDS (10000), BENCH_LEDGER_SMALL (100), BENCH_SAMPLES (120) change the sizes.
 """
 

@@ -14,18 +14,14 @@ reported (`status().dirty`), never reset.
 
 A commit is built without the git index: the store writes the blobs, the trees on their paths
 (the parent's trees with only those entries changed) and the commit as loose objects in git's own
-format; the index gets the same entries (so a person's `git status` and `git commit` see what we
-committed), then `git update-ref HEAD new old` moves the ref atomically (refusing if another writer
-moved it). Objects first, ref last: a kill -9 leaves `git fsck` clean, and a write is acknowledged
-only once the ref moved.
+format; `git update-index --index-info` gives the index the same entries (so a person's
+`git status` and `git commit` see what we committed), then `git update-ref HEAD new old` moves the
+ref atomically (refusing if another writer moved it). Objects first, ref last: a kill -9 leaves
+`git fsck` clean, and a write is acknowledged only once the ref moved.
 
 A write costs about the same at 10,000 records as at 100: record folders that grow are sharded
 (see `ledger_layout`), so a commit rewrites only small trees, and the git index is split
-(`core.splitIndex`) and only given entries, never scanned (no `git add`, no `write-tree`). New
-files go into the split index's own small part without git (`git_index.add_new`): `git
-update-index` reads the whole shared part (an entry per record) before it adds one, which was the
-part of a write that grew with the records; it still does the rest (changed files, an index
-`git_index` leaves alone) and folds the own part into a new shared index when it fills up.
+(`core.splitIndex`) and only given entries, never scanned (no `git add`, no `write-tree`).
 Automatic gc stays off (it would stall a random write for seconds); instead, once a process has
 written `PACK_CHECK_OBJECTS` loose objects, a background thread counts the loose objects and, past a
 threshold, packs them with `git repack` without the ledger lock (only `git prune-packed`, which
@@ -48,7 +44,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import git as gitrun
-from . import git_index as gitindex
 from . import ledger_layout as layout
 from .errors import StorageError
 
@@ -545,11 +540,12 @@ class Ledger:
             # A NUL cannot live in a git commit message; the record file keeps the exact text, the
             # message gets a visible stand-in.
             full = full.replace("\0", "\\0")
-            sha, written, blobs, added = self._write_commit(parent, files, full)
+            sha, written, blobs = self._write_commit(parent, files, full)
             # The git index gets the same entries (what a person's `git status` and `git commit`
             # compare with), then the ref moves: a writer killed in between leaves index entries
             # of paths its pending note names, which `recover` puts back as HEAD has them.
-            self._index_entries(blobs, added)
+            info = "".join(f"{gitrun.BLOB_MODE.decode()} {blob}\t{rel}\0" for rel, blob in blobs.items())
+            self._git("update-index", "-z", "--index-info", input=info)
             self._git("update-ref", "-m", "factorops: record", "HEAD", sha, parent)
         except BaseException:
             self._restore(previous)
@@ -559,36 +555,15 @@ class Ledger:
         self._after_write(written)
         return sha
 
-    def _index_entries(self, blobs: Mapping[str, str], added: set[str]) -> None:
-        """Give git's index a commit's files. New files only (the usual write: unique ids) go
-        straight into the split part of the index (`git_index.add_new`: it never reads the shared
-        part, so this costs the same at 10,000 records as at 100); anything else, or an index that
-        module cannot change, goes through `git update-index`, which folds a split part grown past
-        `git_index.MAX_ADDED` entries into a new shared index."""
-        fold: tuple[str, ...] = ()
-        if set(blobs) <= added:
-            try:
-                gitindex.add_new(self.path / ".git", blobs)
-                return
-            except gitindex.TooManyAdded:
-                fold = ("-c", "splitIndex.maxPercentChange=0")
-            except (gitindex.Unsupported, OSError) as exc:
-                log.debug("git index of the ledger %s left to git: %s", self.path, exc)
-        info = "".join(f"{gitrun.BLOB_MODE.decode()} {blob}\t{rel}\0" for rel, blob in blobs.items())
-        self._git(*fold, "update-index", "-z", "--index-info", input=info)
-        if fold:
-            gitindex.drop_unlinked_shared(self.path / ".git")
-
     def _write_commit(
         self, parent: str, files: Mapping[str, bytes], message: str
-    ) -> tuple[str, int, dict[str, str], set[str]]:
+    ) -> tuple[str, int, dict[str, str]]:
         """Write the objects of a commit of `files` on top of `parent`; its sha, how many loose
-        objects that took, the blob of each file and which files the parent did not have."""
+        objects that took, and the blob of each file."""
         objects = self.path / ".git" / "objects"
         written = 0
         nested: dict[str, object] = {}
         blobs: dict[str, str] = {}
-        added: set[str] = set()
         for rel, data in files.items():
             sha, size = gitrun.write_loose(objects, "blob", data)
             blobs[rel] = sha
@@ -602,7 +577,7 @@ class Ledger:
                 node = child
             node[parts[-1]] = sha
 
-        def build(tree_sha: str | None, node: dict[str, object], prefix: str) -> str:
+        def build(tree_sha: str | None, node: dict[str, object]) -> str:
             nonlocal written
             entries = dict(self._tree(tree_sha)) if tree_sha else {}
             for name, value in node.items():
@@ -610,24 +585,22 @@ class Ledger:
                 if isinstance(value, dict):
                     old = entries.get(key)
                     below = old[1].hex() if old is not None and old[0] == gitrun.TREE_MODE else None
-                    entries[key] = (gitrun.TREE_MODE, bytes.fromhex(build(below, value, f"{prefix}{name}/")))
+                    entries[key] = (gitrun.TREE_MODE, bytes.fromhex(build(below, value)))
                 else:
-                    if key not in entries:
-                        added.add(prefix + name)
                     entries[key] = (gitrun.BLOB_MODE, bytes.fromhex(str(value)))
             sha, size = gitrun.write_loose(objects, "tree", gitrun.format_tree(entries))
             written += size > 0
             self._remember_tree(sha, entries)
             return sha
 
-        tree = build(self._commit_tree(parent), nested, "")
+        tree = build(self._commit_tree(parent), nested)
         stamp = f"{int(time.time())} {_utc_offset()}"
         who = f"{gitrun.LEDGER_IDENTITY['GIT_COMMITTER_NAME']} <{gitrun.LEDGER_IDENTITY['GIT_COMMITTER_EMAIL']}>"
         body = f"tree {tree}\nparent {parent}\nauthor {who} {stamp}\ncommitter {who} {stamp}\n\n{message}\n"
         sha, size = gitrun.write_loose(objects, "commit", body.encode("utf-8", errors="surrogateescape"))
         written += size > 0
         self._commit_trees[sha] = tree
-        return sha, written, blobs, added
+        return sha, written, blobs
 
     def _object(self, sha: str, kind: str) -> bytes:
         # A loose object (what recent writes left: the trees a write reads usually are) is read from
