@@ -76,6 +76,9 @@ TUNING = (
     ("core.splitIndex", "true"),
     ("splitIndex.sharedIndexExpire", "now"),
 )
+# The split index's own part (`.git/index`) is folded into a new shared index past this size
+# (about 600 entries of a checkpoint's path; env FACTOROPS_LEDGER_INDEX_FOLD_BYTES; `Ledger._fold`).
+SPLIT_PART_MAX = 64 * 1024
 TREE_CACHE = 4096  # trees kept by sha (a write reads the few on its paths; they never change)
 PENDING = "factorops-pending"  # in .git/: the paths a writer is committing (see the module docstring)
 _TEMP = re.compile(r"(?:^|/)\.[^/]+\.tmp$")  # what `commit` writes before renaming into place
@@ -145,6 +148,7 @@ class Ledger:
         self.pack_check_every = _env_int("FACTOROPS_LEDGER_PACK_EVERY", PACK_CHECK_EVERY)
         self.pack_check_objects = _env_int("FACTOROPS_LEDGER_PACK_OBJECTS", PACK_CHECK_OBJECTS)
         self.pack_min_objects = _env_int("FACTOROPS_LEDGER_PACK_MIN_OBJECTS", PACK_MIN_OBJECTS)
+        self.split_part_max = _env_int("FACTOROPS_LEDGER_INDEX_FOLD_BYTES", SPLIT_PART_MAX)
         # Commits and loose objects since the loose objects were last looked at; the first commit
         # of a process looks too, so short-lived writers (CLI commands) also get their ledger packed.
         self._writes = max(0, self.pack_check_every - 1)
@@ -545,7 +549,7 @@ class Ledger:
             # compare with), then the ref moves: a writer killed in between leaves index entries
             # of paths its pending note names, which `recover` puts back as HEAD has them.
             info = "".join(f"{gitrun.BLOB_MODE.decode()} {blob}\t{rel}\0" for rel, blob in blobs.items())
-            self._git("update-index", "-z", "--index-info", input=info)
+            self._git("update-index", *self._fold(), "-z", "--index-info", input=info)
             self._git("update-ref", "-m", "factorops: record", "HEAD", sha, parent)
         except BaseException:
             self._restore(previous)
@@ -554,6 +558,25 @@ class Ledger:
         self._clear_pending()
         self._after_write(written)
         return sha
+
+    def _fold(self) -> tuple[str, ...]:
+        """`--split-index` when the split index's own part has grown past `split_part_max` bytes
+        (SPLIT_PART_MAX, env FACTOROPS_LEDGER_INDEX_FOLD_BYTES):
+        that update-index then writes a fresh shared index and leaves the own part nearly empty.
+
+        Every write reads and rewrites the own part. git folds it on its own only when it holds
+        more *new* entries than `splitIndex.maxPercentChange` (20%) of the shared ones; entries
+        whose stat data a `git status`, `reset` or `checkout` refreshed are *replaced* entries,
+        which git never counts, so after one refresh of a 10,000-record ledger the own part held
+        all 10,000 entries (645 KB) and every write paid 6 ms more to read and rewrite it. One
+        stat of the file decides; the fold costs one write of the shared index, every few
+        hundred writes at most.
+        """
+        try:
+            size = (self.path / ".git" / "index").stat().st_size
+        except OSError:
+            return ()
+        return ("--split-index",) if size > self.split_part_max else ()
 
     def _write_commit(
         self, parent: str, files: Mapping[str, bytes], message: str

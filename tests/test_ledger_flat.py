@@ -13,6 +13,7 @@ CLI as a subprocess; thresholds come through the environment variables the ledge
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import subprocess
@@ -153,6 +154,39 @@ async def test_loose_objects_stay_under_the_threshold_however_many_writes_land(
         assert stats["count"] <= max(40, stats["in-pack"] // 8) + 45, stats
         # Each round packs at least an eighth of the packed objects: a few packs, not one per look.
         assert stats["packs"] <= 8, stats
+    assert_consistent(ledger)
+
+
+def split_part(ledger: Path) -> tuple[int, str]:
+    """The size of the split index's own part and the name of the shared index it points to."""
+    shared = [f.name for f in (ledger / ".git").iterdir() if f.name.startswith("sharedindex.")]
+    return (ledger / ".git" / "index").stat().st_size, ",".join(sorted(shared))
+
+
+async def test_a_refreshed_split_index_is_folded_by_the_next_write(
+    project: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's `git status` refreshes the stat data of every entry; git keeps those entries in
+    the split index's own part, which every write then reads and rewrites whole (git's own fold
+    counts only new entries). Past FACTOROPS_LEDGER_INDEX_FOLD_BYTES the next write folds it."""
+    monkeypatch.setenv("FACTOROPS_LEDGER_INDEX_FOLD_BYTES", "2048")
+    ledger = ledger_of(project)
+    async with served(project, clock) as (c, _):
+        for i in range(60):
+            await ok(c, "pattern_record", {"title": f"Folded rule {i}", "solution": "s"})
+        small, _ = split_part(ledger)
+        assert small <= 2048 + 200, small
+        # Records written a while ago (entries younger than the index are racy: git keeps those in
+        # the own part whatever happens), then what a person's prompt or editor runs.
+        for path in tracked(ledger):
+            os.utime(ledger / path, (1_700_000_000, 1_700_000_000))
+        git(ledger, "status", "--porcelain")
+        refreshed, shared = split_part(ledger)
+        assert refreshed > 2048, refreshed  # every entry refreshed now sits in the own part
+        last = (await ok(c, "pattern_record", {"title": "After the refresh", "solution": "s"}))["id"]
+        after, shared_after = split_part(ledger)
+        assert after < 1024 and shared_after != shared, (after, shared_after)
+        assert ledger_layout.pattern_path(last) in tracked(ledger)
     assert_consistent(ledger)
 
 
