@@ -12,7 +12,18 @@ Data, generated (the shapes users' ledgers have, not real users' records):
   the file-collision check (its own item of issue #19, `bench_checkpoint.py`) stays out of this.
 
 Rounds alternate between the small and the full ledger so a busy machine's drift hits both alike.
-Disk: the size of `.git/objects` plus the git index files, against the same of a copy packed with
+The timed rounds start BENCH_LEDGER_SETTLE (60) seconds after the fills, once `sync` has flushed
+them. The fill is far faster than any user: in seconds the packer deletes the 10,000-record
+ledger's ~40,000 loose objects, and on this machine's ext4 a file created in the same block group
+for a while after such a mass delete cost 1.2-1.6 ms instead of 0.05 ms (a plain loop reproduced
+it: a directory elsewhere on the disk and a hard link were not slowed; it was not seen every time).
+A write creates about ten files (objects, the record, git's lock files), so the first writes
+after the fill pay that, which says nothing about the ledger's size. They are still measured:
+the first BENCH_LEDGER_EARLY (20) writes of each ledger right after its fill are reported on
+their own line, without a target.
+Disk: what `.git/objects` plus the git index files take on disk (allocated blocks, as `du` counts:
+a loose object takes a whole 4 KiB block however small it is; earlier versions of this script
+summed file sizes, which made loose objects look 4-8x cheaper), against the same of a copy packed with
 `git gc --prune=now`: right after the bulk fill (the worst moment: the fill's commits come faster
 than any packer, and the sample is taken before waiting for it) and once the background packer is
 done; then sampled after every 10th timed write on the full ledgers, and at rest at the end.
@@ -49,6 +60,8 @@ from factorops.tools.sessions import lifecycle as sessions  # noqa: E402
 LARGE = int(os.environ.get("BENCH_LEDGER_RECORDS", "10000"))
 SMALL = int(os.environ.get("BENCH_LEDGER_SMALL", "100"))
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "120"))
+SETTLE = float(os.environ.get("BENCH_LEDGER_SETTLE", "60"))
+EARLY = int(os.environ.get("BENCH_LEDGER_EARLY", "20"))
 ROUNDS = 3
 SESSIONS = 100
 BATCH = 500
@@ -61,7 +74,7 @@ def _disk_kib(ledger: Path) -> int:
     paths += [f for f in gitdir.iterdir() if f.name == "index" or f.name.startswith("sharedindex.")]
     for path in paths:
         with suppress(FileNotFoundError):  # the background packer removed it meanwhile
-            total += path.stat().st_size
+            total += path.stat().st_blocks * 512  # what the disk holds (`du`), blocks and all
     return total // 1024
 
 
@@ -243,6 +256,24 @@ def main() -> None:
     ckp_large = Subject(tmp / "ckp-large", lambda s: _fill_checkpoints(s, LARGE))
     print(f"filled 2 x {LARGE} + 2 x {SMALL} records in {time.perf_counter() - t:.0f}s")
     stamp = datetime.now(UTC)
+    early: dict[str, list[float]] = {}
+    for name, sub, timer in (
+        ("pattern_record_small", pat_small, _time_patterns),
+        ("pattern_record_large", pat_large, _time_patterns),
+        ("checkpoint_save_small", ckp_small, _time_checkpoints),
+        ("checkpoint_save_large", ckp_large, _time_checkpoints),
+    ):
+        timer(sub, EARLY, stamp)
+        early[name], sub.times = sub.times, []
+    for what in ("pattern_record", "checkpoint_save"):
+        small, large = pct(early[f"{what}_small"], 50), pct(early[f"{what}_large"], 50)
+        print(
+            f"{what}, first {EARLY} writes right after the fills (no target): p50 {small:.1f} ms with "
+            f"{SMALL}, {large:.1f} ms with {LARGE} -> {large / small:.2f}x"
+        )
+    os.sync()
+    print(f"waiting {SETTLE:.0f} s for the disk to settle after the fills (see the docstring)", flush=True)
+    time.sleep(SETTLE)
     per_round = max(1, SAMPLES // ROUNDS)
     for _ in range(ROUNDS):
         _time_patterns(pat_small, per_round, stamp)

@@ -171,3 +171,18 @@ def format_tree(entries: dict[bytes, tuple[bytes, bytes]]) -> bytes:
         return name + b"/" if entries[name][0] == TREE_MODE else name
 
     return b"".join(b"%s %s\0%s" % (entries[n][0], n, entries[n][1]) for n in sorted(entries, key=key))
+
+
+def pack_objects(idx: Path) -> set[bytes] | None:
+    """The object names (20-byte shas) a version-2 pack index lists; None when it is not one."""
+    try:
+        data = idx.read_bytes()
+    except OSError:
+        return None
+    if data[:4] != b"\xfftOc" or int.from_bytes(data[4:8], "big") != 2:
+        return None
+    start = 8 + 256 * 4
+    count = int.from_bytes(data[start - 4 : start], "big")
+    if len(data) < start + 20 * count:
+        return None
+    return {data[i : i + 20] for i in range(start, start + 20 * count, 20)}

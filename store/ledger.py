@@ -25,7 +25,8 @@ A write costs about the same at 10,000 records as at 100: record folders that gr
 Automatic gc stays off (it would stall a random write for seconds); instead, once a process has
 written `PACK_CHECK_OBJECTS` loose objects, a background thread counts the loose objects and, past a
 threshold, packs them with `git repack` without the ledger lock (only `git prune-packed`, which
-deletes, takes it), so the ledger's disk stays near its packed size even during a bulk fill.
+deletes, takes it), and merges the packs once there are a few (`_merge_packs`), so the ledger's
+disk stays near its packed size even during a bulk fill.
 """
 
 from __future__ import annotations
@@ -54,14 +55,22 @@ log = logging.getLogger("factorops.store")
 
 # Loose objects are counted (`git count-objects`, in the background) once a process has written
 # PACK_CHECK_OBJECTS of them (env FACTOROPS_LEDGER_PACK_OBJECTS) or made PACK_CHECK_EVERY commits
-# (FACTOROPS_LEDGER_PACK_EVERY), and packed when there are more than an eighth of the packed ones
-# (PACK_FRACTION) and more than PACK_MIN_OBJECTS (FACTOROPS_LEDGER_PACK_MIN_OBJECTS). A loose
-# object takes about three times the bytes of a packed one, so the loose ones stay under about
-# half the packed size: the ledger stays under twice its packed size even during a bulk fill.
-PACK_CHECK_OBJECTS = 256
-PACK_CHECK_EVERY = 50
-PACK_MIN_OBJECTS = 256
+# (FACTOROPS_LEDGER_PACK_EVERY), and packed when there are more than PACK_MIN_OBJECTS
+# (FACTOROPS_LEDGER_PACK_MIN_OBJECTS) and either more than an eighth of the packed ones
+# (PACK_FRACTION) or taking more disk than half the packs (LOOSE_SHARE). The disk is what decides:
+# a loose object takes at least one 4 KiB block, and a write's trees (a 256-entry `patterns/`
+# tree is 7.7 KB loose) are a few bytes once packed as deltas, so counting objects alone let a
+# 10,000-pattern ledger reach several times its packed size between two packings.
+PACK_CHECK_OBJECTS = 64
+PACK_CHECK_EVERY = 16
+PACK_MIN_OBJECTS = 64
 PACK_FRACTION = 8
+LOOSE_SHARE = 2
+# Packs are merged into one once there are PACK_MERGE_AT of them (FACTOROPS_LEDGER_PACK_MERGE):
+# packs do not delta against each other, so 13 packs of a 10,000-pattern ledger took 1.9x the
+# bytes of one (`Ledger._merge_packs`).
+PACK_MERGE_AT = 4
+BULK_WAIT = 120.0  # seconds a bulk writer waits at most for the packer (`_after_write`)
 PACK_LOCK = "factorops-pack.lock"  # in .git/: one packer per ledger across processes
 # What every ledger's git config gets (new ledgers at creation, older ones at open).
 TUNING = (
@@ -148,6 +157,7 @@ class Ledger:
         self.pack_check_every = _env_int("FACTOROPS_LEDGER_PACK_EVERY", PACK_CHECK_EVERY)
         self.pack_check_objects = _env_int("FACTOROPS_LEDGER_PACK_OBJECTS", PACK_CHECK_OBJECTS)
         self.pack_min_objects = _env_int("FACTOROPS_LEDGER_PACK_MIN_OBJECTS", PACK_MIN_OBJECTS)
+        self.pack_merge_at = _env_int("FACTOROPS_LEDGER_PACK_MERGE", PACK_MERGE_AT)
         self.split_part_max = _env_int("FACTOROPS_LEDGER_INDEX_FOLD_BYTES", SPLIT_PART_MAX)
         # Commits and loose objects since the loose objects were last looked at; the first commit
         # of a process looks too, so short-lived writers (CLI commands) also get their ledger packed.
@@ -337,6 +347,11 @@ class Ledger:
                     fcntl.flock(fd, fcntl.LOCK_UN)
             finally:
                 os.close(fd)
+        if getattr(self._held, "bulk", False):
+            # A bulk commit was made under this lock: its writer waits, unlocked, for the packer it
+            # started (see `_after_write`).
+            self._held.bulk = False
+            self.wait_packer(BULK_WAIT)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -710,6 +725,12 @@ class Ledger:
         if (every > 0 and self._writes >= every) or (many > 0 and self._objects >= many):
             self._writes = self._objects = 0
             self._start("pack", self._pack_in_background)
+        if many > 0 and objects >= many:
+            # A bulk commit (mining, an import, a rebuild's catch-up: hundreds of records) waits for
+            # the packer once the ledger lock is released, so bulk writes cannot outrun it and pile
+            # up loose objects past the packing threshold (a 10,000-pattern fill in batches of 500
+            # left 2.0x the packed size on disk before). One-record writes never wait.
+            self._held.bulk = True
 
     def _start(self, kind: str, work: Callable[[], None]) -> None:
         """Run `work` in this ledger's background worker `kind`; if it is at work already, it runs
@@ -770,11 +791,14 @@ class Ledger:
         return stats
 
     def needs_packing(self, stats: Mapping[str, int]) -> bool:
-        """More loose objects than an eighth of the packed ones (and than `pack_min_objects`): a
-        loose object takes about three times a packed one's bytes, so disk stays under about
-        1.5 times the packed size."""
+        """More loose objects than `pack_min_objects`, and either more than an eighth of the packed
+        ones or more disk (KiB, as `du` counts it) than half the packs'."""
         loose = stats.get("count", 0)
-        return loose > max(self.pack_min_objects, stats.get("in-pack", 0) // PACK_FRACTION)
+        if loose <= self.pack_min_objects:
+            return False
+        return loose > stats.get("in-pack", 0) // PACK_FRACTION or stats.get("size", 0) > (
+            stats.get("size-pack", 0) // LOOSE_SHARE
+        )
 
     def _pack_in_background(self) -> None:
         """Pack loose objects without the ledger lock: writes go on while git packs.
@@ -782,9 +806,9 @@ class Ledger:
         `git repack` (no -d) packs the reachable loose objects into a new pack and deletes nothing
         (an object a writer has just written for a ref not yet moved stays loose); then
         `git prune-packed` removes the loose copies under the ledger lock, a few milliseconds.
-        Each round packs at least an eighth of the packed objects, so the number of packs grows
-        logarithmically; `doctor --fix` (`git gc`) merges them. One process packs at a time (an
-        flock on .git/factorops-pack.lock; others skip: the one at work looks again when asked).
+        Once there are `pack_merge_at` packs they are merged into one (`_merge_packs`). One
+        process packs at a time (an flock on .git/factorops-pack.lock; others skip: the one at
+        work looks again when asked).
         """
         lock = self.path / ".git" / PACK_LOCK
         try:
@@ -797,22 +821,57 @@ class Ledger:
             except OSError:
                 return  # another process is packing this ledger
             stats = self.objects()
-            if not self.needs_packing(stats):
-                return
-            # Packing writes a new pack of the reachable loose objects and deletes nothing: safe
-            # beside writers, so unlocked. (`repack -d --geometric` lost a tree under the 8-client
-            # load test: deletion stays under the lock.)
-            self._git("-c", "pack.threads=1", "repack", "-q")
-            # Deleting the loose copies also removes emptied objects/xx/ folders, which a writer
-            # creating a loose object there at that moment would fail on: under the ledger lock
-            # (milliseconds: unlinks only).
-            with self.locked():
-                self._git("prune-packed", "-q")
-            log.debug("packed the ledger's loose objects")
+            if self.needs_packing(stats):
+                # Packing writes a new pack of the reachable loose objects and deletes nothing:
+                # safe beside writers, so unlocked. (`repack -d --geometric` lost a tree under the
+                # 8-client load test: deletion stays under the lock.)
+                self._git("-c", "pack.threads=1", "repack", "-q")
+                # Deleting the loose copies also removes emptied objects/xx/ folders, which a
+                # writer creating a loose object there at that moment would fail on: under the
+                # ledger lock (milliseconds: unlinks only).
+                with self.locked():
+                    self._git("prune-packed", "-q")
+                log.debug("packed the ledger's loose objects")
+                stats = self.objects()
+            if self.pack_merge_at > 1 and stats.get("packs", 0) >= self.pack_merge_at:
+                self._merge_packs()
         except (LedgerError, OSError) as exc:
             log.warning("background packing of the ledger %s failed: %s", self.path, exc)
         finally:
             os.close(fd)
+
+    def _merge_packs(self) -> None:
+        """Merge the packs into one, deleting only what is provably kept (runs in the packer).
+
+        `git repack -a` (no -d) writes one new pack of every object reachable from the refs, the
+        reflogs and the git index, and deletes nothing, so writers go on. Then each older pack
+        whose every object is in the new one (read from the two `.idx` files) is deleted under
+        the ledger lock, `.idx` first as git does, and `prune-packed` drops loose copies. A pack
+        holding anything the new one lacks (objects that became unreachable, say by an undo) is
+        kept as it is: nothing that was stored can go missing, whoever writes meanwhile.
+        """
+        packs = self.path / ".git" / "objects" / "pack"
+        before = {p.stem for p in packs.glob("pack-*.idx")}
+        self._git("-c", "pack.threads=1", "repack", "-a", "-q")
+        new = {p.stem for p in packs.glob("pack-*.idx")} - before
+        if len(new) != 1:
+            return  # nothing new to merge into (one pack already, or another process's pack)
+        merged = gitrun.pack_objects(packs / f"{new.pop()}.idx")
+        if merged is None:
+            return
+        subsumed = []
+        for stem in sorted(before):
+            if (packs / f"{stem}.keep").exists():
+                continue
+            names = gitrun.pack_objects(packs / f"{stem}.idx")
+            if names is not None and names <= merged:
+                subsumed.append(stem)
+        with self.locked():
+            for stem in subsumed:
+                for ext in (".idx", ".pack", ".rev", ".bitmap"):
+                    (packs / f"{stem}{ext}").unlink(missing_ok=True)
+            self._git("prune-packed", "-q")
+        log.debug("merged %d packs of the ledger into one", len(subsumed))
 
     def fsck(self) -> tuple[bool, str]:
         try:
