@@ -102,6 +102,14 @@ class Clock:
 
 
 @pytest.fixture
+def bulk_from_ten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first index of ten files or more counts as a bulk one (the tests' repositories are small)."""
+    from factorops.tools.context import index as repo_index
+
+    monkeypatch.setattr(repo_index, "BULK_FROM", 10)
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

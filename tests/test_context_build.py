@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,6 @@ def repo(tmp_path: Path) -> Path:
     files["pkg/aaa_totals.py"] = "def shared_total(x):\n    return x * 2\n"
     commit_files(root, files, "initial import")
     return root
-
-
-@pytest.fixture
-def bulk_from_ten() -> Iterator[None]:
-    old = repo_index.BULK_FROM
-    repo_index.BULK_FROM = 10  # the fixture's 251 files make a bulk first index
-    yield
-    repo_index.BULK_FROM = old
 
 
 def _indexes(root: Path) -> set[str]:

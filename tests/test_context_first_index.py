@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from factorops.server.mcp.runtime import Runtime
 from factorops.store.datadir import DataDir
 from factorops.store.store import Store
 from factorops.tools.context import build, outline
-from factorops.tools.context import index as repo_index
 from factorops.tools.kernel.tokens import count_tokens
 from factorops.tools.registry import components
 
@@ -40,14 +38,6 @@ def repo(tmp_path: Path) -> Path:
     git(root, "init", "-q", "-b", "main")
     commit_files(root, {f"pkg/mod_{i:04d}.py": _module(i) for i in range(FILES)}, "initial import")
     return root
-
-
-@pytest.fixture
-def bulk_from_ten() -> Iterator[None]:
-    old = repo_index.BULK_FROM
-    repo_index.BULK_FROM = 10  # the fixture's files make a bulk first index
-    yield
-    repo_index.BULK_FROM = old
 
 
 def _tokens(store: Store) -> dict[str, tuple[int, int]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,14 +39,6 @@ def repo(tmp_path: Path) -> Path:
     git(root, "init", "-q", "-b", "main")
     commit_files(root, {f"pkg/mod_{i:04d}.py": _module(i) for i in range(FILES)}, "initial import")
     return root
-
-
-@pytest.fixture
-def bulk_from_ten() -> Iterator[None]:
-    old = repo_index.BULK_FROM
-    repo_index.BULK_FROM = 10
-    yield
-    repo_index.BULK_FROM = old
 
 
 def _automerge(store: Store) -> int | None:
