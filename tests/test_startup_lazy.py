@@ -139,3 +139,36 @@ async def test_an_index_missing_a_migration_is_migrated_at_open(project: Path, t
         assert conn.execute("SELECT 1 FROM schema_migrations WHERE id = 'flywheel-001'").fetchone()
         conn.execute("SELECT count(*) FROM pattern_injections").fetchone()
     conn.close()
+
+
+def test_servers_built_at_once_leave_the_sdks_logging_setup_as_it_was(tmp_path: Path) -> None:
+    """Building a server swaps the SDK's `configure_logging` for a stand-in while the root logger
+    has handlers; two threads building at once must not leave the stand-in there."""
+    import logging
+    import threading
+
+    from mcp.server.mcpserver import server as sdk_server
+
+    from factorops.server.mcp.app import build_app
+    from factorops.server.mcp.runtime import Runtime
+
+    original = sdk_server.configure_logging
+    handler = logging.NullHandler()
+    logging.getLogger().addHandler(handler)
+    start = threading.Barrier(4)
+
+    def builder() -> None:
+        start.wait()
+        for _ in range(25):
+            build_app(Runtime(project=tmp_path, use_roots=False, starters=False))
+
+    try:
+        threads = [threading.Thread(target=builder) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sdk_server.configure_logging is original
+    finally:
+        sdk_server.configure_logging = original
+        logging.getLogger().removeHandler(handler)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,24 +40,30 @@ INSTRUCTIONS = (
 )
 
 
+_BUILDING = threading.Lock()  # see FactoropsServer.__init__
+
+
 class FactoropsServer(MCPServer[Any]):
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
-        configure = sdk_server.configure_logging
-        if logging.getLogger().handlers:
-            # The SDK's __init__ builds a rich console handler (importing rich, ~30 ms of start-up)
-            # for `logging.basicConfig`, which does nothing when the root logger already has
-            # handlers, as under `factorops serve` (`setup_logging`). Skip the build then.
-            sdk_server.configure_logging = _logging_configured
-        try:
-            super().__init__(
-                name="factorops",
-                version=__version__,
-                instructions=INSTRUCTIONS,
-                log_level="WARNING",
-                **kwargs,
-            )
-        finally:
-            sdk_server.configure_logging = configure
+        # One server built at a time: two threads swapping the SDK's module attribute at once
+        # could leave the stand-in there for good.
+        with _BUILDING:
+            configure = sdk_server.configure_logging
+            if logging.getLogger().handlers:
+                # The SDK's __init__ builds a rich console handler (importing rich, ~30 ms of
+                # start-up) for `logging.basicConfig`, which does nothing when the root logger
+                # already has handlers, as under `factorops serve` (`setup_logging`). Skip it then.
+                sdk_server.configure_logging = _logging_configured
+            try:
+                super().__init__(
+                    name="factorops",
+                    version=__version__,
+                    instructions=INSTRUCTIONS,
+                    log_level="WARNING",
+                    **kwargs,
+                )
+            finally:
+                sdk_server.configure_logging = configure
         self.runtime = runtime
         # Tools registered when first listed or called, in the order they were declared (below).
         self._deferred: dict[str, Callable[[], None]] = {}
