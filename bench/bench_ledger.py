@@ -28,7 +28,8 @@ summed file sizes, which made loose objects look 4-8x cheaper), against the same
 than any packer, and the sample is taken before waiting for it) and once the background packer is
 done; then sampled after every 10th timed write on the full ledgers, and at rest at the end.
 Run it against another checkout with `PYTHONPATH=<dir holding that checkout's factorops/>`.
-BENCH_LEDGER_RECORDS (10000), BENCH_LEDGER_SMALL (100), BENCH_SAMPLES (120) change the sizes.
+BENCH_LEDGER_RECORDS (10000), BENCH_LEDGER_SMALL (100), BENCH_SAMPLES (120) change the sizes
+(`run_all.py --quick`: 1000, 50, 12, no settling).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import pct, result  # noqa: E402
+from common import pct, quick, result  # noqa: E402
 
 import factorops.store.ledger as ledger_module  # noqa: E402
 from factorops.store.datadir import DataDir  # noqa: E402
@@ -57,11 +58,12 @@ from factorops.tools.patterns.model import Pattern  # noqa: E402
 from factorops.tools.registry import components  # noqa: E402
 from factorops.tools.sessions import lifecycle as sessions  # noqa: E402
 
-LARGE = int(os.environ.get("BENCH_LEDGER_RECORDS", "10000"))
-SMALL = int(os.environ.get("BENCH_LEDGER_SMALL", "100"))
-SAMPLES = int(os.environ.get("BENCH_SAMPLES", "120"))
-SETTLE = float(os.environ.get("BENCH_LEDGER_SETTLE", "60"))
-EARLY = int(os.environ.get("BENCH_LEDGER_EARLY", "20"))
+QUICK = quick()  # run_all.py --quick: small sizes, no settling, same code paths
+LARGE = int(os.environ.get("BENCH_LEDGER_RECORDS", "1000" if QUICK else "10000"))
+SMALL = int(os.environ.get("BENCH_LEDGER_SMALL", "50" if QUICK else "100"))
+SAMPLES = int(os.environ.get("BENCH_SAMPLES", "12" if QUICK else "120"))
+SETTLE = float(os.environ.get("BENCH_LEDGER_SETTLE", "0" if QUICK else "60"))
+EARLY = int(os.environ.get("BENCH_LEDGER_EARLY", "4" if QUICK else "20"))
 ROUNDS = 3
 SESSIONS = 100
 BATCH = 500
