@@ -11,7 +11,8 @@ Data, generated (the shapes users' ledgers have, not real users' records):
   `sessions.checkpoint` (what `checkpoint_save` calls) is timed. No guardrails are installed, so
   the file-collision check (its own item of issue #19, `bench_checkpoint.py`) stays out of this.
 
-Rounds alternate between the small and the full ledger so a busy machine's drift hits both alike.
+The ledgers take turns of PER_TURN (4) writes, small and full alternating, so a busy machine's
+drift hits both alike (turns of 40 writes gave ratios that swung 1.2-1.5x from run to run).
 The timed rounds start BENCH_LEDGER_SETTLE (60) seconds after the fills, once `sync` has flushed
 them. The fill is far faster than any user: in seconds the packer deletes the 10,000-record
 ledger's ~40,000 loose objects, and on this machine's ext4 a file created in the same block group
@@ -64,7 +65,7 @@ SMALL = int(os.environ.get("BENCH_LEDGER_SMALL", "50" if QUICK else "100"))
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "12" if QUICK else "120"))
 SETTLE = float(os.environ.get("BENCH_LEDGER_SETTLE", "0" if QUICK else "60"))
 EARLY = int(os.environ.get("BENCH_LEDGER_EARLY", "4" if QUICK else "20"))
-ROUNDS = 3
+PER_TURN = 4  # writes a ledger gets before the next one's turn (small, full, small, full, ...)
 SESSIONS = 100
 BATCH = 500
 
@@ -276,8 +277,8 @@ def main() -> None:
     os.sync()
     print(f"waiting {SETTLE:.0f} s for the disk to settle after the fills (see the docstring)", flush=True)
     time.sleep(SETTLE)
-    per_round = max(1, SAMPLES // ROUNDS)
-    for _ in range(ROUNDS):
+    per_round = PER_TURN
+    for _ in range(max(1, SAMPLES // PER_TURN)):
         _time_patterns(pat_small, per_round, stamp)
         _time_patterns(pat_large, per_round, stamp)
         _time_checkpoints(ckp_small, per_round, stamp)

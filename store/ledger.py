@@ -63,7 +63,7 @@ log = logging.getLogger("factorops.store")
 # 10,000-pattern ledger reach several times its packed size between two packings.
 PACK_CHECK_OBJECTS = 64
 PACK_CHECK_EVERY = 16
-PACK_MIN_OBJECTS = 64
+PACK_MIN_OBJECTS = 256
 PACK_FRACTION = 8
 LOOSE_SHARE = 2
 # Packs are merged into one once there are PACK_MERGE_AT of them (FACTOROPS_LEDGER_PACK_MERGE):
