@@ -136,36 +136,3 @@ async def test_without_the_bands_index_the_search_is_still_exact(
         for q in QUERIES + ONE_WORD:
             for extra in FILTERS:
                 assert await _ids(c, {"query": q, **extra}) == sqlite_top(store, q, extra), (q, extra)
-
-
-async def test_rows_holding_enough_of_the_words_rank_as_sqlite_does(
-    project: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Three or more strong words: the rows that hold at least m of them (FTS5), m from all down,
-    # settle the search once every row that can reach the k-th best must hold m (`_holding`).
-    # Rare words in titles (a high tf) so that it happens; rows of every count of them.
-    _filled(project, n=3000, seed=35)
-    monkeypatch.setattr(pattern_search, "HOLD_IF", -1.0)  # whatever the way costs
-    monkeypatch.setattr(pattern_search, "HOLD_ROWS", 10**6)
-    monkeypatch.setattr(pattern_search, "HOLD_COMBINATIONS", 100)
-    calls = [0, 0]  # runs, and runs that settled the search
-    original = pattern_search._Search._holding
-
-    def holding(self: pattern_search._Search, *args: Any) -> bool:
-        done = original(self, *args)
-        calls[0] += 1
-        calls[1] += done
-        return done
-
-    monkeypatch.setattr(pattern_search._Search, "_holding", holding)
-    queries = [q for q in QUERIES if len(q.split()) >= 3] + [
-        "mid0 mid1 mid2 mid3 mid4",
-        "zebra mid9 mid10 mid11",
-    ]
-    async with served(project, clock) as (c, rt):
-        store = rt.store_sync()
-        for q in queries:
-            for extra in FILTERS:
-                assert await _ids(c, {"query": q, **extra}) == sqlite_top(store, q, extra), (q, extra)
-    assert calls[0] >= len(queries), calls
-    assert calls[1] >= len(queries), calls  # it settled many of them

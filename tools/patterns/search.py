@@ -41,11 +41,9 @@ answer is the exact top-k, always. A word FTS5 tokenizes into several tokens is 
 its rows and their exact part of the score come from FTS5 itself (`bm25()` of that phrase alone
 is its term of the sum).
 
-Words of useful idf (`_together`; one is enough beside other words) first get a k-th best from
-the top of each list, the most confident rows and the most confident rows that hold them all
-(FTS5's AND), or each word's best rows by its part plus confidence (`_best`); three or more may
-be settled by the rows FTS5 finds holding at least m of them, when every row that can reach the
-k-th best must hold m (`_holding`). Else one pass finds every unseen row
+Words of useful idf (`_together`; one is enough) first get a k-th best from the top of each
+list, the most confident rows and the most confident rows that hold them all (FTS5's AND), or
+each word's best rows by its part plus confidence (`_best`), then one pass finds every unseen row
 that can still reach it, by whichever of three exact ways is expected to cost least (`_summed`):
 candidates from the lists' high ranges summed by lookups, the words' postings grouped per row, or
 only the rows that hold the words every answer must hold. A posting can help only if its part (at
@@ -60,7 +58,6 @@ value to the bit and ties break the same way. Snippets are made only for the row
 from __future__ import annotations
 
 import bisect
-import itertools
 import json
 import math
 import re
@@ -106,12 +103,6 @@ BOOT_IF = 5_000.0
 BOOT_ROWS = 64
 BOOT_MAX = 3_000
 TOGETHER_ROWS = 50_000  # a word's rows summed by SQLite with the other words' (`_together`)
-# Three or more strong words, when the cheapest way is expected to cost more than HOLD_IF us: the
-# rows holding at least m of them, found by FTS5 (`_holding`), while that is at most
-# HOLD_COMBINATIONS ANDs and HOLD_ROWS rows.
-HOLD_IF = 5_000.0
-HOLD_COMBINATIONS = 10
-HOLD_ROWS = 200
 TOGETHER_MIN = 1  # how many such words make a query `_together`'s
 ALONE_MIN = 2  # ... when one: how many words the query must have (a word alone: the TA's)
 # The best rows of each strong word by its part plus confidence (`_best`), read per tf from the
@@ -748,10 +739,6 @@ class _Search:
         A lookup in the postings' (row, word) index costs 1-2 us at 100,000 patterns (pages
         outside SQLite's cache), which is what makes a candidate dear."""
         choice = self._choose(strong, most, others, best, rows)
-        if choice is not None and choice[1] > HOLD_IF and len(strong) >= 3:
-            if self._holding(strong, most, others, best, seen):
-                return strong
-            choice = self._choose(strong, most, others, best, rows)  # from the better k-th best
         if choice is not None and choice[1] > BOOT_IF and self._start(strong, best, seen, rows):
             choice = self._choose(strong, most, others, best, rows)  # from the better k-th best
         if (
@@ -771,51 +758,6 @@ class _Search:
         else:
             self._ranked(strong, most, others, best, seen, rows)
         return strong
-
-    def _least(self, strong: list[_Postings], most: dict[int, float], others: float, kth: float) -> int:
-        """How many of the strong words an unseen row must hold to reach the key `kth`: with fewer,
-        the most of the words that give most, the weak words' and the confidence fall short."""
-        reach = others
-        for m, value in enumerate(sorted(most.values(), reverse=True)):
-            if -reach <= kth + _SLACK:
-                return m
-            reach += value
-        return len(strong) if -reach <= kth + _SLACK else len(strong) + 1
-
-    def _holding(
-        self,
-        strong: list[_Postings],
-        most: dict[int, float],
-        others: float,
-        best: list[tuple[float, int]],
-        seen: set[int],
-    ) -> bool:
-        """Three or more strong words: the rows that hold at least m of them, m from all down (an
-        OR of FTS5 ANDs, merged in C), scored, until every row that can still reach the k-th best
-        must hold at least m (`_least`): those were all scored, and the search is done (True).
-        False when there would be more than HOLD_COMBINATIONS ANDs or HOLD_ROWS rows."""
-        words = {x.wid: next(p.word for p in self.parts if p.wid == x.wid) for x in strong}
-        wids = list(words)
-        for m in range(len(wids), 1, -1):
-            sets = list(itertools.combinations(wids, m))
-            if len(sets) > HOLD_COMBINATIONS:
-                return False
-            match = " OR ".join(f"({_join([words[w] for w in c], 'AND')})" for c in sets)
-            got = self.db.execute(
-                "SELECT f.rowid, p.confidence FROM patterns_fts f CROSS JOIN patterns p ON p.rowid = f.rowid "
-                f"WHERE patterns_fts MATCH ? AND {self.filters.sql} LIMIT ?",
-                [match, *self.filters.args, HOLD_ROWS + 1],
-            ).fetchall()
-            if len(got) > HOLD_ROWS:
-                return False
-            fresh = [(int(r), float(c)) for r, c in got if int(r) not in seen]
-            seen.update(r for r, _ in fresh)
-            self._score(fresh, best)
-            del best[self.fetch :]
-            kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
-            if self._least(strong, most, others, kth) >= m:
-                return True  # every row that can still reach the k-th best holds m: all scored
-        return False
 
     def _best(self, strong: list[_Postings], best: list[tuple[float, int]], seen: set[int]) -> bool:
         """Score each strong word's best rows by its part plus the row's confidence: the most
