@@ -24,7 +24,6 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
         "patterns-006",
         "patterns-007",
         "patterns-008",
-        "patterns-009",
     ),
     "flywheel": ("flywheel-001",),
     "approvals": ("approvals-001", "approvals-002", "approvals-003"),

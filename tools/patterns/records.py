@@ -274,9 +274,6 @@ COMPONENT = Component(
         # The search's impact-ordered postings (tools/patterns/search.py), filled from FTS5's own
         # tokens of every row; derived, so made anew if a re-run finds them.
         Migration("patterns-008", pattern_search.POSTINGS_SQL),
-        # The postings by (word, tf, confidence): a candidate pass reads only the confidence ranges
-        # that can still reach the k-th best (tools/patterns/search.py, `_bands`).
-        Migration("patterns-009", pattern_search.BANDS_SQL),
     ),
     kinds=(RecordKind("pattern", ledger_layout.PATTERN_FILE, _index),),
     ledger_tables=("patterns_fts", "patterns", "pattern_revisions", *pattern_search.POSTINGS_TABLES),

@@ -41,15 +41,12 @@ answer is the exact top-k, always. A word FTS5 tokenizes into several tokens is 
 its rows and their exact part of the score come from FTS5 itself (`bm25()` of that phrase alone
 is its term of the sum).
 
-Words of useful idf (`_together`; one is enough) first get a k-th best from the top of each
-list, the most confident rows and the most confident rows that hold them all (FTS5's AND), or
-each word's best rows by its part plus confidence (`_best`), then one pass finds every unseen row
-that can still reach it, by whichever of three exact ways is expected to cost least (`_summed`):
-candidates from the lists' high ranges summed by lookups, the words' postings grouped per row, or
-only the rows that hold the words every answer must hold. A posting can help only if its part (at
-the shortest length) plus the row's confidence, with the other words at their most, reaches the
-k-th best: per word and tf a confidence range of a (word, tf, confidence) index (`_bands`,
-patterns-009), so the grouping reads those postings and no others.
+Two or more words of useful idf (`_together`) first get a k-th best from the top of each list,
+the most confident rows and the most confident rows that hold them all (FTS5's AND), then one
+pass finds every unseen row that can still reach it, by whichever of three exact ways is
+expected to cost least (`_summed`): candidates from the lists' high ranges summed by lookups,
+all the words' postings grouped per row, or only the rows that hold the words every answer must
+hold.
 
 The key is summed in the query's word order with bm25()'s own expression, so it equals SQLite's
 value to the bit and ties break the same way. Snippets are made only for the rows returned.
@@ -90,10 +87,9 @@ FIRST_CHUNK, MAX_CHUNK = 32, 1024  # postings read at once from a list (doubling
 # What `_summed` expects each way to cost, in microseconds (measured at 100,000 patterns): a
 # candidate summed by lookups (`_ranked`), a posting grouped (`_grouped`), a row that holds the
 # required words ranked (`_required`); and what `_ranked` usually costs on lists too long to
-# count its candidates in first (more than COUNT_ROWS postings). A posting grouped reads as ~1.3 us
-# (was 0.8): the sorter, the bands' joins and the rows scored after.
+# count its candidates in first (more than COUNT_ROWS postings).
 RANK_COST = 8.0
-GROUP_COST = 1.3
+GROUP_COST = 0.8
 ROW_COST = 6.0
 COUNT_ROWS = 45_000
 RANKED_LONG = 20_000.0
@@ -103,25 +99,6 @@ BOOT_IF = 5_000.0
 BOOT_ROWS = 64
 BOOT_MAX = 3_000
 TOGETHER_ROWS = 50_000  # a word's rows summed by SQLite with the other words' (`_together`)
-TOGETHER_MIN = 1  # how many such words make a query `_together`'s
-ALONE_MIN = 2  # ... when one: how many words the query must have (a word alone: the TA's)
-# The best rows of each strong word by its part plus confidence (`_best`), read per tf from the
-# (word, tf, confidence) index: BEST_ROWS of each tf up to BEST_TF (the rest in one range), the
-# best BEST_KEEP of them scored, when the cheapest way is expected to cost more than BEST_IF us
-# and confidence is at least BEST_SHARE of the most a row can get (else the lists' heads are
-# where the best rows are).
-BEST_IF = 3_000.0
-BEST_SHARE = 0.15
-BEST_ROWS = 16
-BEST_TF = 24
-BEST_KEEP = 48
-
-# The postings by (word, tf, confidence) (patterns-009): a word's postings that, with the row's
-# confidence, can still reach a bound are a confidence range per tf (`_bands`), so a candidate
-# pass reads those and no others. Covering: the table's key adds dl and pid. Not named in the
-# queries (SQLite takes it for their ranges): without it they are slower, never wrong.
-BANDS_INDEX = "pattern_postings_bands"
-BANDS_SQL = f"CREATE INDEX IF NOT EXISTS {BANDS_INDEX} ON pattern_postings (wid, tf, confidence, state);"
 
 # The postings (patterns-008). The weights are bm25()'s, as in WEIGHTS.
 POSTINGS_SQL = """
@@ -168,14 +145,12 @@ POSTINGS_TABLES = ("pattern_postings", "pattern_words", "pattern_lengths")
 
 # Every row's postings written anew in one pass (a bulk fill's end): FTS5's token instances summed
 # per (term, row) in C, inserted in the table's own key order (appends, not random B-tree inserts)
-# and the (pid, wid) and (wid, tf, confidence) indexes made afterwards by one sort each. Same rows
-# as POSTINGS_SQL's.
+# and the (pid, wid) index made afterwards by one sort. Same rows as POSTINGS_SQL's.
 REFILL_SQL = """
 DELETE FROM pattern_postings;
 DELETE FROM pattern_words;
 DELETE FROM pattern_lengths;
 DROP INDEX IF EXISTS pattern_postings_row;
-DROP INDEX IF EXISTS pattern_postings_bands;
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.patterns_fts_instance USING fts5vocab(main, patterns_fts, instance);
 CREATE TEMP TABLE patterns_tf AS
     SELECT term, doc, sum(CASE col WHEN 'title' THEN 5 WHEN 'problem' THEN 2 WHEN 'solution' THEN 2
@@ -194,7 +169,6 @@ INSERT INTO pattern_postings (wid, tf, dl, pid, confidence, state)
     JOIN temp.patterns_dl d ON d.doc = t.doc JOIN patterns p ON p.rowid = t.doc
     ORDER BY w.id, t.tf DESC, d.dl, t.doc;
 CREATE INDEX pattern_postings_row ON pattern_postings (pid, wid);
-CREATE INDEX pattern_postings_bands ON pattern_postings (wid, tf, confidence, state);
 INSERT INTO pattern_lengths (dl, n) SELECT dl, count(*) FROM temp.patterns_dl GROUP BY dl;
 INSERT INTO pattern_lengths (dl, n)
     SELECT 0, count(*) FROM patterns_fts_docsize WHERE id NOT IN (SELECT doc FROM temp.patterns_dl)
@@ -700,7 +674,7 @@ class _Search:
             for x in self.words
             if isinstance(x, _Postings) and x.idf > 1e-3 and rows[x.wid] <= TOGETHER_ROWS
         ]
-        if len(strong) < TOGETHER_MIN or (len(strong) == 1 and len(self.parts) < ALONE_MIN):
+        if len(strong) < 2:
             return
         # The top rows of each list and the most confident rows: where the k-th best starts from
         # (when confidence decides among common words, the lists' first rows say little).
@@ -712,9 +686,10 @@ class _Search:
         del best[self.fetch :]
         # What an unseen row can get from each word (the rows seen are scored exactly).
         most = {x.wid: x.bound() for x in strong}
-        for x in self._summed(strong, most, others, best, seen, rows):
-            x.done, x.next = True, None  # every row that can still reach the k-th best was seen
+        for x in strong:
+            x.done, x.next = True, None
             x.cursor.close()
+        self._summed(strong, most, others, best, seen, rows)
 
     def _summed(
         self,
@@ -724,14 +699,14 @@ class _Search:
         best: list[tuple[float, int]],
         seen: set[int],
         rows: dict[int, int],
-    ) -> list[_Postings]:
+    ) -> None:
         """The rows that can still reach the k-th best through the `strong` words, scored exactly,
         by the way expected to cost least (in microseconds, RANK_COST etc.; each is exact):
 
         - `_ranked`: candidates from each word's high range, each summed by lookups (~8 us a
           candidate, counted first in the index ranges when the lists are short enough);
         - `_grouped`: every posting that can still help, summed per row by one GROUP BY
-          (~1.3 us a posting; how many, counted first in its index ranges, `_bands`);
+          (~0.8 us a posting): for a few words of a few thousand rows each;
         - `_required`: when every row that can reach the k-th best must hold some of the words
           (without one, the others at their most fall short), only the rows FTS5 finds holding
           them all (~6 us a row; how many, estimated as if the words were independent).
@@ -741,15 +716,8 @@ class _Search:
         choice = self._choose(strong, most, others, best, rows)
         if choice is not None and choice[1] > BOOT_IF and self._start(strong, best, seen, rows):
             choice = self._choose(strong, most, others, best, rows)  # from the better k-th best
-        if (
-            choice is not None
-            and choice[1] > BEST_IF
-            and self.confidence.bound() >= BEST_SHARE * (sum(most.values()) + others)
-            and self._best(strong, best, seen)
-        ):
-            choice = self._choose(strong, most, others, best, rows)  # from the better k-th best
         if choice is None:
-            return strong  # no unseen row can reach the k-th best
+            return  # no unseen row can reach the k-th best
         way, _, required = choice
         if way == "required":
             self._required(strong, required, most, others, best, seen)
@@ -757,41 +725,6 @@ class _Search:
             self._grouped(strong, most, others, best, seen)
         else:
             self._ranked(strong, most, others, best, seen, rows)
-        return strong
-
-    def _best(self, strong: list[_Postings], best: list[tuple[float, int]], seen: set[int]) -> bool:
-        """Score each strong word's best rows by its part plus the row's confidence: the most
-        confident BEST_ROWS of each tf (ranges of the (word, tf, confidence) index), the best
-        BEST_KEEP of them by that sum. When confidence weighs as much as the words, a list's head
-        (highest tf first) says little, and these rows are where the k-th best is."""
-        where, args = self.filters.postings()
-        cols = "SELECT pp.pid, pp.tf, pp.dl, pp.confidence FROM pattern_postings pp"
-        fresh: dict[int, float] = {}
-        for x in strong:
-            arms: list[str] = []
-            arm_args: list[object] = []
-            for tf in range(1, min(x.top_tf, BEST_TF) + 1):
-                arms.append(
-                    f"SELECT * FROM ({cols} WHERE pp.wid = ? AND pp.tf = ? AND {where} "
-                    "ORDER BY pp.confidence DESC LIMIT ?)"
-                )
-                arm_args += [x.wid, tf, *args, BEST_ROWS]
-            if x.top_tf > BEST_TF:
-                arms.append(
-                    f"SELECT * FROM ({cols} WHERE pp.wid = ? AND pp.tf > ? AND {where} "
-                    "ORDER BY pp.confidence DESC LIMIT ?)"
-                )
-                arm_args += [x.wid, BEST_TF, *args, BEST_ROWS]
-            got = self.db.execute(" UNION ALL ".join(arms), arm_args).fetchall()
-            part = self.part
-            ranked = sorted(
-                ((x.idf * part(tf, dl) + c, int(r), float(c)) for r, tf, dl, c in got), reverse=True
-            )
-            fresh.update((r, c) for _, r, c in ranked[:BEST_KEEP] if r not in seen)
-        seen.update(fresh)
-        self._score(list(fresh.items()), best)
-        del best[self.fetch :]
-        return True
 
     def _start(
         self, strong: list[_Postings], best: list[tuple[float, int]], seen: set[int], rows: dict[int, int]
@@ -844,46 +777,11 @@ class _Search:
             "ranked": RANK_COST * self._candidates(strong, most, others, kth, high)
             if whole <= COUNT_ROWS
             else RANKED_LONG,
+            "grouped": GROUP_COST * whole,
             "required": ROW_COST * both,
         }
-        # Counted only up to what would make it dearer than the others (a count is ~0.1 us a posting).
-        cap = min(costs.values()) / GROUP_COST if GROUP_COST > 0 else math.inf
-        costs["grouped"] = GROUP_COST * self._banded(strong, most, others, kth, rows, cap)
         way = min(costs, key=lambda k: costs[k])
         return way, costs[way], required
-
-    def _banded(
-        self,
-        strong: list[_Postings],
-        most: dict[int, float],
-        others: float,
-        kth: float,
-        rows: dict[int, int],
-        cap: float,
-    ) -> float:
-        """About how many postings `_grouped` would group: a word's whole list when even its
-        least confident rows of the lowest tf are in its bands (or there is no k-th best), else
-        the postings in its index ranges, counted (~0.1 us a posting; any state) up to `cap`
-        (more: infinity)."""
-        total = 0
-        bands: list[tuple[str, list[object]]] = []
-        for x in strong:
-            need = self._need(x, most, others, kth)
-            if need - x.idf * self.part(1, self.dl_min) <= 0.0:
-                total += rows[x.wid]
-            else:
-                bands.append(self._bands(x, need, any_state=True))
-        if total > cap:
-            return math.inf
-        if bands:
-            limit = int(min(cap - total, 1 << 40)) + 1
-            total += int(
-                self.db.execute(
-                    f"SELECT count(*) FROM ({' UNION ALL '.join(f'SELECT 1 FROM {b}' for b, _ in bands)} LIMIT ?)",
-                    [*(a for _, band_args in bands for a in band_args), limit],
-                ).fetchone()[0]
-            )
-        return math.inf if total > cap else total
 
     def _candidates(
         self, strong: list[_Postings], most: dict[int, float], others: float, kth: float, high: dict[int, int]
@@ -943,52 +841,6 @@ class _Search:
                 return  # no row left can reach the k-th best
             limit *= 4
 
-    def _need(self, x: _Postings, most: dict[int, float], others: float, kth: float) -> float:
-        """What an unseen row's posting of `x` plus its confidence must reach for the row to reach
-        the k-th best, the other strong words at their most and the weak words' bounds added."""
-        if kth == math.inf:
-            return -math.inf
-        return -kth - (others - self.confidence.bound()) - (sum(most.values()) - most[x.wid]) - 1e-6
-
-    def _bands(self, x: _Postings, need: float, any_state: bool = False) -> tuple[str, list[object]]:
-        """`x`'s postings of a filtered state whose confidence plus their part at the shortest length
-        (a bound of their part) reaches `need`, and whose confidence an unseen row can have: per
-        tf a confidence range of the (word, tf, confidence) index, so only those are read; tfs
-        above BEST_TF in one range. A `FROM` source of pid, tf, dl, confidence, and its args;
-        `any_state`: of every state (to count them)."""
-        states = [] if any_state else self.filters.states()
-        state = "1" if any_state else f"pp.state IN ({','.join('?' * len(states))})"
-        cols = "pp.pid AS pid, pp.tf AS tf, pp.dl AS dl, pp.confidence AS confidence"
-        index = "pattern_postings pp"
-        if need == -math.inf:
-            return f"(SELECT {cols} FROM {index} WHERE pp.wid = ? AND {state})", [x.wid, *states]
-        cmax = self.confidence.bound() + 1e-9
-        ranges: list[object] = []
-        for tf in range(1, min(x.top_tf, BEST_TF) + 1):
-            least = need - x.idf * self.part(tf, self.dl_min) - 1e-9
-            if least <= cmax:
-                ranges += [tf, least]
-        top = BEST_TF + 1
-        least = need - x.idf * self.part(top, self.dl_min) - 1e-9  # a bound for every higher tf
-        arms: list[str] = []
-        args: list[object] = []
-        if ranges:
-            arms.append(
-                f"SELECT {cols} FROM (VALUES {','.join(['(?, ?)'] * (len(ranges) // 2))}) r "
-                f"CROSS JOIN {index} ON pp.wid = ? AND pp.tf = r.column1 AND pp.confidence >= r.column2 "
-                f"WHERE {state}"
-            )
-            args += [*ranges, x.wid, *states]
-        if x.top_tf >= top and least <= cmax:
-            arms.append(
-                f"SELECT {cols} FROM {index} WHERE pp.wid = ? AND pp.tf >= ? AND pp.confidence >= ? "
-                f"AND {state}"
-            )
-            args += [x.wid, top, least, *states]
-        if not arms:
-            return "(SELECT 0 AS pid, 0 AS tf, 0 AS dl, 0.0 AS confidence WHERE 0)", []
-        return f"({' UNION ALL '.join(arms)})", args
-
     def _grouped(
         self,
         strong: list[_Postings],
@@ -1002,23 +854,26 @@ class _Search:
         BY (about a microsecond a posting): a row's sum over the strong words is then exact up
         to the order of the additions, so its bound (that sum, its confidence and what the weak
         words can add) is tight. Rows are scored exactly, best bound first, until the next bound
-        cannot reach the k-th best. Only the postings that can still help are read: per word and
-        tf, a confidence range of the (word, tf, confidence) index (`_bands`)."""
-        room = others - self.confidence.bound()  # what the weak words can add
+        cannot reach the k-th best."""
+        cmax = self.confidence.bound()
+        room = others - cmax  # what the weak words can add
         kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
-        arms: list[str] = []
+        states = self.filters.states()
+        short = K1 * (1 - B + B * self.dl_min / self.avgdl)
+        arm = (
+            "SELECT pid, confidence, ? * ((tf * ?) / (tf + ? * (? + ? * dl / ?))) AS v FROM pattern_postings "
+            "WHERE wid = ? AND confidence + ? * ((tf * ?) / (tf + ?)) >= ? "
+            f"AND state IN ({','.join('?' * len(states))})"
+        )
         args: list[object] = []
         for x in strong:
-            band, band_args = self._bands(x, self._need(x, most, others, kth))
-            arms.append(
-                f"SELECT pid, confidence, ? * ((tf * ?) / (tf + ? * (? + ? * dl / ?))) AS v FROM {band}"
-            )
-            args += [x.idf, K1 + 1.0, K1, 1 - B, B, self.avgdl, *band_args]
+            need = -kth - room - (sum(most.values()) - most[x.wid]) - 1e-6 if kth < math.inf else -math.inf
+            args += [x.idf, K1 + 1.0, K1, 1 - B, B, self.avgdl, x.wid, x.idf, K1 + 1.0, short, need, *states]
         tag_where, tag_args = self.filters.tags_of("g.pid")
         floor = -kth - room - 1e-6 if kth < math.inf else -math.inf
         got = self.db.execute(
             f"SELECT g.pid, g.c, g.s + g.c AS b FROM (SELECT pid, max(confidence) AS c, sum(v) AS s "
-            f"FROM ({' UNION ALL '.join(arms)}) GROUP BY pid) g "
+            f"FROM ({' UNION ALL '.join([arm] * len(strong))}) GROUP BY pid) g "
             f"WHERE g.s + g.c >= ?{tag_where} ORDER BY b DESC, g.pid",
             [*args, floor, *tag_args],
         ).fetchall()
