@@ -159,6 +159,7 @@ class Ledger:
         self.pack_min_objects = _env_int("FACTOROPS_LEDGER_PACK_MIN_OBJECTS", PACK_MIN_OBJECTS)
         self.pack_merge_at = _env_int("FACTOROPS_LEDGER_PACK_MERGE", PACK_MERGE_AT)
         self.split_part_max = _env_int("FACTOROPS_LEDGER_INDEX_FOLD_BYTES", SPLIT_PART_MAX)
+        self._merged: set[str] = set()  # the packs there after this process's last merge
         # Commits and loose objects since the loose objects were last looked at; the first commit
         # of a process looks too, so short-lived writers (CLI commands) also get their ledger packed.
         self._writes = max(0, self.pack_check_every - 1)
@@ -832,13 +833,24 @@ class Ledger:
                 with self.locked():
                     self._git("prune-packed", "-q")
                 log.debug("packed the ledger's loose objects")
-                stats = self.objects()
-            if self.pack_merge_at > 1 and stats.get("packs", 0) >= self.pack_merge_at:
+            if self._should_merge():
                 self._merge_packs()
         except (LedgerError, OSError) as exc:
             log.warning("background packing of the ledger %s failed: %s", self.path, exc)
         finally:
             os.close(fd)
+
+    def _packs(self) -> set[str]:
+        return {p.stem for p in (self.path / ".git" / "objects" / "pack").glob("pack-*.idx")}
+
+    def _should_merge(self) -> bool:
+        """`pack_merge_at` packs or more, one of them new since this process's last merge: a pack
+        that merge kept (it holds objects the merged one lacks) stays unmergeable, so without the
+        second condition every look of the packer would run `git repack -a` again for nothing."""
+        if self.pack_merge_at <= 1:
+            return False
+        packs = self._packs()
+        return len(packs) >= self.pack_merge_at and bool(packs - self._merged)
 
     def _merge_packs(self) -> None:
         """Merge the packs into one, deleting only what is provably kept (runs in the packer).
@@ -851,13 +863,15 @@ class Ledger:
         kept as it is: nothing that was stored can go missing, whoever writes meanwhile.
         """
         packs = self.path / ".git" / "objects" / "pack"
-        before = {p.stem for p in packs.glob("pack-*.idx")}
+        before = self._packs()
         self._git("-c", "pack.threads=1", "repack", "-a", "-q")
-        new = {p.stem for p in packs.glob("pack-*.idx")} - before
+        new = self._packs() - before
         if len(new) != 1:
+            self._merged = before | new
             return  # nothing new to merge into (one pack already, or another process's pack)
-        merged = gitrun.pack_objects(packs / f"{new.pop()}.idx")
+        merged = gitrun.pack_objects(packs / f"{next(iter(new))}.idx")
         if merged is None:
+            self._merged = before | new
             return
         subsumed = []
         for stem in sorted(before):
@@ -871,6 +885,7 @@ class Ledger:
                 for ext in (".idx", ".pack", ".rev", ".bitmap"):
                     (packs / f"{stem}{ext}").unlink(missing_ok=True)
             self._git("prune-packed", "-q")
+        self._merged = self._packs()
         log.debug("merged %d packs of the ledger into one", len(subsumed))
 
     def fsck(self) -> tuple[bool, str]:

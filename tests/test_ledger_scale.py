@@ -221,3 +221,47 @@ async def test_packs_are_merged_and_nothing_stored_goes_missing(
         ledger_layout.pattern_path(i) for i in ids
     )
     git(ledger, "fsck", "--no-dangling", "--no-progress")
+
+
+async def test_a_pack_the_merge_keeps_does_not_make_every_look_merge_again(
+    project: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A pack the merge must keep (here a hand-packed blob no ref reaches) still counts as a pack;
+    the packer merges again only once a new pack has come, not at every look (git's own trace of
+    the server's git commands counts the `repack -a` runs)."""
+    monkeypatch.setenv("FACTOROPS_LEDGER_PACK_EVERY", "2")
+    monkeypatch.setenv("FACTOROPS_LEDGER_PACK_MIN_OBJECTS", "100000")  # looks, but no new packs
+    monkeypatch.setenv("FACTOROPS_LEDGER_PACK_MERGE", "2")
+    ledger = ledger_of(project)
+    trace = tmp_path / "git-trace"
+    async with served(project, clock) as (c, rt):
+        await ok(c, "pattern_record", {"title": "Opens the store", "solution": "x"})
+        store = rt.opened
+        assert store is not None
+        store.ledger.wait_packer()
+        git(ledger, "repack", "-q")
+        orphan = subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"],
+            cwd=ledger,
+            input="no ref reaches this\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        ).stdout.strip()
+        subprocess.run(
+            ["git", "pack-objects", "-q", ".git/objects/pack/pack"],
+            cwd=ledger,
+            input=orphan + "\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+        monkeypatch.setenv("GIT_TRACE", str(trace))
+        for i in range(20):  # ten looks of the packer
+            await ok(c, "pattern_record", {"title": f"Looked at {i}", "solution": "y"})
+            store.ledger.wait_packer()
+        monkeypatch.delenv("GIT_TRACE")
+    merges = trace.read_text().count(" repack -a ")
+    assert merges == 1, merges  # the first look merges (two packs); the kept pack is not merged again
+    assert git(ledger, "cat-file", "-t", orphan).strip() == "blob"
+    git(ledger, "fsck", "--no-dangling", "--no-progress")
