@@ -102,8 +102,9 @@ def write_loose(objects: Path, kind: str, data: bytes) -> tuple[str, int]:
     loose copy is there already: objects are immutable, so it is the same).
 
     Written to a temp file in `objects/` and linked into `objects/xx/`: a reader never sees half
-    an object, and a packer's `prune-packed`, which removes emptied `xx/` folders, cannot pull a
-    folder away for good (it is made again and the link retried).
+    an object, and a `git prune-packed` or `git gc` of a person, which removes emptied `xx/`
+    folders, cannot pull a folder away for good (it is made again and the link retried). The
+    ledger's own packer keeps the folders (`drop_packed_loose`).
     """
     raw = b"%s %d\0" % (kind.encode(), len(data)) + data
     sha = hashlib.sha1(raw).hexdigest()
@@ -186,3 +187,74 @@ def pack_objects(idx: Path) -> set[bytes] | None:
     if len(data) < start + 20 * count:
         return None
     return {data[i : i + 20] for i in range(start, start + 20 * count, 20)}
+
+
+class PackIndex:
+    """The object names a version-2 pack index (`.idx`) lists, searched in place: the fan-out
+    table narrows a name to its first byte's range, then a binary search over the sorted names.
+    No set of every name is built (a 100,000-pattern ledger's pack lists ~600,000)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    @classmethod
+    def read(cls, idx: Path) -> PackIndex | None:
+        """The index in `idx`; None when it cannot be read or is not a version-2 index."""
+        try:
+            data = idx.read_bytes()
+        except OSError:
+            return None
+        if data[:4] != b"\xfftOc" or int.from_bytes(data[4:8], "big") != 2:
+            return None
+        count = int.from_bytes(data[8 + 255 * 4 : 8 + 256 * 4], "big")
+        if len(data) < 8 + 256 * 4 + 20 * count:
+            return None
+        return cls(data)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, bytes) or len(name) != 20:
+            return False
+        data, first = self.data, name[0]
+        lo = int.from_bytes(data[8 + 4 * (first - 1) : 8 + 4 * first], "big") if first else 0
+        hi = int.from_bytes(data[8 + 4 * first : 12 + 4 * first], "big")
+        base = 8 + 256 * 4
+        while lo < hi:
+            mid = (lo + hi) // 2
+            at = data[base + 20 * mid : base + 20 * mid + 20]
+            if at == name:
+                return True
+            if at < name:
+                lo = mid + 1
+            else:
+                hi = mid
+        return False
+
+
+def packed_loose(objects: Path) -> tuple[list[Path], list[Path]]:
+    """The loose objects under `objects/` that a local pack also holds (what `git prune-packed`
+    deletes), found by reading the packs' `.idx` files; and those `.idx` files."""
+    read = {idx: PackIndex.read(idx) for idx in sorted((objects / "pack").glob("pack-*.idx"))}
+    packs = [i for i in read.values() if i is not None]
+    used = [idx for idx, i in read.items() if i is not None]
+    found: list[Path] = []
+    if not packs:
+        return found, used
+    try:
+        folders = [e for e in os.scandir(objects) if len(e.name) == 2 and e.is_dir()]
+    except OSError:
+        return found, used
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder.path))
+        except OSError:
+            continue
+        for entry in entries:
+            if len(entry.name) != 38:
+                continue
+            try:
+                name = bytes.fromhex(folder.name + entry.name)
+            except ValueError:
+                continue
+            if any(name in pack for pack in packs):
+                found.append(Path(entry.path))
+    return found, used
