@@ -1,4 +1,5 @@
-"""Full-text search over patterns: the exact BM25 top-k, every word kept, and user text never fails.
+"""Full-text search over patterns: the BM25 top-k (exact within a work budget), every word kept, and
+user text never fails.
 
 User text is not FTS5 syntax: `foo"`, `AND OR`, `NEAR(`, `title:` are syntax errors or operators
 to FTS5. Every word is therefore extracted and quoted; operators in the text become plain words.
@@ -37,7 +38,7 @@ fail the filters never reach Python) plus one list of every filtered pattern by 
 chunk at a time; each new row's exact key is computed from its postings for all the words
 (random access by `(row, token)`), unless its known part plus the other lists' bounds cannot
 beat the k-th best. The search stops when no unread row can beat (or tie) the k-th best: the
-answer is the exact top-k, always. A word FTS5 tokenizes into several tokens is a phrase:
+answer is then the exact top-k (or when the work budget is spent, below). A word FTS5 tokenizes into several tokens is a phrase:
 its rows and their exact part of the score come from FTS5 itself (`bm25()` of that phrase alone
 is its term of the sum).
 
@@ -50,6 +51,17 @@ hold.
 
 The key is summed in the query's word order with bm25()'s own expression, so it equals SQLite's
 value to the bit and ties break the same way. Snippets are made only for the rows returned.
+
+The work budget (issue #14: p95 <= 10 ms at 100,000 patterns with overlap@5 >= 0.95): in a store
+of BUDGET_ROWS patterns or more, a search counts its work in the estimated microseconds of the
+cost constants (rows scored, postings read and counted, the chosen way's estimate), never in
+time, so the same store and query always give the same answer. The answer is exact whenever the
+cheapest exact way fits in what is left of BUDGET; otherwise it is the budget's best
+(`Work.exact` False): `_bounded` reads each strong word's first postings in the index's order
+and scores the rows best bound first until the budget is spent, and `run`'s loop stops taking
+rows when the next chunk would not fit. Every row returned matches the query, its key is exact
+and the rows are in key order; a better row may be missed. Below BUDGET_ROWS every search is
+exact, whatever it costs.
 """
 
 from __future__ import annotations
@@ -62,7 +74,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from factorops.tools.kernel.tokens import ESTIMATE_SLACK, count_many, estimate_tokens
@@ -99,6 +111,32 @@ BOOT_IF = 5_000.0
 BOOT_ROWS = 64
 BOOT_MAX = 3_000
 TOGETHER_ROWS = 50_000  # a word's rows summed by SQLite with the other words' (`_together`)
+# The work budget (issue #14), in the same estimated microseconds: a search whose exact way is
+# expected to cost more returns the best rows it finds within it (`_bounded`, and `run`'s loop
+# stops taking rows). Counted in work, never in time: the same store and query, the same answer.
+BUDGET = 6_000.0
+BUDGET_ROWS = 50_000  # a store of fewer patterns is searched exactly, whatever a search costs
+SCORE_COST = 12.0  # a row scored exactly (`_score`: its postings looked up by (row, word))
+TAKE_COST = 0.5  # a row read from a list by `run`'s loop
+SCAN_COST = 3.0  # a posting read in the index's order and grouped by `_bounded`
+COUNT_COST = 0.1  # a posting counted by `_candidates`
+START_COST = 5.0  # a row FTS5 finds holding every strong word (`_start`)
+BOUNDED_SHARE = 0.6  # of what is left of the budget, for `_bounded`'s postings
+START_SHARE = 0.5
+OPTIMISM = 1.0  # of what is left of the budget, for `_start` when the search is over it  # of what is left of the budget, for `_bounded`'s grouped postings
+
+
+@dataclass
+class Work:
+    """What a search did, in the budget's estimated microseconds (`spent`), and whether its answer
+    is the exact top-k (`exact`) or the best found within `budget`."""
+
+    budget: float = field(default_factory=lambda: BUDGET)
+    spent: float = 0.0
+    postings: int = 0  # postings read by the bounded ways
+    scored: int = 0  # rows scored exactly
+    exact: bool = True
+
 
 # The postings (patterns-008). The weights are bm25()'s, as in WEIGHTS.
 POSTINGS_SQL = """
@@ -493,9 +531,12 @@ def _parts(db: Database, ws: list[str], stats: _Stats) -> list[_Part]:
     return out
 
 
-def search_rowids(db: Database, text: str, filters: Filters, fetch: int) -> list[tuple[int, str]]:
+def search_rowids(
+    db: Database, text: str, filters: Filters, fetch: int, work: Work | None = None
+) -> list[tuple[int, str]]:
     """(rowid, the FTS5 query for its snippet) of the best `fetch` patterns, best first: the lowest
-    `bm25 - confidence` over all the words (OR), ties to the lower rowid. See the module's note."""
+    `bm25 - confidence` over all the words (OR), ties to the lower rowid; beyond the work budget,
+    the best found within it. `work`: the budget and what the search did. See the module's note."""
     ws = words(text)
     stats = _stats(db) if ws and fetch > 0 else None
     if stats is None:
@@ -507,7 +548,9 @@ def search_rowids(db: Database, text: str, filters: Filters, fetch: int) -> list
     if not parts:
         return []
     query = _join([p.word for p in parts], "OR")
-    top = _Search(db, parts, filters, fetch, stats, int(covered[1] or 1)).run()
+    if work is None:
+        work = Work(budget=BUDGET if stats.rows >= BUDGET_ROWS else math.inf)
+    top = _Search(db, parts, filters, fetch, stats, int(covered[1] or 1), work).run()
     return [(r, query) for r in top]
 
 
@@ -620,7 +663,8 @@ class _ByConfidence(_List):
 
 
 class _Search:
-    """The Threshold Algorithm over the query's lists; `run` returns the exact top `fetch` rowids."""
+    """The Threshold Algorithm over the query's lists; `run` returns the top `fetch` rowids: exact,
+    or the best found within `work.budget` (then `work.exact` is False)."""
 
     def __init__(
         self,
@@ -630,8 +674,9 @@ class _Search:
         fetch: int,
         stats: _Stats,
         dl_min: int,
+        work: Work,
     ) -> None:
-        self.db, self.parts, self.filters, self.fetch = db, parts, filters, fetch
+        self.db, self.parts, self.filters, self.fetch, self.work = db, parts, filters, fetch, work
         self.avgdl, self.dl_min, self.rows = stats.avgdl, dl_min, stats.rows
         self.wids = sorted({p.wid for p in parts if p.wid is not None})
         idf: dict[int, float] = {}
@@ -678,7 +723,14 @@ class _Search:
             return
         # The top rows of each list and the most confident rows: where the k-th best starts from
         # (when confidence decides among common words, the lists' first rows say little).
-        first = [row for x in [*strong, self.confidence] for row in x.take()]
+        # Within the work budget (a row a list at least).
+        heads: list[_Postings | _ByConfidence] = [*strong, self.confidence]
+        per = (self.work.budget - self.work.spent) / (len(heads) * (TAKE_COST + SCORE_COST))
+        if per < FIRST_CHUNK:
+            for x in heads:
+                x.size = max(1, int(per))
+        first = [row for x in heads for row in x.take()]
+        self.work.spent += TAKE_COST * len(first)
         others = sum(x.bound() for x in self.words if x not in strong) + self.confidence.bound()
         fresh = list({r: (r, c) for r, c, _ in first if r not in seen}.values())
         seen.update(r for r, _ in fresh)
@@ -714,11 +766,18 @@ class _Search:
         A lookup in the postings' (row, word) index costs 1-2 us at 100,000 patterns (pages
         outside SQLite's cache), which is what makes a candidate dear."""
         choice = self._choose(strong, most, others, best, rows)
-        if choice is not None and choice[1] > BOOT_IF and self._start(strong, best, seen, rows):
-            choice = self._choose(strong, most, others, best, rows)  # from the better k-th best
         if choice is None:
             return  # no unseen row can reach the k-th best
-        way, _, required = choice
+        over = self.work.spent + choice[1] > self.work.budget
+        if (choice[1] > BOOT_IF or over) and self._start(strong, best, seen, rows, over):
+            choice = self._choose(strong, most, others, best, rows)  # from the better k-th best
+            if choice is None:
+                return
+        way, cost, required = choice
+        if self.work.spent + cost > self.work.budget:
+            self._bounded(strong, most, others, best, seen, rows)
+            return
+        self.work.spent += cost
         if way == "required":
             self._required(strong, required, most, others, best, seen)
         elif way == "grouped":
@@ -726,23 +785,114 @@ class _Search:
         else:
             self._ranked(strong, most, others, best, seen, rows)
 
+    def _bounded(
+        self,
+        strong: list[_Postings],
+        most: dict[int, float],
+        others: float,
+        best: list[tuple[float, int]],
+        seen: set[int],
+        rows: dict[int, int],
+    ) -> None:
+        """The budget's best, when every exact way is expected to cost more than is left of it:
+        each strong word's first postings in the index's order (tf desc, dl asc) that can still
+        reach the k-th best (as in `_grouped`), as many as a share of the budget pays for, summed
+        per row by one GROUP BY; rows are scored exactly best partial sum first, until the next
+        cannot reach the k-th best or the budget is spent. Not exact: a row whose postings all
+        come after the ones read is not seen."""
+        self.work.exact = False
+        cmax = self.confidence.bound()
+        room = others - cmax
+        left = self.work.budget - self.work.spent
+        each = int(left * BOUNDED_SHARE / (SCAN_COST * len(strong)))
+        if each < 1:
+            return  # the budget is spent: the rows scored so far
+        kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
+        states = self.filters.states()
+        short = K1 * (1 - B + B * self.dl_min / self.avgdl)
+        arm = (
+            "SELECT pid, confidence, ? * ((tf * ?) / (tf + ? * (? + ? * dl / ?))) AS v, ? AS m FROM (SELECT * "
+            "FROM pattern_postings WHERE wid = ? ORDER BY tf DESC, dl, pid LIMIT ?) "
+            f"WHERE confidence + ? * ((tf * ?) / (tf + ?)) >= ? AND state IN ({','.join('?' * len(states))})"
+        )
+        args: list[object] = []
+        cut: list[float] = []  # the most a row not read in a word's postings gets from it
+        for i, x in enumerate(strong):
+            need = -kth - room - (sum(most.values()) - most[x.wid]) - 1e-6 if kth < math.inf else -math.inf
+            args += [x.idf, K1 + 1.0, K1, 1 - B, B, self.avgdl, 1 << i, x.wid, each]
+            args += [x.idf, K1 + 1.0, short, need, *states]
+            row = self.db.execute(
+                "SELECT tf FROM pattern_postings WHERE wid = ? ORDER BY tf DESC, dl, pid LIMIT 1 OFFSET ?",
+                [x.wid, each - 1],
+            ).fetchone()
+            cut.append(0.0 if row is None else min(most[x.wid], x.idf * self.part(int(row[0]), self.dl_min)))
+        tag_where, tag_args = self.filters.tags_of("g.pid")
+        got = self.db.execute(
+            f"SELECT g.pid, g.c, g.s + g.c AS b, g.m FROM (SELECT pid, max(confidence) AS c, sum(v) AS s, "
+            f"sum(m) AS m FROM ({' UNION ALL '.join([arm] * len(strong))}) GROUP BY pid) g WHERE 1{tag_where}",
+            [*args, *tag_args],
+        ).fetchall()
+        # Best first by what a row can have: its sum over the words read, and for each word it
+        # was not read in, what the unread postings can give.
+        got = sorted(
+            (
+                (
+                    int(r),
+                    float(c),
+                    float(b) + OPTIMISM * sum(v for i, v in enumerate(cut) if not int(m) >> i & 1),
+                )
+                for r, c, b, m in got
+            ),
+            key=lambda g: (-g[2], g[0]),
+        )
+        read = sum(min(each, rows[x.wid]) for x in strong)
+        self.work.postings += read
+        self.work.spent += SCAN_COST * read
+        at = 0
+        while at < len(got):
+            kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
+            reach = -kth - room - 1e-6 if kth < math.inf else -math.inf
+            if float(got[at][2]) < reach:
+                return  # no row left can reach the k-th best (by what was read)
+            n = min(FIRST_CHUNK, int((self.work.budget - self.work.spent) / SCORE_COST))
+            if n < 1:
+                return  # the budget is spent
+            chunk = got[at : at + n]
+            at += len(chunk)
+            fresh = [(r, c) for r, c, b in chunk if r not in seen and b >= reach]
+            seen.update(r for r, _ in fresh)
+            self._score(fresh, best)
+            del best[self.fetch :]
+
     def _start(
-        self, strong: list[_Postings], best: list[tuple[float, int]], seen: set[int], rows: dict[int, int]
+        self,
+        strong: list[_Postings],
+        best: list[tuple[float, int]],
+        seen: set[int],
+        rows: dict[int, int],
+        over: bool,
     ) -> bool:
         """Score the most confident rows that hold every strong word (FTS5 merges their lists in
         C): where mid-frequency words' best rows are, far from each list's head, so the k-th best
         they give makes every bound tighter. Only when FTS5 is expected to find at most BOOT_MAX
-        such rows (each is joined with its pattern for the filters and the order)."""
+        such rows (each is joined with its pattern for the filters and the order), and, when the
+        search is `over` its budget, at most a START_SHARE of what is left (START_COST a row)."""
         wids = {x.wid for x in strong}
         n = float(self.rows)
-        if n * math.prod(rows[w] / n for w in wids) > BOOT_MAX:  # as if the words were independent
+        both = n * math.prod(rows[w] / n for w in wids)  # as if the words were independent
+        if both > BOOT_MAX:
             return False
-        both = self.db.execute(
+        if over and START_COST * both + SCORE_COST * BOOT_ROWS > START_SHARE * (
+            self.work.budget - self.work.spent
+        ):
+            return False
+        self.work.spent += START_COST * both
+        found = self.db.execute(
             "SELECT f.rowid, p.confidence FROM patterns_fts f CROSS JOIN patterns p ON p.rowid = f.rowid "
             f"WHERE patterns_fts MATCH ? AND {self.filters.sql} ORDER BY p.confidence DESC LIMIT ?",
             [_join([p.word for p in self.parts if p.wid in wids], "AND"), *self.filters.args, BOOT_ROWS],
         ).fetchall()
-        fresh = [(int(r), float(c)) for r, c in both if int(r) not in seen]
+        fresh = [(int(r), float(c)) for r, c in found if int(r) not in seen]
         seen.update(r for r, _ in fresh)
         self._score(fresh, best)
         del best[self.fetch :]
@@ -771,32 +921,48 @@ class _Search:
         n = float(self.rows)
         both = n * math.prod(rows[x.wid] / n for x in required) if required else math.inf
         whole = sum(rows[x.wid] for x in strong)
-        costs = {
-            # Its candidates are counted in the index ranges (which may be whole lists), unless
-            # the words have more than COUNT_ROWS postings: then what it usually costs on them.
-            "ranked": RANK_COST * self._candidates(strong, most, others, kth, high)
-            if whole <= COUNT_ROWS
-            else RANKED_LONG,
-            "grouped": GROUP_COST * whole,
-            "required": ROW_COST * both,
-        }
+        costs = {"grouped": GROUP_COST * whole, "required": ROW_COST * both}
+        # Its candidates are counted in the index ranges (which may be whole lists), unless the
+        # words have more than COUNT_ROWS postings: then what it usually costs on them. The count
+        # stops where `_ranked` would cost more than another way or than is left of the budget.
+        if whole <= COUNT_ROWS:
+            least = min(self.work.budget - self.work.spent, *costs.values())
+            cap = max(1, int(least / RANK_COST) + 1 if RANK_COST > 0 else 1 << 40)
+            if self.work.budget - self.work.spent >= COUNT_COST * cap * len(strong):
+                costs["ranked"] = RANK_COST * self._candidates(strong, most, others, kth, high, cap)
+            else:
+                costs["ranked"] = math.inf  # not even its count fits in the budget
+        else:
+            costs["ranked"] = RANKED_LONG
         way = min(costs, key=lambda k: costs[k])
         return way, costs[way], required
 
     def _candidates(
-        self, strong: list[_Postings], most: dict[int, float], others: float, kth: float, high: dict[int, int]
+        self,
+        strong: list[_Postings],
+        most: dict[int, float],
+        others: float,
+        kth: float,
+        high: dict[int, int],
+        cap: int,
     ) -> int:
         """How many postings `_ranked` would sum by lookups (its first round): counted in the index
-        ranges, about 0.06 us a posting against the ~8 us of each lookup sum."""
+        ranges, about 0.06 us a posting against the ~8 us of each lookup sum; at most `cap` a word
+        (more than `cap` in all and `_ranked` is not taken)."""
         if kth == math.inf:
             return 1 << 40  # every posting, and not one proven useless
         floor = -kth - sum(most.values()) - (others - self.confidence.bound()) - 1e-6
         short = K1 * (1 - B + B * self.dl_min / self.avgdl)
-        count = "(SELECT count(*) FROM pattern_postings WHERE wid = ? AND tf >= ? AND confidence + ? * ((tf * ?) / (tf + ?)) >= ?)"
+        count = (
+            "(SELECT count(*) FROM (SELECT 1 FROM pattern_postings WHERE wid = ? AND tf >= ? "
+            "AND confidence + ? * ((tf * ?) / (tf + ?)) >= ? LIMIT ?))"
+        )
         args: list[object] = []
         for x in strong:
-            args += [x.wid, high[x.wid], x.idf, K1 + 1.0, short, floor + most[x.wid] - 1e-6]
-        return int(self.db.execute(f"SELECT {' + '.join([count] * len(strong))}", args).fetchone()[0])
+            args += [x.wid, high[x.wid], x.idf, K1 + 1.0, short, floor + most[x.wid] - 1e-6, cap]
+        n = int(self.db.execute(f"SELECT {' + '.join([count] * len(strong))}", args).fetchone()[0])
+        self.work.spent += COUNT_COST * n
+        return n
 
     def _required(
         self,
@@ -993,11 +1159,23 @@ class _Search:
                     b * (0.5 if x is self.confidence else 1.0) for x, b in zip(lists, bounds, strict=True)
                 ]
                 i = max(range(len(lists)), key=lambda j: (not lists[j].done, weigh[j]))
+                # The work budget: a chunk costs its reads and, at most, a score a row; the last
+                # one is cut to what is left.
+                x = lists[i]
+                size = x.size if isinstance(x, (_Postings, _ByConfidence)) else FIRST_CHUNK
+                left = (self.work.budget - self.work.spent) / (TAKE_COST + SCORE_COST)
+                if left < size:
+                    if left < 1 or not isinstance(x, (_Postings, _ByConfidence)):
+                        self.work.exact = False
+                        break  # the budget's best: the rows seen so far
+                    x.size = int(left)
                 # What the words of the other lists can add to a row first seen here (had it a
                 # posting they already passed, it would have been seen there).
                 rest = sum(bounds[: len(self.words)]) - (bounds[i] if i < len(self.words) else 0.0)
                 fresh: list[tuple[int, float]] = []
-                for r, c, own in lists[i].take():
+                chunk = lists[i].take()
+                self.work.spent += TAKE_COST * len(chunk)
+                for r, c, own in chunk:
                     if r not in seen:
                         seen.add(r)
                         if -(own + rest) - c <= kth + _SLACK:
@@ -1014,6 +1192,8 @@ class _Search:
 
     def _score(self, rows: list[tuple[int, float]], best: list[tuple[float, int]]) -> None:
         """The exact keys of `rows` (rowid, confidence), from their postings for every word."""
+        self.work.scored += len(rows)
+        self.work.spent += SCORE_COST * len(rows)
         tf: dict[int, dict[int, int]] = {}
         dl: dict[int, int] = {}
         if self.wids:

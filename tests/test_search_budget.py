@@ -1,0 +1,180 @@
+"""patterns_search's work budget (issue #14): a search whose exact way is expected to cost more
+than the budget returns the best rows it finds within it. The budget is counted in work (the
+search's estimated microseconds: postings read, rows scored), never in time, so the answer is
+the same every time; the rows are rows that match, in key order; the work stays under the
+budget. With the default budget the same store's searches are exact (SQLite's own ranking).
+Through the MCP client; the budget is forced small by the module's own constants."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from factorops.store.datadir import DataDir
+from factorops.store.store import Store
+from factorops.tools.patterns import records as patterns
+from factorops.tools.patterns import search as pattern_search
+from factorops.tools.patterns.model import Pattern
+from factorops.tools.registry import components
+
+from .conftest import Clock, ok, served, sqlite_top
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+# Mid-frequency words (each in 10-45% of the rows: the dear pairs and triples at 100,000
+# patterns), a word in most rows (idf floored) and filler.
+MID = {f"mid{i}": 0.10 + 0.035 * i for i in range(11)}
+QUERIES = [
+    "mid0 mid1",
+    "mid3 mid7",
+    "mid9 mid10",
+    "mid2 mid5 mid9",
+    "mid4 mid6 mid8 mid10",
+    "common mid10",  # one strong word: the Threshold Algorithm's loop, not `_summed`
+    "common mid2 mid8",
+]
+FILTERS: list[dict[str, Any]] = [{}, {"kind": "anti-pattern"}, {"status": "active", "tags": ["t1"]}]
+SMALL = 900.0  # a budget every query above exceeds on this store
+
+
+def _corpus(n: int, seed: int) -> list[Pattern]:
+    rng = random.Random(seed)
+    filler = [f"filler{i}" for i in range(150)]
+    rows = []
+    for i in range(n):
+        title = rng.choices(filler, k=3)
+        body = rng.choices(filler, k=14)
+        for w, p in MID.items():
+            if rng.random() < p:
+                (title if rng.random() < 0.2 else body).append(w)
+        if rng.random() < 0.8:
+            body.append("common")
+        rng.shuffle(body)
+        rows.append(
+            Pattern(
+                id=f"pat-{i:05d}",
+                title=" ".join(title),
+                problem=" ".join(body[: len(body) // 2]),
+                solution=" ".join(body[len(body) // 2 :]),
+                tags=rng.sample(["t0", "t1", "t2", "t3"], 2),
+                kind=rng.choice(["pattern", "anti-pattern"]),
+                status=rng.choice(["candidate", "active", "retired"]),
+                confidence=rng.random(),
+                created=NOW,
+                updated=NOW,
+            )
+        )
+    return rows
+
+
+@pytest.fixture
+def filled(project: Path) -> Path:
+    store = Store.open(DataDir.for_project(project), components())
+    try:
+        with store.index.transaction() as db:
+            for p in _corpus(3000, 31):
+                patterns.upsert(db, p, "0" * 40)
+    finally:
+        store.close()
+    return project
+
+
+def _works(monkeypatch: pytest.MonkeyPatch) -> list[pattern_search.Work]:
+    """Each search's Work (its budget, what it did), as the tool's searches run."""
+    works: list[pattern_search.Work] = []
+    original = pattern_search._Search.run
+
+    def run(self: pattern_search._Search) -> list[int]:
+        works.append(self.work)
+        return original(self)
+
+    monkeypatch.setattr(pattern_search._Search, "run", run)
+    return works
+
+
+def _where(extra: dict[str, Any]) -> tuple[str, list[object]]:
+    where = ["p.status = ?" if "status" in extra else "p.status != 'retired'"]
+    args: list[object] = [extra["status"]] if "status" in extra else []
+    if "kind" in extra:
+        where.append("p.kind = ?")
+        args.append(extra["kind"])
+    for tag in extra.get("tags", []):
+        where.append("EXISTS (SELECT 1 FROM json_each(p.tags) WHERE value = ?)")
+        args.append(tag)
+    return " AND ".join(where), args
+
+
+def _keys(store: Store, query: str, extra: dict[str, Any]) -> dict[str, tuple[float, int]]:
+    """Every matching row's key as SQLite computes it (bm25() - confidence, then rowid)."""
+    where, args = _where(extra)
+    return {
+        str(i): (float(k), int(r))
+        for i, k, r in store.db.execute(
+            f"SELECT p.id, {pattern_search._BM25} - p.confidence, f.rowid FROM patterns_fts f "
+            f"JOIN patterns p ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {where}",
+            [pattern_search.fts_query(query), *args],
+        )
+    }
+
+
+async def _ids(c: Any, args: dict[str, Any]) -> list[str]:
+    return [h["id"] for h in (await ok(c, "patterns_search", args))["results"]]
+
+
+async def test_over_the_budget_the_answer_is_the_budgets_best_the_same_every_time(
+    filled: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pattern_search, "BUDGET_ROWS", 0)  # the budget applies to this small store
+    monkeypatch.setattr(pattern_search, "BUDGET", SMALL)
+    works = _works(monkeypatch)
+    approximate = 0
+    async with served(filled, clock) as (c, rt):
+        store = rt.store_sync()
+        for q in QUERIES:
+            for extra in FILTERS:
+                args = {"query": q, **extra}
+                first = await _ids(c, args)
+                work = works[-1]
+                assert await _ids(c, args) == first, (q, extra)  # deterministic
+                keys = _keys(store, q, extra)
+                assert first and set(first) <= set(keys), (q, extra)  # rows that match
+                order = [keys[i] for i in first]
+                assert order == sorted(order), (q, extra)  # in key order
+                assert work.budget == SMALL
+                assert work.spent <= work.budget, (q, extra, work)
+                approximate += not work.exact
+                if work.exact:
+                    assert first == sqlite_top(store, q, extra), (q, extra)
+    # The budget was hit, through both the summed ways and the Threshold Algorithm's loop.
+    assert approximate >= len(QUERIES) * len(FILTERS) // 2, approximate
+
+
+async def test_within_the_default_budget_the_same_store_is_exact(
+    filled: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pattern_search, "BUDGET_ROWS", 0)
+    works = _works(monkeypatch)
+    async with served(filled, clock) as (c, rt):
+        store = rt.store_sync()
+        for q in QUERIES:
+            for extra in FILTERS:
+                assert await _ids(c, {"query": q, **extra}) == sqlite_top(store, q, extra), (q, extra)
+                assert works[-1].exact and works[-1].budget == pattern_search.BUDGET, (q, extra)
+        assert await _ids(c, {"query": "mid2 mid5 mid9", "limit": 40, "budget_tokens": 20000}) == sqlite_top(
+            store, "mid2 mid5 mid9", {}, 40
+        )
+
+
+async def test_a_store_below_budget_rows_is_searched_exactly_whatever_the_cost(
+    filled: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pattern_search, "BUDGET", SMALL)  # BUDGET_ROWS as shipped: 3,000 < it
+    works = _works(monkeypatch)
+    async with served(filled, clock) as (c, rt):
+        store = rt.store_sync()
+        for q in QUERIES:
+            assert await _ids(c, {"query": q}) == sqlite_top(store, q, {}), q
+            assert works[-1].exact, q
