@@ -114,7 +114,7 @@ TOGETHER_ROWS = 50_000  # a word's rows summed by SQLite with the other words' (
 # The work budget (issue #14), in the same estimated microseconds: a search whose exact way is
 # expected to cost more returns the best rows it finds within it (`_bounded`, and `run`'s loop
 # stops taking rows). Counted in work, never in time: the same store and query, the same answer.
-BUDGET = 6_000.0
+BUDGET = 5_000.0
 BUDGET_ROWS = 50_000  # a store of fewer patterns is searched exactly, whatever a search costs
 SCORE_COST = 12.0  # a row scored exactly (`_score`: its postings looked up by (row, word))
 TAKE_COST = 0.5  # a row read from a list by `run`'s loop
@@ -122,8 +122,7 @@ SCAN_COST = 3.0  # a posting read in the index's order and grouped by `_bounded`
 COUNT_COST = 0.1  # a posting counted by `_candidates`
 START_COST = 5.0  # a row FTS5 finds holding every strong word (`_start`)
 BOUNDED_SHARE = 0.6  # of what is left of the budget, for `_bounded`'s postings
-START_SHARE = 0.5
-OPTIMISM = 1.0  # of what is left of the budget, for `_start` when the search is over it  # of what is left of the budget, for `_bounded`'s grouped postings
+START_SHARE = 0.5  # of what is left of the budget, for `_start` when the search is over it
 
 
 @dataclass
@@ -797,15 +796,20 @@ class _Search:
         """The budget's best, when every exact way is expected to cost more than is left of it:
         each strong word's first postings in the index's order (tf desc, dl asc) that can still
         reach the k-th best (as in `_grouped`), as many as a share of the budget pays for, summed
-        per row by one GROUP BY; rows are scored exactly best partial sum first, until the next
-        cannot reach the k-th best or the budget is spent. Not exact: a row whose postings all
-        come after the ones read is not seen."""
+        per row by one GROUP BY; rows are scored exactly best bound first (the sum over the words
+        read, plus for each word a row was not read in what its unread postings can give), until
+        the next cannot reach the k-th best or the budget is spent. Not exact: a row whose postings all
+        come after the ones read is not seen. The words share the postings read in proportion
+        to their idf squared."""
         self.work.exact = False
         cmax = self.confidence.bound()
         room = others - cmax
         left = self.work.budget - self.work.spent
-        each = int(left * BOUNDED_SHARE / (SCAN_COST * len(strong)))
-        if each < 1:
+        total = int(left * BOUNDED_SHARE / SCAN_COST)
+        # The rarer a word, the deeper its best rows lie in the answer's: shares by idf squared.
+        weight = {x.wid: x.idf * x.idf for x in strong}
+        each = {x.wid: int(total * weight[x.wid] / sum(weight.values())) for x in strong}
+        if min(each.values()) < 1:
             return  # the budget is spent: the rows scored so far
         kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
         states = self.filters.states()
@@ -819,11 +823,11 @@ class _Search:
         cut: list[float] = []  # the most a row not read in a word's postings gets from it
         for i, x in enumerate(strong):
             need = -kth - room - (sum(most.values()) - most[x.wid]) - 1e-6 if kth < math.inf else -math.inf
-            args += [x.idf, K1 + 1.0, K1, 1 - B, B, self.avgdl, 1 << i, x.wid, each]
+            args += [x.idf, K1 + 1.0, K1, 1 - B, B, self.avgdl, 1 << i, x.wid, each[x.wid]]
             args += [x.idf, K1 + 1.0, short, need, *states]
             row = self.db.execute(
                 "SELECT tf FROM pattern_postings WHERE wid = ? ORDER BY tf DESC, dl, pid LIMIT 1 OFFSET ?",
-                [x.wid, each - 1],
+                [x.wid, each[x.wid] - 1],
             ).fetchone()
             cut.append(0.0 if row is None else min(most[x.wid], x.idf * self.part(int(row[0]), self.dl_min)))
         tag_where, tag_args = self.filters.tags_of("g.pid")
@@ -839,13 +843,13 @@ class _Search:
                 (
                     int(r),
                     float(c),
-                    float(b) + OPTIMISM * sum(v for i, v in enumerate(cut) if not int(m) >> i & 1),
+                    float(b) + sum(v for i, v in enumerate(cut) if not int(m) >> i & 1),
                 )
                 for r, c, b, m in got
             ),
             key=lambda g: (-g[2], g[0]),
         )
-        read = sum(min(each, rows[x.wid]) for x in strong)
+        read = sum(min(each[x.wid], rows[x.wid]) for x in strong)
         self.work.postings += read
         self.work.spent += SCAN_COST * read
         at = 0
