@@ -38,6 +38,14 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             obj.pytestmark = [*marks, pytest.mark.anyio]  # type: ignore[attr-defined]
 
 
+def new_repo(root: Path, files: dict[str, str], message: str) -> Path:
+    """A new git repository at `root` (made with its parents) whose first commit holds `files`."""
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q", "-b", "main")
+    commit_files(root, files, message)
+    return root
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -82,9 +90,7 @@ def commit_files(repo: Path, files: dict[str, str], message: str, when: datetime
 def project(tmp_path: Path) -> Path:
     """An empty git repository with one commit, standing in for the user's project."""
     root = tmp_path / "proj"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, {"README.md": "# demo project\n"}, "initial commit")
+    new_repo(root, {"README.md": "# demo project\n"}, "initial commit")
     return root
 
 

@@ -17,7 +17,7 @@ from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
 from factorops.tools.kernel.tokens import count_tokens
 
-from .conftest import Clock, commit_files
+from .conftest import Clock, new_repo
 
 WORDS = [
     "order",
@@ -84,10 +84,8 @@ def big_repo(tmp_path: Path) -> Path:
     rng = random.Random(17)
     files = {f"svc/pkg{i % 8}/mod_{i:03d}.py": _module(i, rng) for i in range(150)}
     files["svc/__init__.py"] = ""
-    from .conftest import git
 
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, files, "services")
+    new_repo(root, files, "services")
     return root
 
 

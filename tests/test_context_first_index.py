@@ -20,7 +20,7 @@ from factorops.tools.context import build, outline
 from factorops.tools.kernel.tokens import count_tokens
 from factorops.tools.registry import components
 
-from .conftest import Clock, commit_files, git
+from .conftest import Clock, commit_files, git, new_repo
 
 FILES = 120
 
@@ -34,9 +34,7 @@ def _module(i: int) -> str:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, {f"pkg/mod_{i:04d}.py": _module(i) for i in range(FILES)}, "initial import")
+    new_repo(root, {f"pkg/mod_{i:04d}.py": _module(i) for i in range(FILES)}, "initial import")
     return root
 
 

@@ -16,7 +16,7 @@ from mcp import Client
 from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
 
-from .conftest import commit_files, git
+from .conftest import commit_files, new_repo
 
 FRUITS = ("apple", "banana", "cherry", "damson")
 
@@ -29,9 +29,7 @@ def _module(k: int) -> str:
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
     root = tmp_path / "shop"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, {f"shop/pricing_{k}.py": _module(k) for k in range(8)}, "initial import")
+    new_repo(root, {f"shop/pricing_{k}.py": _module(k) for k in range(8)}, "initial import")
     return root
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mcp import Client
 
-from .conftest import commit_files, git
+from .conftest import git, new_repo
 from .stdio_server import server_params
 
 
@@ -19,11 +19,8 @@ def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def new_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    commit_files(path, {"README.md": "# demo\n"}, "initial commit")
-    return path
+def demo_repo(path: Path) -> Path:
+    return new_repo(path, {"README.md": "# demo\n"}, "initial commit")
 
 
 def ledger_files(project: Path) -> list[str]:
@@ -35,7 +32,7 @@ def text(result: object) -> str:
 
 
 async def test_first_use_installs_the_starters_exactly_as_init_does(tmp_path: Path) -> None:
-    served = new_repo(tmp_path / "served")
+    served = demo_repo(tmp_path / "served")
     async with Client(server_params(served)) as c:
         r = await c.call_tool("guardrail_check", {"action": "clean up", "command": "rm -rf /"})
         assert not r.is_error, r.content
@@ -46,7 +43,7 @@ async def test_first_use_installs_the_starters_exactly_as_init_does(tmp_path: Pa
         listing = text(await c.read_resource("agentops://guardrails"))
         assert "Block recursive deletes of /, ~, . or .." in listing and "None active" not in listing
     # The same data dir, rules and files as `factorops init` makes.
-    inited = new_repo(tmp_path / "inited")
+    inited = demo_repo(tmp_path / "inited")
     assert cli(inited, "init").returncode == 0
     assert ledger_files(served) == ledger_files(inited)
     assert any(p.startswith("patterns/") and "/starter-" in p for p in ledger_files(served))

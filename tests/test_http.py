@@ -24,7 +24,7 @@ from factorops.server.auth_token import PREFIX, ensure_token, read_token, token_
 from factorops.server.http import HttpConfigError, HttpOptions, check_bind, is_loopback
 from factorops.store.datadir import DataDir
 
-from .conftest import commit_files, git
+from .conftest import git, new_repo
 from .spawn import HttpServer, http_client, http_server, start_http_server
 
 INIT = {
@@ -47,9 +47,7 @@ def factorops(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def new_project(root: Path) -> Path:
-    root.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, {"README.md": "# demo\n"}, "initial commit")
+    new_repo(root, {"README.md": "# demo\n"}, "initial commit")
     assert factorops("init", "--project", str(root)).returncode == 0
     return root
 

@@ -13,7 +13,7 @@ from factorops.server.mcp.app import build_app
 from factorops.server.mcp.runtime import Runtime
 from factorops.tools.context import outline
 
-from .conftest import Clock, commit_files, git
+from .conftest import Clock, new_repo
 
 SOURCES: dict[str, tuple[str, list[str]]] = {
     # path: (source, signature lines the outline must list)
@@ -81,9 +81,7 @@ def test_outline_per_language(path: str) -> None:
 @pytest.fixture
 def poly(tmp_path: Path) -> Path:
     root = tmp_path / "poly"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, {p: src for p, (src, _sigs) in SOURCES.items()}, "one file per language")
+    new_repo(root, {p: src for p, (src, _sigs) in SOURCES.items()}, "one file per language")
     return root
 
 
@@ -150,9 +148,7 @@ def _click_like() -> dict[str, str]:
 @pytest.fixture
 def clicky(tmp_path: Path) -> Path:
     root = tmp_path / "clicky"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, _click_like(), "a click-like project")
+    new_repo(root, _click_like(), "a click-like project")
     return root
 
 

@@ -23,7 +23,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, Tool
 
-from .conftest import commit_files, git
+from .conftest import commit_files, git, new_repo
 from .spawn import HttpServer, http_server
 
 OUTSIDE_MARK = "TOP-SECRET-OUTSIDE-THE-PROJECT"
@@ -192,9 +192,7 @@ JSON = {"content-type": "application/json", "accept": "application/json, text/ev
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
     root = tmp_path_factory.mktemp("sec") / "proj"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, {"README.md": "# x\n"}, "initial")
+    new_repo(root, {"README.md": "# x\n"}, "initial")
     with http_server(root) as srv:
         yield srv
 

@@ -28,7 +28,7 @@ from factorops.tools.sessions import lifecycle as sessions
 from factorops.tools.sessions.lifecycle import CheckpointInput, SessionStartInput
 from factorops.tools.sharing.sync import SyncError, SyncInput, configured_remote, sync
 
-from .conftest import commit_files, git
+from .conftest import git, new_repo
 
 
 def now() -> datetime:
@@ -36,9 +36,7 @@ def now() -> datetime:
 
 
 def make_project(root: Path) -> Path:
-    root.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, {"README.md": f"# {root.name}\n"}, "initial commit")
+    new_repo(root, {"README.md": f"# {root.name}\n"}, "initial commit")
     return root
 
 

@@ -21,13 +21,11 @@ from factorops.store.store import Store
 from factorops.tools.registry import components
 from factorops.tools.sharing.sync import SyncInput, sync
 
-from .conftest import commit_files, git
+from .conftest import git, new_repo
 
 
 def _project(root: Path) -> Path:
-    root.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, {"README.md": f"# {root.name}\n"}, "initial commit")
+    new_repo(root, {"README.md": f"# {root.name}\n"}, "initial commit")
     return root
 
 

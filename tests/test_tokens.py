@@ -31,7 +31,7 @@ from factorops.store.store import Store
 from factorops.tools.oversight import approvals
 from factorops.tools.registry import components
 
-from .conftest import commit_files, git
+from .conftest import git, new_repo
 from .spawn import http_client, http_server, start_http_server
 
 INIT = {
@@ -54,9 +54,7 @@ def factorops(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def new_project(root: Path) -> Path:
-    root.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    commit_files(root, {"README.md": "# demo\n"}, "initial commit")
+    new_repo(root, {"README.md": "# demo\n"}, "initial commit")
     assert factorops("init", "--project", str(root)).returncode == 0
     return root
 
