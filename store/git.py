@@ -176,17 +176,8 @@ def format_tree(entries: dict[bytes, tuple[bytes, bytes]]) -> bytes:
 
 def pack_objects(idx: Path) -> set[bytes] | None:
     """The object names (20-byte shas) a version-2 pack index lists; None when it is not one."""
-    try:
-        data = idx.read_bytes()
-    except OSError:
-        return None
-    if data[:4] != b"\xfftOc" or int.from_bytes(data[4:8], "big") != 2:
-        return None
-    start = 8 + 256 * 4
-    count = int.from_bytes(data[start - 4 : start], "big")
-    if len(data) < start + 20 * count:
-        return None
-    return {data[i : i + 20] for i in range(start, start + 20 * count, 20)}
+    pack = PackIndex.read(idx)
+    return None if pack is None else pack.names()
 
 
 class PackIndex:
@@ -210,6 +201,12 @@ class PackIndex:
         if len(data) < 8 + 256 * 4 + 20 * count:
             return None
         return cls(data)
+
+    def names(self) -> set[bytes]:
+        """Every object name the index lists."""
+        start = 8 + 256 * 4
+        count = int.from_bytes(self.data[start - 4 : start], "big")
+        return {self.data[i : i + 20] for i in range(start, start + 20 * count, 20)}
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, bytes) or len(name) != 20:

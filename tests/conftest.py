@@ -59,14 +59,15 @@ GIT_ENV = {
 }
 
 
-def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    """Run a real git command in `cwd` and return stdout."""
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> str:
+    """Run a real git command in `cwd` (with `input` on its stdin) and return stdout."""
     return subprocess.run(
         ["git", *args],
         cwd=cwd,
         check=True,
         capture_output=True,
         text=True,
+        input=input,
         env={**os.environ, **GIT_ENV, **(env or {})},
     ).stdout
 

@@ -28,25 +28,11 @@ def _loose(objects: Path) -> set[str]:
 
 
 def _hash(ledger: Path, text: str) -> str:
-    return subprocess.run(
-        ["git", "hash-object", "-w", "--stdin"],
-        cwd=ledger,
-        input=text,
-        text=True,
-        check=True,
-        capture_output=True,
-    ).stdout.strip()
+    return git(ledger, "hash-object", "-w", "--stdin", input=text).strip()
 
 
 def _pack(repo: Path, shas: list[str]) -> None:
-    subprocess.run(
-        ["git", "pack-objects", "-q", ".git/objects/pack/pack"],
-        cwd=repo,
-        input="\n".join(shas) + "\n",
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+    git(repo, "pack-objects", "-q", ".git/objects/pack/pack", input="\n".join(shas) + "\n")
 
 
 def _listed(repo: Path, idx: Path) -> list[str]:
@@ -70,6 +56,7 @@ def test_a_pack_index_lists_exactly_the_objects_git_lists(tmp_path: Path) -> Non
     pack = gitrun.PackIndex.read(idx)
     assert pack is not None
     assert all(bytes.fromhex(s) in pack for s in shas)
+    assert gitrun.pack_objects(idx) == pack.names() == {bytes.fromhex(s) for s in shas}
     # Names that are not there, at both ends of the fan-out and beside every listed one.
     others = [b"\x00" * 20, b"\xff" * 20] + [(int(s, 16) ^ 1).to_bytes(20, "big") for s in shas]
     assert not any(o in pack for o in others if o.hex() not in listed)

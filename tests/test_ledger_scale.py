@@ -8,7 +8,6 @@ lowered through the environment variables the ledger reads at open.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import anyio
@@ -187,22 +186,8 @@ async def test_packs_are_merged_and_nothing_stored_goes_missing(
         store = rt.opened
         assert store is not None
         store.ledger.wait_packer()
-        orphan = subprocess.run(
-            ["git", "hash-object", "-w", "--stdin"],
-            cwd=ledger,
-            input="no ref reaches this\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        ).stdout.strip()
-        subprocess.run(
-            ["git", "pack-objects", "-q", ".git/objects/pack/pack"],
-            cwd=ledger,
-            input=orphan + "\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
+        orphan = git(ledger, "hash-object", "-w", "--stdin", input="no ref reaches this\n").strip()
+        git(ledger, "pack-objects", "-q", ".git/objects/pack/pack", input=orphan + "\n")
         git(ledger, "prune-packed")
         most = 0
         for i in range(40):
@@ -240,22 +225,8 @@ async def test_a_pack_the_merge_keeps_does_not_make_every_look_merge_again(
         assert store is not None
         store.ledger.wait_packer()
         git(ledger, "repack", "-q")
-        orphan = subprocess.run(
-            ["git", "hash-object", "-w", "--stdin"],
-            cwd=ledger,
-            input="no ref reaches this\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        ).stdout.strip()
-        subprocess.run(
-            ["git", "pack-objects", "-q", ".git/objects/pack/pack"],
-            cwd=ledger,
-            input=orphan + "\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
+        orphan = git(ledger, "hash-object", "-w", "--stdin", input="no ref reaches this\n").strip()
+        git(ledger, "pack-objects", "-q", ".git/objects/pack/pack", input=orphan + "\n")
         monkeypatch.setenv("GIT_TRACE", str(trace))
         for i in range(20):  # ten looks of the packer
             await ok(c, "pattern_record", {"title": f"Looked at {i}", "solution": "y"})

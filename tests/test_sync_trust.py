@@ -43,14 +43,7 @@ def shared(tmp_path: Path) -> Iterator[tuple[Store, Path, Path]]:
 
 
 def _blob(clone: Path, data: str) -> str:
-    return subprocess.run(
-        ["git", "hash-object", "-w", "--stdin"],
-        cwd=clone,
-        input=data,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return git(clone, "hash-object", "-w", "--stdin", input=data).strip()
 
 
 def _commit_entry(clone: Path, mode: str, obj: str, path: str, message: str) -> str:
