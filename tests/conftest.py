@@ -191,26 +191,31 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
 def sqlite_top(store: Store, query: str, extra: dict[str, Any] | None = None, k: int = 5) -> list[str]:
     """patterns_search's exact answer from SQLite's own ranking of every matching row (FTS5's bm25()
     with the search's weights, minus confidence): no window, no planner. `extra`: the tool's filters."""
+    where, args = sqlite_filters(extra)
+    return [
+        str(r[0])
+        for r in store.db.execute(
+            f"SELECT p.id, {pattern_search._BM25} - p.confidence AS k FROM patterns_fts f "
+            f"JOIN patterns p ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {where} "
+            "ORDER BY k, f.rowid LIMIT ?",
+            [pattern_search.fts_query(query), *args, k],
+        )
+    ]
+
+
+def sqlite_filters(extra: dict[str, Any] | None) -> tuple[str, list[object]]:
+    """The tool's filters (`status`, `kind`, `tags`) as SQL on `patterns p`, and its arguments;
+    without a status, retired patterns are left out, as the tool does."""
     extra = extra or {}
     where = ["p.status = ?" if "status" in extra else "p.status != 'retired'"]
-    args: list[object] = [pattern_search.fts_query(query)]
-    if "status" in extra:
-        args.append(extra["status"])
+    args: list[object] = [extra["status"]] if "status" in extra else []
     if "kind" in extra:
         where.append("p.kind = ?")
         args.append(extra["kind"])
     for tag in extra.get("tags", []):
         where.append("EXISTS (SELECT 1 FROM json_each(p.tags) WHERE value = ?)")
         args.append(tag)
-    return [
-        str(r[0])
-        for r in store.db.execute(
-            f"SELECT p.id, {pattern_search._BM25} - p.confidence AS k FROM patterns_fts f "
-            f"JOIN patterns p ON p.rowid = f.rowid WHERE patterns_fts MATCH ? AND {' AND '.join(where)} "
-            "ORDER BY k, f.rowid LIMIT ?",
-            [*args, k],
-        )
-    ]
+    return " AND ".join(where), args
 
 
 # A raw client's `initialize` over stdio (tests that speak JSON-RPC on the wire themselves).

@@ -7,7 +7,6 @@ Through the MCP client; the budget is forced small by the module's own constants
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,8 @@ from factorops.tools.patterns import search as pattern_search
 from factorops.tools.patterns.model import Pattern
 from factorops.tools.registry import components
 
-from .conftest import Clock, ok, served, sqlite_top
+from .conftest import Clock, ok, served, sqlite_filters, sqlite_top
+from .search_corpus import mid_corpus
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 # Mid-frequency words (each in 10-45% of the rows: the dear pairs and triples at 100,000
@@ -41,33 +41,7 @@ SMALL = 900.0  # a budget every query above exceeds on this store
 
 
 def _corpus(n: int, seed: int) -> list[Pattern]:
-    rng = random.Random(seed)
-    filler = [f"filler{i}" for i in range(150)]
-    rows = []
-    for i in range(n):
-        title = rng.choices(filler, k=3)
-        body = rng.choices(filler, k=14)
-        for w, p in MID.items():
-            if rng.random() < p:
-                (title if rng.random() < 0.2 else body).append(w)
-        if rng.random() < 0.8:
-            body.append("common")
-        rng.shuffle(body)
-        rows.append(
-            Pattern(
-                id=f"pat-{i:05d}",
-                title=" ".join(title),
-                problem=" ".join(body[: len(body) // 2]),
-                solution=" ".join(body[len(body) // 2 :]),
-                tags=rng.sample(["t0", "t1", "t2", "t3"], 2),
-                kind=rng.choice(["pattern", "anti-pattern"]),
-                status=rng.choice(["candidate", "active", "retired"]),
-                confidence=rng.random(),
-                created=NOW,
-                updated=NOW,
-            )
-        )
-    return rows
+    return mid_corpus(n, seed, MID, filler=150, common=0.8)
 
 
 @pytest.fixture
@@ -95,21 +69,9 @@ def _works(monkeypatch: pytest.MonkeyPatch) -> list[pattern_search.Work]:
     return works
 
 
-def _where(extra: dict[str, Any]) -> tuple[str, list[object]]:
-    where = ["p.status = ?" if "status" in extra else "p.status != 'retired'"]
-    args: list[object] = [extra["status"]] if "status" in extra else []
-    if "kind" in extra:
-        where.append("p.kind = ?")
-        args.append(extra["kind"])
-    for tag in extra.get("tags", []):
-        where.append("EXISTS (SELECT 1 FROM json_each(p.tags) WHERE value = ?)")
-        args.append(tag)
-    return " AND ".join(where), args
-
-
 def _keys(store: Store, query: str, extra: dict[str, Any]) -> dict[str, tuple[float, int]]:
     """Every matching row's key as SQLite computes it (bm25() - confidence, then rowid)."""
-    where, args = _where(extra)
+    where, args = sqlite_filters(extra)
     return {
         str(i): (float(k), int(r))
         for i, k, r in store.db.execute(

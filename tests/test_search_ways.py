@@ -8,7 +8,6 @@ test checks the way it forces did run."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from factorops.tools.patterns.model import Pattern
 from factorops.tools.registry import components
 
 from .conftest import Clock, ok, served, sqlite_top
+from .search_corpus import mid_corpus
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 # Mid-frequency words (each in 8-40% of the rows, so every one has a useful idf), a word in most
@@ -45,37 +45,7 @@ FILTERS: list[dict[str, Any]] = [{}, {"kind": "anti-pattern"}, {"status": "activ
 
 
 def _corpus(n: int, seed: int) -> list[Pattern]:
-    """Rows of one length give or take (confidence decides among equal sums of weights), the mid
-    words in titles now and then (a higher tf), confidence spread over [0, 1]."""
-    rng = random.Random(seed)
-    filler = [f"filler{i}" for i in range(200)]
-    rows = []
-    for i in range(n):
-        title = rng.choices(filler, k=3)
-        body = rng.choices(filler, k=14)
-        for w, p in MID.items():
-            if rng.random() < p:
-                (title if rng.random() < 0.2 else body).append(w)
-        if rng.random() < 0.7:
-            body.append("common")
-        if i % 150 == 3:
-            title.append("zebra")
-        rng.shuffle(body)
-        rows.append(
-            Pattern(
-                id=f"pat-{i:05d}",
-                title=" ".join(title),
-                problem=" ".join(body[: len(body) // 2]),
-                solution=" ".join(body[len(body) // 2 :]),
-                tags=rng.sample(["t0", "t1", "t2", "t3"], 2),
-                kind=rng.choice(["pattern", "anti-pattern"]),
-                status=rng.choice(["candidate", "active", "retired"]),
-                confidence=rng.random(),
-                created=NOW,
-                updated=NOW,
-            )
-        )
-    return rows
+    return mid_corpus(n, seed, MID, filler=200, common=0.7, zebra_every=150)
 
 
 def _filled(project: Path, n: int = 3000, seed: int = 21) -> None:

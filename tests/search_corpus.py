@@ -1,0 +1,48 @@
+"""Generated patterns for the search tests: filler words, mid-frequency words each in a set share of
+the rows (the dear pairs and triples of a large store) and a word in most rows."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+from factorops.tools.patterns.model import Pattern
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def mid_corpus(
+    n: int, seed: int, mid: dict[str, float], *, filler: int, common: float, zebra_every: int = 0
+) -> list[Pattern]:
+    """Rows of one length give or take (confidence decides among equal sums of weights): each `mid`
+    word in its share of the rows, in the title now and then (a higher tf); `common` in that share;
+    `zebra` in the title of every `zebra_every`-th row (0: none); confidence spread over [0, 1]."""
+    rng = random.Random(seed)
+    words = [f"filler{i}" for i in range(filler)]
+    rows = []
+    for i in range(n):
+        title = rng.choices(words, k=3)
+        body = rng.choices(words, k=14)
+        for w, p in mid.items():
+            if rng.random() < p:
+                (title if rng.random() < 0.2 else body).append(w)
+        if rng.random() < common:
+            body.append("common")
+        if zebra_every and i % zebra_every == 3:
+            title.append("zebra")
+        rng.shuffle(body)
+        rows.append(
+            Pattern(
+                id=f"pat-{i:05d}",
+                title=" ".join(title),
+                problem=" ".join(body[: len(body) // 2]),
+                solution=" ".join(body[len(body) // 2 :]),
+                tags=rng.sample(["t0", "t1", "t2", "t3"], 2),
+                kind=rng.choice(["pattern", "anti-pattern"]),
+                status=rng.choice(["candidate", "active", "retired"]),
+                confidence=rng.random(),
+                created=NOW,
+                updated=NOW,
+            )
+        )
+    return rows
