@@ -803,10 +803,10 @@ def search(store: Store, inp: PatternsSearchInput, now: datetime) -> PatternsSea
             kind=row[3],
             status=row[4],
             confidence=round(float(str(row[5])), 2),
-            snippet=marked.get(int(str(row[0])), "") if query else str(row[8])[:160],
+            snippet=marked.get(int(str(row[0])), "") if q else str(row[8])[:160],
             tags=json.loads(str(row[6])),
         )
-        for row, query in found[: inp.limit]
+        for row, q in found[: inp.limit]
     ]
     # `tokens` errs high unless the budget cut the list (then it is exact): see pattern_search.fit.
     kept, tokens = pattern_search.fit([h.model_dump_json() for h in shown], inp.budget_tokens)
