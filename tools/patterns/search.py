@@ -830,28 +830,23 @@ class _Search:
                 [x.wid, each[x.wid] - 1],
             ).fetchone()
             cut.append(0.0 if row is None else min(most[x.wid], x.idf * self.part(int(row[0]), self.dl_min)))
-        tag_where, tag_args = self.filters.tags_of("g.pid")
-        got = self.db.execute(
-            f"SELECT g.pid, g.c, g.s + g.c AS b, g.m FROM (SELECT pid, max(confidence) AS c, sum(v) AS s, "
-            f"sum(m) AS m FROM ({' UNION ALL '.join([arm] * len(strong))}) GROUP BY pid) g WHERE 1{tag_where}",
-            [*args, *tag_args],
-        ).fetchall()
-        # Best first by what a row can have: its sum over the words read, and for each word it
-        # was not read in, what the unread postings can give.
-        got = sorted(
-            (
-                (
-                    int(r),
-                    float(c),
-                    float(b) + sum(v for i, v in enumerate(cut) if not int(m) >> i & 1),
-                )
-                for r, c, b, m in got
-            ),
-            key=lambda g: (-g[2], g[0]),
-        )
         read = sum(min(each[x.wid], rows[x.wid]) for x in strong)
         self.work.postings += read
         self.work.spent += SCAN_COST * read
+        # Best first by what a row can have: its sum over the words read, plus, for each word it
+        # was not read in, what the unread postings can give (added one by one from 0.0 in the
+        # words' order: the same float Python's sum gives). SQLite sorts and keeps only as many as
+        # the loop below can take: the rows the rest of the budget can score, the rows already
+        # seen (skipped without cost) and one chunk.
+        missing = "".join(f" + (CASE WHEN g.m >> {i} & 1 THEN 0.0 ELSE ? END)" for i in range(len(strong)))
+        take = int((self.work.budget - self.work.spent) / SCORE_COST) + len(seen) + FIRST_CHUNK
+        tag_where, tag_args = self.filters.tags_of("g.pid")
+        got = self.db.execute(
+            f"SELECT g.pid, g.c, (g.s + g.c) + (0.0{missing}) AS b FROM (SELECT pid, max(confidence) AS c, "
+            f"sum(v) AS s, sum(m) AS m FROM ({' UNION ALL '.join([arm] * len(strong))}) GROUP BY pid) g "
+            f"WHERE 1{tag_where} ORDER BY b DESC, g.pid LIMIT ?",
+            [*cut, *args, *tag_args, take],
+        ).fetchall()
         at = 0
         while at < len(got):
             kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
