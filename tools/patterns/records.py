@@ -274,6 +274,14 @@ COMPONENT = Component(
         # The search's impact-ordered postings (tools/patterns/search.py), filled from FTS5's own
         # tokens of every row; derived, so made anew if a re-run finds them.
         Migration("patterns-008", pattern_search.POSTINGS_SQL),
+        # A search filtered by status and kind walks only their rows by confidence, and checks the
+        # tags in the index, not in the table's rows (see pattern_search.CONFIDENCE_INDEX). There
+        # is no patterns-009: a round of search work added one and was reverted before shipping.
+        Migration(
+            "patterns-010",
+            f"CREATE INDEX IF NOT EXISTS {pattern_search.CONFIDENCE_INDEX} "
+            "ON patterns (status, kind, confidence, tags);",
+        ),
     ),
     kinds=(RecordKind("pattern", ledger_layout.PATTERN_FILE, _index),),
     ledger_tables=("patterns_fts", "patterns", "pattern_revisions", *pattern_search.POSTINGS_TABLES),
