@@ -820,19 +820,9 @@ class _Search:
         if min(each.values()) < 1:
             return  # the budget is spent: the rows scored so far
         kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
-        states = self.filters.states()
-        short = K1 * (1 - B + B * self.dl_min / self.avgdl)
-        arm = (
-            "SELECT pid, confidence, ? * ((tf * ?) / (tf + ? * (? + ? * dl / ?))) AS v, ? AS m FROM (SELECT * "
-            "FROM pattern_postings WHERE wid = ? ORDER BY tf DESC, dl, pid LIMIT ?) "
-            f"WHERE confidence + ? * ((tf * ?) / (tf + ?)) >= ? AND state IN ({','.join('?' * len(states))})"
-        )
-        args: list[object] = []
+        arms, args = self._arms(strong, most, kth, room, each)
         cut: list[float] = []  # the most a row not read in a word's postings gets from it
-        for i, x in enumerate(strong):
-            need = -kth - room - (sum(most.values()) - most[x.wid]) - 1e-6 if kth < math.inf else -math.inf
-            args += [x.idf, K1 + 1.0, K1, 1 - B, B, self.avgdl, 1 << i, x.wid, each[x.wid]]
-            args += [x.idf, K1 + 1.0, short, need, *states]
+        for x in strong:
             row = self.db.execute(
                 "SELECT tf FROM pattern_postings WHERE wid = ? ORDER BY tf DESC, dl, pid LIMIT 1 OFFSET ?",
                 [x.wid, each[x.wid] - 1],
@@ -850,23 +840,82 @@ class _Search:
         take = int((self.work.budget - self.work.spent) / SCORE_COST) + len(seen) + FIRST_CHUNK
         tag_where, tag_args = self.filters.tags_of("g.pid")
         got = self.db.execute(
-            f"SELECT g.pid, g.c, (g.s + g.c) + (0.0{missing}) AS b FROM (SELECT pid, max(confidence) AS c, "
-            f"sum(v) AS s, sum(m) AS m FROM ({' UNION ALL '.join([arm] * len(strong))}) GROUP BY pid) g "
+            f"SELECT g.pid, g.c, (g.s + g.c) + (0.0{missing}) AS b FROM ({arms}) g "
             f"WHERE 1{tag_where} ORDER BY b DESC, g.pid LIMIT ?",
             [*cut, *args, *tag_args, take],
         ).fetchall()
+        self._best_first(got, room, best, seen, budgeted=True)
+
+    def _arms(
+        self,
+        strong: list[_Postings],
+        most: dict[int, float],
+        kth: float,
+        room: float,
+        first: dict[int, int] | None = None,
+    ) -> tuple[str, list[object]]:
+        """The strong words' postings that can still reach the k-th best (with the row's
+        confidence and the other words at their most; in their state), grouped per row: its
+        largest confidence `c`, its sum over the words `s` and the bits of the words it holds
+        `m` (bit i: `strong[i]`), as SQL and its arguments. With `first`, only each word's first
+        `first[wid]` postings in the index's order (tf desc, dl asc) are read."""
+        states = self.filters.states()
+        short = K1 * (1 - B + B * self.dl_min / self.avgdl)
+        source = (
+            "(SELECT * FROM pattern_postings WHERE wid = ? ORDER BY tf DESC, dl, pid LIMIT ?) WHERE"
+            if first
+            else "pattern_postings WHERE wid = ? AND"
+        )
+        arm = (
+            f"SELECT pid, confidence, ? * ((tf * ?) / (tf + ? * (? + ? * dl / ?))) AS v, ? AS m FROM {source} "
+            f"confidence + ? * ((tf * ?) / (tf + ?)) >= ? AND state IN ({','.join('?' * len(states))})"
+        )
+        args: list[object] = []
+        for i, x in enumerate(strong):
+            need = -kth - room - (sum(most.values()) - most[x.wid]) - 1e-6 if kth < math.inf else -math.inf
+            args += [
+                x.idf,
+                K1 + 1.0,
+                K1,
+                1 - B,
+                B,
+                self.avgdl,
+                1 << i,
+                x.wid,
+                *([first[x.wid]] if first else []),
+            ]
+            args += [x.idf, K1 + 1.0, short, need, *states]
+        sql = (
+            "SELECT pid, max(confidence) AS c, sum(v) AS s, sum(m) AS m "
+            f"FROM ({' UNION ALL '.join([arm] * len(strong))}) GROUP BY pid"
+        )
+        return sql, args
+
+    def _best_first(
+        self,
+        got: list[tuple[int, float, float]],
+        room: float,
+        best: list[tuple[float, int]],
+        seen: set[int],
+        budgeted: bool = False,
+    ) -> None:
+        """Score `got` (rowid, confidence, bound; best bound first) a chunk at a time until the
+        next bound cannot reach the k-th best (with `room`, what the weak words can add) or, when
+        `budgeted`, the work budget is spent."""
         at = 0
         while at < len(got):
             kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
             reach = -kth - room - 1e-6 if kth < math.inf else -math.inf
             if float(got[at][2]) < reach:
                 return  # no row left can reach the k-th best (by what was read)
-            n = min(FIRST_CHUNK, int((self.work.budget - self.work.spent) / SCORE_COST))
-            if n < 1:
-                return  # the budget is spent
+            n = FIRST_CHUNK
+            if budgeted:
+                n = min(n, int((self.work.budget - self.work.spent) / SCORE_COST))
+                if n < 1:
+                    return  # the budget is spent
             chunk = got[at : at + n]
             at += len(chunk)
-            fresh = [(r, c) for r, c, b in chunk if r not in seen and b >= reach]
+            fresh = [(int(r), float(c)) for r, c, b in chunk if int(r) not in seen and float(b) >= reach]
             seen.update(r for r, _ in fresh)
             self._score(fresh, best)
             del best[self.fetch :]
@@ -1031,37 +1080,15 @@ class _Search:
         cmax = self.confidence.bound()
         room = others - cmax  # what the weak words can add
         kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
-        states = self.filters.states()
-        short = K1 * (1 - B + B * self.dl_min / self.avgdl)
-        arm = (
-            "SELECT pid, confidence, ? * ((tf * ?) / (tf + ? * (? + ? * dl / ?))) AS v FROM pattern_postings "
-            "WHERE wid = ? AND confidence + ? * ((tf * ?) / (tf + ?)) >= ? "
-            f"AND state IN ({','.join('?' * len(states))})"
-        )
-        args: list[object] = []
-        for x in strong:
-            need = -kth - room - (sum(most.values()) - most[x.wid]) - 1e-6 if kth < math.inf else -math.inf
-            args += [x.idf, K1 + 1.0, K1, 1 - B, B, self.avgdl, x.wid, x.idf, K1 + 1.0, short, need, *states]
+        arms, args = self._arms(strong, most, kth, room)
         tag_where, tag_args = self.filters.tags_of("g.pid")
         floor = -kth - room - 1e-6 if kth < math.inf else -math.inf
         got = self.db.execute(
-            f"SELECT g.pid, g.c, g.s + g.c AS b FROM (SELECT pid, max(confidence) AS c, sum(v) AS s "
-            f"FROM ({' UNION ALL '.join([arm] * len(strong))}) GROUP BY pid) g "
+            f"SELECT g.pid, g.c, g.s + g.c AS b FROM ({arms}) g "
             f"WHERE g.s + g.c >= ?{tag_where} ORDER BY b DESC, g.pid",
             [*args, floor, *tag_args],
         ).fetchall()
-        at = 0
-        while at < len(got):
-            kth = best[self.fetch - 1][0] if len(best) >= self.fetch else math.inf
-            reach = -kth - room - 1e-6 if kth < math.inf else -math.inf
-            if float(got[at][2]) < reach:
-                return  # no row left can reach the k-th best
-            chunk = got[at : at + FIRST_CHUNK]
-            at += len(chunk)
-            fresh = [(int(r), float(c)) for r, c, b in chunk if int(r) not in seen and float(b) >= reach]
-            seen.update(r for r, _ in fresh)
-            self._score(fresh, best)
-            del best[self.fetch :]
+        self._best_first(got, room, best, seen)
 
     def _ranked(
         self,
