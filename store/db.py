@@ -8,6 +8,8 @@ meant to be shared between threads.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,6 +20,15 @@ from typing import Any
 from factorops.store.components import Component
 
 BUSY_TIMEOUT_MS = 60_000
+# SQLite reads the first MMAP_BYTES of the index through a memory map (env
+# FACTOROPS_SQLITE_MMAP_BYTES; 0 turns it off): a page outside SQLite's own cache (2 MB a
+# connection) is then a mapped page, not a read() copied into it. Large pattern stores are read
+# at random (a search scores rows by seeks into a 76 MB index at 100,000 patterns): there the
+# bench's searches right after a query that swept the cache took ~1 ms less at p95 (CPU
+# 11.1-11.4 -> 10.3-10.4 ms) and ~0.5 ms less on average; a small store fits in the cache anyway.
+MMAP_BYTES = 256 << 20
+
+log = logging.getLogger("factorops.store")
 
 
 class Database:
@@ -45,7 +56,19 @@ def connect(path: Path) -> Database:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(f"PRAGMA mmap_size={mmap_bytes()}")
     return Database(conn)
+
+
+def mmap_bytes() -> int:
+    """How much of the index SQLite maps (MMAP_BYTES, or FACTOROPS_SQLITE_MMAP_BYTES)."""
+    raw = os.environ.get("FACTOROPS_SQLITE_MMAP_BYTES", "").strip()
+    if not raw:
+        return MMAP_BYTES
+    if raw.isdigit():
+        return int(raw)
+    log.warning("ignoring FACTOROPS_SQLITE_MMAP_BYTES=%r: not a whole number of bytes", raw)
+    return MMAP_BYTES
 
 
 class Index:
