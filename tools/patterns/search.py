@@ -855,7 +855,7 @@ class _Search:
         first: dict[int, int] | None = None,
     ) -> tuple[str, list[object]]:
         """The strong words' postings that can still reach the k-th best (with the row's
-        confidence and the other words at their most; in their state), grouped per row: its
+        confidence and the other words at their most) and pass the filters' states, per row: its
         largest confidence `c`, its sum over the words `s` and the bits of the words it holds
         `m` (bit i: `strong[i]`), as SQL and its arguments. With `first`, only each word's first
         `first[wid]` postings in the index's order (tf desc, dl asc) are read."""
@@ -873,17 +873,8 @@ class _Search:
         args: list[object] = []
         for i, x in enumerate(strong):
             need = -kth - room - (sum(most.values()) - most[x.wid]) - 1e-6 if kth < math.inf else -math.inf
-            args += [
-                x.idf,
-                K1 + 1.0,
-                K1,
-                1 - B,
-                B,
-                self.avgdl,
-                1 << i,
-                x.wid,
-                *([first[x.wid]] if first else []),
-            ]
+            limit = [first[x.wid]] if first else []
+            args += [x.idf, K1 + 1.0, K1, 1 - B, B, self.avgdl, 1 << i, x.wid, *limit]
             args += [x.idf, K1 + 1.0, short, need, *states]
         sql = (
             "SELECT pid, max(confidence) AS c, sum(v) AS s, sum(m) AS m "
