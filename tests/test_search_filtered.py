@@ -54,6 +54,29 @@ async def test_status_and_kind_filters_rank_as_sqlite_does(project: Path, clock:
                     assert got == []
 
 
+async def test_a_store_made_before_the_index_gets_it_when_a_server_opens_it(
+    project: Path, clock: Clock
+) -> None:
+    # A store whose migrations stop at patterns-008 (made before patterns-010): the server's
+    # start-up check must see the missing migration, or the filtered walk names an index that is
+    # not there ("no such index").
+    _filled(project)
+    store = Store.open(DataDir.for_project(project), components())
+    try:
+        store.db.execute(f"DROP INDEX {pattern_search.CONFIDENCE_INDEX}")
+        store.db.execute("DELETE FROM schema_migrations WHERE id = 'patterns-010'")
+    finally:
+        store.close()
+    extra = FILTERS[1]
+    async with served(project, clock) as (c, rt):
+        got = [h["id"] for h in (await ok(c, "patterns_search", {"query": "mid0 mid1", **extra}))["results"]]
+        assert got == sqlite_top(rt.store_sync(), "mid0 mid1", extra)
+        indexes = {
+            r[0] for r in rt.store_sync().db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+    assert pattern_search.CONFIDENCE_INDEX in indexes
+
+
 def _confidence_plan(store: Store, filters: pattern_search.Filters) -> str:
     """How SQLite walks the search's list of patterns by confidence for `filters`: the plan of the
     statement the search ran (caught as it ran, values bound)."""

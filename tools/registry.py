@@ -24,6 +24,7 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
         "patterns-006",
         "patterns-007",
         "patterns-008",
+        "patterns-010",
     ),
     "flywheel": ("flywheel-001",),
     "approvals": ("approvals-001", "approvals-002", "approvals-003"),
