@@ -8,8 +8,6 @@ meant to be shared between threads.
 
 from __future__ import annotations
 
-import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from factorops.store.components import Component
+from factorops.store.env import env_int
 
 BUSY_TIMEOUT_MS = 60_000
 # SQLite reads the first MMAP_BYTES of the index through a memory map (env
@@ -27,8 +26,6 @@ BUSY_TIMEOUT_MS = 60_000
 # bench's searches right after a query that swept the cache took ~1 ms less at p95 (CPU
 # 11.1-11.4 -> 10.3-10.4 ms) and ~0.5 ms less on average; a small store fits in the cache anyway.
 MMAP_BYTES = 256 << 20
-
-log = logging.getLogger("factorops.store")
 
 
 class Database:
@@ -62,13 +59,7 @@ def connect(path: Path) -> Database:
 
 def mmap_bytes() -> int:
     """How much of the index SQLite maps (MMAP_BYTES, or FACTOROPS_SQLITE_MMAP_BYTES)."""
-    raw = os.environ.get("FACTOROPS_SQLITE_MMAP_BYTES", "").strip()
-    if not raw:
-        return MMAP_BYTES
-    if raw.isdigit():
-        return int(raw)
-    log.warning("ignoring FACTOROPS_SQLITE_MMAP_BYTES=%r: not a whole number of bytes", raw)
-    return MMAP_BYTES
+    return env_int("FACTOROPS_SQLITE_MMAP_BYTES", MMAP_BYTES, minimum=0)
 
 
 class Index:

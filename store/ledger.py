@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from . import git as gitrun
 from . import ledger_layout as layout
+from .env import env_int
 from .errors import StorageError
 
 if TYPE_CHECKING:
@@ -154,11 +155,11 @@ class Ledger:
         self._repo: git.Repo | None = None
         self._trees: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}  # tree sha -> entries
         self._commit_trees: dict[str, str] = {}  # commit sha -> its tree sha
-        self.pack_check_every = _env_int("FACTOROPS_LEDGER_PACK_EVERY", PACK_CHECK_EVERY)
-        self.pack_check_objects = _env_int("FACTOROPS_LEDGER_PACK_OBJECTS", PACK_CHECK_OBJECTS)
-        self.pack_min_objects = _env_int("FACTOROPS_LEDGER_PACK_MIN_OBJECTS", PACK_MIN_OBJECTS)
-        self.pack_merge_at = _env_int("FACTOROPS_LEDGER_PACK_MERGE", PACK_MERGE_AT)
-        self.split_part_max = _env_int("FACTOROPS_LEDGER_INDEX_FOLD_BYTES", SPLIT_PART_MAX)
+        self.pack_check_every = env_int("FACTOROPS_LEDGER_PACK_EVERY", PACK_CHECK_EVERY)
+        self.pack_check_objects = env_int("FACTOROPS_LEDGER_PACK_OBJECTS", PACK_CHECK_OBJECTS)
+        self.pack_min_objects = env_int("FACTOROPS_LEDGER_PACK_MIN_OBJECTS", PACK_MIN_OBJECTS)
+        self.pack_merge_at = env_int("FACTOROPS_LEDGER_PACK_MERGE", PACK_MERGE_AT)
+        self.split_part_max = env_int("FACTOROPS_LEDGER_INDEX_FOLD_BYTES", SPLIT_PART_MAX)
         self._merged: set[str] = set()  # the packs there after this process's last merge
         # Commits and loose objects since the loose objects were last looked at; the first commit
         # of a process looks too, so short-lived writers (CLI commands) also get their ledger packed.
@@ -919,15 +920,6 @@ def _utc_offset() -> str:
     offset = time.localtime().tm_gmtoff // 60
     sign = "-" if offset < 0 else "+"
     return f"{sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    try:
-        return int(raw) if raw.strip() else default
-    except ValueError:
-        log.warning("ignoring %s=%r: not a whole number", name, raw)
-        return default
 
 
 def _git_command_error() -> type[Exception]:

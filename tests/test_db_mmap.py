@@ -37,7 +37,7 @@ def test_the_environment_sets_how_much_is_mapped(
     assert _mapped(project) == mapped
 
 
-@pytest.mark.parametrize("value", ["lots", "-1", "1.5e8"])
+@pytest.mark.parametrize("value", ["lots", "-1", "1.5e8", "²"])
 def test_a_bad_value_is_named_and_the_default_kept(
     project: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
 ) -> None:

@@ -114,7 +114,7 @@ TOGETHER_ROWS = 50_000  # a word's rows summed by SQLite with the other words' (
 # The confidence list of a search filtered by status and kind (patterns-010): (status, kind,
 # confidence, tags), so the walk covers only the rows those filters pass and checks their tags
 # without reading the table. At 100,000 patterns, filtered by kind, status and a tag (773 rows
-# pass), it halved the filtered searches' CPU (mean 10.7 -> 4.0 ms, same answers).
+# pass), it halved the filtered searches' CPU (mean 10.4 -> 4.0 ms, same answers).
 CONFIDENCE_INDEX = "patterns_status_kind_confidence"
 # The work budget (issue #14), in the same estimated microseconds: a search whose exact way is
 # expected to cost more returns the best rows it finds within it (`_bounded`, and `run`'s loop
