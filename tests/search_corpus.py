@@ -32,17 +32,30 @@ def mid_corpus(
             title.append("zebra")
         rng.shuffle(body)
         rows.append(
-            Pattern(
-                id=f"pat-{i:05d}",
-                title=" ".join(title),
-                problem=" ".join(body[: len(body) // 2]),
-                solution=" ".join(body[len(body) // 2 :]),
-                tags=rng.sample(["t0", "t1", "t2", "t3"], 2),
-                kind=rng.choice(["pattern", "anti-pattern"]),
-                status=rng.choice(["candidate", "active", "retired"]),
-                confidence=rng.random(),
-                created=NOW,
-                updated=NOW,
+            pattern(
+                rng,
+                i,
+                " ".join(title),
+                " ".join(body[: len(body) // 2]),
+                " ".join(body[len(body) // 2 :]),
+                rng.sample(["t0", "t1", "t2", "t3"], 2),
             )
         )
     return rows
+
+
+def pattern(rng: random.Random, i: int, title: str, problem: str, solution: str, tags: list[str]) -> Pattern:
+    """Generated pattern `pat-<i>` with these texts and tags; its kind (pattern or anti-pattern),
+    status (any of three) and confidence drawn from `rng`, in that order."""
+    return Pattern(
+        id=f"pat-{i:05d}",
+        title=title,
+        problem=problem,
+        solution=solution,
+        tags=tags,
+        kind=rng.choice(["pattern", "anti-pattern"]),
+        status=rng.choice(["candidate", "active", "retired"]),
+        confidence=rng.random(),
+        created=NOW,
+        updated=NOW,
+    )

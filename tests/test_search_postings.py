@@ -23,6 +23,7 @@ from factorops.tools.patterns.model import Pattern
 from factorops.tools.registry import components
 
 from .conftest import Clock, ok, served, sqlite_top
+from .search_corpus import pattern
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 VOCAB = [f"w{i}" for i in range(30)]
@@ -38,17 +39,13 @@ def _corpus(n: int, seed: int = 14) -> list[Pattern]:
     for i in range(n):
         words = lambda k: " ".join(rng.choices(VOCAB, ZIPF, k=k))  # noqa: E731
         rows.append(
-            Pattern(
-                id=f"pat-{i:05d}",
-                title=words(4) + (" snake_case" if i % 97 == 0 else ""),
-                problem=words(12),
-                solution=words(12) + (" snake case" if i % 89 == 0 else ""),
-                tags=rng.sample(VOCAB[:6], 1),
-                kind=rng.choice(["pattern", "anti-pattern"]),
-                status=rng.choice(["candidate", "active", "retired"]),
-                confidence=rng.random(),
-                created=NOW,
-                updated=NOW,
+            pattern(
+                rng,
+                i,
+                words(4) + (" snake_case" if i % 97 == 0 else ""),
+                words(12),
+                words(12) + (" snake case" if i % 89 == 0 else ""),
+                rng.sample(VOCAB[:6], 1),
             )
         )
     return rows
