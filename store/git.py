@@ -7,9 +7,9 @@ returns the finished process and raises only for a missing git or a timeout.
 
 The ledger also keeps a GitPython `Repo` for one thing a one-shot runner does badly: reading many
 objects through one long-lived `git cat-file --batch` process. And it writes its commits' objects
-itself (`write_loose`, `format_tree`): a commit then costs `git update-index` (given entries, no
-scan) and `git update-ref`, not `git add` and `write-tree`, which read an index that grows with
-the records.
+itself (`write_loose`, `format_tree`) and the git index's split part too (`git_index`): a commit
+then costs one `git update-ref`, not `git add` and `write-tree`, which read an index that grows
+with the records.
 """
 
 from __future__ import annotations

@@ -14,14 +14,15 @@ reported (`status().dirty`), never reset.
 
 A commit is built without the git index: the store writes the blobs, the trees on their paths
 (the parent's trees with only those entries changed) and the commit as loose objects in git's own
-format; `git update-index --index-info` gives the index the same entries (so a person's
-`git status` and `git commit` see what we committed), then `git update-ref HEAD new old` moves the
-ref atomically (refusing if another writer moved it). Objects first, ref last: a kill -9 leaves
+format; the git index gets the same entries (so a person's `git status` and `git commit` see what
+we committed: `git_index` rewrites the split index's own part, or `git update-index --index-info`
+when it cannot), then `git update-ref HEAD new old` moves the ref atomically (refusing if another writer moved it). Objects first, ref last: a kill -9 leaves
 `git fsck` clean, and a write is acknowledged only once the ref moved.
 
 A write costs about the same at 10,000 records as at 100: record folders that grow are sharded
 (see `ledger_layout`), so a commit rewrites only small trees, and the git index is split
-(`core.splitIndex`) and only given entries, never scanned (no `git add`, no `write-tree`).
+(`core.splitIndex`) and only given entries, never scanned (no `git add`, no `write-tree`); its
+shared part is read once per process, not by a `git update-index` on every write.
 Automatic gc stays off (it would stall a random write for seconds); instead, once a process has
 written `PACK_CHECK_OBJECTS` loose objects, a background thread counts the loose objects and, past a
 threshold, packs them with `git repack` without the ledger lock (only the deletion of the loose
@@ -48,6 +49,7 @@ from . import git as gitrun
 from . import ledger_layout as layout
 from .env import env_int
 from .errors import StorageError
+from .git_index import SplitIndexWriter
 
 if TYPE_CHECKING:
     import git
@@ -155,6 +157,7 @@ class Ledger:
         self._repo: git.Repo | None = None
         self._trees: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}  # tree sha -> entries
         self._commit_trees: dict[str, str] = {}  # commit sha -> its tree sha
+        self._index = SplitIndexWriter(path / ".git")
         self.pack_check_every = env_int("FACTOROPS_LEDGER_PACK_EVERY", PACK_CHECK_EVERY)
         self.pack_check_objects = env_int("FACTOROPS_LEDGER_PACK_OBJECTS", PACK_CHECK_OBJECTS)
         self.pack_min_objects = env_int("FACTOROPS_LEDGER_PACK_MIN_OBJECTS", PACK_MIN_OBJECTS)
@@ -565,8 +568,12 @@ class Ledger:
             # The git index gets the same entries (what a person's `git status` and `git commit`
             # compare with), then the ref moves: a writer killed in between leaves index entries
             # of paths its pending note names, which `recover` puts back as HEAD has them.
-            info = "".join(f"{gitrun.BLOB_MODE.decode()} {blob}\t{rel}\0" for rel, blob in blobs.items())
-            self._git("update-index", *self._fold(), "-z", "--index-info", input=info)
+            # The split index's own part is rewritten here when it can be (`git_index`: no process,
+            # no read of the shared part's 10,000 entries); git does it otherwise, and for a fold.
+            fold = self._fold()
+            if fold or not self._index.add(self.path, blobs):
+                info = "".join(f"{gitrun.BLOB_MODE.decode()} {blob}\t{rel}\0" for rel, blob in blobs.items())
+                self._git("update-index", *fold, "-z", "--index-info", input=info)
             self._git("update-ref", "-m", "factorops: record", "HEAD", sha, parent)
         except BaseException:
             self._restore(previous)
