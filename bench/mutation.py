@@ -105,6 +105,8 @@ TARGETS: dict[str, Target] = {
             "Ledger._restore",
         ),
     ),
+    # The ledger's writer of the split git index's own part (what a person's git reads).
+    "git_index": Target("store/git_index.py", ("tests/test_git_index.py",)),
 }
 
 _FLIP: dict[type[ast.cmpop], type[ast.cmpop]] = {

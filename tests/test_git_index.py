@@ -214,3 +214,28 @@ def test_the_shared_part_is_read_once_per_name(tmp_path: Path) -> None:
     assert "m.md" in git(repo, "ls-files").splitlines()
     digest = hashlib.sha1((repo / ".git" / "index").read_bytes()[:-20]).digest()
     assert digest == (repo / ".git" / "index").read_bytes()[-20:]
+
+
+@pytest.mark.parametrize("version", [2, 4])
+def test_long_names_and_extended_entries_read_back_byte_for_byte(tmp_path: Path, version: int) -> None:
+    """Names over 127 bytes (multi-byte varints in version 4) and an intent-to-add entry (extended
+    flags: git moves a version 2 index to version 3) are read and written as git wrote them."""
+    repo = _repo(tmp_path / "r", version)
+    long = ("a" * 200 + "/" + "a" * 99, "b" * 140, "a" * 150 + "z")
+    for stem in long:
+        (repo / f"{stem}.md").parent.mkdir(parents=True, exist_ok=True)
+        (repo / f"{stem}.md").write_text(stem)
+        git(repo, "add", f"{stem}.md")
+    (repo / "later.md").write_text("later\n")
+    git(repo, "add", "-N", "later.md")
+    data = (repo / ".git" / "index").read_bytes()
+    index = git_index.parse(data)
+    assert index.version == (3 if version == 2 else 4)
+    assert {len(e.name) for e in index.entries} >= {303, 143, 154}
+    assert any(int.from_bytes(e.meta[60:62], "big") & 0x4000 for e in index.entries)
+    assert git_index.serialize(index) == data
+    (repo / "c.md").write_text("c\n")
+    assert git_index.SplitIndexWriter(repo / ".git").add(
+        repo, {"c.md": git(repo, "hash-object", "-w", "c.md").strip()}
+    )
+    assert {"c.md", "later.md", *(f"{stem}.md" for stem in long)} <= set(git(repo, "ls-files").splitlines())
