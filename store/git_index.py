@@ -132,7 +132,6 @@ def ewah(bits: Iterable[int]) -> bytes:
     if not literal:
         return struct.pack(">IIQI", 0, 1, 0, 0)
     words: list[int] = []
-    marker = 0
     following = -1  # the bitmap word after the last one written
     for index in sorted(literal):
         if index != following:

@@ -221,7 +221,8 @@ def test_long_names_and_extended_entries_read_back_byte_for_byte(tmp_path: Path,
     """Names over 127 bytes (multi-byte varints in version 4) and an intent-to-add entry (extended
     flags: git moves a version 2 index to version 3) are read and written as git wrote them."""
     repo = _repo(tmp_path / "r", version)
-    long = ("a" * 200 + "/" + "a" * 99, "b" * 140, "a" * 150 + "z")
+    # Sorted, each name's prefix to strip is the whole previous name: 454, then 154 bytes.
+    long = ("a" * 200 + "/" + "a" * 250, "b" * 140, "a" * 150 + "z")
     for stem in long:
         (repo / f"{stem}.md").parent.mkdir(parents=True, exist_ok=True)
         (repo / f"{stem}.md").write_text(stem)
@@ -231,7 +232,7 @@ def test_long_names_and_extended_entries_read_back_byte_for_byte(tmp_path: Path,
     data = (repo / ".git" / "index").read_bytes()
     index = git_index.parse(data)
     assert index.version == (3 if version == 2 else 4)
-    assert {len(e.name) for e in index.entries} >= {303, 143, 154}
+    assert {len(e.name) for e in index.entries} >= {454, 143, 154}
     assert any(int.from_bytes(e.meta[60:62], "big") & 0x4000 for e in index.entries)
     assert git_index.serialize(index) == data
     (repo / "c.md").write_text("c\n")
@@ -239,3 +240,50 @@ def test_long_names_and_extended_entries_read_back_byte_for_byte(tmp_path: Path,
         repo, {"c.md": git(repo, "hash-object", "-w", "c.md").strip()}
     )
     assert {"c.md", "later.md", *(f"{stem}.md" for stem in long)} <= set(git(repo, "ls-files").splitlines())
+
+
+def _checked(body: bytes) -> bytes:
+    return body + hashlib.sha1(body).digest()
+
+
+HEADER = git_index.SIGNATURE + (2).to_bytes(4, "big") + (0).to_bytes(4, "big")
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"", "not a git index"),
+        (_checked(b"PACK" + HEADER[4:]), "not a git index"),
+        (HEADER + bytes(20), "checksum mismatch"),
+        (_checked(git_index.SIGNATURE + (5).to_bytes(4, "big") + (0).to_bytes(4, "big")), "index version 5"),
+        (
+            _checked(git_index.SIGNATURE + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + bytes(30)),
+            "truncated",
+        ),
+    ],
+)
+def test_what_is_not_an_index_is_named(data: bytes, problem: str) -> None:
+    with pytest.raises(git_index.IndexFormatError, match=problem):
+        git_index.parse(data)
+
+
+@pytest.mark.parametrize("cut", [1, 9, 17])
+def test_a_truncated_bitmap_is_named_and_leaves_the_index_to_git(tmp_path: Path, cut: int) -> None:
+    """A link extension whose bitmaps stop short (behind a checksum that matches): the bitmap reader
+    names it, and the writer leaves the index as it is."""
+    good = git_index.ewah({3, 70, 500})
+    for short in (good[:-cut], good[: cut // 2]):  # words or the header itself cut short
+        with pytest.raises(git_index.IndexFormatError, match="truncated EWAH bitmap"):
+            git_index.read_ewah(short, 0)
+    repo = _repo(tmp_path / "r", 4)
+    index_path = repo / ".git" / "index"
+    index = git_index.parse(index_path.read_bytes())
+    link = dict(index.extensions)[git_index.LINK]
+    index.extensions = [(git_index.LINK, link[:-cut])]
+    index_path.write_bytes(git_index.serialize(index))
+    before = index_path.read_bytes()
+    (repo / "f.md").write_text("f\n")
+    assert not git_index.SplitIndexWriter(repo / ".git").add(
+        repo, {"f.md": git(repo, "hash-object", "-w", "f.md").strip()}
+    )
+    assert index_path.read_bytes() == before
