@@ -287,3 +287,38 @@ def test_a_truncated_bitmap_is_named_and_leaves_the_index_to_git(tmp_path: Path,
         repo, {"f.md": git(repo, "hash-object", "-w", "f.md").strip()}
     )
     assert index_path.read_bytes() == before
+
+
+def _entry(flags: int) -> bytes:
+    return bytes(40) + bytes(20) + flags.to_bytes(2, "big")
+
+
+@pytest.mark.parametrize(
+    ("version", "body", "problem"),
+    [
+        (2, _entry(0x4000 | 3) + b"\0\0" + b"a.md" + bytes(6), "extended entry in a version 2 index"),
+        (4, _entry(4) + b"\x05" + b"a.md\0", "malformed name"),  # strips 5 bytes of no previous name
+        (2, _entry(40) + b"short", "truncated"),
+    ],
+)
+def test_a_malformed_entry_is_named(version: int, body: bytes, problem: str) -> None:
+    header = git_index.SIGNATURE + version.to_bytes(4, "big") + (1).to_bytes(4, "big")
+    with pytest.raises(git_index.IndexFormatError, match=problem):
+        git_index.parse(_checked(header + body))
+
+
+@pytest.mark.parametrize("version", [2, 4])
+def test_a_name_past_the_length_field_reads_back(tmp_path: Path, version: int) -> None:
+    """A name of 4,095 bytes or more does not fit the entry's 12-bit length (git writes 0xFFF and
+    the reader looks for the NUL); it reads back byte for byte, between ordinary names."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "index.version", str(version))
+    blob = git(repo, "hash-object", "-w", "--stdin", input="x\n").strip()
+    names = ["a.md", "m/" + "x" * 5000 + ".md", "z.md"]
+    git(repo, "update-index", "-z", "--index-info", input="".join(f"100644 {blob}\t{n}\0" for n in names))
+    data = (repo / ".git" / "index").read_bytes()
+    index = git_index.parse(data)
+    assert [e.name.decode() for e in index.entries] == names
+    assert git_index.serialize(index) == data
