@@ -260,6 +260,7 @@ HEADER = git_index.SIGNATURE + (2).to_bytes(4, "big") + (0).to_bytes(4, "big")
             _checked(git_index.SIGNATURE + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + bytes(30)),
             "truncated",
         ),
+        (_checked(HEADER + git_index.LINK + (100).to_bytes(4, "big") + bytes(30)), "truncated extension"),
     ],
 )
 def test_what_is_not_an_index_is_named(data: bytes, problem: str) -> None:
