@@ -171,7 +171,7 @@ def parse(data: bytes) -> IndexFile:
             pos += size
             if version == 4:
                 strip, pos = _read_varint(data, pos)
-                stop = data.index(b"\0", pos)
+                stop = data.index(b"\0", pos, end)
                 if strip > len(previous):
                     raise IndexFormatError("malformed name")
                 name = previous[: len(previous) - strip] + data[pos:stop]
@@ -179,7 +179,7 @@ def parse(data: bytes) -> IndexFile:
                 previous = name
             else:
                 length = flags & _NAME_MASK
-                stop = data.index(b"\0", pos) if length == _NAME_MASK else pos + length
+                stop = data.index(b"\0", pos, end) if length == _NAME_MASK else pos + length
                 name = data[pos:stop]
                 pos = start + ((size + len(name) + 8) & ~7)
             if len(meta) != size or pos > end:
