@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -142,7 +143,9 @@ def test_what_the_writer_does_not_handle_is_left_to_git_untouched(tmp_path: Path
     lock.unlink()
 
     index.write_bytes(before[:-1] + bytes([before[-1] ^ 1]))  # a checksum that does not match
+    open_files = len(os.listdir("/proc/self/fd"))
     assert writer.add(repo, blobs) is False
+    assert len(os.listdir("/proc/self/fd")) == open_files  # the lock file's descriptor is closed
     index.write_bytes(before)
 
     blob = blobs["f.md"]
