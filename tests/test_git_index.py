@@ -56,6 +56,13 @@ def _repo(path: Path, version: int) -> Path:
     return path
 
 
+def _link(index: git_index.IndexFile) -> tuple[bytes, set[int], set[int]]:
+    """The shared part's sha, the deleted and the replaced positions of a split index's own part."""
+    link = dict(index.extensions)[git_index.LINK]
+    deleted, pos = git_index.read_ewah(link, git_index.HASH_SIZE)
+    return link[: git_index.HASH_SIZE], deleted, git_index.read_ewah(link, pos)[0]
+
+
 def _stage(path: Path) -> str:
     return git(path, "ls-files", "--stage")
 
@@ -119,6 +126,11 @@ def test_the_writer_makes_the_index_git_update_index_makes(tmp_path: Path, versi
         input="".join(f"100644 {b}\t{r}\0" for r, b in blobs.items()),
     )
     assert _stage(ours) == _stage(theirs)
+    # The same own part as git's, but for stat data: names (empty for replacing entries), the shared
+    # part it names and both bitmaps.
+    mine, gits = (git_index.parse((r / ".git" / "index").read_bytes()) for r in (ours, theirs))
+    assert [e.name for e in mine.entries] == [e.name for e in gits.entries]
+    assert [_link(mine)] == [_link(gits)]
     assert git_index.parse((ours / ".git" / "index").read_bytes()).version == version
     # The entries carry the files' stat data: git trusts them without hashing (git's --index-info
     # leaves it empty, so the same files are stat-dirty there).
@@ -326,3 +338,26 @@ def test_a_name_past_the_length_field_reads_back(tmp_path: Path, version: int) -
     index = git_index.parse(data)
     assert [e.name.decode() for e in index.entries] == names
     assert git_index.serialize(index) == data
+
+
+def test_a_link_without_bitmaps_and_a_conflict_in_the_shared_part(tmp_path: Path) -> None:
+    """A link extension of the shared part's sha alone (which git 2.39 itself cannot read) and a
+    merge conflict in the shared part are left to git, the index untouched."""
+    repo = _repo(tmp_path / "r", 4)
+    index_path = repo / ".git" / "index"
+    (repo / "c.md").write_text("n\n")
+    blob = git(repo, "hash-object", "-w", "c.md").strip()
+    git(repo, "update-index", "--index-info", input=f"100644 {blob} 1\tc.md\n100644 {blob} 3\tc.md\n")
+    git(repo, "update-index", "--split-index")  # the conflict goes into the shared part
+    index = git_index.parse(index_path.read_bytes())
+    assert index.entries == [] and (repo / ".git" / f"sharedindex.{_link(index)[0].hex()}").exists()
+    before = index_path.read_bytes()
+    assert git_index.SplitIndexWriter(repo / ".git").add(repo, {"c.md": blob}) is False
+    assert index_path.read_bytes() == before
+
+    index.extensions = [(git_index.LINK, _link(index)[0])]
+    index_path.write_bytes(git_index.serialize(index))
+    before = index_path.read_bytes()
+    (repo / "n.md").write_text("n\n")
+    assert git_index.SplitIndexWriter(repo / ".git").add(repo, {"n.md": blob}) is False
+    assert index_path.read_bytes() == before
