@@ -16,10 +16,10 @@ shared entries' positions: deleted ones and replaced ones (the replacing entries
 the own part, in position order, with empty names). Optional extensions (upper-case signatures:
 the cache tree, the untracked cache) are dropped, as git allows; git rebuilds them when it needs
 them. Anything this writer does not handle (no split index, a required extension other than
-"link", a merge conflict on a written path, a checksum that does not match) makes `add` return
-False, and the ledger asks `git update-index` as before. The index lock is git's own
-(`.git/index.lock`, created exclusively), so a person's git command and this writer never
-interleave.
+"link", any merge conflict in the own part or one on a written path in the shared part, a checksum
+that does not match) makes `add` return False, and the ledger asks `git update-index` as before.
+The index lock is git's own (`.git/index.lock`, created exclusively), so a person's git command and
+this writer never interleave.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ A commit is built without the git index: the store writes the blobs, the trees o
 (the parent's trees with only those entries changed) and the commit as loose objects in git's own
 format; the git index gets the same entries (so a person's `git status` and `git commit` see what
 we committed: `git_index` rewrites the split index's own part, or `git update-index --index-info`
-when it cannot), then `git update-ref HEAD new old` moves the ref atomically (refusing if another writer moved it). Objects first, ref last: a kill -9 leaves
-`git fsck` clean, and a write is acknowledged only once the ref moved.
+when it cannot), then `git update-ref HEAD new old` moves the ref atomically (refusing if another
+writer moved it). Objects first, ref last: a kill -9 leaves `git fsck` clean, and a write is
+acknowledged only once the ref moved.
 
 A write costs about the same at 10,000 records as at 100: record folders that grow are sharded
 (see `ledger_layout`), so a commit rewrites only small trees, and the git index is split
