@@ -164,3 +164,28 @@ async def test_the_budgets_best_is_not_just_any_rows_that_match(
                     shared.append(len(set(got) & set(sqlite_top(store, q, extra))) / 5)
     assert len(shared) >= 6, len(shared)
     assert sum(shared) / len(shared) >= 0.6, shared
+
+
+@pytest.mark.parametrize("budget", [13.0, 20.0, 40.0, 60.0])
+async def test_a_budget_down_to_its_last_rows_reads_no_more_rows_than_it_pays_for(
+    filled: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch, budget: float
+) -> None:
+    """When what is left of the budget pays for one row, a list reads one row. (sqlite3's
+    `fetchmany(0)` returns every row left, so a chunk of one once read the rest of the list: here
+    thousands of rows scored on a budget of 13.) At least a row a list is read, so the words' heads
+    may pass a budget smaller than that, by no more."""
+    monkeypatch.setattr(pattern_search, "BUDGET_ROWS", 0)
+    monkeypatch.setattr(pattern_search, "BUDGET", budget)
+    works = _works(monkeypatch)
+    row = pattern_search.TAKE_COST + pattern_search.SCORE_COST
+    async with served(filled, clock) as (c, rt):
+        store = rt.store_sync()
+        for q in QUERIES:
+            got = await _ids(c, {"query": q})
+            work = works[-1]
+            lists = len(pattern_search.words(q)) + 1  # a list a word, and the patterns by confidence
+            assert work.scored <= max(lists, budget // row), (q, work)
+            assert work.spent <= max(budget, lists * row) + 1e-9, (q, work)
+            keys = _keys(store, q, {})
+            assert set(got) <= set(keys), q  # rows that match, in key order
+            assert [keys[i] for i in got] == sorted(keys[i] for i in got), q

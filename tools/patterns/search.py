@@ -70,12 +70,13 @@ import bisect
 import json
 import math
 import re
+import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from factorops.tools.kernel.tokens import ESTIMATE_SLACK, count_many, estimate_tokens
 
@@ -570,6 +571,11 @@ def _by_fts5(db: Database, ws: list[str], filters: Filters, fetch: int) -> list[
     return [(int(r), query) for (r,) in rows]
 
 
+def _more(cursor: sqlite3.Cursor, n: int) -> list[tuple[Any, ...]]:
+    """The cursor's next `n` rows. (`fetchmany(0)` would return every row left.)"""
+    return cursor.fetchmany(n) if n > 0 else []
+
+
 class _List(ABC):
     """Rows in an order that bounds what the rest can add to a key: read a chunk at a time."""
 
@@ -610,7 +616,7 @@ class _Postings(_List):
         return self.idf * most
 
     def take(self) -> list[tuple[int, float, float]]:
-        chunk = [self.next, *self.cursor.fetchmany(self.size - 1)] if self.next else []
+        chunk = [self.next, *_more(self.cursor, self.size - 1)] if self.next else []
         self.size = min(self.size * 2, MAX_CHUNK)
         self.next = self.cursor.fetchone()
         self.done = self.next is None
@@ -662,7 +668,7 @@ class _ByConfidence(_List):
         return 0.0 if self.next is None else float(self.next[1])
 
     def take(self) -> list[tuple[int, float, float]]:
-        chunk = [self.next, *self.cursor.fetchmany(self.size - 1)] if self.next else []
+        chunk = [self.next, *_more(self.cursor, self.size - 1)] if self.next else []
         self.size = min(self.size * 2, MAX_CHUNK)
         self.next = self.cursor.fetchone()
         self.done = self.next is None
@@ -686,6 +692,8 @@ class _Search:
         self.db, self.parts, self.filters, self.fetch, self.work = db, parts, filters, fetch, work
         self.avgdl, self.dl_min, self.rows = stats.avgdl, dl_min, stats.rows
         self.wids = sorted({p.wid for p in parts if p.wid is not None})
+        # bm25()'s terms in the query's order: (token id or None for a phrase, idf, the part's id)
+        self.terms = [(p.wid, p.idf, id(p)) for p in parts]
         idf: dict[int, float] = {}
         for p in parts:
             if p.wid is not None:
@@ -702,12 +710,14 @@ class _Search:
     def key(self, tf: dict[int, int], dl: int, phrase: dict[int, float], confidence: float) -> float:
         """bm25() - confidence, summed as bm25() sums: every word in the query's order."""
         score = 0.0
-        for p in self.parts:
-            if p.wid is None:
-                score += phrase.get(id(p), 0.0)
-            elif p.wid in tf:
-                f = tf[p.wid]
-                score += p.idf * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + B * dl / self.avgdl)))
+        norm = K1 * (1 - B + B * dl / self.avgdl)  # the same float bm25() adds to each word's tf
+        for wid, idf, pid in self.terms:
+            if wid is None:
+                score += phrase.get(pid, 0.0)
+            else:
+                f = tf.get(wid)
+                if f is not None:
+                    score += idf * ((f * (K1 + 1.0)) / (f + norm))
         return -1.0 * score - confidence
 
     def _together(self, best: list[tuple[float, int]], seen: set[int]) -> None:
@@ -1219,22 +1229,32 @@ class _Search:
         """The exact keys of `rows` (rowid, confidence), from their postings for every word."""
         self.work.scored += len(rows)
         self.work.spent += SCORE_COST * len(rows)
-        tf: dict[int, dict[int, int]] = {}
+        tf: dict[int, dict[int, int]] = {}  # per row, its tf of each word it holds
         dl: dict[int, int] = {}
-        if self.wids:
+        if self.wids and rows:
             pids = [r for r, _ in rows]
             for pid, wid, f, n in self.db.execute(
                 f"SELECT pid, wid, tf, dl FROM pattern_postings WHERE pid IN ({','.join('?' * len(pids))}) "
                 f"AND wid IN ({','.join('?' * len(self.wids))})",
                 [*pids, *self.wids],
             ):
-                tf.setdefault(int(pid), {})[int(wid)] = int(f)
-                dl[int(pid)] = int(n)
+                held = tf.get(pid)
+                if held is None:
+                    tf[pid] = held = {}
+                    dl[pid] = n
+                held[wid] = f
+        no_tf: dict[int, int] = {}
+        no_phrase: dict[int, float] = {}
         for pid, confidence in rows:
-            phrase = {id(p): ph.value[pid] for p, ph in self.phrases if pid in ph.value}
-            if pid not in tf and not phrase:
+            phrase = (
+                {id(p): ph.value[pid] for p, ph in self.phrases if pid in ph.value}
+                if self.phrases
+                else no_phrase
+            )
+            held = tf.get(pid)
+            if held is None and not phrase:
                 continue  # found by confidence alone: holds none of the words
-            entry = (self.key(tf.get(pid, {}), dl.get(pid, 0), phrase, confidence), pid)
+            entry = (self.key(held or no_tf, dl.get(pid, 0), phrase, confidence), pid)
             if len(best) < self.fetch or entry < best[-1]:
                 bisect.insort(best, entry)
 
