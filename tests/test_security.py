@@ -267,8 +267,8 @@ def _deciding_args(tool: Tool, approval_id: str) -> list[dict[str, Any]]:
 async def test_no_tool_can_decide_an_approval(client: Client, project: Path) -> None:
     tools = (await client.list_tools()).tools
     names = {t.name for t in tools}
-    if "approval_request" not in names:
-        pytest.skip("the approvals capability (issue #6) is not registered yet")
+    # A missing approvals tool fails here: a skip would pass the day the capability went missing.
+    assert {"approval_request", "approval_status"} <= names, names
     assert not [n for n in names if re.search(r"approve|deny|decide|decision", n)], names
     asked = await client.call_tool(
         "approval_request",
