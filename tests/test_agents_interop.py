@@ -260,6 +260,6 @@ def test_export_refuses_symlinks(tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     dest.mkdir()
     (dest / "x.md").symlink_to(tmp_path / "victim.md")
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match=r"x\.md is a symlink; refusing to write through it"):
         export_learnings([PatternCandidate(title="x")], dest, NOW)
     assert not (tmp_path / "victim.md").exists()

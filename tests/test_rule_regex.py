@@ -160,7 +160,7 @@ def test_search_and_find_take_any_text() -> None:
     assert compile_rule(r"\bx").search("éx") and not compile_rule(r"\w").search("é")
     encoded = encode_text("sudo rm -rf / \ud800")  # once per command, for many rules
     assert rule.search(encoded) and rule.find(encoded) == "rm -rf"
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"rule regexes search text \(str\), not list"):
         rule.search(["rm -rf"])  # type: ignore[arg-type]
 
 

@@ -116,7 +116,7 @@ async def test_resource_for_unknown_session_is_an_error(client: Client) -> None:
 async def test_prompt_without_any_session_explains(client: Client) -> None:
     from mcp.shared.exceptions import MCPError
 
-    with pytest.raises(MCPError):
+    with pytest.raises(MCPError, match="no unfinished session in this project; call session_start"):
         await client.get_prompt("resume", {})
 
 

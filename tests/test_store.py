@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_failed_index_undoes_the_ledger_commit(store: Store, clock: Clock) -> No
     def broken(db: object, sha: str) -> None:
         raise RuntimeError("index failed")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^index failed$"):
         store.write({"sessions/2026-11/x/session.json": b"{}"}, "m", {"Factor": "I"}, broken)
     assert store.ledger.head() == head
     assert not (store.ledger.path / "sessions/2026-11/x/session.json").exists()
@@ -123,7 +124,7 @@ def test_failed_index_undoes_the_ledger_commit(store: Store, clock: Clock) -> No
 
 def test_refuses_ledger_paths_outside_the_ledger(store: Store) -> None:
     for bad in ("../escape.json", "/etc/passwd", ".git/config"):
-        with pytest.raises(LedgerError):
+        with pytest.raises(LedgerError, match=re.escape(f"refusing ledger path '{bad}'")):
             store.write({bad: b"x"}, "m", {}, lambda db, sha: None)
     assert git(store.ledger.path, "status", "--porcelain") == ""
 

@@ -52,7 +52,7 @@ def test_an_inner_transaction_that_raises_leaves_the_outer_writes(index: Index) 
 
 
 def test_an_outer_transaction_that_raises_undoes_its_nested_blocks_too(index: Index) -> None:
-    with pytest.raises(RuntimeError), index.transaction() as db:
+    with pytest.raises(RuntimeError, match="^outer$"), index.transaction() as db:
         db.execute("INSERT INTO t (x) VALUES (1)")
         with index.transaction() as inner:
             inner.execute("INSERT INTO t (x) VALUES (2)")
