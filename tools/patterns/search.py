@@ -571,11 +571,6 @@ def _by_fts5(db: Database, ws: list[str], filters: Filters, fetch: int) -> list[
     return [(int(r), query) for (r,) in rows]
 
 
-def _more(cursor: sqlite3.Cursor, n: int) -> list[tuple[Any, ...]]:
-    """The cursor's next `n` rows. (`fetchmany(0)` would return every row left.)"""
-    return cursor.fetchmany(n) if n > 0 else []
-
-
 class _List(ABC):
     """Rows in an order that bounds what the rest can add to a key: read a chunk at a time."""
 
@@ -590,20 +585,41 @@ class _List(ABC):
         """The next chunk: (rowid, confidence, what the row gets from this list)."""
 
 
-class _Postings(_List):
+class _Cursor(_List):
+    """A list read from an SQL cursor in chunks that double (FIRST_CHUNK up to MAX_CHUNK; the work
+    budget may cut `size`), one row read ahead: the next row bounds the rest."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self.cursor = cursor
+        self.size = FIRST_CHUNK
+        self.next: tuple[Any, ...] | None = cursor.fetchone()
+        self.done = self.next is None
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        """The next `size` rows (the one read ahead first); the chunk after this one doubles."""
+        if self.next is None:
+            return []
+        # `fetchmany(0)` returns every row left, not none: a chunk of one reads only the one ahead.
+        chunk = [self.next, *(self.cursor.fetchmany(self.size - 1) if self.size > 1 else ())]
+        self.size = min(self.size * 2, MAX_CHUNK)
+        self.next = self.cursor.fetchone()
+        self.done = self.next is None
+        return chunk
+
+
+class _Postings(_Cursor):
     """A token's postings joined with the filtered patterns, in the index's order (tf desc, dl asc)."""
 
     def __init__(self, s: _Search, wid: int, idf: float) -> None:
         self.wid, self.idf, self.s = wid, idf, s
         where, args = s.filters.postings()
-        self.cursor = s.db.execute(
-            "SELECT pp.pid, pp.tf, pp.dl, pp.confidence FROM pattern_postings pp "
-            f"WHERE pp.wid = ? AND {where} ORDER BY pp.tf DESC, pp.dl, pp.pid",
-            [wid, *args],
+        super().__init__(
+            s.db.execute(
+                "SELECT pp.pid, pp.tf, pp.dl, pp.confidence FROM pattern_postings pp "
+                f"WHERE pp.wid = ? AND {where} ORDER BY pp.tf DESC, pp.dl, pp.pid",
+                [wid, *args],
+            )
         )
-        self.size = FIRST_CHUNK
-        self.next: tuple[int, int, int, float] | None = self.cursor.fetchone()
-        self.done = self.next is None
         self.top_tf = 0 if self.next is None else int(self.next[1])  # the list's largest tf
 
     def bound(self) -> float:
@@ -616,12 +632,8 @@ class _Postings(_List):
         return self.idf * most
 
     def take(self) -> list[tuple[int, float, float]]:
-        chunk = [self.next, *_more(self.cursor, self.size - 1)] if self.next else []
-        self.size = min(self.size * 2, MAX_CHUNK)
-        self.next = self.cursor.fetchone()
-        self.done = self.next is None
         part = self.s.part
-        return [(r, c, self.idf * part(tf, dl)) for r, tf, dl, c in chunk]
+        return [(r, c, self.idf * part(tf, dl)) for r, tf, dl, c in self._rows()]
 
 
 class _Phrase(_List):
@@ -648,31 +660,26 @@ class _Phrase(_List):
         return [(r, c, v) for v, r, c in chunk]
 
 
-class _ByConfidence(_List):
+class _ByConfidence(_Cursor):
     """Every filtered pattern, most confident first: bounds the key's confidence part."""
 
     def __init__(self, s: _Search) -> None:
         # With a status and a kind, only their rows are walked (a ninth of the table, or less),
         # and their tags are read from the index (patterns-010); else every row by confidence.
         index = CONFIDENCE_INDEX if s.filters.status and s.filters.kind else "patterns_confidence"
-        self.cursor = s.db.execute(
-            f"SELECT p.rowid, p.confidence FROM patterns p INDEXED BY {index} "
-            f"WHERE {s.filters.sql} ORDER BY p.confidence DESC",
-            list(s.filters.args),
+        super().__init__(
+            s.db.execute(
+                f"SELECT p.rowid, p.confidence FROM patterns p INDEXED BY {index} "
+                f"WHERE {s.filters.sql} ORDER BY p.confidence DESC",
+                list(s.filters.args),
+            )
         )
-        self.size = FIRST_CHUNK
-        self.next: tuple[int, float] | None = self.cursor.fetchone()
-        self.done = self.next is None
 
     def bound(self) -> float:
         return 0.0 if self.next is None else float(self.next[1])
 
     def take(self) -> list[tuple[int, float, float]]:
-        chunk = [self.next, *_more(self.cursor, self.size - 1)] if self.next else []
-        self.size = min(self.size * 2, MAX_CHUNK)
-        self.next = self.cursor.fetchone()
-        self.done = self.next is None
-        return [(r, c, 0.0) for r, c in chunk]
+        return [(r, c, 0.0) for r, c in self._rows()]
 
 
 class _Search:
@@ -711,9 +718,9 @@ class _Search:
         """bm25() - confidence, summed as bm25() sums: every word in the query's order."""
         score = 0.0
         norm = K1 * (1 - B + B * dl / self.avgdl)  # the same float bm25() adds to each word's tf
-        for wid, idf, pid in self.terms:
+        for wid, idf, part in self.terms:
             if wid is None:
-                score += phrase.get(pid, 0.0)
+                score += phrase.get(part, 0.0)
             else:
                 f = tf.get(wid)
                 if f is not None:
@@ -741,7 +748,7 @@ class _Search:
         # The top rows of each list and the most confident rows: where the k-th best starts from
         # (when confidence decides among common words, the lists' first rows say little).
         # Within the work budget (a row a list at least).
-        heads: list[_Postings | _ByConfidence] = [*strong, self.confidence]
+        heads: list[_Cursor] = [*strong, self.confidence]
         per = (self.work.budget - self.work.spent) / (len(heads) * (TAKE_COST + SCORE_COST))
         if per < FIRST_CHUNK:
             for x in heads:
@@ -1197,10 +1204,10 @@ class _Search:
                 # The work budget: a chunk costs its reads and, at most, a score a row; the last
                 # one is cut to what is left.
                 x = lists[i]
-                size = x.size if isinstance(x, (_Postings, _ByConfidence)) else FIRST_CHUNK
+                size = x.size if isinstance(x, _Cursor) else FIRST_CHUNK
                 left = (self.work.budget - self.work.spent) / (TAKE_COST + SCORE_COST)
                 if left < size:
-                    if left < 1 or not isinstance(x, (_Postings, _ByConfidence)):
+                    if left < 1 or not isinstance(x, _Cursor):
                         self.work.exact = False
                         break  # the budget's best: the rows seen so far
                     x.size = int(left)
@@ -1220,9 +1227,8 @@ class _Search:
                     del best[fetch:]
         finally:
             for x in lists:
-                cursor = getattr(x, "cursor", None)
-                if cursor is not None:
-                    cursor.close()
+                if isinstance(x, _Cursor):
+                    x.cursor.close()
         return [r for _, r in best]
 
     def _score(self, rows: list[tuple[int, float]], best: list[tuple[float, int]]) -> None:
