@@ -189,3 +189,38 @@ async def test_a_budget_down_to_its_last_rows_reads_no_more_rows_than_it_pays_fo
             keys = _keys(store, q, {})
             assert set(got) <= set(keys), q  # rows that match, in key order
             assert [keys[i] for i in got] == sorted(keys[i] for i in got), q
+
+
+def test_every_rows_key_is_sqlites_to_the_bit(filled: Path) -> None:
+    """A row's key is summed with bm25()'s own expression, term by term in the query's order, so it
+    is the double SQLite computes, not one a rounding away: rows whose keys SQLite makes equal tie
+    here too and go to the lower rowid, as in `ORDER BY bm25() - confidence, rowid`. Every row that
+    matches each query is scored and compared with SQLite's value by `==`."""
+    store = Store.open(DataDir.for_project(filled), components())
+    try:
+        db = store.db
+        stats = pattern_search._stats(db)
+        assert stats is not None
+        dl_min = int(db.execute("SELECT min(dl) FROM pattern_lengths WHERE dl > 0").fetchone()[0])
+        for q in [*QUERIES, "common"]:
+            want = {rowid: key for key, rowid in _keys(store, q, {}).values()}
+            assert len(want) > 100, q
+            rows = [
+                (int(r), float(c))
+                for r, c in db.execute(
+                    f"SELECT rowid, confidence FROM patterns WHERE rowid IN ({','.join('?' * len(want))})",
+                    list(want),
+                )
+            ]
+            parts = pattern_search._parts(db, pattern_search.words(q), stats)
+            search = pattern_search._Search(
+                db, parts, pattern_search.Filters(), len(rows), stats, dl_min, pattern_search.Work()
+            )
+            best: list[tuple[float, int]] = []
+            search._score(rows, best)
+            for x in [*search.words, search.confidence]:
+                if isinstance(x, pattern_search._Cursor):
+                    x.cursor.close()
+            assert {rowid: key for key, rowid in best} == want, q
+    finally:
+        store.close()
