@@ -19,7 +19,37 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from .conftest import new_repo
+
 _READY = re.compile(r"serving MCP on (http://\S+/mcp)")
+
+# A raw client's `initialize` POSTed to the HTTP endpoint, and the headers the streamable HTTP
+# transport requires of every POST (tests that speak the wire protocol themselves add a token).
+HTTP_INIT: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
+}
+HTTP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+
+
+def factorops(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a fresh interpreter, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "factorops", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def new_project(root: Path) -> Path:
+    """A git repository at `root` with one commit, initialised by `factorops init`."""
+    new_repo(root, {"README.md": "# demo\n"}, "initial commit")
+    assert factorops("init", "--project", str(root)).returncode == 0
+    return root
 
 
 @dataclass

@@ -11,8 +11,6 @@ import json
 import os
 import signal
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,32 +22,17 @@ from factorops.server.auth_token import PREFIX, ensure_token, read_token, token_
 from factorops.server.http import HttpConfigError, HttpOptions, check_bind, is_loopback
 from factorops.store.datadir import DataDir
 
-from .conftest import git, new_repo
-from .spawn import HttpServer, http_client, http_server, start_http_server
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
-ACCEPT = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-
-
-def factorops(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "factorops", *args], capture_output=True, text=True, timeout=60
-    )
-
-
-def new_project(root: Path) -> Path:
-    new_repo(root, {"README.md": "# demo\n"}, "initial commit")
-    assert factorops("init", "--project", str(root)).returncode == 0
-    return root
+from .conftest import git
+from .spawn import (
+    HTTP_HEADERS,
+    HTTP_INIT,
+    HttpServer,
+    factorops,
+    http_client,
+    http_server,
+    new_project,
+    start_http_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +44,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
 
 def post(srv: HttpServer, headers: dict[str, str], body: bytes | None = None) -> httpx.Response:
     return httpx.post(
-        srv.url, content=body if body is not None else json.dumps(INIT).encode(), headers=headers
+        srv.url, content=body if body is not None else json.dumps(HTTP_INIT).encode(), headers=headers
     )
 
 
 def auth(srv: HttpServer) -> dict[str, str]:
-    return {**ACCEPT, "authorization": f"Bearer {srv.token}"}
+    return {**HTTP_HEADERS, "authorization": f"Bearer {srv.token}"}
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -84,7 +67,9 @@ async def test_tools_work_over_http_with_the_token(server: HttpServer, mode: str
 
 
 def test_oversized_bodies_get_413(server: HttpServer) -> None:
-    big = json.dumps({**INIT, "params": {**INIT["params"], "pad": "x" * (2 * 1024 * 1024)}}).encode()  # type: ignore[dict-item]
+    big = json.dumps(
+        {**HTTP_INIT, "params": {**HTTP_INIT["params"], "pad": "x" * (2 * 1024 * 1024)}}
+    ).encode()  # type: ignore[dict-item]
     assert post(server, auth(server), big).status_code == 413
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold while streaming too
@@ -107,7 +92,7 @@ async def test_token_rotate_takes_effect_on_the_running_server(server: HttpServe
     assert out.returncode == 0, out.stderr
     new = out.stdout.strip()
     assert new != old and new == server.token
-    assert post(server, {**ACCEPT, "authorization": f"Bearer {old}"}).status_code == 401
+    assert post(server, {**HTTP_HEADERS, "authorization": f"Bearer {old}"}).status_code == 401
     async with http_client(server.url, new) as c:
         assert (await c.list_tools()).tools
 

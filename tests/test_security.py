@@ -24,7 +24,7 @@ from mcp import Client
 from mcp.types import CallToolResult, Tool
 
 from .conftest import commit_files, git, new_repo
-from .spawn import HttpServer, http_server
+from .spawn import HTTP_HEADERS, HTTP_INIT, HttpServer, http_server
 
 OUTSIDE_MARK = "TOP-SECRET-OUTSIDE-THE-PROJECT"
 ENV_KEY = "sk-live-abcdefghijklmnopqrstuvwxyz012345"
@@ -170,23 +170,12 @@ async def test_secrets_inside_the_project_never_come_back(client: Client, attack
 
 # -- HTTP --------------------------------------------------------------------------------------------
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 CALL = {
     "jsonrpc": "2.0",
     "id": 2,
     "method": "tools/call",
     "params": {"name": "session_start", "arguments": {"goal": "x"}},
 }
-JSON = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
 @pytest.fixture(scope="module")
@@ -202,20 +191,38 @@ def ledger_commits(srv: HttpServer) -> int:
 
 
 def test_http_refusals(server: HttpServer) -> None:
-    good = {**JSON, "authorization": f"Bearer {server.token}"}
-    opened = httpx.post(server.url, json=INIT, headers=good)
+    good = {**HTTP_HEADERS, "authorization": f"Bearer {server.token}"}
+    opened = httpx.post(server.url, json=HTTP_INIT, headers=good)
     assert opened.status_code == 200
     session = opened.headers.get("mcp-session-id", "")
     assert session
     before = ledger_commits(server)
     with_session = {"mcp-session-id": session, "mcp-protocol-version": "2025-06-18"}
     cases: list[tuple[str, str, dict[str, str], bytes | None, int]] = [
-        ("no token", "POST", JSON, None, 401),
-        ("wrong token", "POST", {**JSON, "authorization": "Bearer fops_" + "A" * 43}, None, 401),
-        ("token in the wrong scheme", "POST", {**JSON, "authorization": f"Token {server.token}"}, None, 401),
-        ("bearer without a token", "POST", {**JSON, "authorization": "Bearer"}, None, 401),
-        ("token with a suffix", "POST", {**JSON, "authorization": f"Bearer {server.token}x"}, None, 401),
-        ("hijacked session, no token", "POST", {**JSON, **with_session}, json.dumps(CALL).encode(), 401),
+        ("no token", "POST", HTTP_HEADERS, None, 401),
+        ("wrong token", "POST", {**HTTP_HEADERS, "authorization": "Bearer fops_" + "A" * 43}, None, 401),
+        (
+            "token in the wrong scheme",
+            "POST",
+            {**HTTP_HEADERS, "authorization": f"Token {server.token}"},
+            None,
+            401,
+        ),
+        ("bearer without a token", "POST", {**HTTP_HEADERS, "authorization": "Bearer"}, None, 401),
+        (
+            "token with a suffix",
+            "POST",
+            {**HTTP_HEADERS, "authorization": f"Bearer {server.token}x"},
+            None,
+            401,
+        ),
+        (
+            "hijacked session, no token",
+            "POST",
+            {**HTTP_HEADERS, **with_session},
+            json.dumps(CALL).encode(),
+            401,
+        ),
         ("event stream, no token", "GET", {"accept": "text/event-stream", **with_session}, None, 401),
         ("end session, no token", "DELETE", with_session, None, 401),
         ("cross-origin page", "POST", {**good, "origin": "https://evil.example"}, None, 403),
@@ -228,12 +235,12 @@ def test_http_refusals(server: HttpServer) -> None:
         ("localhost host", "POST", {**good, "host": f"localhost:{server.port}"}, None, 200),
     ]
     for what, method, headers, body, expected in cases:
-        content = body if body is not None else (json.dumps(INIT).encode() if method == "POST" else None)
+        content = body if body is not None else (json.dumps(HTTP_INIT).encode() if method == "POST" else None)
         r = httpx.request(method, server.url, headers=headers, content=content, timeout=30)
         assert r.status_code == expected, f"{what}: {r.status_code} {r.text[:200]}"
     assert ledger_commits(server) == before  # nothing refused reached a tool
     for header in ({}, {"authorization": "Bearer nope"}):  # a refusal carries no session or tool data
-        r = httpx.post(server.url, json=CALL, headers={**JSON, **header})
+        r = httpx.post(server.url, json=CALL, headers={**HTTP_HEADERS, **header})
         assert r.status_code == 401 and "mcp-session-id" not in r.headers and "session_id" not in r.text
 
 

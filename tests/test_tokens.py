@@ -31,40 +31,24 @@ from factorops.store.store import Store
 from factorops.tools.oversight import approvals
 from factorops.tools.registry import components
 
-from .conftest import git, new_repo
-from .spawn import http_client, http_server, start_http_server
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
-ACCEPT = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-
-
-def factorops(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "factorops", *args], capture_output=True, text=True, timeout=60
-    )
-
-
-def new_project(root: Path) -> Path:
-    new_repo(root, {"README.md": "# demo\n"}, "initial commit")
-    assert factorops("init", "--project", str(root)).returncode == 0
-    return root
+from .conftest import git
+from .spawn import (
+    HTTP_HEADERS,
+    HTTP_INIT,
+    factorops,
+    http_client,
+    http_server,
+    new_project,
+    start_http_server,
+)
 
 
 def bearer(token: str) -> dict[str, str]:
-    return {**ACCEPT, "authorization": f"Bearer {token}"}
+    return {**HTTP_HEADERS, "authorization": f"Bearer {token}"}
 
 
 def initialize(url: str, token: str) -> httpx.Response:
-    return httpx.post(url, json=INIT, headers=bearer(token), timeout=30)
+    return httpx.post(url, json=HTTP_INIT, headers=bearer(token), timeout=30)
 
 
 @dataclass
@@ -244,7 +228,7 @@ def test_a_loosened_token_file_is_tightened_by_the_running_server(project: Path)
 
 def test_a_body_trickled_a_byte_at_a_time_gets_408(project: Path) -> None:
     with http_server(project) as srv:
-        body = json.dumps(INIT).encode()
+        body = json.dumps(HTTP_INIT).encode()
         head = (
             f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nAuthorization: Bearer {srv.token}\r\n"
             f"Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
