@@ -22,9 +22,12 @@ BUSY_TIMEOUT_MS = 60_000
 # SQLite reads the first MMAP_BYTES of the index through a memory map (env
 # FACTOROPS_SQLITE_MMAP_BYTES; 0 turns it off): a page outside SQLite's own cache (2 MB a
 # connection) is then a mapped page, not a read() copied into it. Large pattern stores are read
-# at random (a search scores rows by seeks into a 76 MB index at 100,000 patterns): there the
-# bench's searches right after a query that swept the cache took ~1 ms less at p95 (CPU
-# 11.1-11.4 -> 10.3-10.4 ms) and ~0.5 ms less on average; a small store fits in the cache anyway.
+# at random: there the bench's searches right after a query that swept the cache took ~1 ms less
+# at p95 (CPU 11.1-11.4 -> 10.3-10.4 ms; 11.2 -> 10.1 ms on 2026-11-27). In its 409 MiB store of
+# 100,000 patterns the first 256 MiB hold the patterns, FTS5's tables and half the postings by
+# word, not the postings' by-row index (written last); mapping the whole file gained nothing
+# more (docs/patterns.md: a row scored costs reaching a page no cache holds, not the read()).
+# A small store fits in the cache anyway.
 MMAP_BYTES = 256 << 20
 
 
