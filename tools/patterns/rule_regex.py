@@ -15,7 +15,7 @@ What that costs:
   `RuleRegexError` that names the construct. The google-re2 wrapper never falls back to `re`
   (its `compile` raises `re2.error`), and this module relies on that.
 * A few Python spellings that mean the same thing are translated so existing rules keep working:
-  `\\Z` -> `\\z`, `\\uXXXX`/`\\UXXXXXXXX`/`\\N{NAME}` -> `\\x{...}`, `{,n}` -> `{0,n}` (RE2 would
+  `\\Z` -> `\\z`, `\\uHHHH`/`\\UHHHHHHHH`/`\\N{NAME}` (H a hex digit) -> `\\x{...}`, `{,n}` -> `{0,n}` (RE2 would
   read it as literal text), `[\\b]` -> `\\x08`.
 * One spelling that both engines accept but read differently is refused: a POSIX class such as
   `[[:alpha:]]` (RE2: letters; Python: the characters `[:alph` followed by `]`). Refusing it
