@@ -71,15 +71,17 @@ async def test_a_bundled_hostile_rule_cannot_hang_guardrail_check(tmp_path: Path
     assert listed.returncode == 0, listed.stderr
     assert all(pid in listed.stdout for pid in ids), listed.stdout
 
-    # A real server on b answers guardrail_check on a 10,000-character hostile command, and ping
-    # still answers afterwards (ping is a legacy-protocol request).
-    async with Client(server_params(b), mode="legacy") as c:
+    # A real server on b answers guardrail_check on a 10,000-character hostile command, and the same
+    # connection still answers another request afterwards (not ping: the protocol of 2026-07-28
+    # dropped it, and the SDK warns).
+    async with Client(server_params(b)) as c:
         with anyio.fail_after(120):  # a fence: a backtracking engine never returns here
             r = await c.call_tool("guardrail_check", {"action": "run it", "command": HOSTILE_COMMAND})
             assert not r.is_error, r.content
             assert r.structured_content is not None
             assert r.structured_content["decision"] in ("warn", "block")
-            await c.send_ping()
+            listed = await c.list_tools()
+            assert "guardrail_check" in {t.name for t in listed.tools}
     # A fresh server on the same project is not stuck either.
     async with Client(server_params(b)) as c:
         with anyio.fail_after(120):
