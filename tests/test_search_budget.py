@@ -218,9 +218,7 @@ def test_every_rows_key_is_sqlites_to_the_bit(filled: Path) -> None:
             )
             best: list[tuple[float, int]] = []
             search._score(rows, best)
-            for x in [*search.words, search.confidence]:
-                if isinstance(x, pattern_search._Cursor):
-                    x.cursor.close()
+            search.close()
             assert {rowid: key for key, rowid in best} == want, q
     finally:
         store.close()

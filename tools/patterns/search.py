@@ -1226,10 +1226,14 @@ class _Search:
                     self._score(fresh, best)
                     del best[fetch:]
         finally:
-            for x in lists:
-                if isinstance(x, _Cursor):
-                    x.cursor.close()
+            self.close()
         return [r for _, r in best]
+
+    def close(self) -> None:
+        """Close the lists' cursors (a search's statements stay open until its rows are read)."""
+        for x in [*self.words, self.confidence]:
+            if isinstance(x, _Cursor):
+                x.cursor.close()
 
     def _score(self, rows: list[tuple[int, float]], best: list[tuple[float, int]]) -> None:
         """The exact keys of `rows` (rowid, confidence), from their postings for every word."""
