@@ -218,7 +218,8 @@ def sqlite_filters(extra: dict[str, Any] | None) -> tuple[str, list[object]]:
     return " AND ".join(where), args
 
 
-# A raw client's `initialize` over stdio (tests that speak JSON-RPC on the wire themselves).
+# A raw client's `initialize`, over stdio or POSTed over HTTP (tests that speak JSON-RPC on the
+# wire themselves).
 INIT = {
     "jsonrpc": "2.0",
     "id": 0,

@@ -23,18 +23,8 @@ from .conftest import new_repo
 
 _READY = re.compile(r"serving MCP on (http://\S+/mcp)")
 
-# A raw client's `initialize` POSTed to the HTTP endpoint, and the headers the streamable HTTP
-# transport requires of every POST (tests that speak the wire protocol themselves add a token).
-HTTP_INIT: dict[str, Any] = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
+# The headers the streamable HTTP transport requires of every POST (tests that speak the wire
+# protocol themselves send conftest.INIT and add a token).
 HTTP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 

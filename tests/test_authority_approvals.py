@@ -4,8 +4,6 @@ its session and is used once, and a session's end is decided under the ledger lo
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from factorops.tools.kernel.actor import Actor, AuthorityError
 from factorops.tools.oversight import approvals
 
 from .conftest import Clock, git
-from .spawn import http_client, http_server
+from .spawn import factorops, http_client, http_server
 from .stdio_server import server_params
 
 CRITICAL = {
@@ -36,10 +34,6 @@ DESKTOP = types.Implementation(name="Claude Desktop", version="1.0")
 
 async def _accept_all(_ctx: Any, _params: types.ElicitRequestParams) -> types.ElicitResult:
     return types.ElicitResult(action="accept", content={"approve": True, "comment": "yes"})
-
-
-def factorops(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "factorops", *args], capture_output=True, text=True)
 
 
 # -- hole 3: an elicitation answer over HTTP does not decide high or critical risk -----------------

@@ -22,10 +22,9 @@ from factorops.server.auth_token import PREFIX, ensure_token, read_token, token_
 from factorops.server.http import HttpConfigError, HttpOptions, check_bind, is_loopback
 from factorops.store.datadir import DataDir
 
-from .conftest import git
+from .conftest import INIT, git
 from .spawn import (
     HTTP_HEADERS,
-    HTTP_INIT,
     HttpServer,
     factorops,
     http_client,
@@ -44,7 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
 
 def post(srv: HttpServer, headers: dict[str, str], body: bytes | None = None) -> httpx.Response:
     return httpx.post(
-        srv.url, content=body if body is not None else json.dumps(HTTP_INIT).encode(), headers=headers
+        srv.url, content=body if body is not None else json.dumps(INIT).encode(), headers=headers
     )
 
 
@@ -67,9 +66,7 @@ async def test_tools_work_over_http_with_the_token(server: HttpServer, mode: str
 
 
 def test_oversized_bodies_get_413(server: HttpServer) -> None:
-    big = json.dumps(
-        {**HTTP_INIT, "params": {**HTTP_INIT["params"], "pad": "x" * (2 * 1024 * 1024)}}
-    ).encode()  # type: ignore[dict-item]
+    big = json.dumps({**INIT, "params": {**INIT["params"], "pad": "x" * (2 * 1024 * 1024)}}).encode()  # type: ignore[dict-item]
     assert post(server, auth(server), big).status_code == 413
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold while streaming too

@@ -22,6 +22,8 @@ import pytest
 
 from factorops import __version__
 
+from .conftest import INIT
+
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "/ABSOLUTE/PATH/TO/factorops/.venv/bin/factorops"
 
@@ -170,30 +172,20 @@ def test_readme_run_command_installs_and_serves_on_a_managed_python(which: str, 
         assert refused.returncode != 0 and "externally-managed-environment" in refused.stderr, refused
 
     run_cmd = readme_commands()[0]
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "test_install", "version": "0"},
-        },
-    }
     out = subprocess.run(
         ["sh", "-c", run_cmd],
         cwd=repo,
         env=env,
-        input=json.dumps(initialize) + "\n",  # a client's first message; then stdin ends and serve stops
+        input=json.dumps(INIT) + "\n",  # a client's first message; then stdin ends and serve stops
         capture_output=True,
         text=True,
         timeout=900,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     answers = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    assert [a["result"]["serverInfo"]["name"] for a in answers if a.get("id") == 1] == ["factorops"], (
-        out.stdout
-    )
+    assert [a["result"]["serverInfo"]["name"] for a in answers if a.get("id") == INIT["id"]] == [
+        "factorops"
+    ], out.stdout
     script = repo / ".venv" / "bin" / "factorops"
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.strip() == f"factorops {__version__}", version

@@ -23,8 +23,8 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, Tool
 
-from .conftest import commit_files, git, new_repo
-from .spawn import HTTP_HEADERS, HTTP_INIT, HttpServer, http_server
+from .conftest import INIT, commit_files, git, new_repo
+from .spawn import HTTP_HEADERS, HttpServer, http_server
 
 OUTSIDE_MARK = "TOP-SECRET-OUTSIDE-THE-PROJECT"
 ENV_KEY = "sk-live-abcdefghijklmnopqrstuvwxyz012345"
@@ -192,7 +192,7 @@ def ledger_commits(srv: HttpServer) -> int:
 
 def test_http_refusals(server: HttpServer) -> None:
     good = {**HTTP_HEADERS, "authorization": f"Bearer {server.token}"}
-    opened = httpx.post(server.url, json=HTTP_INIT, headers=good)
+    opened = httpx.post(server.url, json=INIT, headers=good)
     assert opened.status_code == 200
     session = opened.headers.get("mcp-session-id", "")
     assert session
@@ -235,7 +235,7 @@ def test_http_refusals(server: HttpServer) -> None:
         ("localhost host", "POST", {**good, "host": f"localhost:{server.port}"}, None, 200),
     ]
     for what, method, headers, body, expected in cases:
-        content = body if body is not None else (json.dumps(HTTP_INIT).encode() if method == "POST" else None)
+        content = body if body is not None else (json.dumps(INIT).encode() if method == "POST" else None)
         r = httpx.request(method, server.url, headers=headers, content=content, timeout=30)
         assert r.status_code == expected, f"{what}: {r.status_code} {r.text[:200]}"
     assert ledger_commits(server) == before  # nothing refused reached a tool

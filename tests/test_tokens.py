@@ -31,10 +31,9 @@ from factorops.store.store import Store
 from factorops.tools.oversight import approvals
 from factorops.tools.registry import components
 
-from .conftest import git
+from .conftest import INIT, git
 from .spawn import (
     HTTP_HEADERS,
-    HTTP_INIT,
     factorops,
     http_client,
     http_server,
@@ -48,7 +47,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def initialize(url: str, token: str) -> httpx.Response:
-    return httpx.post(url, json=HTTP_INIT, headers=bearer(token), timeout=30)
+    return httpx.post(url, json=INIT, headers=bearer(token), timeout=30)
 
 
 @dataclass
@@ -228,7 +227,7 @@ def test_a_loosened_token_file_is_tightened_by_the_running_server(project: Path)
 
 def test_a_body_trickled_a_byte_at_a_time_gets_408(project: Path) -> None:
     with http_server(project) as srv:
-        body = json.dumps(HTTP_INIT).encode()
+        body = json.dumps(INIT).encode()
         head = (
             f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nAuthorization: Bearer {srv.token}\r\n"
             f"Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
