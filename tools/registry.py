@@ -25,6 +25,7 @@ MIGRATIONS: dict[str, tuple[str, ...]] = {
         "patterns-007",
         "patterns-008",
         "patterns-010",
+        "patterns-011",
     ),
     "flywheel": ("flywheel-001",),
     "approvals": ("approvals-001", "approvals-002", "approvals-003"),

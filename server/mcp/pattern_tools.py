@@ -74,7 +74,9 @@ def _pattern_record() -> tuple[type[BaseModel], AsyncOp]:
 
 
 def _patterns_search() -> tuple[type[BaseModel], SyncOp]:
-    from factorops.tools.patterns import records
+    from factorops.tools.patterns import records, row_postings
+
+    row_postings.enable()  # a serving process: its searches build and use the row postings
 
     return records.PatternsSearchResult, records.search
 

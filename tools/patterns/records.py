@@ -161,7 +161,7 @@ def upsert(db: Database, p: Pattern, sha: str) -> None:
     )
     pattern_search.index_row(db, rowid, texts, p.confidence, p.status, p.kind)  # same transaction
     db.execute(
-        "INSERT INTO meta (key, value) VALUES ('patterns_version', '1') "
+        f"INSERT INTO meta (key, value) VALUES ('{pattern_search.VERSION}', '1') "
         "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
     )
 
@@ -281,6 +281,12 @@ COMPONENT = Component(
             "patterns-010",
             f"CREATE INDEX IF NOT EXISTS {pattern_search.CONFIDENCE_INDEX} "
             "ON patterns (status, kind, confidence, tags);",
+        ),
+        # The index's own id, part of the search's state key (search.INDEX_ID, row_postings).
+        Migration(
+            "patterns-011",
+            f"INSERT OR IGNORE INTO meta (key, value) VALUES ('{pattern_search.INDEX_ID}', "
+            "lower(hex(randomblob(16))));",
         ),
     ),
     kinds=(RecordKind("pattern", ledger_layout.PATTERN_FILE, _index),),

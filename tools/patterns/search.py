@@ -79,6 +79,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from factorops.tools.kernel.tokens import ESTIMATE_SLACK, count_many, estimate_tokens
+from factorops.tools.patterns import row_postings
 
 if TYPE_CHECKING:
     from factorops.store.db import Database
@@ -127,6 +128,11 @@ TAKE_COST = 0.5  # a row read from a list by `run`'s loop
 SCAN_COST = 3.0  # a posting read in the index's order and grouped by `_bounded`
 COUNT_COST = 0.1  # a posting counted by `_candidates`
 START_COST = 5.0  # a row FTS5 finds holding every strong word (`_start`)
+# meta keys: `patterns_version`, which every write to a pattern adds one to (records.upsert), and
+# the index's own id (patterns-011: random, so a store made anew at the same path, whose versions
+# start again, never takes the key of the one before).
+VERSION = "patterns_version"
+INDEX_ID = "patterns_index_id"
 BOUNDED_SHARE = 0.6  # of what is left of the budget, for `_bounded`'s postings
 START_SHARE = 0.5  # of what is left of the budget, for `_start` when the search is over it
 
@@ -140,6 +146,7 @@ class Work:
     spent: float = 0.0
     postings: int = 0  # postings read by the bounded ways
     scored: int = 0  # rows scored exactly
+    held: int = 0  # of them, scored from the row postings held in memory (row_postings)
     exact: bool = True
 
 
@@ -447,7 +454,7 @@ def index_row(
 class _Stats:
     rows: int
     avgdl: float
-    key: tuple[object, ...]  # this state of the index: what cached word counts are valid for
+    key: tuple[object, ...]  # this state of the index: what cached counts and row postings are for
 
 
 def _stats(db: Database) -> _Stats | None:
@@ -458,9 +465,17 @@ def _stats(db: Database) -> _Stats | None:
     sizes = _varints(bytes(row[0]))
     if not sizes or sizes[0] <= 0:
         return None
-    version = db.execute("SELECT value FROM meta WHERE key = 'patterns_version'").fetchone()
+    meta = dict(
+        db.execute(f"SELECT key, value FROM meta WHERE key IN ('{VERSION}', '{INDEX_ID}')").fetchall()
+    )
     path = db.execute("PRAGMA database_list").fetchone()[2]
-    return _Stats(sizes[0], sum(sizes[1:]) / sizes[0], (path, version and version[0], *sizes))
+    return _Stats(sizes[0], sum(sizes[1:]) / sizes[0], (path, meta.get(INDEX_ID), meta.get(VERSION), *sizes))
+
+
+def _key(db: Database) -> tuple[object, ...] | None:
+    """The state's key, as the row postings' builder reads it."""
+    stats = _stats(db)
+    return None if stats is None else stats.key
 
 
 _CACHE_LIMIT = 20_000
@@ -543,7 +558,22 @@ def search_rowids(
     `bm25 - confidence` over all the words (OR), ties to the lower rowid; beyond the work budget,
     the best found within it. `work`: the budget and what the search did. See the module's note."""
     ws = words(text)
-    stats = _stats(db) if ws and fetch > 0 else None
+    if not ws or fetch <= 0:
+        return []
+    own = not db.conn.in_transaction  # else the caller's transaction, maybe with its own writes
+    if own:
+        db.execute("BEGIN")  # one state for the counts, the lists and the rows scored
+    try:
+        return _search_rowids(db, ws, filters, fetch, work, own)
+    finally:
+        if own:
+            db.execute("COMMIT")
+
+
+def _search_rowids(
+    db: Database, ws: list[str], filters: Filters, fetch: int, work: Work | None, own: bool
+) -> list[tuple[int, str]]:
+    stats = _stats(db)
     if stats is None:
         return []
     covered = db.execute("SELECT sum(n), min(CASE WHEN dl > 0 THEN dl END) FROM pattern_lengths").fetchone()
@@ -555,7 +585,11 @@ def search_rowids(
     query = _join([p.word for p in parts], "OR")
     if work is None:
         work = Work(budget=BUDGET if stats.rows >= BUDGET_ROWS else math.inf)
-    top = _Search(db, parts, filters, fetch, stats, int(covered[1] or 1), work).run()
+    path = str(stats.key[0])
+    held = row_postings.held(path, stats.key)
+    if held is None and own:
+        row_postings.want(path, stats.rows, _key)  # not for a writer's search: its state is changing
+    top = _Search(db, parts, filters, fetch, stats, int(covered[1] or 1), work, held).run()
     return [(r, query) for r in top]
 
 
@@ -695,8 +729,10 @@ class _Search:
         stats: _Stats,
         dl_min: int,
         work: Work,
+        held: row_postings.RowPostings | None = None,
     ) -> None:
         self.db, self.parts, self.filters, self.fetch, self.work = db, parts, filters, fetch, work
+        self.held = held  # the row postings of this state, if built: `_score` reads them, not SQLite
         self.avgdl, self.dl_min, self.rows = stats.avgdl, dl_min, stats.rows
         self.wids = sorted({p.wid for p in parts if p.wid is not None})
         # bm25()'s terms in the query's order: (token id or None for a phrase, idf, the part's id)
@@ -1241,8 +1277,11 @@ class _Search:
         self.work.spent += SCORE_COST * len(rows)
         tf: dict[int, dict[int, int]] = {}  # per row, its tf of each word it holds
         dl: dict[int, int] = {}
-        if self.wids and rows:
-            pids = [r for r, _ in rows]
+        pids = [r for r, _ in rows]
+        if self.wids and self.held is not None and pids and max(pids) < self.held.rows:
+            tf, dl = self.held.lookup(pids, self.wids)
+            self.work.held += len(pids)
+        elif self.wids and pids:
             for pid, wid, f, n in self.db.execute(
                 f"SELECT pid, wid, tf, dl FROM pattern_postings WHERE pid IN ({','.join('?' * len(pids))}) "
                 f"AND wid IN ({','.join('?' * len(self.wids))})",
