@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,6 @@ BUSY_TIMEOUT_MS = 60_000
 # more (docs/patterns.md: a row scored costs reaching a page no cache holds, not the read()).
 # A small store fits in the cache anyway.
 MMAP_BYTES = 256 << 20
-
-
-_closing: list[Callable[[Path], None]] = []
-
-
-def when_closed(callback: Callable[[Path], None]) -> None:
-    """Call `callback(path)` whenever an index at `path` closes in this process: what a capability
-    holds beside the index (the search's row postings) goes with it."""
-    if callback not in _closing:
-        _closing.append(callback)
 
 
 class Database:
@@ -169,8 +159,6 @@ class Index:
                 db.conn.close()
             self._all.clear()
         self._local = threading.local()
-        for callback in list(_closing):
-            callback(self.path)
 
 
 def _split_sql(sql: str) -> list[str]:

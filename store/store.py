@@ -81,8 +81,9 @@ class Store:
         self.index = Index(datadir.db_path)
         self.ledger = Ledger(datadir.ledger_path, datadir.lock_path)
         self.created = False  # whether `open` created the ledger
-        # Data derived from this store (compiled guardrails, the metrics event buffer), by owner:
-        # kept with the data it comes from, so it goes with the store and never outlives it.
+        # Data derived from this store (compiled guardrails, the metrics event buffer, the search's
+        # row postings), by owner: kept with the data it comes from, so it goes with the store and
+        # never outlives it (`close` closes each value that has a `close`).
         self._derived: dict[str, tuple[object, object]] = {}
         self._derived_lock = threading.RLock()
 
@@ -330,5 +331,12 @@ class Store:
         return count, unknown, tuple(errors)
 
     def close(self) -> None:
+        with self._derived_lock:
+            derived = [value for _, value in self._derived.values()]
+            self._derived.clear()
+        for value in derived:  # what works in the background on this store's data stops first
+            stop = getattr(value, "close", None)
+            if callable(stop):
+                stop()
         self.ledger.close()  # waits for its background packer: no git process of ours left behind
         self.index.close()

@@ -37,6 +37,7 @@ from factorops.tools.kernel.ids import new_id
 from factorops.tools.kernel.redact import redact
 
 from . import markdown as pattern_markdown
+from . import row_postings
 from . import search as pattern_search
 from .model import (
     Evidence,
@@ -753,6 +754,11 @@ def similar(a: frozenset[str], b: frozenset[str]) -> bool:
     return len(a & b) / len(a | b) >= SIMILAR
 
 
+def row_postings_of(store: Store) -> row_postings.Holder:
+    """The store's row postings for its searches (kept on it: its close stops a build)."""
+    return store.derived("patterns.row_postings", None, lambda: row_postings.Holder(store.index.path))
+
+
 def find_duplicate(store: Store, title: str, kind: str) -> str | None:
     """The id of a stored, not retired pattern of the same kind whose title nearly equals `title`
     (same words, or >= SIMILAR of them shared); search narrows the field so this stays cheap."""
@@ -788,7 +794,7 @@ def search(store: Store, inp: PatternsSearchInput, now: datetime) -> PatternsSea
     fetch = (inp.limit * 4 if inp.paths else inp.limit) + 1
     found: list[tuple[tuple[object, ...], str | None]] = []
     if pattern_search.words(inp.query):
-        hits = pattern_search.search_rowids(db, inp.query, filters, fetch)
+        hits = pattern_search.search_rowids(db, inp.query, filters, fetch, rows=row_postings_of(store))
         by_rowid = {
             r[0]: r
             for r in db.execute(

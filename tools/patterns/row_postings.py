@@ -5,7 +5,7 @@ Why: at 100,000 patterns a search's tail is the rows it scores exactly, one rand
 `(pid, wid)` index each (issue #14). The bench's store keeps that index in its last 76 MB, and a
 page that no CPU cache holds costs ~9 us whether SQLite maps it or reads it (docs/patterns.md).
 The same postings as arrays (per row: its word ids in order and their weighted counts, found by
-bisection) take 16 MiB at 100,000 patterns and are read in cache lines, not pages.
+bisection) take 21.5 MiB at 100,000 patterns and are read in cache lines, not pages.
 
 The arrays are a copy of one committed state of the index. They are read on a connection of their
 own in one read transaction, which also reads that state's key (`search._stats`: the file, the
@@ -15,7 +15,8 @@ version, so after a write, from this process or another, the search seeks as bef
 arrays of the new state are built. The same state holds the same postings either way, so the
 answer and the work it is charged are the same with or without the arrays.
 
-The build is never on a request's path: a daemon thread, one at a time per index, started by a
+The build is never on a request's path: a daemon thread, one at a time per store (a `Holder`,
+kept on the `Store`, whose close cancels it), started by a
 search that found no current arrays, and never by a search inside a write transaction (a
 pattern_record's duplicate check, mining: their state is about to change). A build waits after
 the last one for as long as that one took, so a stream of writes costs at most half a core. It
@@ -23,7 +24,7 @@ happens only in a process that serves (`enable`, by the MCP app; a one-shot CLI 
 before arrays would pay) and only for stores of MIN_ROWS patterns or more
 (FACTOROPS_ROW_POSTINGS_MIN_ROWS), below which the by-row index stays in SQLite's cache anyway.
 Most of a build is SQLite formatting each row's postings (the GIL released); Python only turns
-hex into arrays: 3.6 s wall, ~0.3 s with the GIL held, at 100,000 patterns.
+hex into arrays: at 100,000 patterns 4-5 s wall, of which the Python parse 0.2 s.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from __future__ import annotations
 import array
 import bisect
 import logging
-import os
 import sqlite3
 import sys
 import threading
@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from factorops.store.db import Database, connect, when_closed
+from factorops.store.db import Database, connect
 from factorops.store.env import env_int
 
 log = logging.getLogger(__name__)
@@ -154,22 +154,9 @@ def _append(wids: array.array[int], tfs: array.array[int], w: array.array[int], 
     tfs.extend(f)
 
 
-# -- held per index, built in the background ---------------------------------------------------
-
-
-@dataclass
-class _Build:
-    path: str  # as SQLite names the main database (PRAGMA database_list)
-    real: str  # os.path.realpath of it: what `forget` matches
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-    not_before: float = 0.0  # time.monotonic() before which no next build starts
-
+# -- held per store, built in the background ---------------------------------------------------
 
 _enabled = False
-_lock = threading.Lock()
-_held: dict[str, RowPostings] = {}
-_builds: dict[str, _Build] = {}
 
 
 def enable(on: bool = True) -> None:
@@ -182,83 +169,94 @@ def min_rows() -> int:
     return env_int("FACTOROPS_ROW_POSTINGS_MIN_ROWS", MIN_ROWS, minimum=0)
 
 
-def held(path: str, key: tuple[object, ...]) -> RowPostings | None:
-    """The arrays of the state `key` of the index at `path`, if they are built; stale ones are let go."""
-    if not _enabled:
+@dataclass
+class _Build:
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    not_before: float = 0.0  # time.monotonic() before which no next build starts
+
+
+class Holder:
+    """The arrays of one store (kept on the `Store` as a derived value; the store's close closes
+    it): the latest built, and the build under way."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path  # the index file: a build opens its own connection to it
+        self._lock = threading.Lock()
+        self._held: RowPostings | None = None
+        self.build: _Build | None = None  # the last build started (None once closed)
+        self._closed = False
+
+    def held(self, key: tuple[object, ...]) -> RowPostings | None:
+        """The arrays of the state `key`, if they are built; stale ones are let go."""
+        found = self._held
+        if not _enabled or found is None or found.key == key:
+            return found if _enabled else None
+        with self._lock:
+            if self._held is found:
+                self._held = None
         return None
-    found = _held.get(path)
-    if found is None or found.key == key:
-        return found
-    with _lock:
-        if _held.get(path) is found:
-            del _held[path]
-    return None
 
-
-def want(path: str, rows: int, key_of: KeyOf) -> None:
-    """Start a build of the arrays of the index at `path` (`rows` patterns) unless one is running,
-    the last one ended less than its own duration ago, or the store is too small."""
-    if not _enabled or rows < min_rows():
-        return
-    with _lock:
-        last = _builds.get(path)
-        if last is not None and (
-            (last.thread is not None and last.thread.is_alive()) or time.monotonic() < last.not_before
-        ):
+    def want(self, rows: int, key_of: KeyOf) -> None:
+        """Start a build unless one is running, the last one ended less than its own duration
+        ago, the store has fewer than `min_rows()` patterns or the process does not serve."""
+        if not _enabled or rows < min_rows():
             return
-        build = _Build(path, os.path.realpath(path))
-        build.thread = threading.Thread(
-            target=_run, args=(build, key_of), name="factorops-row-postings", daemon=True
-        )
-        _builds[path] = build
-        build.thread.start()
+        with self._lock:
+            last = self.build
+            if self._closed or (
+                last is not None
+                and (
+                    (last.thread is not None and last.thread.is_alive()) or time.monotonic() < last.not_before
+                )
+            ):
+                return
+            build = self.build = _Build()
+            build.thread = threading.Thread(
+                target=self._run, args=(build, key_of), name="factorops-row-postings", daemon=True
+            )
+            build.thread.start()
 
-
-def _run(build: _Build, key_of: KeyOf) -> None:
-    began = time.monotonic()
-    got: RowPostings | None = None
-    try:
-        db = connect(Path(build.path))
+    def _run(self, build: _Build, key_of: KeyOf) -> None:
+        began = time.monotonic()
+        got: RowPostings | None = None
         try:
-            db.execute("PRAGMA query_only=ON")
-            got = load(db, key_of, build.cancelled)
-        finally:
-            db.conn.close()
-    except sqlite3.Error as exc:  # the store went away or changed shape: the search keeps seeking
-        log.warning("row postings of %s not built: %s", build.path, exc)
-    took = time.monotonic() - began
-    with _lock:
-        build.not_before = time.monotonic() + took
-        if got is not None and not build.cancelled.is_set() and _builds.get(build.path) is build:
-            _held[build.path] = got
-    if got is not None:
-        log.info(
-            "row postings of %s: %d rows, %.1f MiB, in %.2fs", build.path, got.rows, got.nbytes / 2**20, took
-        )
+            db = connect(self.path)
+            try:
+                db.execute("PRAGMA query_only=ON")
+                got = load(db, key_of, build.cancelled)
+            finally:
+                db.conn.close()
+        except sqlite3.Error as exc:  # the store went away or changed shape: searches keep seeking
+            log.warning("row postings of %s not built: %s", self.path, exc)
+        took = time.monotonic() - began
+        with self._lock:
+            build.not_before = time.monotonic() + took
+            if got is not None and not build.cancelled.is_set():
+                self._held = got
+        if got is not None:
+            log.info(
+                "row postings of %s: %d rows, %.1f MiB, in %.2fs",
+                self.path,
+                got.rows,
+                got.nbytes / 2**20,
+                took,
+            )
 
+    def wait(self, timeout: float | None = None) -> RowPostings | None:
+        """Wait for a running build to end; the arrays held then (of any state)."""
+        build = self.build
+        if build is not None and build.thread is not None:
+            build.thread.join(timeout)
+        return self._held
 
-def wait(path: str, timeout: float | None = None) -> RowPostings | None:
-    """Wait for a running build of `path` to end; the arrays held for it then (any state)."""
-    build = _builds.get(path)
-    if build is not None and build.thread is not None:
-        build.thread.join(timeout)
-    return _held.get(path)
-
-
-def forget(path: Path) -> None:
-    """The store at `path` closes: cancel its build, wait for it, let its arrays go."""
-    real = os.path.realpath(path)
-    with _lock:
-        builds = [b for b in _builds.values() if b.real == real]
-        for b in builds:
-            b.cancelled.set()
-            del _builds[b.path]
-            _held.pop(b.path, None)
-        for p in [p for p in _held if os.path.realpath(p) == real]:
-            del _held[p]
-    for b in builds:
-        if b.thread is not None and b.thread is not threading.current_thread():
-            b.thread.join()
-
-
-when_closed(forget)
+    def close(self) -> None:
+        """The store closes: cancel a build, wait for it, let the arrays go."""
+        with self._lock:  # under the lock: a build that ends now sees it is cancelled
+            self._closed = True
+            self._held = None
+            build = self.build
+            if build is not None:
+                build.cancelled.set()
+        if build is not None and build.thread is not None and build.thread is not threading.current_thread():
+            build.thread.join()

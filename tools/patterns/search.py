@@ -36,7 +36,8 @@ with the patterns row, so the filters and the confidence come with each posting 
 fail the filters never reach Python) plus one list of every filtered pattern by confidence
 (the part of the key no word bounds). The list whose next row could add most is read next, a
 chunk at a time; each new row's exact key is computed from its postings for all the words
-(random access by `(row, token)`), unless its known part plus the other lists' bounds cannot
+(random access by `(row, token)`, or in a serving process the same postings held in memory when
+they are of the state the search reads: `row_postings`), unless its known part plus the other lists' bounds cannot
 beat the k-th best. The search stops when no unread row can beat (or tie) the k-th best: the
 answer is then the exact top-k (or when the work budget is spent, below). A word FTS5 tokenizes into several tokens is a phrase:
 its rows and their exact part of the score come from FTS5 itself (`bm25()` of that phrase alone
@@ -552,11 +553,17 @@ def _parts(db: Database, ws: list[str], stats: _Stats) -> list[_Part]:
 
 
 def search_rowids(
-    db: Database, text: str, filters: Filters, fetch: int, work: Work | None = None
+    db: Database,
+    text: str,
+    filters: Filters,
+    fetch: int,
+    work: Work | None = None,
+    rows: row_postings.Holder | None = None,
 ) -> list[tuple[int, str]]:
     """(rowid, the FTS5 query for its snippet) of the best `fetch` patterns, best first: the lowest
     `bm25 - confidence` over all the words (OR), ties to the lower rowid; beyond the work budget,
-    the best found within it. `work`: the budget and what the search did. See the module's note."""
+    the best found within it. `work`: the budget and what the search did; `rows`: the store's row
+    postings, if the search may use and build them. See the module's note."""
     ws = words(text)
     if not ws or fetch <= 0:
         return []
@@ -564,14 +571,20 @@ def search_rowids(
     if own:
         db.execute("BEGIN")  # one state for the counts, the lists and the rows scored
     try:
-        return _search_rowids(db, ws, filters, fetch, work, own)
+        return _search_rowids(db, ws, filters, fetch, work, rows, own)
     finally:
         if own:
             db.execute("COMMIT")
 
 
 def _search_rowids(
-    db: Database, ws: list[str], filters: Filters, fetch: int, work: Work | None, own: bool
+    db: Database,
+    ws: list[str],
+    filters: Filters,
+    fetch: int,
+    work: Work | None,
+    rows: row_postings.Holder | None,
+    own: bool,
 ) -> list[tuple[int, str]]:
     stats = _stats(db)
     if stats is None:
@@ -585,10 +598,9 @@ def _search_rowids(
     query = _join([p.word for p in parts], "OR")
     if work is None:
         work = Work(budget=BUDGET if stats.rows >= BUDGET_ROWS else math.inf)
-    path = str(stats.key[0])
-    held = row_postings.held(path, stats.key)
-    if held is None and own:
-        row_postings.want(path, stats.rows, _key)  # not for a writer's search: its state is changing
+    held = None if rows is None else rows.held(stats.key)
+    if rows is not None and held is None and own:
+        rows.want(stats.rows, _key)  # never from a writer's search: its state is about to change
     top = _Search(db, parts, filters, fetch, stats, int(covered[1] or 1), work, held).run()
     return [(r, query) for r in top]
 
