@@ -220,7 +220,10 @@ def test_a_writers_search_builds_nothing_and_a_readers_does(store: Store, servin
         assert _search(db, "alpha beta", rows)[1].held > 0
 
 
-@pytest.mark.parametrize(("threshold", "builds"), [("3001", False), ("3000", True), ("", False)])
+@pytest.mark.parametrize(
+    ("threshold", "builds"),
+    [("3001", False), ("3000", True), ("", False), ("many", False), ("-1", False)],  # bad: the default
+)
 def test_only_stores_of_min_rows_or_more_get_arrays(
     store: Store, monkeypatch: pytest.MonkeyPatch, threshold: str, builds: bool
 ) -> None:
