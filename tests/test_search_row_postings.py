@@ -29,7 +29,7 @@ from factorops.tools.patterns.model import Pattern
 from factorops.tools.registry import components
 
 from .conftest import ok
-from .search_corpus import NOW, mid_corpus
+from .search_corpus import NOW, mid_corpus, put
 
 ROWS = 3000
 MID = {"alpha": 0.3, "beta": 0.08, "gamma": 0.01}
@@ -60,15 +60,9 @@ def serving(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(row_postings, "_enabled", True)
 
 
-def _put(store: Store, rows: list[Pattern]) -> None:
-    with store.index.transaction() as db:
-        for p in rows:
-            patterns.upsert(db, p, "0" * 40)
-
-
 def _filled(store: Store) -> row_postings.Holder:
     """The corpus written; the store's row postings (kept on it, as the tool's searches find them)."""
-    _put(store, mid_corpus(ROWS, 11, MID, filler=40, common=0.7, zebra_every=97))
+    put(store, mid_corpus(ROWS, 11, MID, filler=40, common=0.7, zebra_every=97))
     return patterns.row_postings_of(store)
 
 
@@ -110,8 +104,8 @@ def test_the_arrays_are_the_tables_postings(
 ) -> None:
     monkeypatch.setattr(row_postings, "CHUNK", 7)  # many chunks, some ending in rows with no words
     rows = _filled(store)
-    _put(store, [Pattern(id=f"pat-none-{i}", title="...", created=NOW, updated=NOW) for i in range(9)])
-    _put(store, [Pattern(id="pat-last", title="last words", created=NOW, updated=NOW)])
+    put(store, [Pattern(id=f"pat-none-{i}", title="...", created=NOW, updated=NOW) for i in range(9)])
+    put(store, [Pattern(id="pat-last", title="last words", created=NOW, updated=NOW)])
     held = _built(store, rows)
     assert held.rows == _rowid(store, "pat-last") + 1
     table = {
@@ -162,8 +156,8 @@ def test_a_write_here_is_never_answered_from_the_arrays_of_the_state_before(
     (row,) = [
         p for p in mid_corpus(ROWS, 11, MID, filler=40, common=0.7, zebra_every=97) if p.id == "pat-00010"
     ]
-    _put(store, [row.model_copy(update={"title": "quagga quagga quagga alpha", "status": "active"})])
-    _put(store, [Pattern(id="pat-q", title="quagga", problem="one", created=NOW, updated=NOW)])
+    put(store, [row.model_copy(update={"title": "quagga quagga quagga alpha", "status": "active"})])
+    put(store, [Pattern(id="pat-q", title="quagga", problem="one", created=NOW, updated=NOW)])
     got, work = _search(store.db, "quagga alpha", rows)
     assert work.held == 0  # the arrays are of the state before the write
     assert got[0][0] == _rowid(store, "pat-00010")
@@ -252,9 +246,9 @@ def test_closing_the_store_cancels_a_running_build(
     chunks: list[int] = []
     append = row_postings._append
 
-    def counted(*args: object) -> None:
+    def counted(*args: object) -> int:
         chunks.append(1)
-        append(*args)  # type: ignore[arg-type]
+        return append(*args)  # type: ignore[arg-type]
 
     def slow_key(db: Database) -> tuple[object, ...] | None:
         started.set()
@@ -354,7 +348,7 @@ def test_a_build_waits_after_the_last_one_as_long_as_it_took(store: Store, servi
     first = _built(store, rows)
     last = rows.build
     assert last is not None and last.not_before > 0.0
-    _put(store, [Pattern(id="pat-new", title="new words", created=NOW, updated=NOW)])
+    put(store, [Pattern(id="pat-new", title="new words", created=NOW, updated=NOW)])
     last.not_before = time.monotonic() + 3600.0  # as if the last build had taken an hour
     assert _search(store.db, "alpha", rows)[1].held == 0
     assert rows.build is last  # none started

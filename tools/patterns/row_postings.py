@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import array
 import bisect
+import itertools
 import logging
 import sqlite3
 import sys
@@ -107,7 +108,7 @@ def load(db: Database, key_of: KeyOf, cancelled: threading.Event | None = None) 
             return None
         rows, wide = int(top[0]) + 1, int(top[1]) >= 1 << 16
         code, width = ("I", 8) if wide else ("H", 4)
-        starts = array.array("I", bytes(4 * (rows + 1)))
+        counts = array.array("I", bytes(4 * rows))  # postings a row: `starts` is their running sum
         lengths = array.array("I", bytes(4 * rows))
         wids, tfs = array.array(code), array.array("H")
         for lo in range(0, rows, CHUNK):
@@ -119,30 +120,23 @@ def load(db: Database, key_of: KeyOf, cancelled: threading.Event | None = None) 
                 "WHERE pid >= ? AND pid < ? GROUP BY pid ORDER BY pid",
                 [lo, lo + CHUNK],
             ).fetchall()
-            at = lo
             for pid, n, most, w_hex, f_hex in got:
                 if most >= 1 << 16:
                     log.info("row postings not held: a count of %d does not fit", most)
                     return None
-                while at <= pid:
-                    starts[at] = len(wids)
-                    at += 1
                 lengths[pid] = n
-                _append(
+                counts[pid] = _append(
                     wids, tfs, array.array(code, bytes.fromhex(w_hex)), array.array("H", bytes.fromhex(f_hex))
                 )
-            while at < min(lo + CHUNK, rows):
-                starts[at] = len(wids)
-                at += 1
-        starts[rows] = len(wids)
+        starts = array.array("I", itertools.accumulate(counts, initial=0))
         return RowPostings(key, starts, wids, tfs, lengths)
     finally:
         db.execute("COMMIT")
 
 
-def _append(wids: array.array[int], tfs: array.array[int], w: array.array[int], f: array.array[int]) -> None:
+def _append(wids: array.array[int], tfs: array.array[int], w: array.array[int], f: array.array[int]) -> int:
     """One row's postings, from big-endian hex, in word order (SQLite's GROUP BY over the (pid,
-    wid) index gives that order; it is checked, not assumed)."""
+    wid) index gives that order; it is checked, not assumed); returns how many."""
     if sys.byteorder == "little":
         w.byteswap()
         f.byteswap()
@@ -152,6 +146,7 @@ def _append(wids: array.array[int], tfs: array.array[int], w: array.array[int], 
         f = array.array("H", [b for _, b in pairs])
     wids.extend(w)
     tfs.extend(f)
+    return len(w)
 
 
 # -- held per store, built in the background ---------------------------------------------------
@@ -184,14 +179,16 @@ class Holder:
         self.path = path  # the index file: a build opens its own connection to it
         self._lock = threading.Lock()
         self._held: RowPostings | None = None
-        self.build: _Build | None = None  # the last build started (None once closed)
+        self.build: _Build | None = None  # the last build started
         self._closed = False
 
     def held(self, key: tuple[object, ...]) -> RowPostings | None:
         """The arrays of the state `key`, if they are built; stale ones are let go."""
+        if not _enabled:
+            return None
         found = self._held
-        if not _enabled or found is None or found.key == key:
-            return found if _enabled else None
+        if found is None or found.key == key:
+            return found
         with self._lock:
             if self._held is found:
                 self._held = None
