@@ -6,9 +6,18 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+from factorops.store.store import Store
+from factorops.tools.patterns import records
 from factorops.tools.patterns.model import Pattern
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def put(store: Store, rows: list[Pattern]) -> None:
+    """Write `rows` through the pattern writer (FTS5 row, postings, version) in one transaction."""
+    with store.index.transaction() as db:
+        for p in rows:
+            records.upsert(db, p, "0" * 40)
 
 
 def mid_corpus(

@@ -14,14 +14,10 @@ from factorops.tools.patterns import records as patterns
 from factorops.tools.patterns import search as pattern_search
 from factorops.tools.patterns.model import Pattern
 
+from .search_corpus import put
+
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 FILLER = 2500  # enough rows for "the" and "test" to be common words
-
-
-def _put(store: Store, rows: list[Pattern]) -> None:
-    with store.index.transaction() as db:
-        for p in rows:
-            patterns.upsert(db, p, "0" * 40)
 
 
 def _p(i: int, title: str, body: str, **kw: object) -> Pattern:
@@ -41,8 +37,8 @@ def big(store: Store) -> Store:
     ]
     # The labelled rows go in first, so they are the OLDEST: a planner that only looked at the
     # newest matches of a common word would miss them.
-    _put(store, labelled)
-    _put(store, filler)
+    put(store, labelled)
+    put(store, filler)
     return store
 
 

@@ -11,17 +11,12 @@ from typing import Any
 from mcp import Client
 
 from factorops.store.store import Store
-from factorops.tools.patterns import records as patterns
 from factorops.tools.patterns import search as pattern_search
 from factorops.tools.patterns.model import Pattern
 
+from .search_corpus import put
+
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
-
-
-def _put(store: Store, rows: list[Pattern]) -> None:
-    with store.index.transaction() as db:
-        for p in rows:
-            patterns.upsert(db, p, "0" * 40)
 
 
 async def _ids(c: Client, args: dict[str, Any]) -> list[str]:
@@ -36,7 +31,7 @@ async def test_the_best_match_is_found_under_thousands_of_newer_weaker_ones(
     # The oldest row says "zebra" in its title twice; 3,000 newer rows say it once in passing (and
     # 4,000 more do not say it). The windowed ranking scored only the newest 2,400 matches of a
     # word this common and never saw the best one.
-    _put(
+    put(
         store,
         [
             Pattern(
@@ -48,7 +43,7 @@ async def test_the_best_match_is_found_under_thousands_of_newer_weaker_ones(
             )
         ],
     )
-    _put(
+    put(
         store,
         [
             Pattern(
@@ -88,7 +83,7 @@ async def test_top_k_equals_sqlites_unwindowed_bm25(store: Store, client: Client
         )
         for i in range(5000)
     ]
-    _put(store, rows)
+    put(store, rows)
     db = store.db
     queries = ["w0", "w0 w1", "w1 w2 w3", "w5 w40", "w59", "w0 w30 w2", "w12 w13", "w3 w0 w1 w2"]
     for q in queries:

@@ -23,7 +23,7 @@ from factorops.tools.patterns.model import Pattern
 from factorops.tools.registry import components
 
 from .conftest import Clock, ok, served, sqlite_top
-from .search_corpus import pattern
+from .search_corpus import pattern, put
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 VOCAB = [f"w{i}" for i in range(30)]
@@ -49,12 +49,6 @@ def _corpus(n: int, seed: int = 14) -> list[Pattern]:
             )
         )
     return rows
-
-
-def _put(store: Store, rows: list[Pattern]) -> None:
-    with store.index.transaction() as db:
-        for p in rows:
-            patterns.upsert(db, p, "0" * 40)
 
 
 async def _ids(c: Client, args: dict[str, Any]) -> list[str]:
@@ -118,7 +112,7 @@ async def test_top5_equals_sqlites_ranking_where_the_old_planner_was_not_exact(
     # SQLite for 37 of 120 such queries (it scored at most 200 candidates and stopped unproven).
     store = Store.open(DataDir.for_project(project), components())
     try:
-        _put(store, _corpus(8000))
+        put(store, _corpus(8000))
         async with served(project, clock) as (c, _):
             for q in QUERIES:
                 for extra in FILTERS:
@@ -177,7 +171,7 @@ async def test_the_postings_follow_updates_status_changes_and_a_rebuild(project:
 async def test_an_old_store_gets_its_postings_from_the_migration(project: Path, clock: Clock) -> None:
     store = Store.open(DataDir.for_project(project), components())
     try:
-        _put(store, _corpus(600, seed=3))
+        put(store, _corpus(600, seed=3))
         written = _postings(store)
         with store.index.transaction() as db:  # the index as patterns-007 left it
             db.execute("DELETE FROM schema_migrations WHERE id = 'patterns-008'")
@@ -196,7 +190,7 @@ async def test_an_old_store_gets_its_postings_from_the_migration(project: Path, 
 async def test_rows_the_postings_miss_fall_back_to_fts5s_ranking(project: Path, clock: Clock) -> None:
     store = Store.open(DataDir.for_project(project), components())
     try:
-        _put(store, _corpus(300, seed=5))
+        put(store, _corpus(300, seed=5))
         with store.index.transaction() as db:  # a row indexed around the pattern writer
             db.execute(
                 "INSERT INTO patterns (id, title, kind, status, problem, solution, tags, scope, confidence, "
